@@ -1,0 +1,116 @@
+"""The `kit` command line (contracts.md section 1).
+
+Each subcommand is declared here and implemented by a `run(args) -> int` function in the module that
+owns it, imported only when that subcommand runs (no import-time work for the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from kit import __version__
+from kit.errors import BadInput, KitError
+
+# subcommand -> "module:function" implementing it
+COMMANDS: dict[str, str] = {
+    "demo": "kit.report.demo:run",
+    "simulate": "kit.simulate.command:run_simulate",
+    "scenarios": "kit.simulate.command:run_scenarios",
+    "collect": "kit.collect.command:run",
+    "investigate": "kit.report.investigate:run",
+    "batch": "kit.report.batch:run",
+    "scan": "kit.report.scan:run",
+    "policy": "kit.policy.command:run",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, run one subcommand, and map errors to exit codes (0, 1, 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    module_name, function_name = COMMANDS[args.command].split(":")
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return int(handler(args) or 0)
+    except BadInput as exc:
+        print(f"kit {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KitError as exc:
+        print(f"kit {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="kit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="investigate a simulated incident end to end and write its report")
+    demo.add_argument("--scenario", default="seed", help="scenario name (see `kit scenarios`)")
+    demo.add_argument("--out", default="reports/demo", help="report folder")
+
+    simulate = sub.add_parser("simulate", help="run the simulated AWS account on 127.0.0.1 until interrupted")
+    simulate.add_argument("--scenario", action="append", dest="scenarios", metavar="NAME",
+                          help="scenario to seed (repeatable; default: every scenario)")
+    simulate.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    simulate.add_argument("--throttle", action="store_true",
+                          help="throttle CloudTrail LookupEvents to 2 requests/s as AWS does")
+
+    sub.add_parser("scenarios", help="list the scenario catalogue")
+
+    collect = sub.add_parser("collect", help="read-only collection of one instance's evidence into a bundle")
+    _add_target(collect)
+    collect.add_argument("--profile")
+    collect.add_argument("--role-arn", help="role to assume for reading")
+    collect.add_argument("--out", required=True, help="bundle folder")
+    _add_window(collect)
+
+    investigate = sub.add_parser("investigate", help="headless investigation: notebook, report.html, findings.json")
+    _add_target(investigate)
+    investigate.add_argument("--source", default="live", help="live | bundle:DIR | cli:DIR")
+    investigate.add_argument("--profile")
+    investigate.add_argument("--role-arn")
+    investigate.add_argument("--redact", action="store_true", help="mask account ids, ARNs' accounts, IPs, keys")
+    investigate.add_argument("--out", required=True, help="report folder")
+    _add_window(investigate)
+
+    batch = sub.add_parser("batch", help="one investigation per parameter file, plus index.html and summary.json")
+    batch.add_argument("params", nargs="+", metavar="PARAMS.yaml")
+    batch.add_argument("--out", required=True)
+    batch.add_argument("--jobs", type=int, default=2)
+
+    scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
+    scan.add_argument("--region", action="append", dest="regions", metavar="REGION", required=True)
+    scan.add_argument("--role-name", help="role to assume in each account")
+    scan.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID")
+    scan.add_argument("--since", help="ISO time: only failures after this")
+    scan.add_argument("--out", required=True, help="folder for the parameter files")
+
+    policy = sub.add_parser("policy", help="the offline IAM/KMS authorization evaluator")
+    policy_sub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
+    check = policy_sub.add_parser("check", help="evaluate one authorization request (contracts.md section 4)")
+    check.add_argument("case", metavar="CASE.json")
+    return parser
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instance-id", required=True)
+    parser.add_argument("--region", required=True)
+
+
+def _add_window(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--window-before", type=int, default=None, metavar="MINUTES",
+                        help="widen the CloudTrail window before the incident")
+    parser.add_argument("--window-after", type=int, default=None, metavar="MINUTES",
+                        help="widen the CloudTrail window after the incident")
+    parser.add_argument("--cloudtrail-source", default=None,
+                        help="lookup (default), a local log folder, or s3://bucket/prefix")
