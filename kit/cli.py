@@ -21,8 +21,8 @@ COMMANDS: dict[str, str] = {
     "scenarios": "kit.simulate.command:run_scenarios",
     "collect": "kit.collect.command:run",
     "investigate": "kit.report.investigate:run",
-    "batch": "kit.report.batch:run",
-    "scan": "kit.report.scan:run",
+    "batch": "kit.batch.command:run_batch",
+    "scan": "kit.batch.command:run_scan",
     "policy": "kit.policy.command:run",
 }
 
