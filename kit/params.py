@@ -1,0 +1,164 @@
+"""The investigation notebook's parameters: names, defaults, and their validation.
+
+One place says which parameters exist (`PARAMETERS`), so the notebook's `parameters` cell, the
+parameter files under `parameters/`, `kit investigate` and `kit demo` all agree. `validate()` turns a
+mapping (a notebook's globals, a YAML file, CLI options) into `InvestigationParameters` or raises
+`kit.errors.BadInput` naming the parameter and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kit.errors import BadInput
+
+INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+PROFILE = re.compile(r"^[\w+=,.@-]{1,128}$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
+SCENARIO = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Strings that look like credentials: these never belong in a parameter.
+CREDENTIAL = re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])|aws_secret_access_key|aws_session_token",
+                        re.IGNORECASE)
+MAX_WINDOW_MINUTES = 90 * 24 * 60  # CloudTrail lookup-events keeps 90 days
+
+
+@dataclass(frozen=True)
+class InvestigationParameters:
+    """Validated parameters of one investigation (the notebook's `parameters` cell, typed)."""
+
+    instance_id: str = ""
+    region: str = ""
+    profile: str = ""
+    role_arn: str = ""
+    source: str = "live"
+    window_before_minutes: int = 60
+    window_after_minutes: int = 30
+    cloudtrail_source: str = ""
+    scenario: str = ""
+    interactive: bool = True
+    redact: bool = False
+    out_dir: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as plain values (what papermill injects)."""
+        return asdict(self)
+
+    @property
+    def source_kind(self) -> str:
+        """`live`, `bundle` or `cli`."""
+        return self.source.split(":", 1)[0]
+
+
+PARAMETERS: tuple[str, ...] = tuple(InvestigationParameters.__dataclass_fields__)
+DEFAULTS: dict[str, Any] = InvestigationParameters().to_dict()
+
+# Names a Jupyter kernel defines by itself; never taken for parameters.
+_KERNEL_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
+
+
+def validate(values: Mapping[str, Any], *, require_target: bool = False) -> InvestigationParameters:
+    """Check every parameter and return them typed; raise BadInput on anything unknown or invalid.
+
+    `require_target`: the instance id and Region must be known (headless runs without a scenario).
+    """
+    unknown = sorted(set(values) - set(PARAMETERS))
+    if unknown:
+        raise BadInput(unknown[0], "a known parameter (" + ", ".join(PARAMETERS) + ")", values[unknown[0]])
+    merged = {**DEFAULTS, **{k: v for k, v in values.items()}}
+    for name, value in merged.items():
+        if isinstance(value, str) and CREDENTIAL.search(value):
+            raise BadInput(name, "no credentials in parameters (use the AWS credential chain or a profile)",
+                           "a value that looks like a credential")
+    for name in ("instance_id", "region", "profile", "role_arn", "source", "cloudtrail_source", "scenario", "out_dir"):
+        merged[name] = _text(name, merged[name])
+    for name in ("interactive", "redact"):
+        merged[name] = _flag(name, merged[name])
+    for name in ("window_before_minutes", "window_after_minutes"):
+        merged[name] = _minutes(name, merged[name])
+
+    _match("instance_id", merged["instance_id"], INSTANCE_ID, "an instance id like i-0123456789abcdef0")
+    _match("region", merged["region"], REGION, "a Region code like eu-west-1")
+    _match("profile", merged["profile"], PROFILE, "an AWS profile name")
+    _match("role_arn", merged["role_arn"], ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/Reader")
+    _match("scenario", merged["scenario"], SCENARIO, "a scenario name from `kit scenarios`")
+    _check_source(merged["source"])
+    _check_cloudtrail_source(merged["cloudtrail_source"])
+    if merged["scenario"] and merged["source"] != "live":
+        raise BadInput("source", "live when a scenario is given (the simulated account is live AWS)",
+                       merged["source"])
+    params = InvestigationParameters(**merged)
+    if require_target and not params.scenario:
+        for name in ("instance_id", "region"):
+            if not merged[name]:
+                raise BadInput(name, "a value (or a scenario) for a headless run", "")
+    return params
+
+
+def from_namespace(namespace: Mapping[str, Any]) -> InvestigationParameters:
+    """Validate the parameters found in a notebook's globals.
+
+    Every public, plain-valued global (str, int, float, bool, None, list, dict) counts as a parameter,
+    so a misspelt or unknown parameter injected by papermill is reported rather than silently ignored.
+    """
+    plain = (str, int, float, bool, type(None), list, dict)
+    values = {name: value for name, value in namespace.items()
+              if not name.startswith("_") and name not in _KERNEL_NAMES and isinstance(value, plain)}
+    return validate(values)
+
+
+def _text(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadInput(name, "a string", value)
+    return value.strip()
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise BadInput(name, "true or false", value)
+
+
+def _minutes(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadInput(name, f"a whole number of minutes from 0 to {MAX_WINDOW_MINUTES}", value)
+    try:
+        minutes = int(value)
+    except ValueError:
+        raise BadInput(name, f"a whole number of minutes from 0 to {MAX_WINDOW_MINUTES}", value) from None
+    if not 0 <= minutes <= MAX_WINDOW_MINUTES:
+        raise BadInput(name, f"a whole number of minutes from 0 to {MAX_WINDOW_MINUTES}", value)
+    return minutes
+
+
+def _match(name: str, value: str, pattern: re.Pattern[str], expected: str) -> None:
+    if value and not pattern.match(value):
+        raise BadInput(name, expected, value)
+
+
+def _check_source(source: str) -> None:
+    expected = "live, bundle:DIR or cli:DIR with an existing folder"
+    if source == "live":
+        return
+    kind, _, folder = source.partition(":")
+    if kind not in {"bundle", "cli"} or not folder:
+        raise BadInput("source", expected, source)
+    if not Path(folder).expanduser().is_dir():
+        raise BadInput("source", expected, source)
+
+
+def _check_cloudtrail_source(value: str) -> None:
+    if not value or value == "lookup" or value.startswith("s3://"):
+        if value.startswith("s3://") and len(value) <= len("s3://"):
+            raise BadInput("cloudtrail_source", "s3://bucket/prefix", value)
+        return
+    if not Path(value).expanduser().is_dir():
+        raise BadInput("cloudtrail_source", "lookup, an existing log folder, or s3://bucket/prefix", value)

@@ -1,0 +1,182 @@
+"""HTML blocks of the report, built from a findings dict (findings.json) and frames.
+
+Everything that came from AWS (tags, user agents, error messages, policy documents) is attacker-controlled,
+so every value goes through `html.escape` (`text()`); markup is only ever the kit's own. The blocks are
+plain strings, displayed in the notebook with `IPython.display.HTML` and kept by nbconvert in report.html.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+import yaml
+
+STATUSES = ("pass", "fail", "unknown", "skipped")
+
+
+def text(value: Any) -> str:
+    """Any value as escaped HTML text (quotes too: safe inside attributes)."""
+    return html.escape(plain(value), quote=True)
+
+
+def plain(value: Any) -> str:
+    """A value as the text a reader sees: JSON for dicts and lists, '' for missing values."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str, sort_keys=False)
+    return str(value)
+
+
+def stylesheet() -> str:
+    """The report's <style> element (class names all start with kit-)."""
+    return f"<style>{_css()}</style>"
+
+
+def verdict_banner(findings: Mapping[str, Any]) -> str:
+    """The verdict: cause in words, the summary, and who, what key, which layer, how sure."""
+    verdict = findings.get("verdict") or {}
+    cause = str(verdict.get("cause") or "undetermined")
+    meta = causes().get(cause, {"title": cause, "tone": "unknown"})
+    rows = [("Instance", f"{findings.get('instance_id', '')} ({findings.get('region', '')})"),
+            ("Cause", cause), ("Confidence", verdict.get("confidence"))]
+    if verdict.get("denied_by"):
+        words = causes().get("denied_by", {}).get(verdict["denied_by"], "")
+        rows.append(("Denied by", f"{verdict['denied_by']}: {words}" if words else verdict["denied_by"]))
+    rows += [("Principal", verdict.get("principal_arn")), ("Key", verdict.get("key_arn"))]
+    items = "".join(f"<dt>{text(k)}</dt><dd>{text(v)}</dd>" for k, v in rows if plain(v))
+    return (f'<div class="kit-report"><div class="kit-banner kit-tone-{text(meta.get("tone", "unknown"))}" '
+            f'data-cause="{text(cause)}"><h2>Verdict: {text(meta.get("title", cause))}</h2>'
+            f"<p>{text(verdict.get('summary', ''))}</p><dl>{items}</dl></div></div>")
+
+
+def status_badge(status: str) -> str:
+    """A coloured pass / fail / unknown / skipped label."""
+    status = status if status in STATUSES else "unknown"
+    return f'<span class="kit-status kit-status-{status}">{status}</span>'
+
+
+def steps_overview(steps: Sequence[Mapping[str, Any]]) -> str:
+    """One line per troubleshooting step: status, title, what it found."""
+    body = "".join(f"<tr><td>{status_badge(str(s.get('status')))}</td><td>{text(s.get('title'))}</td>"
+                   f"<td>{text(s.get('detail'))}</td></tr>" for s in steps)
+    return (f'<div class="kit-report"><table class="kit-table"><thead><tr><th>Status</th><th>Step</th>'
+            f"<th>Finding</th></tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def step_block(step: Mapping[str, Any], explanation: str = "",
+               evidence: Mapping[str, pd.DataFrame] | None = None, max_rows: int = 30) -> str:
+    """One step: title and status, the explanation, the evidence rows behind it, the finding."""
+    parts = [f'<div class="kit-report"><div class="kit-step" data-step="{text(step.get("id"))}">',
+             f"<h3>{status_badge(str(step.get('status')))} {text(step.get('title'))}</h3>"]
+    if explanation:
+        parts.append(f'<p class="kit-muted">{text(explanation)}</p>')
+    for caption, frame in (evidence or {}).items():
+        parts.append(frame_table(frame, caption=caption, max_rows=max_rows))
+    parts.append(f"<p><b>Finding:</b> {text(step.get('detail'))}</p></div></div>")
+    return "".join(parts)
+
+
+def frame_table(frame: pd.DataFrame | None, caption: str = "", max_rows: int = 30,
+                columns: Sequence[str] | None = None) -> str:
+    """A DataFrame as an escaped HTML table (cells holding dicts or lists shown as JSON)."""
+    if frame is None or len(frame) == 0:
+        label = f"{caption}: " if caption else ""
+        return f'<p class="kit-muted">{text(label)}no rows.</p>'
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    shown = frame.head(max_rows)
+    head = "".join(f"<th>{text(c)}</th>" for c in shown.columns)
+    body = "".join("<tr>" + "".join(f"<td>{text(v)}</td>" for v in row) + "</tr>"
+                   for row in shown.itertuples(index=False, name=None))
+    more = (f'<p class="kit-muted">{len(frame) - max_rows} more rows not shown.</p>'
+            if len(frame) > max_rows else "")
+    cap = f"<caption>{text(caption)}</caption>" if caption else ""
+    return (f'<table class="kit-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            f"{more}")
+
+
+def ruled_out_block(ruled_out: Iterable[str]) -> str:
+    """The causes the evidence excludes."""
+    items = "".join(f"<li><code>{text(code)}</code>: {text(causes().get(code, {}).get('title', ''))}</li>"
+                    for code in ruled_out)
+    body = f"<ul>{items}</ul>" if items else '<p class="kit-muted">Nothing was ruled out.</p>'
+    return f'<div class="kit-report"><div class="kit-block"><h3>Ruled out</h3>{body}</div></div>'
+
+
+def gaps_block(gaps: Sequence[Mapping[str, Any]]) -> str:
+    """Evidence the kit could not get, what that means, and the command that would fill the gap."""
+    if not gaps:
+        return ('<div class="kit-report"><div class="kit-block"><h3>Gaps in the evidence</h3>'
+                '<p class="kit-muted">None: every call the diagnosis needed succeeded.</p></div></div>')
+    rows = "".join(f"<tr><td>{text(g.get('call'))}</td><td>{text(g.get('error'))}</td><td>{text(g.get('impact'))}"
+                   f"</td><td>{_code(g.get('next_step'))}</td></tr>" for g in gaps)
+    return ('<div class="kit-report"><div class="kit-block"><h3>Gaps in the evidence</h3>'
+            '<table class="kit-table"><thead><tr><th>Call</th><th>Error</th><th>What it means</th>'
+            f"<th>Run next</th></tr></thead><tbody>{rows}</tbody></table></div></div>")
+
+
+def remediation_block(remediation: Sequence[Mapping[str, Any]]) -> str:
+    """Each proposed change, whom it targets, the document itself, and whether the evaluator verified it."""
+    if not remediation:
+        return ('<div class="kit-report"><div class="kit-block"><h3>Remediation</h3>'
+                '<p class="kit-muted">No change is proposed.</p></div></div>')
+    parts = ['<div class="kit-report"><div class="kit-block"><h3>Remediation</h3>']
+    for number, item in enumerate(remediation, 1):
+        verified = bool(item.get("verified"))
+        badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
+                 else '<span class="kit-status kit-status-unverified">not verified</span>')
+        document = item.get("document")
+        body = document if isinstance(document, str) else json.dumps(document, indent=2, default=str)
+        note = ("The kit's evaluator confirms that, with this change, the failing request is allowed."
+                if verified else "The kit could not confirm with its evaluator that this change is enough.")
+        parts.append(f'<div class="kit-step" data-remediation="{number}"><h3>{badge} {number}. '
+                     f"{text(item.get('kind'))}"
+                     + (f" for <code>{text(item.get('target'))}</code>" if item.get("target") else "")
+                     + "</h3>"
+                     + (f"<p>{text(item.get('description'))}</p>" if item.get("description") else "")
+                     + (f'<pre class="kit-pre">{text(body)}</pre>' if document not in (None, "", {}) else "")
+                     + f'<p class="kit-muted">{text(note)}</p></div>')
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def png_figure(png: bytes, alt: str) -> str:
+    """An embedded PNG (data URI), so the picture survives conversion and works offline."""
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<div class="kit-report kit-figure"><img alt="{text(alt)}" '
+            f'src="data:image/png;base64,{data}"/></div>')
+
+
+def failure_block(error_name: str, error_value: str) -> str:
+    """What a failed run shows at the top of its report."""
+    return ('<div class="kit-report"><div class="kit-banner kit-tone-unknown"><h2>The investigation did not finish'
+            f"</h2><p><b>{text(error_name)}</b>: {text(error_value)}</p><p>The cells below show where it stopped. "
+            "findings.json records the cause as undetermined with this error as a gap.</p></div></div>")
+
+
+@lru_cache(maxsize=1)
+def causes() -> dict[str, Any]:
+    """Verdict causes' titles and tones (kit/report/causes.yaml)."""
+    return yaml.safe_load(resources.files("kit.report").joinpath("causes.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return resources.files("kit.report").joinpath("report.css").read_text(encoding="utf-8")
+
+
+def _code(value: Any) -> str:
+    return f"<code>{text(value)}</code>" if plain(value) else ""

@@ -1,0 +1,74 @@
+"""The incident's timeline as a picture: state changes, the start call, KMS errors, one lane each.
+
+Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display needed) and
+returned as PNG bytes, which the report embeds so the picture works offline and survives conversion.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+# Lane order (top to bottom) and colours; anything else goes to "other".
+LANES: tuple[str, ...] = ("state", "launch", "kms", "other")
+LANE_TITLES: Mapping[str, str] = {"state": "instance state", "launch": "start / run call",
+                                  "kms": "KMS calls", "other": "other calls"}
+OK_COLOUR = "#1565c0"
+ERROR_COLOUR = "#c62828"
+
+
+def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10.0) -> bytes:
+    """PNG of the timeline; `points` has columns time (UTC), lane, label, error (bool)."""
+    from matplotlib.figure import Figure
+
+    lanes = [lane for lane in LANES if lane in set(points["lane"])] or ["other"]
+    height = 1.4 + 0.9 * len(lanes)
+    figure = Figure(figsize=(width_inches, height), dpi=110)
+    axes = figure.add_subplot(1, 1, 1)
+    if len(points):
+        times = pd.to_datetime(points["time"], utc=True).dt.tz_convert(None)
+        ypos = [len(lanes) - 1 - lanes.index(lane if lane in lanes else "other") for lane in points["lane"]]
+        colours = [ERROR_COLOUR if bool(err) else OK_COLOUR for err in points["error"]]
+        markers_x = list(times)
+        axes.scatter(markers_x, ypos, c=colours, s=60, zorder=3,
+                     marker="o", edgecolors="white", linewidths=0.8)
+        for index, (x, y, label, err) in enumerate(zip(markers_x, ypos, points["label"], points["error"])):
+            offset = 10 if index % 2 == 0 else -16
+            axes.annotate(textwrap.shorten(str(label), 48, placeholder="..."), (x, y),
+                          xytext=(4, offset), textcoords="offset points", fontsize=7.5,
+                          color=ERROR_COLOUR if bool(err) else "#1d1d1f", parse_math=False)
+        span = times.max() - times.min()
+        pad = max(span * 0.08, pd.Timedelta(seconds=30))
+        axes.set_xlim(times.min() - pad, times.max() + pad * 3)
+    else:
+        axes.text(0.5, 0.5, "no events in the window", ha="center", va="center", transform=axes.transAxes)
+    axes.set_yticks(range(len(lanes)))
+    axes.set_yticklabels([LANE_TITLES[lane] for lane in reversed(lanes)])
+    axes.set_ylim(-0.7, len(lanes) - 0.3)
+    axes.grid(axis="x", color="#e0e0e0", linewidth=0.6)
+    axes.set_xlabel("time (UTC)")
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if title:
+        axes.set_title(title, fontsize=10, loc="left", parse_math=False)
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def points_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A points frame from dicts with time, lane, label, error."""
+    frame = pd.DataFrame(list(rows), columns=["time", "lane", "label", "error"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["error"] = frame["error"].fillna(False).astype(bool)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
