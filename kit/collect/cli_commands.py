@@ -1,0 +1,305 @@
+"""The exact AWS CLI commands behind every file of a cli: folder (contracts.md section 2).
+
+The table itself is data (`cli_files.json`). `cli_commands` gives the commands for known ids (the support
+engineer's checklist); `checklist` derives the ids from the files already in a folder (keys the volumes
+use, the AMI, the organization chain, ...) and says which files are still to be fetched: these are the gaps'
+`next_step`s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
+
+LOOKUP_PREFIX = "cloudtrail.lookup-events"
+LOGS_PREFIX = "cloudtrail-logs/"
+AZ_REGION = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+)")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One row of the cli: folder table."""
+
+    kind: str
+    match: re.Pattern[str]
+    file: str
+    call: str
+    shape: dict[str, str]
+    impact: str
+    argv: tuple[str, ...] = ()
+    required: bool = False
+    shape_any: bool = False
+    items: dict[str, list[str]] = field(default_factory=dict)
+    lookups: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """One AWS CLI command and the file its stdout goes to."""
+
+    file_name: str
+    argv: tuple[str, ...]  # starts with "aws"
+    call: str  # "service:Operation"
+    impact: str = ""
+
+    @property
+    def command(self) -> str:
+        """The command line, shell-quoted, ready to paste."""
+        return shlex.join(self.argv) + " > " + shlex.quote(self.file_name)
+
+
+@lru_cache(maxsize=1)
+def file_specs() -> tuple[FileSpec, ...]:
+    """The table of cli: files (kit/collect/cli_files.json)."""
+    raw = json.loads(resources.files("kit.collect").joinpath("cli_files.json").read_text(encoding="utf-8"))
+    return tuple(
+        FileSpec(
+            kind=f["kind"],
+            match=re.compile(f["match"]),
+            file=f["file"],
+            call=f["call"],
+            shape=f["shape"],
+            impact=f["impact"],
+            argv=tuple(f.get("argv", ())),
+            required=bool(f.get("required", False)),
+            shape_any=bool(f.get("shape_any", False)),
+            items=f.get("items", {}),
+            lookups=f.get("lookups", {}),
+        )
+        for f in raw["files"]
+    )
+
+
+def spec(kind: str) -> FileSpec:
+    """The table row of one kind of file."""
+    for candidate in file_specs():
+        if candidate.kind == kind:
+            return candidate
+    raise KeyError(kind)
+
+
+def spec_for_file(name: str) -> tuple[FileSpec, str | None] | None:
+    """The table row a file name belongs to and its qualifier, or None for an unknown name."""
+    for candidate in file_specs():
+        match = candidate.match.match(name)
+        if match:
+            return candidate, match.groupdict().get("qualifier")
+    return None
+
+
+def cli_commands(
+    instance_id: str,
+    region: str,
+    key_ids: Iterable[str] = (),
+    *,
+    account_id: str | None = None,
+    image_ids: Sequence[str] = (),
+    snapshot_ids: Sequence[str] = (),
+    autoscaling_group: str | None = None,
+    scp_targets: Sequence[str] = (),
+    scp_policy_ids: Sequence[str] = (),
+    start_time: str | None = None,
+    end_time: str | None = None,
+    caller_identity: bool = True,
+) -> list[CliCommand]:
+    """Every AWS CLI command of the cli: table for one instance, in checklist order.
+
+    `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
+    `account_id`). `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    list; with only `account_id` the walk starts at the account.
+    """
+    values: dict[str, Any] = {"instance_id": instance_id, "region": region}
+    window: list[str] = []
+    if start_time:
+        window += ["--start-time", start_time]
+    if end_time:
+        window += ["--end-time", end_time]
+    out = [_command(spec("instances"), values), _command(spec("volumes"), values)]
+    if snapshot_ids:
+        out.append(_command(spec("snapshots"), values, snapshot_ids=list(snapshot_ids)))
+    if image_ids:
+        out.append(_command(spec("images"), values, image_ids=list(image_ids)))
+    out.append(_command(spec("ebs-encryption-by-default"), values))
+    out.append(_command(spec("ebs-default-kms-key-id"), values))
+    resolver = KeyResolver(region, account_id)
+    for ref in _unique(key_ids):
+        key_arn = resolver.resolve(ref) or ref
+        key_id = key_id_of(key_arn) or ref
+        key_values = dict(values, key_arn=key_arn, key_id=key_id, key_region=region_of(key_arn) or region)
+        for kind in ("key", "key-policy", "grants"):
+            out.append(_command(spec(kind), key_values))
+    out.append(_command(spec("aliases"), values))
+    lookup = spec("lookup-events")
+    for qualifier, attributes in lookup.lookups.items():
+        out.append(_command(lookup, dict(values, qualifier=qualifier), lookup=attributes, time_window=window))
+    out.append(_command(spec("authorization-details"), values))
+    targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
+    for target in targets:
+        out.append(_command(spec("org-parents"), dict(values, target_id=target)))
+    for target in targets:
+        out.append(_command(spec("org-policies-for-target"), dict(values, target_id=target)))
+    for policy_id in _unique(scp_policy_ids):
+        out.append(_command(spec("org-policy"), dict(values, policy_id=policy_id)))
+    if autoscaling_group:
+        out.append(_command(spec("scaling-activities"), dict(values, autoscaling_group=autoscaling_group)))
+    if caller_identity:
+        out.append(_command(spec("caller-identity"), values))
+    return out
+
+
+def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> list[CliCommand]:
+    """The commands that apply to this instance given the files already read: ids are taken from them
+    (the keys of its volumes, snapshots, AMI and the default EBS key; its AMI; its Auto Scaling group;
+    the organization chain from the account up to the root and the SCPs listed on the way)."""
+    facts = folder_facts(documents, instance_id, region)
+    return cli_commands(
+        instance_id,
+        region,
+        facts["key_arns"],
+        account_id=facts["account_id"],
+        image_ids=facts["image_ids"],
+        snapshot_ids=facts["snapshot_ids"],
+        autoscaling_group=facts["autoscaling_group"],
+        scp_targets=facts["scp_targets"],
+        scp_policy_ids=facts["scp_policy_ids"],
+    )
+
+
+def missing_commands(documents: Mapping[str, Any], instance_id: str, region: str) -> list[CliCommand]:
+    """Checklist commands whose file is not among `documents` (CloudTrail counts as present when any
+    lookup-events or log file is)."""
+    has_cloudtrail = any(n.startswith(LOOKUP_PREFIX) or n.startswith(LOGS_PREFIX) for n in documents)
+    missing = []
+    for command in checklist(documents, instance_id, region):
+        if command.file_name in documents:
+            continue
+        if command.call == "cloudtrail:LookupEvents" and has_cloudtrail:
+            continue
+        missing.append(command)
+    return missing
+
+
+def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) -> dict[str, Any]:
+    """Ids the checklist needs, read from the documents at hand."""
+    instance = find_instance(documents.get("ec2.describe-instances.json"), instance_id) or {}
+    account_id = instance.get("_OwnerId")
+    aliases = (documents.get("kms.list-aliases.json") or {}).get("Aliases") or []
+    described = [
+        (d.get("KeyMetadata") or {}).get("Arn")
+        for n, d in documents.items()
+        if n.startswith("kms.describe-key.") and isinstance(d, dict)
+    ]
+    resolver = KeyResolver(region, account_id, [a for a in described if a], aliases)
+    refs: list[str] = []
+    volumes = [
+        v
+        for v in (documents.get("ec2.describe-volumes.json") or {}).get("Volumes") or []
+        if isinstance(v, dict) and any(a.get("InstanceId") == instance_id for a in v.get("Attachments") or [])
+    ]
+    snapshot_ids = sorted({v["SnapshotId"] for v in volumes if v.get("SnapshotId")})
+    refs += [v.get("KmsKeyId") for v in volumes if v.get("KmsKeyId")]
+    refs += [s.get("KmsKeyId") for s in (documents.get("ec2.describe-snapshots.json") or {}).get("Snapshots") or []
+             if isinstance(s, dict) and s.get("KmsKeyId")]
+    for image in (documents.get("ec2.describe-images.json") or {}).get("Images") or []:
+        for mapping in image.get("BlockDeviceMappings") or [] if isinstance(image, dict) else []:
+            ebs = mapping.get("Ebs") or {}
+            if ebs.get("KmsKeyId"):
+                refs.append(ebs["KmsKeyId"])
+            if ebs.get("SnapshotId") and not volumes:
+                snapshot_ids.append(ebs["SnapshotId"])
+    default = (documents.get("ec2.get-ebs-default-kms-key-id.json") or {}).get("KmsKeyId")
+    if default:
+        refs.append(default)
+    refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
+    key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
+    tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
+    targets, policy_ids = _organization_chain(documents, account_id)
+    volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
+    return {
+        "account_id": account_id,
+        "key_arns": list(_unique(key_arns)),
+        "image_ids": [instance["ImageId"]] if instance.get("ImageId") and volumes_gone else [],
+        "snapshot_ids": sorted(set(snapshot_ids)) if volumes_gone else [],
+        "autoscaling_group": tags.get("aws:autoscaling:groupName"),
+        "scp_targets": targets,
+        "scp_policy_ids": policy_ids,
+    }
+
+
+def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | None:
+    """The instance dict (plus `_OwnerId` from its reservation) in a describe-instances document."""
+    if not isinstance(document, dict):
+        return None
+    for reservation in document.get("Reservations") or []:
+        if not isinstance(reservation, dict):
+            continue
+        for instance in reservation.get("Instances") or []:
+            if isinstance(instance, dict) and (instance_id is None or instance.get("InstanceId") == instance_id):
+                return dict(instance, _OwnerId=reservation.get("OwnerId"))
+    return None
+
+
+def region_from_zone(zone: str | None) -> str | None:
+    """eu-west-1a -> eu-west-1; us-west-2-lax-1a -> us-west-2."""
+    match = AZ_REGION.match(zone or "")
+    return match.group(1) if match else None
+
+
+def _organization_chain(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:
+    """(targets from the account up to the root as far as list-parents files go, SCP ids listed on them)."""
+    if not account_id:
+        return [], []
+    targets = [account_id]
+    current = account_id
+    while True:
+        parents = (documents.get(f"organizations.list-parents.{current}.json") or {}).get("Parents") or []
+        if not parents or not isinstance(parents[0], dict) or not parents[0].get("Id"):
+            break
+        parent = parents[0]
+        if parent["Id"] in targets:
+            break
+        targets.append(parent["Id"])
+        if parent.get("Type") == "ROOT":
+            break
+        current = parent["Id"]
+    policy_ids: list[str] = []
+    for target in targets:
+        listed = (documents.get(f"organizations.list-policies-for-target.{target}.json") or {}).get("Policies") or []
+        policy_ids += [p["Id"] for p in listed if isinstance(p, dict) and p.get("Id")]
+    return targets, list(_unique(policy_ids))
+
+
+def _command(spec_: FileSpec, values: Mapping[str, Any], **lists: list[str]) -> CliCommand:
+    argv = ["aws"]
+    for item in spec_.argv:
+        if item.startswith("{") and item.endswith("*}"):
+            argv += [str(v).format(**values) for v in lists.get(item[1:-2], [])]
+        else:
+            argv.append(item.format(**values))
+    argv += ["--output", "json"]
+    return CliCommand(
+        file_name=spec_.file.format(**values),
+        argv=tuple(argv),
+        call=spec_.call,
+        impact=spec_.impact.format_map(_Defaulting(values)),
+    )
+
+
+class _Defaulting(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _unique(items: Iterable[str]) -> Iterable[str]:
+    seen: set[str] = set()
+    for item in items:
+        if item and item not in seen:
+            seen.add(item)
+            yield item

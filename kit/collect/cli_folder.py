@@ -1,0 +1,160 @@
+"""`cli:DIR`: a folder of AWS CLI outputs (as pasted into a ticket) read into the evidence model.
+
+Every file is the stdout of one `aws ... --output json` command, named as contracts.md section 2 says.
+What is missing becomes a gap whose next step is the exact command to run; what is broken, mislabelled or
+unknown is reported by name (a warning and a gap) and skipped; only a missing or unreadable
+`ec2.describe-instances.json` stops the load (BadInput).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kit.collect.cli_commands import (
+    FileSpec,
+    find_instance,
+    missing_commands,
+    region_from_zone,
+    spec_for_file,
+)
+from kit.errors import BadInput
+from kit.evidence import Evidence, Gap
+from kit.frames.keyrefs import KEY_ARN
+
+REQUIRED = "ec2.describe-instances.json"
+
+
+class CliFolderWarning(UserWarning):
+    """A file of a cli: folder was skipped (unknown name, not JSON, or not the shape its name says)."""
+
+
+def load_cli_folder(directory: str | Path, instance_id: str | None = None, region: str | None = None) -> Evidence:
+    """Read a cli: folder. Instance id and Region default to what describe-instances (and key ARNs) say."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise BadInput("cli:DIR", "a folder of AWS CLI outputs", str(directory))
+    documents: dict[str, Any] = {}
+    gaps: list[Gap] = []
+    rejected: dict[str, int] = {}  # skipped file -> index of its gap
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        found = spec_for_file(name)
+        if found is None:
+            _skip(gaps, name, "unknown-file", f"{name} is not a file name the kit reads (contracts.md section 2); skipped.", "cli:" + name)
+            continue
+        spec, qualifier = found
+        try:
+            document = read_json_file(path)
+            problem = shape_problem(spec, qualifier, document)
+        except ValueError as err:
+            problem = f"not valid JSON ({err})"
+        if problem:
+            if spec.required:
+                raise BadInput(name, "the JSON output of `aws ec2 describe-instances --output json`", problem)
+            rejected[name] = len(gaps)
+            _skip(gaps, name, "invalid-file", f"{name} was skipped: {problem}. {spec.impact}", spec.call)
+            continue
+        documents[name] = document
+    if REQUIRED not in documents:
+        raise BadInput(REQUIRED, "the output of `aws ec2 describe-instances --instance-ids I --output json` in the folder", "missing")
+    instance = find_instance(documents[REQUIRED], instance_id)
+    if instance is None:
+        raise BadInput(REQUIRED, f"an instance {instance_id or ''}".strip(), "no such instance in the file")
+    instance_id = instance_id or instance["InstanceId"]
+    region = region or _region(instance, documents)
+    for command in missing_commands(documents, instance_id, region):
+        if command.file_name in rejected:
+            index = rejected[command.file_name]
+            gaps[index] = replace(gaps[index], next_step=command.command)
+            continue
+        gaps.append(Gap(command.call, "missing", command.impact, command.command))
+    caller = documents.get("sts.get-caller-identity.json") or {}
+    return Evidence(
+        instance_id=instance_id,
+        region=region,
+        documents=documents,
+        gaps=gaps,
+        source=f"cli:{folder}",
+        collector_arn=caller.get("Arn"),
+        parameters={"instance_id": instance_id, "region": region},
+    )
+
+
+def read_json_file(path: Path) -> Any:
+    """One CLI output file: UTF-8 (a BOM and surrounding whitespace allowed), gzipped when named .gz."""
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"not gzip: {err}") from err
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not UTF-8: {err}") from err
+    return json.loads(text.strip())
+
+
+def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str | None:
+    """Why `document` is not what a file of this kind holds, or None when it is."""
+    if not isinstance(document, dict):
+        return f"expected a JSON object, got {type(document).__name__}"
+    expected = {"list": list, "object": dict, "string": str, "boolean": bool}
+    present = [key for key in spec.shape if key in document]
+    if spec.shape_any:
+        if not present:
+            return f"expected at least one of {sorted(spec.shape)} at the top level, got {sorted(document)[:5]}"
+    elif len(present) != len(spec.shape):
+        missing = [key for key in spec.shape if key not in document]
+        return f"expected top-level {missing} (the output of {spec.call}), got {sorted(document)[:5]}"
+    for key in present:
+        if not isinstance(document[key], expected[spec.shape[key]]):
+            return f"{key} should be a {spec.shape[key]}, got {type(document[key]).__name__}"
+    for key, item_keys in spec.items.items():
+        for i, item in enumerate(document.get(key) or []):
+            if not isinstance(item, dict) or any(k not in item for k in item_keys):
+                return f"{key}[{i}] should be an object with {item_keys}"
+    for key in present:
+        if spec.shape[key] == "list" and any(not isinstance(item, dict) for item in document[key]):
+            return f"every item of {key} should be an object"
+    return _qualifier_problem(spec, qualifier, document)
+
+
+def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str, Any]) -> str | None:
+    if spec.kind == "key":
+        metadata = document["KeyMetadata"]
+        if qualifier not in (metadata.get("KeyId"), str(metadata.get("Arn", "")).rsplit("/", 1)[-1]):
+            return f"it describes key {metadata.get('KeyId')!r}, not {qualifier!r} as its name says"
+    if spec.kind == "grants":
+        for grant in document["Grants"]:
+            key = str(grant.get("KeyId", ""))
+            if key and key != qualifier and not (KEY_ARN.match(key) and key.endswith("/" + qualifier)):
+                return f"it lists grants of key {key!r}, not {qualifier!r} as its name says"
+    if spec.kind == "key-policy":
+        try:
+            json.loads(document["Policy"])
+        except ValueError:
+            return "Policy is not a JSON policy document"
+    return None
+
+
+def _region(instance: dict[str, Any], documents: dict[str, Any]) -> str:
+    zone = (instance.get("Placement") or {}).get("AvailabilityZone")
+    region = region_from_zone(zone)
+    if region:
+        return region
+    for volume in (documents.get("ec2.describe-volumes.json") or {}).get("Volumes") or []:
+        match = KEY_ARN.match(str(volume.get("KmsKeyId", "")))
+        if match:
+            return match.group("region")
+    raise BadInput("region", "a Region (--region), or an instance whose Placement names its availability zone", zone)
+
+
+def _skip(gaps: list[Gap], name: str, error: str, impact: str, call: str) -> None:
+    warnings.warn(CliFolderWarning(impact), stacklevel=3)
+    gaps.append(Gap(call=call, error=error, impact=impact))
