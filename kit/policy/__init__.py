@@ -1,1 +1,16 @@
-"""kit.policy"""
+"""kit.policy: the offline IAM and KMS authorization evaluator (pure Python, no AWS calls).
+
+    from kit.policy import Policy, PolicySet, Request, Decision, evaluate, what_if, parse_policy
+
+See kit/policy/README.md for the rules it follows and their sources.
+"""
+
+from __future__ import annotations
+
+from kit.policy.document import Policy, Statement, parse_policy
+from kit.policy.evaluate import evaluate
+from kit.policy.model import Decision, PolicySet, Request, WhatIf
+from kit.policy.whatif import what_if
+
+__all__ = ["Decision", "Policy", "PolicySet", "Request", "Statement", "WhatIf", "evaluate", "parse_policy",
+           "what_if"]
