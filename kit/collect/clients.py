@@ -1,0 +1,115 @@
+"""Guarded, recorded boto3 clients for collection.
+
+Every client the kit makes here: refuses non-read operations (kit.collect.readonly), records each API call
+in order (`{"operation", "params", "at"}`, by a botocore event hook), retries throttling with botocore's
+adaptive retry mode, and is shared between the collector's threads (botocore clients are thread-safe).
+Credentials stay in memory: `--role-arn` credentials are never written anywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from kit.collect.readonly import install_guard, operation_name
+from kit.errors import BadInput
+
+# botocore retry: adaptive = standard retries (throttling errors included) + a client-side rate limiter.
+RETRY_CONFIG = {"mode": "adaptive", "max_attempts": 10}
+# Parameters never copied into the call log.
+SECRET_PARAMS = frozenset({"SecretAccessKey", "SessionToken", "Password", "Plaintext", "CiphertextBlob",
+                           "SAMLAssertion", "WebIdentityToken", "TokenCode", "SerialNumber"})
+PAGE_TOKENS = frozenset({"NextToken", "Marker", "StartingToken"})
+
+
+def make_session(*, profile: str | None = None, role_arn: str | None = None, region: str | None = None,
+                 session_name: str = "kit-collect") -> boto3.Session:
+    """A boto3 session from the standard credential chain (or `profile`), optionally as `role_arn`.
+
+    The role is assumed with a guarded STS client; its temporary credentials live only in the returned
+    session object.
+    """
+    try:
+        base = boto3.Session(profile_name=profile, region_name=region)
+    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+        raise BadInput("--profile", "a profile in the AWS config files", profile) from exc
+    if not role_arn:
+        return base
+    if not role_arn.startswith("arn:") or ":role/" not in role_arn:
+        raise BadInput("--role-arn", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", role_arn)
+    sts = install_guard(base.client("sts", config=Config(retries=RETRY_CONFIG)), credentials=True)
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name=region or base.region_name)
+
+
+class CallRecorder:
+    """Records every API call a client makes, in the order they are made (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def attach(self, client: Any) -> None:
+        """Record the calls `client` makes (one entry per API call; pages are calls, retries are not)."""
+        client.meta.events.register("provide-client-params", self._record, unique_id="kit-call-recorder")
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        entry = {"operation": operation_name_for_log(model), "params": loggable_params(params),
+                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        with self._lock:
+            self.calls.append(entry)
+
+    def count(self, prefix: str = "") -> int:
+        """How many calls were recorded whose operation starts with `prefix`."""
+        with self._lock:
+            return sum(1 for call in self.calls if call["operation"].startswith(prefix))
+
+
+def operation_name_for_log(model: Any) -> str:
+    """`kms:DescribeKey`: the IAM-style action name of the call."""
+    return operation_name(model)
+
+
+def loggable_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The call's parameters without secrets; page tokens shortened (they are long and meaningless)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in SECRET_PARAMS:
+            out[key] = "<redacted>"
+        elif key in PAGE_TOKENS and isinstance(value, str):
+            out[key] = "<next page>"
+        elif isinstance(value, datetime):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    return out
+
+
+class ReadOnlyClients:
+    """One guarded, recorded client per (service, region), created on first use."""
+
+    def __init__(self, session: boto3.Session, region: str, recorder: CallRecorder | None = None,
+                 *, max_pool_connections: int = 10) -> None:
+        self.session = session
+        self.region = region
+        self.recorder = recorder or CallRecorder()
+        self._config = Config(retries=RETRY_CONFIG, max_pool_connections=max_pool_connections,
+                              connect_timeout=10, read_timeout=60)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        """The client for `service` in `region` (default: the collection region)."""
+        key = (service, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                client = self.session.client(service, region_name=key[1], config=self._config)
+                install_guard(client)
+                self.recorder.attach(client)
+                self._clients[key] = client
+            return self._clients[key]

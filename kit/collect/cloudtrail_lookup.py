@@ -1,0 +1,37 @@
+"""CloudTrail LookupEvents, narrowed to the incident: one attribute per query, bounded window, bounded pages.
+
+Queries (measured against the simulated account; see bench/collect.py):
+- ResourceName = the instance id over the incident window: RunInstances/StartInstances/StopInstances
+  (few events; they place the launch attempt in time and name the launching principal);
+- ResourceName = each key ARN over the narrow KMS window after the launch attempt: CreateGrant,
+  Decrypt, GenerateDataKeyWithoutPlaintext on that key (EC2's calls for the instance are among a handful);
+- only when no key is known (the volumes are gone and nothing names one): EventSource = kms.amazonaws.com
+  over the narrow KMS window, whose errored events name the key.
+A query that hits its page bound keeps the newest events and records a gap saying the bound cut it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.collect.cloudtrail_window import PAGE_SIZE, TimeRange
+from kit.collect.fetcher import Fetcher
+
+
+def lookup_events(fetch: Fetcher, qualifier: str, attribute: str, value: str, window: TimeRange,
+                  max_pages: int) -> dict[str, Any] | None:
+    """`cloudtrail.lookup-events.<qualifier>.json`: events with `attribute` = `value` inside `window`."""
+    params = {"LookupAttributes": [{"AttributeKey": attribute, "AttributeValue": value}],
+              "StartTime": window.start, "EndTime": window.end}
+    document = fetch.fetch(None, "cloudtrail", "LookupEvents", params, target=f"{attribute}={value}",
+                           max_items=max_pages * PAGE_SIZE, page_size=PAGE_SIZE)
+    if document is None:
+        return None
+    if document.pop("NextToken", None):
+        fetch.skip("cloudtrail", "LookupEvents", params, error="PageLimitReached",
+                   impact=f"more than {max_pages * PAGE_SIZE} events have {attribute}={value} between "
+                          f"{window.start.isoformat()} and {window.end.isoformat()}; only the newest were read "
+                          f"(narrow the window, or raise max_pages)")
+    document.setdefault("Events", [])
+    fetch.store(f"cloudtrail.lookup-events.{qualifier}.json", document)
+    return document

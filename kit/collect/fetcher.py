@@ -1,0 +1,96 @@
+"""One place that makes a collection call: paginated when botocore can, CLI-shaped, errors become gaps."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from botocore import xform_name
+
+from kit.collect.cli_json import cli_document
+from kit.collect.clients import ReadOnlyClients
+from kit.collect.gaps import gap_for, gap_from_exception
+from kit.errors import KitError
+from kit.evidence import Gap
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Fetcher:
+    """Makes calls, keeps the documents and gaps they produce (thread-safe), runs independent calls at once."""
+
+    def __init__(self, clients: ReadOnlyClients, *, workers: int = 4) -> None:
+        self.clients = clients
+        self.region = clients.region
+        self.documents: dict[str, Any] = {}
+        self.gaps: list[Gap] = []
+        self.workers = workers
+        self._lock = threading.Lock()
+
+    def fetch(self, document: str | None, service: str, operation: str, params: dict[str, Any] | None = None,
+              *, target: str = "", max_items: int | None = None, page_size: int | None = None,
+              region: str | None = None) -> dict[str, Any] | None:
+        """Call `service.operation` (all pages, merged; at most `max_items` items), store it as `document`.
+
+        Returns the CLI-shaped result, or None after recording a gap. A result cut by `max_items`
+        keeps botocore's `NextToken` so the caller can tell (and say so in a gap).
+        """
+        params = dict(params or {})
+        client = self.clients(service, region)
+        method = _snake(operation)
+        try:
+            if client.can_paginate(method):
+                config: dict[str, int] = {}
+                if max_items:
+                    config["MaxItems"] = max_items
+                if page_size:
+                    config["PageSize"] = page_size
+                kwargs = dict(params, PaginationConfig=config) if config else params
+                response = client.get_paginator(method).paginate(**kwargs).build_full_result()
+            else:
+                response = getattr(client, method)(**params)
+        except KitError:
+            raise  # a ReadOnlyViolation is a bug in the kit, never a gap
+        except Exception as exc:  # noqa: BLE001 - every AWS or network error becomes a gap
+            self.add_gap(gap_from_exception(f"{service}:{operation}", params, region or self.region, exc,
+                                            target=target))
+            return None
+        result = cli_document(response)
+        if document:
+            self.store(document, result)
+        return result
+
+    def store(self, name: str, document: Any) -> None:
+        """Keep `document` under `name` (a later store of the same name replaces it)."""
+        with self._lock:
+            self.documents[name] = document
+
+    def add_gap(self, gap: Gap) -> None:
+        """Record a gap (each distinct gap once)."""
+        with self._lock:
+            if gap not in self.gaps:
+                self.gaps.append(gap)
+
+    def skip(self, service: str, operation: str, params: dict[str, Any], *, error: str, impact: str,
+             region: str | None = None) -> None:
+        """Record a gap for a call deliberately not made (e.g. GetKeyPolicy on another account's key)."""
+        self.add_gap(gap_for(f"{service}:{operation}", params, region or self.region, error=error, impact=impact))
+
+    def each(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`function` over `items`, concurrently on a small thread pool, results in order."""
+        items = list(items)
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            return list(pool.map(function, items))
+
+    def together(self, *functions: Callable[[], Any]) -> list[Any]:
+        """Run independent zero-argument functions concurrently; results in order."""
+        return self.each(lambda f: f(), functions)
+
+
+def _snake(operation: str) -> str:
+    return xform_name(operation)

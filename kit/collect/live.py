@@ -1,0 +1,196 @@
+"""Live, read-only collection of one instance's evidence (AWS, or whatever AWS_ENDPOINT_URL names).
+
+The calls, in dependency order; calls within a stage run concurrently on a small thread pool:
+1. who is collecting, the instance, EBS encryption defaults, key aliases, IAM authorization details;
+2. the instance's volumes (then, if they are gone, its AMI and snapshots), its CloudTrail events,
+   Auto Scaling activities (when it belongs to a group), SCPs from the account up to the root;
+3. every key the launch touches (DescribeKey, GetKeyPolicy, ListGrants, its KMS events in the narrow
+   window after the launch attempt) and the launching principal's AWS managed policies.
+Every error becomes a gap; every call is recorded in `evidence.calls`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+
+from kit import __version__
+from kit.collect import identity, keys, storage
+from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
+from kit.collect.cloudtrail_logs import collect_log_archive
+from kit.collect.cloudtrail_lookup import lookup_events
+from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
+from kit.collect.fetcher import Fetcher
+from kit.collect.principal import launching_principal, records_from_lookup
+from kit.errors import BadInput
+from kit.evidence import Evidence
+
+__all__ = ["CollectWindow", "collect_live"]
+
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+ASG_TAG = "aws:autoscaling:groupName"
+
+
+def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
+                 window: CollectWindow | None = None, cloudtrail_source: str | None = None) -> Evidence:
+    """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
+
+    cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, else a folder or s3://bucket/prefix
+    of CloudTrail log files.
+    """
+    if not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
+        raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise BadInput("region", "an AWS Region name like eu-west-1", region)
+    window = window or CollectWindow()
+    source = None if cloudtrail_source in (None, "", "lookup") else cloudtrail_source
+    started = datetime.now(timezone.utc)
+    fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, CallRecorder()))
+    facts = _Collection(fetch, instance_id, window, source).run()
+    return Evidence(
+        instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),
+        gaps=list(fetch.gaps), source="live", collector_arn=facts.get("collector_arn"),
+        collected_at=started.isoformat(timespec="seconds"),
+        parameters={"kit_version": __version__, "window": window.to_dict(),
+                    "cloudtrail_source": cloudtrail_source or "lookup", **facts.get("derived", {})},
+        calls=list(fetch.clients.recorder.calls))
+
+
+class _Collection:
+    """One collection run: the stages, and what each learns for the next."""
+
+    def __init__(self, fetch: Fetcher, instance_id: str, window: CollectWindow, source: str | None) -> None:
+        self.fetch = fetch
+        self.instance_id = instance_id
+        self.window = window
+        self.source = source
+
+    def run(self) -> dict[str, Any]:
+        f = self.fetch
+        caller, instance, ebs, aliases, details = f.together(
+            lambda: f.fetch("sts.get-caller-identity.json", "sts", "GetCallerIdentity"),
+            lambda: storage.describe_instance(f, self.instance_id),
+            lambda: storage.ebs_defaults(f),
+            lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases"),
+            lambda: identity.authorization_details(f),
+        )
+        account_id = (caller or {}).get("Account") or _owner_account(f.documents)
+        outer = incident_window(instance, self.window)
+
+        _, records, _, _ = f.together(
+            lambda: self._storage(instance),
+            lambda: self._instance_events(outer, account_id),
+            lambda: self._scaling_activities(instance),
+            lambda: identity.service_control_policies(f, account_id),
+        )
+        narrow = kms_window(_launch_events(records), outer, self.window)
+        principal = launching_principal(records, self.instance_id)
+        if principal is None:
+            f.skip("cloudtrail", "LookupEvents",
+                   {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": self.instance_id}],
+                    "StartTime": outer.start, "EndTime": outer.end},
+                   error="NoLaunchEvent",
+                   impact=f"no RunInstances/StartInstances event for {self.instance_id} between "
+                          f"{outer.start.isoformat()} and {outer.end.isoformat()}: the launching principal is "
+                          f"unknown (widen the window with --window-before/--window-after)")
+
+        key_refs = self._key_references(ebs, records)
+        found_keys, _ = f.together(
+            lambda: self._keys(key_refs, account_id, aliases, narrow, records),
+            lambda: identity.aws_managed_policies(f, details, principal),
+        )
+        return {"collector_arn": (caller or {}).get("Arn"),
+                "derived": {"account_id": account_id, "cloudtrail_window": outer.to_dict(),
+                            "kms_window": narrow.to_dict(),
+                            "launching_principal": principal.to_dict() if principal else None,
+                            "keys": [k.arn or k.reference for k in found_keys]}}
+
+    def _storage(self, instance: dict[str, Any] | None) -> None:
+        volumes = storage.collect_volumes(self.fetch, self.instance_id, instance)
+        if not volumes and instance:
+            storage.collect_image_snapshots(self.fetch, instance)
+
+    def _instance_events(self, outer: TimeRange, account_id: str | None) -> list[dict[str, Any]]:
+        if self.source:
+            return collect_log_archive(self.fetch, self.source, account_id, self.fetch.region, outer)
+        document = lookup_events(self.fetch, self.instance_id, "ResourceName", self.instance_id, outer,
+                                 self.window.max_pages)
+        return records_from_lookup(document or {})
+
+    def _scaling_activities(self, instance: dict[str, Any] | None) -> None:
+        group = next((t.get("Value") for t in (instance or {}).get("Tags") or [] if t.get("Key") == ASG_TAG), None)
+        if group:
+            self.fetch.fetch("autoscaling.describe-scaling-activities.json", "autoscaling",
+                             "DescribeScalingActivities", {"AutoScalingGroupName": group}, target=group,
+                             max_items=50, page_size=50)
+
+    def _key_references(self, ebs: tuple[bool | None, str | None], records: list[dict[str, Any]]) -> list[str]:
+        """Keys of the volumes/snapshots/AMI, keys the launch request names, and the default EBS key when
+        the launch may have picked it implicitly."""
+        refs = storage.key_references(self.fetch)
+        requested, implicit = _requested_keys(records, self.instance_id)
+        refs += requested
+        encryption_by_default, default_key = ebs
+        if default_key and (encryption_by_default or implicit):
+            refs.append(default_key)
+        return list(dict.fromkeys(refs))
+
+    def _keys(self, refs: list[str], account_id: str | None, aliases: dict[str, Any] | None,
+              narrow: TimeRange, records: list[dict[str, Any]]) -> list[keys.Key]:
+        f = self.fetch
+        if self.source:
+            return keys.collect_keys(f, refs, account_id, aliases)
+        if not refs:
+            document = lookup_events(f, "kms", "EventSource", "kms.amazonaws.com", narrow, self.window.max_pages)
+            refs = _keys_in_kms_events(records_from_lookup(document or {}), self.instance_id)
+            return keys.collect_keys(f, refs, account_id, aliases)
+        found = keys.collect_keys(f, refs, account_id, aliases)
+        f.each(lambda key: lookup_events(f, key.key_id or "", "ResourceName", key.arn or "", narrow,
+                                         self.window.max_pages),
+               [k for k in found if k.arn and k.key_id])
+        return found
+
+
+def _launch_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as LookupEvents-style {EventName, EventTime} (what kms_window reads)."""
+    return [{"EventName": r.get("eventName"), "EventTime": r.get("eventTime")} for r in records]
+
+
+def _requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[list[str], bool]:
+    """Key ids a RunInstances request for the instance named, and whether it asked for encryption without one."""
+    refs: list[str] = []
+    implicit = False
+    for record in records:
+        if record.get("eventName") != "RunInstances" or instance_id not in json.dumps(record.get("responseElements")):
+            continue
+        mappings = ((record.get("requestParameters") or {}).get("blockDeviceMapping") or {}).get("items") or []
+        for mapping in mappings:
+            ebs = mapping.get("ebs") or {}
+            if ebs.get("kmsKeyId"):
+                refs.append(ebs["kmsKeyId"])
+            elif ebs.get("encrypted") in (True, "true"):
+                implicit = True
+    return refs, implicit
+
+
+def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:
+    """Key ARNs of KMS events that failed or that were made for the instance (grantee names it)."""
+    arns: list[str] = []
+    for record in records:
+        about_instance = instance_id in json.dumps(record.get("requestParameters"))
+        if record.get("errorCode") or about_instance:
+            arns += [r.get("ARN") for r in record.get("resources") or [] if ":key/" in (r.get("ARN") or "")]
+    return [a for a in dict.fromkeys(arns) if a]
+
+
+def _owner_account(documents: dict[str, Any]) -> str | None:
+    for reservation in (documents.get("ec2.describe-instances.json") or {}).get("Reservations") or []:
+        if reservation.get("OwnerId"):
+            return str(reservation["OwnerId"])
+    return None
+

@@ -1,0 +1,115 @@
+"""Who launched the instance, from CloudTrail: the principal of the latest RunInstances/StartInstances.
+
+A role session is reported as its role (the role ARN from `sessionContext.sessionIssuer`, path included,
+which tells SSO roles `aws-reserved/sso.amazonaws.com/` and service-linked roles `aws-service-role/` apart).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+LAUNCH_EVENT_NAMES = ("RunInstances", "StartInstances")
+_ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/(.+)$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The launching principal.
+
+    kind: user, role, sso-role, service-linked-role, root, federated-user or service.
+    """
+
+    arn: str
+    kind: str
+    name: str
+    account_id: str | None
+    session_arn: str | None = None
+    event_name: str | None = None
+    event_time: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"arn": self.arn, "kind": self.kind, "name": self.name, "account_id": self.account_id,
+                "session_arn": self.session_arn, "event_name": self.event_name, "event_time": self.event_time}
+
+
+def records_from_lookup(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The CloudTrail records of a lookup-events document (each event's `CloudTrailEvent` decoded)."""
+    records = []
+    for event in document.get("Events") or []:
+        raw = event.get("CloudTrailEvent")
+        try:
+            record = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def launching_principal(records: list[dict[str, Any]], instance_id: str) -> Principal | None:
+    """The principal of the latest successful-or-not launch event naming `instance_id`, or None."""
+    launches = [r for r in records if r.get("eventName") in LAUNCH_EVENT_NAMES and names_instance(r, instance_id)]
+    if not launches:
+        return None
+    latest = max(launches, key=lambda r: str(r.get("eventTime") or ""))
+    principal = principal_of(latest.get("userIdentity") or {})
+    if principal is None:
+        return None
+    return Principal(principal.arn, principal.kind, principal.name, principal.account_id, principal.session_arn,
+                     latest.get("eventName"), latest.get("eventTime"))
+
+
+def names_instance(record: dict[str, Any], instance_id: str) -> bool:
+    """True when a CloudTrail record's resources, request or response name the instance."""
+    for resource in record.get("resources") or []:
+        if resource.get("ARN", "").endswith(instance_id) or resource.get("resourceName") == instance_id:
+            return True
+    text = json.dumps([record.get("requestParameters"), record.get("responseElements")])
+    return instance_id in text
+
+
+def principal_of(identity: dict[str, Any]) -> Principal | None:
+    """The principal (a role session as its role) of a CloudTrail `userIdentity`."""
+    kind = identity.get("type")
+    arn = identity.get("arn") or ""
+    account = identity.get("accountId")
+    if kind == "IAMUser":
+        return Principal(arn, "user", identity.get("userName") or arn.rsplit("/", 1)[-1], account)
+    if kind == "Root":
+        return Principal(arn or f"arn:aws:iam::{account}:root", "root", "root", account)
+    if kind == "AssumedRole":
+        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+        role_arn = issuer.get("arn")
+        match = _ASSUMED_ROLE.match(arn)
+        if not role_arn and match:
+            role_arn = f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
+        if not role_arn:
+            return None
+        name = issuer.get("userName") or role_arn.rsplit("/", 1)[-1]
+        return Principal(role_arn, role_kind(role_arn), name, account or _account_of(role_arn), arn or None)
+    if kind == "FederatedUser":
+        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+        return Principal(issuer.get("arn") or arn, "federated-user", issuer.get("userName") or arn, account, arn)
+    if kind == "AWSService":
+        service = identity.get("invokedBy") or "unknown"
+        return Principal(service, "service", service, account)
+    if arn:
+        return Principal(arn, (kind or "unknown").lower(), arn.rsplit("/", 1)[-1], account)
+    return None
+
+
+def role_kind(role_arn: str) -> str:
+    """`sso-role`, `service-linked-role` or `role`, from the role's path."""
+    if "/aws-reserved/sso.amazonaws.com/" in role_arn:
+        return "sso-role"
+    if "/aws-service-role/" in role_arn:
+        return "service-linked-role"
+    return "role"
+
+
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
