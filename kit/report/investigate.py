@@ -1,0 +1,34 @@
+"""`kit investigate`: one headless investigation into a report folder (contracts.md section 1)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from kit.params import validate
+from kit.report.run import run_investigation
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the options, run the notebook headless, print the verdict line and where the report is.
+
+    Exit code: 0 whatever the verdict; 2 bad input (raised as BadInput, or a notebook that stopped on it);
+    1 when the notebook failed otherwise (the report is still written, with the failure in it).
+    """
+    values: dict[str, Any] = {
+        "instance_id": args.instance_id, "region": args.region, "source": args.source,
+        "profile": args.profile or "", "role_arn": args.role_arn or "", "redact": bool(args.redact),
+        "cloudtrail_source": args.cloudtrail_source or "", "interactive": False,
+    }
+    if args.window_before is not None:
+        values["window_before_minutes"] = args.window_before
+    if args.window_after is not None:
+        values["window_after_minutes"] = args.window_after
+    params = validate(values, require_target=True)
+    result = run_investigation(params, args.out)
+    print(result.verdict_line())
+    if result.failed:
+        print(f"kit investigate: the investigation failed: {result.error_name}: {result.error_value}", file=sys.stderr)
+    print(f"report: {result.out_dir / 'report.html'}")
+    return result.exit_code

@@ -1,0 +1,153 @@
+"""Headless runs: papermill executes the investigation notebook, then the report is written.
+
+`run_investigation(params, out_dir)` leaves three files in `out_dir`: `investigation.ipynb` (executed),
+`findings.json` and `report.html` (no code: nbconvert's HTMLExporter with `exclude_input`, in process).
+A cell that fails still yields all three: the executed notebook shows the error, report.html opens with a
+failure banner, and findings.json says `undetermined` with the error as a gap.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+import kit
+from kit.params import InvestigationParameters
+
+NOTEBOOK_NAME = "investigate_instance.ipynb"
+REPORT_FILES = ("investigation.ipynb", "findings.json", "report.html")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one headless run produced."""
+
+    out_dir: Path
+    findings: dict[str, Any]
+    error_name: str | None = None  # the exception class name when a cell failed
+    error_value: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A cell raised: the report shows the failure."""
+        return self.error_name is not None
+
+    @property
+    def exit_code(self) -> int:
+        """contracts.md section 1: 0 whatever the verdict, 2 bad input, 1 any other failure."""
+        if not self.failed:
+            return 0
+        return 2 if self.error_name == "BadInput" else 1
+
+    def verdict_line(self) -> str:
+        """One line a person reads: instance, cause, who was denied and by what."""
+        verdict = self.findings.get("verdict", {})
+        parts = [f"{self.findings.get('instance_id', '?')} ({self.findings.get('region', '?')}):",
+                 str(verdict.get("cause")), f"[{verdict.get('confidence')}]"]
+        if verdict.get("denied_by"):
+            parts.append(f"denied_by={verdict['denied_by']}")
+        if verdict.get("principal_arn"):
+            parts.append(f"principal={verdict['principal_arn']}")
+        return " ".join(parts)
+
+
+def notebook_path() -> Path:
+    """The investigation notebook (notebooks/ beside the kit package in a checkout or editable install)."""
+    return Path(kit.__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME
+
+
+def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, km: Any | None = None,
+                      notebook: str | Path | None = None) -> RunResult:
+    """Execute the notebook headless for `params` and write the report files into `out_dir`.
+
+    `km`: an already started jupyter_client KernelManager to run in (batches and tests share one kernel);
+    by default papermill starts and stops a python3 kernel.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from kit.errors import BadInput
+
+    for name in ("instance_id", "region"):
+        if not getattr(params, name):
+            raise BadInput(name, "a value for a headless run", "")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for name in REPORT_FILES:
+        (out / name).unlink(missing_ok=True)
+    params = replace(params, interactive=False, out_dir=str(out))
+    executed = out / "investigation.ipynb"
+    error_name = error_value = None
+    options: dict[str, Any] = {"km": km} if km is not None else {}
+    try:
+        papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
+                                   kernel_name="python3", progress_bar=False, **options)
+    except PapermillExecutionError as exc:
+        error_name, error_value = exc.ename, exc.evalue
+    nb = nbformat.read(str(executed), as_version=4)
+    findings = _findings_after_run(out / "findings.json", params, error_name, error_value)
+    if params.redact:
+        from kit.redact import redact_notebook, redact_value
+
+        nb = redact_notebook(nb)
+        findings = redact_value(findings)
+        findings["account_id"] = None
+    (out / "findings.json").write_text(json.dumps(findings, indent=2) + "\n", encoding="utf-8")
+    nbformat.write(nb, str(executed))
+    report = export_html(nb, title=f"Investigation of {params.instance_id or params.scenario or 'an instance'}",
+                         failure=(error_name, error_value) if error_name else None)
+    (out / "report.html").write_text(report, encoding="utf-8")
+    return RunResult(out, findings, error_name, error_value)
+
+
+def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = None) -> str:
+    """report.html: the executed notebook without code, readable on its own (a failure shown first)."""
+    from nbconvert import HTMLExporter
+
+    nb = copy.deepcopy(nb)
+    if failure is not None:
+        from kit.report.html import failure_block, stylesheet
+
+        banner = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": stylesheet() + failure_block(failure[0], failure[1] or "")})])
+        nb.cells.insert(0, banner)
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body
+
+
+def _findings_after_run(path: Path, params: InvestigationParameters, error_name: str | None,
+                        error_value: str | None) -> dict[str, Any]:
+    """The notebook's findings.json; when a cell failed, the error is added as a gap (undetermined if none)."""
+    findings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if error_name is None and findings is not None:
+        return findings
+    gap = {"call": "kit:investigation-notebook", "error": error_name or "NoFindings",
+           "impact": f"The investigation stopped before it finished: {error_value or 'no findings were written'}",
+           "next_step": "open investigation.ipynb to see the failing cell, fix the cause, run again"}
+    if findings is None:
+        findings = failure_findings(params, gap["impact"])
+    findings.setdefault("gaps", []).append(gap)
+    return findings
+
+
+def failure_findings(params: InvestigationParameters, reason: str) -> dict[str, Any]:
+    """findings.json for a run that produced none: cause undetermined, nothing ruled out."""
+    return {
+        "schema": "kit.findings/1",
+        "instance_id": params.instance_id or "i-00000000",
+        "region": params.region or "us-east-1",
+        "account_id": None,
+        "verdict": {"cause": "undetermined", "denied_by": None, "principal_arn": None, "key_arn": None,
+                    "confidence": "possible", "summary": f"No verdict: {reason}"},
+        "ruled_out": [],
+        "steps": [],
+        "gaps": [],
+        "remediation": [],
+    }

@@ -1,0 +1,332 @@
+"""One investigation inside the notebook: parameters in, evidence, frames, findings, and what the cells show.
+
+The notebook stays thin: each cell calls one `Investigation` method. Headless (`interactive = False`) every
+`show_*` displays static HTML, which nbconvert keeps in report.html. Interactive, each `show_*` displays a
+live section (an Output widget) that re-renders when a control changes (kit.widgets), so an analyst never
+re-runs cells by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kit.errors import BadInput
+from kit.params import InvestigationParameters, from_namespace
+from kit.report import html as blocks
+
+
+class Investigation:
+    """The state of one investigation and the views the notebook displays."""
+
+    def __init__(self, params: InvestigationParameters) -> None:
+        self.params = params
+        self.evidence: Any = None
+        self.frames: Any = None
+        self.findings: Any = None
+        self.simulated: Any = None  # the SimulatedAccount this kernel started, if any
+        self.scenario: Any = None  # its SeededScenario
+        self._sections: Any = None  # kit.widgets.live.LiveSections when interactive
+        self.controls: Any = None  # kit.widgets.controls.InvestigationControls when interactive
+        self.what_if: Any = None  # kit.widgets.what_if.WhatIfEditor when interactive
+        self.listeners: list[Callable[[], None]] = []  # called after every (re-)analysis
+
+    # -- starting -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, namespace: Mapping[str, Any] | InvestigationParameters) -> Investigation:
+        """Validate the parameters (a notebook's globals, or parameters), reach the account, investigate.
+
+        With `scenario` set and no AWS_ENDPOINT_URL, the kernel starts the simulated account itself, seeds
+        the scenario and takes its instance and Region. Without an instance id, an interactive notebook
+        waits for the analyst to pick one; a headless run stops with BadInput.
+        """
+        params = namespace if isinstance(namespace, InvestigationParameters) else from_namespace(namespace)
+        investigation = cls(params)
+        investigation._reach_account()
+        if investigation.params.instance_id and investigation.params.region:
+            investigation.analyse()
+        elif not investigation.params.interactive:
+            missing = "instance_id" if not investigation.params.instance_id else "region"
+            raise BadInput(missing, "a value (or a scenario) when interactive is false", "")
+        return investigation
+
+    def _reach_account(self) -> None:
+        if not self.params.scenario:
+            return
+        from kit.simulate.catalogue import scenario_named
+
+        scenario = scenario_named(self.params.scenario)  # BadInput names the valid scenarios
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            if not self.params.instance_id:
+                raise BadInput("instance_id", "the scenario's instance id from `kit simulate` (AWS_ENDPOINT_URL is "
+                               "set, so this notebook does not start its own simulated account)", "")
+            return
+        from kit.simulate import SimulatedAccount
+
+        self.simulated = SimulatedAccount(scenarios=[scenario.name])
+        self.simulated.__enter__()
+        os.environ.update(self.simulated.environ())
+        self.scenario = next(s for s in self.simulated.seeded if s.name == scenario.name)
+        self.params = replace(self.params, instance_id=self.scenario.instance_id, region=self.scenario.region)
+
+    def analyse(self, instance_id: str | None = None, *, window_before_minutes: int | None = None,
+                window_after_minutes: int | None = None) -> None:
+        """Collect the evidence, build the frames and diagnose (again, for another instance or window)."""
+        from kit.collect import load_evidence
+        from kit.diagnose import diagnose
+        from kit.frames import build_frames
+
+        changes: dict[str, Any] = {}
+        if instance_id is not None:
+            changes["instance_id"] = instance_id
+        if window_before_minutes is not None:
+            changes["window_before_minutes"] = int(window_before_minutes)
+        if window_after_minutes is not None:
+            changes["window_after_minutes"] = int(window_after_minutes)
+        if changes:
+            from kit.params import validate
+
+            self.params = validate({**self.params.to_dict(), **changes})
+        p = self.params
+        self.evidence = load_evidence(p.source, p.instance_id, p.region, **self._collect_options())
+        self.frames = build_frames(self.evidence)
+        self.findings = diagnose(self.evidence, self.frames)
+        for listener in self.listeners:
+            listener()
+        if self._sections is not None:
+            self._sections.refresh()
+
+    def _collect_options(self) -> dict[str, Any]:
+        """Options for kit.collect.load_evidence from the parameters."""
+        from kit.collect.cloudtrail_window import CollectWindow
+
+        p = self.params
+        options: dict[str, Any] = {"window": CollectWindow(before_minutes=p.window_before_minutes,
+                                                           after_minutes=p.window_after_minutes)}
+        if p.cloudtrail_source:
+            options["cloudtrail_source"] = p.cloudtrail_source
+        if p.source == "live" and (p.profile or p.role_arn):
+            from kit.collect.clients import make_session
+
+            options["session"] = make_session(profile=p.profile or None, role_arn=p.role_arn or None,
+                                              region=p.region)
+        return options
+
+    # -- values as the reader sees them (redacted when asked) -----------------------------------------------
+
+    def findings_dict(self) -> dict[str, Any]:
+        """findings.json of this investigation, redacted when `redact` is true."""
+        if self.findings is None:
+            raise BadInput("instance_id", "an instance to investigate (pick one, or set the parameter)", "")
+        findings = self.findings.to_dict()
+        if self.params.redact:
+            from kit.redact import redact_value
+
+            findings = redact_value(findings)
+            findings["account_id"] = None
+        return findings
+
+    def view(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """A frame as shown: every text cell redacted when `redact` is true."""
+        if frame is None or not self.params.redact:
+            return frame
+        from kit.redact import redact_value
+
+        return frame.map(lambda v: redact_value(v) if isinstance(v, (str, dict, list)) else v)
+
+    def text(self, value: str) -> str:
+        """A string as shown (redacted when asked)."""
+        if not self.params.redact:
+            return value
+        from kit.redact import redact_text
+
+        return redact_text(value)
+
+    # -- what the cells show ---------------------------------------------------------------------------------
+
+    def show(self, render: Callable[[], str], name: str) -> Any:
+        """Display one block: static HTML headless, a live section when interactive."""
+        from IPython.display import HTML, display
+
+        if self.params.interactive:
+            from kit.widgets.live import LiveSections
+
+            if self._sections is None:
+                self._sections = LiveSections()
+            section = self._sections.add(lambda: blocks.stylesheet() + self._guarded(render), name)
+            display(section.output)
+            return section
+        display(HTML(blocks.stylesheet() + render()))
+        return None
+
+    def _guarded(self, render: Callable[[], str]) -> str:
+        if self.findings is None:
+            return '<p class="kit-muted">Pick an instance in the controls above to investigate it.</p>'
+        return render()
+
+    def show_investigated(self) -> Any:
+        """What was investigated, from which source, and how much evidence there is."""
+        return self.show(self.render_investigated, "investigated")
+
+    def show_controls(self) -> Any:
+        """Interactive: the instance picker, CloudTrail window and volume/key chooser (headless: nothing)."""
+        if not self.params.interactive:
+            return None
+        from IPython.display import display
+
+        from kit.widgets.controls import InvestigationControls
+
+        self.controls = InvestigationControls(self)
+        display(self.controls.widget())
+        return self.controls
+
+    def show_what_if(self) -> Any:
+        """Interactive: the what-if policy editor (headless: nothing; the failing request is shown above)."""
+        if not self.params.interactive:
+            return None
+        from IPython.display import display
+
+        from kit.widgets.what_if import WhatIfEditor
+
+        self.what_if = WhatIfEditor(self)
+        display(self.what_if.widget())
+        return self.what_if
+
+    def show_verdict(self) -> Any:
+        """The verdict banner and the steps at a glance."""
+        return self.show(lambda: self.render_verdict() + self.render_steps_overview(), "verdict")
+
+    def show_seed_step(self, number: int) -> Any:
+        """The step(s) automating step `number` of the seed article's procedure."""
+        return self.show(lambda: self.render_steps(self.seed_steps(number)), f"seed-step-{number}")
+
+    def show_steps_beyond(self) -> Any:
+        """Every step the seed article does not have, in catalogue order."""
+        return self.show(lambda: self.render_steps(self.steps_beyond()), "steps-beyond")
+
+    def show_timeline(self) -> Any:
+        """The incident's timeline picture and its table."""
+        return self.show(self.render_timeline, "timeline")
+
+    def show_ruled_out(self) -> Any:
+        """The causes the evidence excludes."""
+        return self.show(lambda: blocks.ruled_out_block(self.findings_dict()["ruled_out"]), "ruled-out")
+
+    def show_gaps(self) -> Any:
+        """Evidence that could not be had, and the commands to get it."""
+        return self.show(lambda: blocks.gaps_block(self.findings_dict()["gaps"]), "gaps")
+
+    def show_remediation(self) -> Any:
+        """The proposed changes and whether the evaluator verified them."""
+        return self.show(lambda: blocks.remediation_block(self.findings_dict()["remediation"]), "remediation")
+
+    def show_failing_request(self) -> Any:
+        """The failing authorization request and the evaluator's decision on it."""
+        return self.show(self.render_failing_request, "failing-request")
+
+    # -- renderings (HTML strings, everything escaped) ---------------------------------------------------------
+
+    def render_investigated(self) -> str:
+        p = self.params
+        rows = [("Instance", p.instance_id), ("Region", p.region), ("Source", p.source),
+                ("CloudTrail window", f"{p.window_before_minutes} min before, {p.window_after_minutes} min after"),
+                ("CloudTrail source", p.cloudtrail_source or "lookup-events")]
+        if p.scenario:
+            rows.append(("Scenario", f"{p.scenario} (simulated account)"))
+        if self.evidence is not None:
+            rows += [("Evidence documents", str(len(self.evidence.documents))),
+                     ("AWS calls made", str(len(self.evidence.calls))),
+                     ("Gaps", str(len(self.evidence.gaps))),
+                     ("Collected by", self.evidence.collector_arn or ""), ("Collected at", self.evidence.collected_at or "")]
+        frame = pd.DataFrame([(k, self.text(str(v))) for k, v in rows], columns=["", "value"])
+        return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
+
+    def render_verdict(self) -> str:
+        return blocks.verdict_banner(self.findings_dict())
+
+    def render_steps_overview(self) -> str:
+        return blocks.steps_overview(self.findings_dict()["steps"])
+
+    def render_steps(self, steps: list[Any]) -> str:
+        if not steps:
+            return '<p class="kit-muted">No step of the diagnosis covers this.</p>'
+        shown = {s["id"]: s for s in self.findings_dict()["steps"]}
+        parts = []
+        for step in steps:
+            evidence = {"evidence": self.view(step.rows)} if isinstance(step.rows, pd.DataFrame) else {}
+            parts.append(blocks.step_block(shown.get(step.id, step.to_dict()), self.text(step.checks or ""),
+                                           evidence))
+        return "".join(parts)
+
+    def render_timeline(self) -> str:
+        from kit.report.timeline import timeline_png
+
+        points = self.timeline_points()
+        png = timeline_png(points, title=self.text(f"{self.params.instance_id} in {self.params.region}"))
+        table = blocks.frame_table(points, caption="Timeline", max_rows=60)
+        return blocks.png_figure(png, "Timeline of the incident") + f'<div class="kit-report">{table}</div>'
+
+    def render_failing_request(self) -> str:
+        request = getattr(self.findings, "request", None)
+        decision = getattr(self.findings, "decision", None)
+        if request is None:
+            return '<p class="kit-muted">No authorization request failed in this incident.</p>'
+        rows = [("principal", request.principal_arn), ("action", request.action), ("resource", request.resource),
+                ("context", json.dumps(dict(request.context), default=str))]
+        if decision is not None:
+            rows += [("decision", decision.decision), ("decided by", decision.decided_by),
+                     ("layer", decision.layer or ""), ("why", " ".join(decision.explanation))]
+        frame = pd.DataFrame([(k, self.text(str(v))) for k, v in rows], columns=["", "value"])
+        return '<div class="kit-report">' + blocks.frame_table(frame, caption="The failing request") + "</div>"
+
+    # -- the steps, in the seed article's order first ---------------------------------------------------------
+
+    def seed_steps(self, number: int) -> list[Any]:
+        """Step results automating seed step `number` (steps.yaml `seed_step`)."""
+        return [s for s in self.findings.steps if _seed_number(s.seed_step) == number]
+
+    def steps_beyond(self) -> list[Any]:
+        """Step results that go beyond the seed article."""
+        return [s for s in self.findings.steps if _seed_number(s.seed_step) is None]
+
+    def timeline_points(self) -> pd.DataFrame:
+        """The findings' timeline frame as points of the picture (time, lane, label, error), redacted if asked."""
+        from kit.report.timeline_points import points_from_timeline
+
+        return self.view(points_from_timeline(self.findings.timeline))
+
+    # -- finishing ---------------------------------------------------------------------------------------------
+
+    def finish(self) -> Path | None:
+        """Write findings.json into `out_dir` (when set); stop a simulated account in a headless run."""
+        path = None
+        if self.params.out_dir and self.findings is not None:
+            path = Path(self.params.out_dir) / "findings.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self.findings_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        if not self.params.interactive:
+            self.close()
+        return path
+
+    def close(self) -> None:
+        """Stop the simulated account this kernel started (if any)."""
+        if self.simulated is not None:
+            self.simulated.__exit__(None, None, None)
+            for name in ("AWS_ENDPOINT_URL",):
+                os.environ.pop(name, None)
+            self.simulated = None
+
+
+def _seed_number(seed_step: Any) -> int | None:
+    """`1`, `"1"`, `"seed-1"`, `"step 1"` -> 1; None or text without a number -> None."""
+    if seed_step is None:
+        return None
+    digits = "".join(ch for ch in str(seed_step) if ch.isdigit())
+    return int(digits) if digits else None

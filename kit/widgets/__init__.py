@@ -1,0 +1,1 @@
+"""kit.widgets: the investigation notebook's interactive controls (ipywidgets), seeded from its parameters."""
