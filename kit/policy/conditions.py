@@ -93,6 +93,10 @@ def evaluate_condition(condition: Condition, context: Mapping[str, str | list[st
             return True, f"{head}: the request has no {condition.key} (negated operator: true)"
         return False, f"{head}: the request has no {condition.key}"
     policy_values = _resolved_policy_values(condition, context, variables_enabled)
+    if policy_values is None:
+        return False, f"{head}: a policy variable in it has no value in the request (the statement does not apply)"
+    if condition.set_operator:
+        request_values = [v for v in request_values if v != ""]  # an empty string is an empty data set
 
     def positive(value: str) -> bool:
         return any(_compare(condition, value, p) for p in policy_values)
@@ -179,14 +183,17 @@ def _typed_policy_value(family: str, value: object, field: str) -> Any:
 
 
 def _resolved_policy_values(condition: Condition, context: Mapping[str, str | list[str]],
-                            variables_enabled: bool) -> list[Any]:
+                            variables_enabled: bool) -> list[Any] | None:
+    """The policy values with variables substituted; None when one cannot be resolved (AWS: "any
+    attempt to match it fails and causes the statement to be invalid")."""
     if condition.family not in ("string", "arn") or not variables_enabled:
         return list(condition.values)
     resolved = []
     for value in condition.values:
         text = substitute(value, context)
-        if text is not None:  # an unresolved variable matches nothing
-            resolved.append(text)
+        if text is None:
+            return None
+        resolved.append(text)
     return resolved
 
 
