@@ -1,0 +1,137 @@
+"""One seeded launch: who launched which instance with which volumes and keys, what EC2 then asked KMS, and
+how the instance ended. Seeding plays it once; a later StartInstances on the instance replays it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from kit.simulate import records
+from kit.simulate.records import Principal
+
+
+@dataclass(frozen=True)
+class KmsCall:
+    """One KMS request EC2 makes for the launch (as the launcher, or as the instance's infrastructure role)."""
+
+    operation: str
+    by: str                       # "launcher" | "infrastructure"
+    key_arn: str
+    volume_id: str
+    error: tuple[str, str] | None  # (errorCode, errorMessage template)
+    after: float                  # seconds after the launch call
+
+
+@dataclass
+class Launch:
+    """A scenario's instance and the sequence of events its launch produces."""
+
+    scenario: str
+    account_id: str
+    region: str
+    instance_id: str
+    principal: Principal
+    launch: str                   # "start" | "run"
+    image_id: str
+    instance_type: str
+    reservation_id: str
+    volumes: list[dict[str, Any]]
+    kms_calls: list[KmsCall]
+    failure: dict[str, Any]
+    stop_after: float | None = None
+    service: str = ""             # for service-linked roles: the service that assumed it
+    service_role_arn: str = ""
+    launch_event: bool = True
+    history: list[datetime] = field(default_factory=list)   # times of every launch played
+
+    @property
+    def fails(self) -> bool:
+        """Whether a start of this instance ends in failure (a stopped instance that should replay)."""
+        return self.failure["state"] in ("stopped", "terminated") and self.stop_after is None
+
+    def timeline(self, at: datetime) -> list[dict[str, Any]]:
+        """The CloudTrail records of one launch whose launch call happened at `at`."""
+        out: list[dict[str, Any]] = []
+        p = self.principal
+        if self.service:
+            out.append(records.service_assume_role(self.account_id, self.region, at - timedelta(seconds=1),
+                                                   self.service_role_arn, self.service, p.session_name))
+        if self.launch_event:
+            if self.launch == "run":
+                out.append(records.run_instances(p, self.region, at, self.instance_id, self.image_id,
+                                                 self.instance_type, self.reservation_id, self.volumes))
+            else:
+                out.append(records.start_instances(p, self.region, at, self.instance_id))
+        for call in self.kms_calls:
+            when = at + timedelta(seconds=call.after)
+            error = None
+            if call.error:
+                caller = p.caller_arn if call.by == "launcher" else records.infrastructure_role_arn(
+                    self.account_id, self.instance_id)
+                error = (call.error[0], fill(call.error[1], caller_arn=caller, key_arn=call.key_arn,
+                                             action=f"kms:{call.operation}"))
+            if call.by == "launcher":
+                record = records.kms_by_ec2(p, call.operation, self.region, when, call.key_arn, self.instance_id,
+                                            call.volume_id, error)
+            else:
+                record = records.kms_by_infrastructure(self.account_id, call.operation, self.region, when,
+                                                       call.key_arn, self.instance_id, call.volume_id, error)
+            out.append(record)
+            key_account = call.key_arn.split(":")[4]
+            if key_account != self.account_id:
+                out.append(records.shared_copy(record, key_account))
+        if self.stop_after is not None:
+            out.append(records.stop_instances(p, self.region, at + timedelta(seconds=self.stop_after),
+                                              self.instance_id))
+        return out
+
+    def ended_at(self, at: datetime) -> datetime:
+        """When the instance reached its final state for a launch at `at`."""
+        if self.stop_after is not None:
+            return at + timedelta(seconds=self.stop_after + 30)
+        last = max((c.after for c in self.kms_calls), default=2.0)
+        return at + timedelta(seconds=last + 2)
+
+    def transition_reason(self, at: datetime) -> str:
+        """StateTransitionReason with its time filled in (e.g. 'User initiated (2026-11-28 01:02:03 GMT)')."""
+        when = self.ended_at(at) if self.stop_after is None else at + timedelta(seconds=self.stop_after)
+        return fill(self.failure.get("transition_reason", ""), stop_time=when.strftime("%Y-%m-%d %H:%M:%S GMT"))
+
+    def apply_final_state(self, at: datetime) -> None:
+        """Put the moto instance into the scenario's final state, with StateReason and StateTransitionReason."""
+        from moto.ec2.models import ec2_backends
+        from moto.ec2.models.instances import StateReason
+
+        instance = ec2_backends[self.account_id][self.region].get_instance(self.instance_id)
+        state = self.failure["state"]
+        if state == "stopped":
+            instance.stop()
+        elif state == "terminated":
+            instance.terminate()
+        else:
+            instance.start()
+        reason = self.failure.get("state_reason")
+        if reason:
+            instance.state_reason = StateReason(reason["message"], reason["code"])
+            instance._reason = self.transition_reason(at)
+        elif state == "running":
+            instance.state_reason = StateReason()
+            instance._reason = ""
+
+    def set_pending(self) -> None:
+        """The state StartInstances reports: pending (code 0)."""
+        from moto.ec2.models import ec2_backends
+        from moto.ec2.models.instances import StateReason
+
+        instance = ec2_backends[self.account_id][self.region].get_instance(self.instance_id)
+        instance._state.name, instance._state.code = "pending", 0
+        instance._reason = ""
+        instance.state_reason = StateReason()
+
+
+def fill(template: str, **values: str) -> str:
+    """Replace {{name}} placeholders in `template`; unknown ones stay as they are."""
+    for name, value in values.items():
+        template = template.replace("{{" + name + "}}", value)
+    return template
