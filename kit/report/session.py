@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,10 @@ import pandas as pd
 from kit.errors import BadInput
 from kit.params import InvestigationParameters, from_namespace
 from kit.report import html as blocks
+
+
+SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
+_SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
 
 
 class Investigation:
@@ -294,7 +299,7 @@ class Investigation:
 
     def steps_beyond(self) -> list[Any]:
         """Step results that go beyond the seed article."""
-        return [s for s in self.findings.steps if _seed_number(s.seed_step) is None]
+        return [s for s in self.findings.steps if _seed_number(s.seed_step) not in SEED_SECTIONS]
 
     def timeline_points(self) -> pd.DataFrame:
         """The findings' timeline frame as points of the picture (time, lane, label, error), redacted if asked."""
@@ -325,8 +330,8 @@ class Investigation:
 
 
 def _seed_number(seed_step: Any) -> int | None:
-    """`1`, `"1"`, `"seed-1"`, `"step 1"` -> 1; None or text without a number -> None."""
+    """The seed article's step number a step automates: `"2. CloudTrail ..."` -> 2; `"(beyond ...)"` -> None."""
     if seed_step is None:
         return None
-    digits = "".join(ch for ch in str(seed_step) if ch.isdigit())
-    return int(digits) if digits else None
+    match = _SEED_NUMBER.match(str(seed_step))
+    return int(match.group(1)) if match else None
