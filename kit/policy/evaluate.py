@@ -106,7 +106,9 @@ class _Evaluation:
         self.caller = caller_from(request.principal_arn, request.principal_type)
         self.context = effective_context(request, self.caller)
         self.key_account = resource_account(request.resource)
-        self.same_account = self.key_account is None or self.key_account == self.caller.account
+        # A service principal has no account: the resource policy alone decides for it.
+        self.same_account = (self.key_account is None or self.key_account == self.caller.account
+                             or self.caller.kind == "service")
         self.key_required = is_kms_key(request.resource)
         self.lines: list[str] = []
 

@@ -1,0 +1,148 @@
+"""Policies of a principal and of a key, rebuilt from the frames as kit.policy objects for the evaluator."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:  # kit.policy is imported lazily: frames do not need the evaluator to load
+    from kit.frames.build import Frames
+    from kit.policy import Policy, PolicySet
+
+ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
+ROLE = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+
+
+@dataclass(frozen=True)
+class PrincipalPolicies:
+    """The identity side of one principal: its policies, boundary and SCP levels (root first)."""
+
+    principal_arn: str
+    identity: list[Policy] = field(default_factory=list)
+    boundary: Policy | None = None
+    scps: list[list[Policy]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # policies that apply but whose document is not in the evidence
+    known: bool = False  # the principal is in iam.get-account-authorization-details
+
+    def policy_set(self, resource_policy: Policy | dict[str, Any] | None = None, **extra: Any) -> PolicySet:
+        """A kit.policy PolicySet with these policies and `resource_policy` (e.g. the key policy)."""
+        from kit.policy import Policy, PolicySet
+
+        if isinstance(resource_policy, dict):
+            resource_policy = Policy(resource_policy, "key-policy")
+        return PolicySet(identity=list(self.identity), resource_policy=resource_policy, boundary=self.boundary,
+                         scps=[list(level) for level in self.scps], **extra)
+
+
+def principal_of(frames: Frames, arn: str) -> str:
+    """The IAM principal ARN for `arn`: an assumed-role session becomes its role (with the role's path when
+    the evidence knows it); a role ARN without its path gets it."""
+    session = ASSUMED_ROLE.match(arn or "")
+    name = account = None
+    if session:
+        partition, account, name = session.groups()
+        arn = f"arn:{partition}:iam::{account}:role/{name}"
+    else:
+        role = ROLE.match(arn or "")
+        if role:
+            _, account, name = role.groups()
+    if name and len(frames.principals):
+        roles = frames.principals[(frames.principals["type"] == "role") & (frames.principals["name"] == name)]
+        roles = roles[roles["account"] == account]
+        if len(roles) == 1:
+            return str(roles.iloc[0]["arn"])
+    return arn
+
+
+def policy_documents_for(frames: Frames, principal_arn: str) -> PrincipalPolicies:
+    """The identity policies (inline, managed, group), permissions boundary and SCP levels that apply to
+    `principal_arn` (a user, role, or role session ARN), as kit.policy Policy objects.
+
+    SCPs do not apply to service-linked roles; for those `scps` is []."""
+    from kit.policy import Policy
+
+    arn = principal_of(frames, principal_arn)
+    rows = frames.identity_statements
+    mine = rows[rows["principal_arn"] == arn]
+    identity: list[Policy] = []
+    boundary: Policy | None = None
+    missing: list[str] = []
+    for (source, policy_name, policy_arn, group), group_rows in _grouped(mine, ["source", "policy_name", "policy_arn", "group_name"]):
+        name = _policy_label(source, policy_name, policy_arn, group)
+        document = _document(group_rows)
+        if document is None:
+            missing.append(name)
+            continue
+        policy = Policy(document, name)
+        if source == "boundary":
+            boundary = policy
+        else:
+            identity.append(policy)
+    principal = frames.principals[frames.principals["arn"] == arn] if len(frames.principals) else frames.principals
+    service_linked = bool(len(principal) and principal.iloc[0]["service_linked"])
+    scps: list[list[Policy]] = []
+    if not service_linked:
+        scp_rows = rows[rows["source"] == "scp"]
+        for level in sorted(set(int(v) for v in scp_rows["scp_level"].dropna())):
+            level_policies: list[Policy] = []
+            level_rows = scp_rows[scp_rows["scp_level"] == level]
+            for (target, policy_name, policy_arn), group_rows in _grouped(level_rows, ["target_id", "policy_name", "policy_arn"]):
+                label = f"scp:{target}/{(policy_arn or policy_name or '').rsplit('/', 1)[-1]}"
+                document = _document(group_rows)
+                if document is None:
+                    missing.append(label)
+                    continue
+                level_policies.append(Policy(document, label))
+            scps.append(level_policies)
+    return PrincipalPolicies(arn, identity, boundary, scps, missing, known=bool(len(principal)))
+
+
+def key_policy_document(frames: Frames, key_arn: str) -> dict[str, Any] | None:
+    """The key policy (as a dict) of a key given by ARN, key id or alias name; None when it was not readable."""
+    keys = frames.keys
+    match = keys[(keys["key_arn"] == key_arn) | (keys["key_id"] == key_arn)]
+    if not len(match) and len(frames.aliases):
+        alias = frames.aliases[(frames.aliases["alias_name"] == key_arn) | (frames.aliases["alias_arn"] == key_arn)]
+        if len(alias):
+            match = keys[keys["key_arn"] == alias.iloc[0]["key_arn"]]
+    if not len(match):
+        return None
+    policy = match.iloc[0]["policy"]
+    return policy if isinstance(policy, dict) else None
+
+
+def _grouped(frame: pd.DataFrame, columns: list[str]):
+    keys = frame[columns].astype(object).where(frame[columns].notna(), None)
+    order: dict[tuple, list[int]] = {}
+    for position, key in enumerate(keys.itertuples(index=False, name=None)):
+        order.setdefault(key, []).append(position)
+    for key, positions in order.items():
+        yield key, frame.iloc[positions]
+
+
+def _document(rows: pd.DataFrame) -> dict[str, Any] | None:
+    statements = [s for s in rows.sort_values("index")["statement"] if isinstance(s, dict)]
+    versions = [v for v in rows["policy_version"] if isinstance(v, str)]
+    if not statements and not versions:
+        return None  # the document is not in the evidence
+    document: dict[str, Any] = {"Statement": statements}
+    if versions and versions[0]:
+        document = {"Version": versions[0], "Statement": statements}
+    return document
+
+
+def _policy_label(source: str, name: str | None, arn: str | None, group: str | None) -> str:
+    if source == "inline":
+        return f"inline:{name}"
+    if source == "managed":
+        return f"managed:{arn}"
+    if source == "group-inline":
+        return f"group-inline:{group}/{name}"
+    if source == "group-managed":
+        return f"group-managed:{group}/{arn}"
+    if source == "boundary":
+        return f"boundary:{arn}"
+    return f"{source}:{arn or name}"
