@@ -83,7 +83,10 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     params = replace(params, interactive=False, out_dir=str(out))
     executed = out / "investigation.ipynb"
     error_name = error_value = None
-    options: dict[str, Any] = {"km": km} if km is not None else {}
+    options: dict[str, Any] = {}
+    if km is not None:
+        _reset_namespace(km)
+        options["km"] = km
     try:
         papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
                                    kernel_name="python3", progress_bar=False, **options)
@@ -103,6 +106,17 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
                          failure=(error_name, error_value) if error_name else None)
     (out / "report.html").write_text(report, encoding="utf-8")
     return RunResult(out, findings, error_name, error_value)
+
+
+def _reset_namespace(km: Any) -> None:
+    """Forget the previous notebook's variables in a shared kernel (imported modules stay loaded)."""
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive("get_ipython().run_line_magic('reset', '-f')", store_history=False, timeout=60)
+    finally:
+        client.stop_channels()
 
 
 def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = None) -> str:
