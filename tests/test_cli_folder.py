@@ -147,7 +147,9 @@ def test_missing_optional_files_become_gaps_with_the_command(tmp_path):
     volumes = gaps["ec2:DescribeVolumes"]
     assert "Name=attachment.instance-id,Values=" + INSTANCE in volumes.next_step
     trail = [g for g in evidence.gaps if g.call == "cloudtrail:LookupEvents"]
-    assert {g.next_step.split(" > ")[1] for g in trail} == {"cloudtrail.lookup-events.instance.json", "cloudtrail.lookup-events.create-grant.json"}
+    assert {g.next_step.split(" > ")[1] for g in trail} == {"cloudtrail.lookup-events.instance.json", "cloudtrail.lookup-events.kms.json",
+                                                          f"cloudtrail.lookup-events.{KEY_ID}.json"}
+    assert f"AttributeKey=ResourceName,AttributeValue={KEY_ARN}" in next(g.next_step for g in trail if KEY_ID in g.next_step)
     # with the volumes gone, the AMI is what tells the keys
     assert "ec2:DescribeImages" in gaps and "ami-0123456789abcdef0" in gaps["ec2:DescribeImages"].next_step
     assert set(evidence.documents) == set(docs)

@@ -38,6 +38,7 @@ class FileSpec:
     shape_any: bool = False
     items: dict[str, list[str]] = field(default_factory=dict)
     lookups: dict[str, list[str]] = field(default_factory=dict)
+    key_lookup: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def file_specs() -> tuple[FileSpec, ...]:
             shape_any=bool(f.get("shape_any", False)),
             items=f.get("items", {}),
             lookups=f.get("lookups", {}),
+            key_lookup=tuple(f.get("key_lookup", ())),
         )
         for f in raw["files"]
     )
@@ -129,16 +131,21 @@ def cli_commands(
     out.append(_command(spec("ebs-encryption-by-default"), values))
     out.append(_command(spec("ebs-default-kms-key-id"), values))
     resolver = KeyResolver(region, account_id)
+    lookup = spec("lookup-events")
+    key_lookups = []
     for ref in _unique(key_ids):
         key_arn = resolver.resolve(ref) or ref
         key_id = key_id_of(key_arn) or ref
         key_values = dict(values, key_arn=key_arn, key_id=key_id, key_region=region_of(key_arn) or region)
         for kind in ("key", "key-policy", "grants"):
             out.append(_command(spec(kind), key_values))
+        if region_of(key_arn) in (None, region):  # CloudTrail of this Region names the key by its ARN
+            key_lookups.append(_command(lookup, dict(key_values, qualifier=key_id), lookup=list(lookup.key_lookup),
+                                        time_window=window))
     out.append(_command(spec("aliases"), values))
-    lookup = spec("lookup-events")
     for qualifier, attributes in lookup.lookups.items():
         out.append(_command(lookup, dict(values, qualifier=qualifier), lookup=attributes, time_window=window))
+    out += key_lookups
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:

@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 from kit.evidence import Evidence
 from kit.frames.keyrefs import KeyResolver
+from kit.frames.timestamps import iso
 
 
 def instance_rows(evidence: Evidence) -> Iterator[dict[str, Any]]:
@@ -16,7 +17,7 @@ def instance_rows(evidence: Evidence) -> Iterator[dict[str, Any]]:
             tags = tag_dict(instance.get("Tags"))
             state = instance.get("State") or {}
             reason = instance.get("StateReason") or {}
-            mappings = instance.get("BlockDeviceMappings") or []
+            mappings = [_mapping(m) for m in instance.get("BlockDeviceMappings") or []]
             yield {
                 "instance_id": instance.get("InstanceId"),
                 "account_id": reservation.get("OwnerId"),
@@ -129,6 +130,14 @@ def ebs_default_rows(evidence: Evidence, keys: KeyResolver) -> Iterator[dict[str
         "default_kms_key_id": key_id,
         "default_key_arn": keys.resolve(key_id),
     }
+
+
+def _mapping(mapping: dict[str, Any]) -> dict[str, Any]:
+    """A block device mapping with its AttachTime as ISO 8601 UTC (sources print it differently)."""
+    ebs = mapping.get("Ebs")
+    if not isinstance(ebs, dict) or "AttachTime" not in ebs:
+        return mapping
+    return dict(mapping, Ebs=dict(ebs, AttachTime=iso(ebs["AttachTime"])))
 
 
 def tag_dict(tags: Any) -> dict[str, str]:
