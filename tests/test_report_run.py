@@ -69,7 +69,7 @@ def test_every_scenario_reaches_its_expected_verdict(sim, kernel, tmp_path, name
 
 
 def _assert_no_code(report: str) -> None:
-    assert "jp-InputArea" not in report and "Investigation.start" not in report
+    assert "hl-ipython3" not in report and "Investigation.start" not in report and "show_verdict" not in report
     assert "data:image/png;base64," in report  # the timeline picture, embedded
     assert "kit-status" in report  # the steps with their status
 
