@@ -86,13 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help="one investigation per parameter file, plus index.html and summary.json")
     batch.add_argument("params", nargs="+", metavar="PARAMS.yaml")
     batch.add_argument("--out", required=True)
-    batch.add_argument("--jobs", type=int, default=2)
+    batch.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
+    batch.add_argument("--no-shared-evidence", action="store_true",
+                       help="let each notebook collect its own evidence instead of sharing calls per account")
 
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
     scan.add_argument("--region", action="append", dest="regions", metavar="REGION", required=True)
     scan.add_argument("--role-name", help="role to assume in each account")
     scan.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID")
     scan.add_argument("--since", help="ISO time: only failures after this")
+    scan.add_argument("--profile", help="AWS profile to read (or to assume the roles) with")
     scan.add_argument("--out", required=True, help="folder for the parameter files")
 
     policy = sub.add_parser("policy", help="the offline IAM/KMS authorization evaluator")

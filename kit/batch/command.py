@@ -1,0 +1,79 @@
+"""`kit batch` and `kit scan` (contracts.md section 1): argument checks, then the work, then what to print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kit.errors import BadInput
+
+MAX_JOBS = 64
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """One investigation per parameter file, then DIR/index.html and DIR/summary.json.
+
+    Exit 0 when the batch did its job (whatever the verdicts, whichever incidents failed), 2 when no
+    parameter file was usable.
+    """
+    from kit.batch.incidents import load_incidents
+    from kit.batch.index import write_index
+    from kit.batch.schedule import BatchOptions, run_incidents
+    from kit.batch.shared import SharedEvidence
+    from kit.batch.summary import build_summary, write_summary
+
+    jobs = args.jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise BadInput("--jobs", f"a whole number from 1 to {MAX_JOBS}", jobs)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    incidents = load_incidents(args.params, out)
+    options = BatchOptions(jobs=jobs, notebook=Path(args.notebook) if getattr(args, "notebook", None) else None,
+                           progress=not getattr(args, "no_progress", False))
+    share = not getattr(args, "no_shared_evidence", False)
+    with SharedEvidence(enabled=share) as shared:
+        outcomes = run_incidents(incidents, options, prepare=shared.prepare)
+        extra = {"shared_evidence": shared.stats()}
+    summary = build_summary(outcomes, out, extra=extra)
+    write_summary(summary, out)
+    index = write_index(summary, out)
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            print(f"kit batch: {outcome.incident.params_file}: failed: {outcome.error}", file=sys.stderr)
+    counts = summary["counts"]
+    print(f"{counts['incidents']} incidents: {counts['ok']} ok, {counts['failed']} failed")
+    print(f"index: {index}")
+    print(f"summary: {out / 'summary.json'}")
+    if not any(incident.usable for incident in incidents):
+        print("kit batch: error: no parameter file was usable", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """Find instances that failed to launch; write one parameter file each and scan-summary.json.
+
+    Exit 0 when at least one account/Region was read (the others are listed as skipped), 1 when none was.
+    """
+    from kit.batch.scan import ScanRequest, scan, write_scan
+
+    request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
+                                    since=args.since, profile=getattr(args, "profile", None))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
+    result = scan(request)
+    written = write_scan(result, out)
+    for target in result.targets:
+        if target.error:
+            print(f"kit scan: skipped account {target.account_id or '(default)'} in {target.region}: {target.error}",
+                  file=sys.stderr)
+    for path in written:
+        print(path)
+    read = sum(1 for t in result.targets if not t.error)
+    print(f"{len(result.instances)} failed launches in {read} of {len(result.targets)} account/Region pairs; "
+          f"summary: {out / 'scan-summary.json'}", file=sys.stderr)
+    return 0 if read else 1

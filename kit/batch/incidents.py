@@ -1,0 +1,117 @@
+"""The incidents of a batch: one per parameter file, read and validated up front, each with its own folder.
+
+A parameter file that cannot be read or does not validate is still an incident: it gets a folder, a
+failure report and a line in the index, and never stops the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kit.errors import BadInput
+from kit.params import InvestigationParameters, validate
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+STATUSES = ("ok", "failed")
+
+
+@dataclass
+class Incident:
+    """One parameter file of a batch: its validated parameters (or why it is unusable) and its folder."""
+
+    params_file: str  # as given on the command line
+    name: str  # folder name under the batch folder, unique in the batch
+    out_dir: Path
+    params: InvestigationParameters | None = None
+    error: str | None = None  # why the parameter file is unusable
+
+    @property
+    def usable(self) -> bool:
+        """The parameter file was read and validated."""
+        return self.params is not None
+
+    @property
+    def account_id(self) -> str | None:
+        """The account named by the parameters' role ARN, if any."""
+        if self.params and self.params.role_arn:
+            return self.params.role_arn.split(":")[4] or None
+        return None
+
+
+@dataclass
+class Outcome:
+    """What one investigation produced: status, the findings.json it wrote, the files, the error."""
+
+    incident: Incident
+    status: str  # ok | failed
+    findings: dict[str, Any] | None = None
+    error: str | None = None
+    report: Path | None = None  # report.html
+    findings_file: Path | None = None
+    notebook: Path | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} not in {STATUSES}")
+
+
+def load_incidents(params_files: Sequence[str | Path], out: Path) -> list[Incident]:
+    """One incident per parameter file, in the order given; folder names unique under `out`."""
+    incidents: list[Incident] = []
+    taken: set[str] = set()
+    for given in params_files:
+        name = _unique(_folder_name(Path(given)), taken)
+        incident = Incident(params_file=str(given), name=name, out_dir=out / name)
+        try:
+            incident.params = read_parameter_file(Path(given))
+        except BadInput as exc:
+            incident.error = f"{given}: {exc}"
+        incidents.append(incident)
+    return incidents
+
+
+def read_parameter_file(path: Path) -> InvestigationParameters:
+    """A papermill parameter file (YAML mapping of the notebook's parameter names), validated.
+
+    Raises BadInput naming the file or the parameter when it is unreadable, not a mapping, or invalid.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput("params file", "a readable YAML file", f"{path}: {exc.strerror or exc}") from None
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise BadInput("params file", f"valid YAML{where}", str(path)) from None
+    if values is None:
+        values = {}
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise BadInput("params file", "a YAML mapping of parameter names to values", type(values).__name__)
+    return validate(values, require_target=True)
+
+
+def _folder_name(path: Path) -> str:
+    stem = path.name
+    for suffix in (".yaml", ".yml", ".json"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    return _UNSAFE.sub("_", stem).strip("._") or "incident"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, number = name, 2
+    while candidate.lower() in taken or candidate.lower() in {"index.html", "summary.json"}:
+        candidate, number = f"{name}-{number}", number + 1
+    taken.add(candidate.lower())
+    return candidate

@@ -1,0 +1,185 @@
+"""A pool of pre-started Jupyter kernels: every incident gets a fresh one, the next one boots meanwhile.
+
+Starting a kernel (a Python process importing IPython, then the notebook's own imports) costs about as
+much as a short investigation. The pool starts `size` kernels ahead, optionally pre-imports the modules
+the notebook imports (silently: nothing is bound in the kernel's namespace, nothing counts as a cell),
+and starts a replacement as soon as one is handed out, so start-up overlaps with running notebooks.
+A kernel is used for exactly one incident and shut down after it: no state leaks between incidents.
+"""
+
+from __future__ import annotations
+
+import ast
+import queue
+import subprocess
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client import KernelManager
+
+from kit.errors import KitError
+
+# As nbclient does for the kernels it starts: IPython history in memory, not in the user's sqlite file.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+
+class KernelStartError(KitError):
+    """A kernel of the pool did not start (or did not answer) in time."""
+
+
+@dataclass
+class Kernel:
+    """A started, ready kernel handed out for one incident."""
+
+    manager: KernelManager
+    number: int  # 1, 2, ... in start order
+
+    def shutdown(self) -> None:
+        """Stop the kernel process now (it served its incident; nothing in it is needed)."""
+        try:
+            self.manager.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - already gone is fine
+            pass
+
+
+class KernelPool:
+    """`size` kernels started ahead; `take()` hands out a ready one and starts its replacement.
+
+    `budget` caps how many kernels are ever started (the number of incidents), so no kernel is started
+    that nobody will use. Use as a context manager: leaving it shuts every kernel not handed out.
+    """
+
+    def __init__(self, size: int, *, budget: int, kernel_name: str = "python3", cwd: str | Path | None = None,
+                 warm_modules: Sequence[str] = (), startup_timeout: float = 120.0) -> None:
+        if size < 1:
+            raise ValueError("a kernel pool needs at least one kernel")
+        self.size = size
+        self.budget = budget
+        self.kernel_name = kernel_name
+        self.cwd = str(cwd) if cwd else None
+        self.warm_modules = tuple(warm_modules)
+        self.startup_timeout = startup_timeout
+        self._ready: queue.Queue[Kernel | BaseException] = queue.Queue()
+        self._lock = threading.Lock()
+        self._started = 0
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> KernelPool:
+        for _ in range(min(self.size, self.budget)):
+            self._start_one()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def take(self) -> Kernel:
+        """A ready kernel (waits for one to finish starting); starts a replacement within the budget."""
+        item = self._ready.get()
+        self._start_one()
+        if isinstance(item, BaseException):
+            raise KernelStartError(f"kernel {self.kernel_name} did not start: {item}") from item
+        return item
+
+    def close(self) -> None:
+        """Shut down every kernel still in the pool, including those still starting."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()
+        while True:
+            try:
+                item = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Kernel):
+                item.shutdown()
+
+    @property
+    def started(self) -> int:
+        """How many kernels were started so far."""
+        with self._lock:
+            return self._started
+
+    def _start_one(self) -> None:
+        with self._lock:
+            if self._closed or self._started >= self.budget:
+                return
+            self._started += 1
+            number = self._started
+            thread = threading.Thread(target=self._boot, args=(number,), name=f"kit-kernel-{number}", daemon=True)
+            self._threads.append(thread)
+        thread.start()
+
+    def _boot(self, number: int) -> None:
+        manager = KernelManager(kernel_name=self.kernel_name)
+        try:
+            # The kernel's own stderr (ZMQ transport warnings) would garble the progress bar; cell errors
+            # reach the notebook over the kernel protocol anyway.
+            manager.start_kernel(extra_arguments=list(KERNEL_ARGUMENTS), cwd=self.cwd,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            client = manager.client()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=self.startup_timeout)
+                if self.warm_modules:
+                    _run_silently(client, warm_up_code(self.warm_modules), self.startup_timeout)
+            finally:
+                client.stop_channels()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes this kernel
+            try:
+                manager.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+            self._ready.put(exc)
+            return
+        self._ready.put(Kernel(manager=manager, number=number))
+
+
+def notebook_imports(cells: Iterable[dict[str, Any]]) -> list[str]:
+    """Top-level module names the notebook's code cells import (what a fresh kernel will import first)."""
+    names: list[str] = []
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module)
+    return list(dict.fromkeys(names))
+
+
+def warm_up_code(modules: Sequence[str]) -> str:
+    """Code that imports `modules` and leaves no name behind (a module that fails to import is skipped)."""
+    return ("def __kit_warm_up(names):\n"
+            "    import importlib\n"
+            "    for name in names:\n"
+            "        try:\n"
+            "            importlib.import_module(name)\n"
+            "        except Exception:\n"
+            "            pass\n"
+            f"__kit_warm_up({list(modules)!r})\n"
+            "del __kit_warm_up\n")
+
+
+def _run_silently(client: Any, code: str, timeout: float) -> None:
+    """Execute `code` without history or execution count, and wait for its reply."""
+    message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+    while True:
+        reply = client.get_shell_msg(timeout=timeout)
+        if reply.get("parent_header", {}).get("msg_id") == message_id:
+            if reply["content"].get("status") != "ok":
+                raise KernelStartError(f"warm-up failed: {reply['content'].get('ename')}")
+            return

@@ -1,0 +1,146 @@
+"""Running a batch: every incident in its own fresh kernel, `jobs` at a time, kernels started ahead.
+
+The single-incident run (parameterise, execute, export, findings.json) is kit.report.run's
+`run_investigation`; this module only decides which kernel and which evidence each run gets, keeps
+going when one fails, and counts progress.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kit.batch.failure import write_failure_report
+from kit.batch.incidents import Incident, Outcome
+from kit.batch.kernels import KernelPool, notebook_imports
+from kit.params import InvestigationParameters
+
+# Prepares an incident's parameters before its notebook runs (e.g. collects shared evidence into a bundle
+# and points `source` at it); returns the parameters to run with.
+Prepare = Callable[[Incident], InvestigationParameters]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs."""
+
+    jobs: int = 2
+    notebook: Path | None = None  # default: kit.report.run.notebook_path()
+    kernel_name: str = "python3"
+    warm_up: bool = True  # pre-import the notebook's modules in each kernel before it is handed out
+    progress: bool = True  # tqdm bar on stderr
+    collectors: int = 4  # incidents whose shared evidence is collected at once (I/O bound)
+
+
+def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
+                  prepare: Prepare | None = None) -> list[Outcome]:
+    """Investigate every usable incident (at most `jobs` at once); a failure report for each unusable one.
+
+    Outcomes come back in the incidents' order. One incident failing (bad parameters, missing instance,
+    a cell that raises, a kernel that dies) never affects the others.
+    """
+    from kit.report.run import notebook_path
+
+    notebook = Path(options.notebook or notebook_path())
+    usable = [i for i in incidents if i.usable]
+    outcomes: dict[int, Outcome] = {}
+    progress = _progress(len(incidents), options.progress)
+    lock = threading.Lock()
+
+    def done(index: int, outcome: Outcome) -> None:
+        with lock:
+            outcomes[index] = outcome
+            progress.update(1)
+            if outcome.status == "failed":
+                progress.set_postfix_str(f"failed: {outcome.incident.name}", refresh=False)
+
+    for index, incident in enumerate(incidents):
+        if not incident.usable:
+            done(index, unusable_outcome(incident))
+
+    if usable:
+        warm = notebook_warm_modules(notebook) if options.warm_up else []
+        jobs = max(1, min(options.jobs, len(usable)))
+        with KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
+                        warm_modules=warm) as pool, \
+                ThreadPoolExecutor(options.collectors, thread_name_prefix="kit-collect") as collectors, \
+                ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch") as workers:
+            # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
+            prepared = {index: collectors.submit(prepare, incident) if prepare else None
+                        for index, incident in enumerate(incidents) if incident.usable}
+            futures = {workers.submit(_investigate, incidents[index], pool, notebook, ready): index
+                       for index, ready in prepared.items()}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+    progress.close()
+    return [outcomes[i] for i in range(len(incidents))]
+
+
+def unusable_outcome(incident: Incident) -> Outcome:
+    """A parameter file that could not be used: a failure report saying why, no investigation."""
+    report = write_failure_report(incident.out_dir, incident.params_file, "BadInput", incident.error or "unusable")
+    return Outcome(incident, "failed", error=incident.error, report=report)
+
+
+def notebook_warm_modules(notebook: Path) -> list[str]:
+    """The modules the notebook imports (pre-imported in each kernel while it waits for its incident)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(notebook), as_version=4)
+    except Exception:  # noqa: BLE001 - an unreadable notebook fails each run with its own report
+        return []
+    return notebook_imports(nb.cells)
+
+
+def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
+                 prepared: Future[InvestigationParameters] | None) -> Outcome:
+    """Wait for its evidence, take a fresh kernel, run the notebook in it, read what it wrote; never raises."""
+    from kit.report.run import run_investigation
+
+    started = time.perf_counter()
+    assert incident.params is not None
+    params = incident.params
+    notes: list[str] = []
+    if prepared is not None:
+        try:
+            params = prepared.result()
+            if params.source != incident.params.source:
+                notes.append(f"evidence: {params.source}")
+        except Exception as exc:  # noqa: BLE001 - the notebook then collects on its own
+            notes.append(f"shared evidence unavailable ({type(exc).__name__}: {exc}); the notebook collected itself")
+            params = incident.params
+    kernel = None
+    try:
+        kernel = pool.take()
+        result = run_investigation(replace(params, out_dir=str(incident.out_dir)), incident.out_dir,
+                                   km=kernel.manager, notebook=notebook)
+    except Exception as exc:  # noqa: BLE001 - recorded as this incident's failure, the batch goes on
+        error = f"{type(exc).__name__}: {exc}"
+        report = write_failure_report(incident.out_dir, incident.params_file, type(exc).__name__, str(exc),
+                                      detail="".join(traceback.format_exception_only(exc)))
+        return Outcome(incident, "failed", error=error, report=report, seconds=time.perf_counter() - started,
+                       notes=notes)
+    finally:
+        if kernel is not None:
+            threading.Thread(target=kernel.shutdown, name="kit-kernel-stop", daemon=False).start()
+    out = Path(result.out_dir)
+    status = "failed" if result.failed else "ok"
+    error = f"{result.error_name}: {result.error_value}" if result.failed else None
+    return Outcome(incident, status, findings=result.findings, error=error, report=out / "report.html",
+                   findings_file=out / "findings.json", notebook=out / "investigation.ipynb",
+                   seconds=time.perf_counter() - started, notes=notes)
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=sys.stderr, unit="incident", desc="kit batch", disable=not enabled,
+                dynamic_ncols=True)

@@ -1,0 +1,102 @@
+"""Evidence collected once per account and Region in the parent, handed to each notebook as a bundle.
+
+For every live incident, the parent collects the evidence with kit.collect's own collector, through a
+`SharingSession` per credentials (profile / role), so what incidents have in common (the key, its policy
+and grants, IAM authorization details, SCPs, CloudTrail minutes) is read once. The evidence is written as
+an ordinary bundle in the incident's folder (`evidence/`) and the notebook runs on `bundle:DIR`: it needs
+no AWS access, and the bundle stays with the report as the postmortem's evidence archive.
+
+Incidents that name a scenario (the notebook starts its own simulated account) or that already read a
+bundle or a cli: folder run as they are.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kit.batch.incidents import Incident
+from kit.batch.sharing import SharedCalls, SharingSession
+from kit.params import InvestigationParameters
+
+EVIDENCE_FOLDER = "evidence"
+
+
+class SharedEvidence:
+    """Collects live incidents' evidence with shared calls; `prepare` is the batch scheduler's hook."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._sessions: dict[tuple[str, str], SharingSession] = {}
+        self._lock = threading.Lock()
+        self.collected = 0
+
+    def __enter__(self) -> SharedEvidence:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+    def applies(self, params: InvestigationParameters) -> bool:
+        """Whether this incident's evidence is collected here (live, no scenario)."""
+        return self.enabled and params.source == "live" and not params.scenario
+
+    def prepare(self, incident: Incident) -> InvestigationParameters:
+        """Collect the incident's evidence into `<out_dir>/evidence` and return parameters reading it.
+
+        Raises whatever collection raises (BadInput for a role that cannot be assumed, ...); the scheduler
+        then lets the notebook collect on its own, so the incident's report shows the error.
+        """
+        from kit.collect.bundle import write_bundle
+        from kit.collect.cloudtrail_window import CollectWindow
+        from kit.collect.live import collect_live
+
+        params = incident.params
+        if params is None or not self.applies(params):
+            return params  # type: ignore[return-value]
+        session = self._session(params)
+        window = CollectWindow(before_minutes=params.window_before_minutes,
+                               after_minutes=params.window_after_minutes)
+        evidence = collect_live(params.instance_id, params.region, session=session, window=window,
+                                cloudtrail_source=params.cloudtrail_source or None)
+        folder = incident.out_dir / EVIDENCE_FOLDER
+        if folder.exists():
+            _empty(folder)
+        write_bundle(evidence, folder)
+        with self._lock:
+            self.collected += 1
+        return replace(params, source=f"bundle:{folder.resolve()}", profile="", role_arn="")
+
+    def stats(self) -> dict[str, Any]:
+        """What sharing saved: incidents collected here, calls made, calls answered from another's call."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+            collected = self.collected
+        totals = {"calls_made": 0, "calls_shared": 0, "lookup_pages_read": 0}
+        for session in sessions:
+            for name, value in session.shared.stats().items():
+                totals[name] += value
+        return {"enabled": self.enabled, "incidents_collected": collected, "credentials": len(sessions), **totals}
+
+    def _session(self, params: InvestigationParameters) -> SharingSession:
+        """One sharing session per credentials (profile, role): the calls of one account are shared."""
+        from kit.collect.clients import make_session
+
+        key = (params.profile, params.role_arn)
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                base = make_session(profile=params.profile or None, role_arn=params.role_arn or None,
+                                    region=params.region, session_name="kit-batch")
+                session = self._sessions[key] = SharingSession(base)
+            return session
+
+
+def _empty(folder: Path) -> None:
+    """Remove a previous run's bundle (only files the bundle writer makes: *.json, *.json.gz)."""
+    import shutil
+
+    shutil.rmtree(folder)
