@@ -46,12 +46,14 @@ def arns(draw: st.DrawFn) -> str:
 
 
 @given(string_and_pattern())
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_wildcard_pattern_built_from_a_string_matches_it(pair: tuple[str, str]) -> None:
     text, pattern = pair
     assert glob_match(pattern, text)
 
 
 @given(st.text(PLAIN, max_size=30))
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_a_string_without_wildcards_matches_only_itself(text: str) -> None:
     assert glob_match(text, text)
     assert not glob_match(text, text + "x")
@@ -59,6 +61,7 @@ def test_a_string_without_wildcards_matches_only_itself(text: str) -> None:
 
 
 @given(string_and_pattern(st.sampled_from(ALNUM)), SERVICE)
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_actions_match_case_insensitively(pair: tuple[str, str], service: str) -> None:
     name, pattern = pair
     action = f"{service}:{name}"
@@ -71,6 +74,7 @@ def test_actions_match_case_insensitively(pair: tuple[str, str], service: str) -
 
 
 @given(SERVICE, ACTION_NAME, ACTION_NAME)
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_action_of_another_service_never_matches(service: str, name: str, other: str) -> None:
     assert not action_matches(f"{service}x:{name}", f"{service}:{name}")
     assert action_matches(f"{service}:{name}", f"{service}:{name}") is True
@@ -79,6 +83,7 @@ def test_action_of_another_service_never_matches(service: str, name: str, other:
 
 
 @given(arns(), st.lists(st.booleans(), min_size=6, max_size=6))
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_arn_segments_replaced_by_star_still_match(arn: str, replace: list[bool]) -> None:
     parts = arn.split(":", 5)
     pattern = ":".join("*" if r and i > 0 else p for i, (p, r) in enumerate(zip(parts, replace)))
@@ -87,6 +92,7 @@ def test_arn_segments_replaced_by_star_still_match(arn: str, replace: list[bool]
 
 
 @given(arns(), arns())
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_arnlike_is_segment_by_segment(pattern_arn: str, value: str) -> None:
     pattern_parts, value_parts = pattern_arn.split(":", 5), value.split(":", 5)
     expected = all(glob_match(p, v) for p, v in zip(pattern_parts, value_parts))
@@ -94,6 +100,7 @@ def test_arnlike_is_segment_by_segment(pattern_arn: str, value: str) -> None:
 
 
 @given(string_and_pattern(st.sampled_from(ALNUM + ":/-")), arns())
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_arnlike_match_implies_stringlike_match(pair: tuple[str, str], arn: str) -> None:
     _, pattern = pair
     candidate = "arn:" + pattern
@@ -102,6 +109,7 @@ def test_arnlike_match_implies_stringlike_match(pair: tuple[str, str], arn: str)
 
 
 @given(SEGMENT.filter(bool), SEGMENT.filter(bool), SEGMENT.filter(bool))
+@settings(deadline=None)  # no timed assertions: speed belongs in bench/
 def test_star_in_a_segment_does_not_cross_colons(region: str, extra: str, account: str) -> None:
     # the IAM User Guide example: ArnLike "arn:aws:someservice:*:111122223333:finance/*" fails on a value whose
     # region segment would have to swallow "us-east-2:999999999999:store/abc:"
@@ -113,7 +121,7 @@ def test_star_in_a_segment_does_not_cross_colons(region: str, extra: str, accoun
 
 
 @given(string_and_pattern(st.sampled_from(LETTERS)), st.booleans())
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 def test_explicit_deny_wins_over_any_allow(pair: tuple[str, str], deny_in_key_policy: bool) -> None:
     name, pattern = pair
     if not name:
@@ -137,7 +145,7 @@ def test_explicit_deny_wins_over_any_allow(pair: tuple[str, str], deny_in_key_po
 
 
 @given(st.lists(st.booleans(), min_size=28, max_size=28))
-@settings(max_examples=40)
+@settings(max_examples=40, deadline=None)
 def test_condition_key_case_does_not_matter(upper: list[bool]) -> None:
     key = "kms:ViaService"
     policy_key = "".join(c.upper() if u else c.lower() for c, u in zip(key, upper[:14]))

@@ -129,6 +129,10 @@ class _Evaluation:
         if explicit:
             return explicit
         for level, scan in enumerate(scp_levels):
+            if scan.allows:
+                continue
+            for earlier in range(level):
+                self.lines.append(f"SCPs: level {earlier} allows ({scp_levels[earlier].allows[0].ref}).")
             if not scan.allows:
                 self.lines.append(f"SCPs: level {level} ({'root' if level == 0 else 'OU/account'}) has no statement "
                                   f"allowing {request.action}: every level of the organization must allow.")
@@ -228,8 +232,10 @@ class _Evaluation:
             others = [h.ref for _, s in layers if s is not None for h in s.denies if h is not hit]
             if others:
                 self.lines.append("Other denying statements: " + ", ".join(others) + ".")
+            words = AWS_LAYER_WORDS[layer]
+            article = "an" if words[0] in "aeiou" else "a"
             self.lines.append(f"Decision: deny. An explicit Deny overrides every Allow (AWS: \"... with an explicit "
-                              f"deny in a {AWS_LAYER_WORDS[layer]}\").")
+                              f"deny in {article} {words}\").")
             return Decision("deny", "explicit-deny", layer, True, self.lines, hit.ref)
         return None
 
