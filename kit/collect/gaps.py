@@ -44,7 +44,9 @@ def gap_for(operation: str, params: dict[str, Any], region: str, *, error: str, 
 def gap_from_exception(operation: str, params: dict[str, Any], region: str, exc: BaseException,
                        *, target: str = "") -> Gap:
     """The gap a call that raised `exc` leaves."""
-    gap = gap_for(operation, params, region, error=error_code(exc), target=target)
+    code = error_code(exc)
+    gap = gap_for(operation, params, region, error=code, target=target,
+                  impact=_impacts().get(f"{operation}#{code}"))
     message = str(exc)
     if isinstance(exc, ClientError):
         message = str(exc.response.get("Error", {}).get("Message") or "")

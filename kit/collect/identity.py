@@ -88,8 +88,8 @@ def service_control_policies(fetch: Fetcher, account_id: str | None) -> None:
         if parent.get("Type") == "ROOT":
             break
         child = parent["Id"]
-    if len(targets) == 1:
-        return  # not in an organization, or Organizations is not readable: the gap says which
+    if len(targets) == 1 and _not_in_organization(fetch):
+        return  # no organization, no SCPs (the gap says so)
     listings = fetch.each(
         lambda target: fetch.fetch(f"organizations.list-policies-for-target.{target}.json", "organizations",
                                    "ListPoliciesForTarget", {"TargetId": target, "Filter": "SERVICE_CONTROL_POLICY"},
@@ -99,3 +99,8 @@ def service_control_policies(fetch: Fetcher, account_id: str | None) -> None:
     fetch.each(lambda pid: fetch.fetch(f"organizations.describe-policy.{pid}.json", "organizations",
                                        "DescribePolicy", {"PolicyId": pid}, target=pid),
                list(dict.fromkeys(policy_ids)))
+
+
+def _not_in_organization(fetch: Fetcher) -> bool:
+    return any(g.call == "organizations:ListParents" and g.error == "AWSOrganizationsNotInUseException"
+               for g in fetch.gaps)
