@@ -147,7 +147,7 @@ def test_missing_optional_files_become_gaps_with_the_command(tmp_path):
     volumes = gaps["ec2:DescribeVolumes"]
     assert "Name=attachment.instance-id,Values=" + INSTANCE in volumes.next_step
     trail = [g for g in evidence.gaps if g.call == "cloudtrail:LookupEvents"]
-    assert {g.next_step.split(" > ")[1] for g in trail} == {"cloudtrail.lookup-events.instance.json", "cloudtrail.lookup-events.kms.json",
+    assert {g.next_step.split(" > ")[1] for g in trail} == {f"cloudtrail.lookup-events.{INSTANCE}.json",
                                                           f"cloudtrail.lookup-events.{KEY_ID}.json"}
     assert f"AttributeKey=ResourceName,AttributeValue={KEY_ARN}" in next(g.next_step for g in trail if KEY_ID in g.next_step)
     # with the volumes gone, the AMI is what tells the keys
@@ -275,3 +275,9 @@ def test_commands_cover_the_contract_table():
     describe = next(c for c in commands if c.call == "kms:DescribeKey")
     assert describe.argv[:5] == ("aws", "kms", "describe-key", "--key-id", KEY_ARN)
     assert describe.file_name == f"kms.describe-key.{KEY_ID}.json"
+    lookups = [c.file_name for c in commands if c.call == "cloudtrail:LookupEvents"]
+    assert lookups == [f"cloudtrail.lookup-events.{INSTANCE}.json", f"cloudtrail.lookup-events.{KEY_ID}.json"]
+    unknown_key = [c for c in cli_commands(INSTANCE, REGION, start_time="2024-05-01T00:00:00Z") if c.call == "cloudtrail:LookupEvents"]
+    assert [c.file_name for c in unknown_key] == [f"cloudtrail.lookup-events.{INSTANCE}.json", "cloudtrail.lookup-events.kms.json"]
+    assert unknown_key[1].argv[3:7] == ("--lookup-attributes", "AttributeKey=EventSource,AttributeValue=kms.amazonaws.com",
+                                        "--start-time", "2024-05-01T00:00:00Z")

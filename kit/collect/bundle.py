@@ -109,14 +109,16 @@ SECRET_IN_TEXT = re.compile(r"(?i)(?:aws_)?secret_?access_?key[\"']?\s*[=:]\s*[\
 SECRET_VALUE = re.compile(r"^[A-Za-z0-9/+=]{40}$")
 SECRET_NAMES = {"secretaccesskey", "awssecretaccesskey", "secretkey", "awssecretkey"}
 TOKEN_NAMES = {"sessiontoken", "awssessiontoken", "securitytoken", "xamzsecuritytoken", "awssecuritytoken"}
-KEY_ID_NAMES = {"accesskeyid"}
+# Fields where AWS itself reports which access key made a call (CloudTrail userIdentity.accessKeyId,
+# LookupEvents AccessKeyId, GetCallerIdentity UserId as moto answers it): an id there, alone, is kept.
+KEY_ID_NAMES = {"accesskeyid", "userid"}
 
 
 def refuse_credentials(name: str, document: Any) -> None:
     """Raise BadInput (naming the file and where in it) when `document` holds something that looks like an
-    AWS credential: a secret access key, a session token, an access key id outside an `accessKeyId` field
-    that CloudTrail logs (such an id alone grants nothing; beside a secret or token it is refused too), or
-    the secrets of the current environment."""
+    AWS credential: a secret access key, a session token, an access key id anywhere but the fields where AWS
+    reports which key made a call (KEY_ID_NAMES; beside a secret or token it is refused there too), or the
+    secret or session token of the current environment."""
     for where, problem in _credential_findings(document, "", _environment_secrets()):
         raise BadInput(f"{name}: {where or '/'}", "evidence without AWS credentials", problem)
 

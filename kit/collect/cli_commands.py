@@ -37,8 +37,9 @@ class FileSpec:
     required: bool = False
     shape_any: bool = False
     items: dict[str, list[str]] = field(default_factory=dict)
-    lookups: dict[str, list[str]] = field(default_factory=dict)
+    instance_lookup: tuple[str, ...] = ()
     key_lookup: tuple[str, ...] = ()
+    kms_lookup: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,9 @@ def file_specs() -> tuple[FileSpec, ...]:
             required=bool(f.get("required", False)),
             shape_any=bool(f.get("shape_any", False)),
             items=f.get("items", {}),
-            lookups=f.get("lookups", {}),
+            instance_lookup=tuple(f.get("instance_lookup", ())),
             key_lookup=tuple(f.get("key_lookup", ())),
+            kms_lookup=tuple(f.get("kms_lookup", ())),
         )
         for f in raw["files"]
     )
@@ -143,13 +145,16 @@ def cli_commands(
             key_lookups.append(_command(lookup, dict(key_values, qualifier=key_id), lookup=list(lookup.key_lookup),
                                         time_window=window))
     out.append(_command(spec("aliases"), values))
-    for qualifier, attributes in lookup.lookups.items():
-        out.append(_command(lookup, dict(values, qualifier=qualifier), lookup=attributes, time_window=window))
+    out.append(_command(lookup, dict(values, qualifier=instance_id), lookup=list(lookup.instance_lookup),
+                        time_window=window))
     out += key_lookups
+    if not key_lookups:  # no key known yet: KMS events at large tell which key the launch used
+        out.append(_command(lookup, dict(values, qualifier="kms"), lookup=list(lookup.kms_lookup), time_window=window))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:
-        out.append(_command(spec("org-parents"), dict(values, target_id=target)))
+        if not target.startswith("r-"):  # the root has no parent
+            out.append(_command(spec("org-parents"), dict(values, target_id=target)))
     for target in targets:
         out.append(_command(spec("org-policies-for-target"), dict(values, target_id=target)))
     for policy_id in _unique(scp_policy_ids):

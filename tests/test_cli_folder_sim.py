@@ -1,0 +1,106 @@
+"""A genuine cli: folder: the real AWS CLI (`.venv/bin/aws`) run against the simulated account, with the
+commands `kit.collect.cli_commands` gives; then the same frames from cli:, live and bundle: sources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kit.collect import load_evidence
+from kit.collect.bundle import write_bundle
+from kit.collect.cli_commands import checklist
+from kit.collect.cli_folder import load_cli_folder, read_json_file
+from kit.frames import Frames, build_frames, key_policy_document, policy_documents_for
+
+AWS_CLI = Path(sys.executable).with_name("aws")
+MAX_ROUNDS = 6
+
+
+def run_checklist(sim, instance_id: str, region: str, folder: Path) -> dict[str, str]:
+    """Run the checklist's commands until it asks for nothing new, as a customer would; returns the stderr
+    of the commands that failed, by file name (their files are not written)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(sim.environ(region))
+    folder.mkdir(parents=True, exist_ok=True)
+    attempted: set[str] = set()
+    failed: dict[str, str] = {}
+    for _ in range(MAX_ROUNDS):
+        documents = {p.name: read_json_file(p) for p in folder.glob("*.json")}
+        todo = [c for c in checklist(documents, instance_id, region) if c.file_name not in attempted]
+        if not todo:
+            return failed
+        for command in todo:
+            attempted.add(command.file_name)
+            result = subprocess.run([str(AWS_CLI), *command.argv[1:]], env=env, capture_output=True, text=True,
+                                    timeout=300, check=False)
+            if result.returncode == 0:
+                (folder / command.file_name).write_text(result.stdout, encoding="utf-8")
+            else:
+                failed[command.file_name] = result.stderr.strip()
+    raise AssertionError(f"the checklist still asks for more after {MAX_ROUNDS} rounds")
+
+
+@pytest.fixture(scope="module")
+def seed_cli(sim, tmp_path_factory):
+    seed = sim.scenario("seed")
+    folder = tmp_path_factory.mktemp("cli") / "seed"
+    failed = run_checklist(sim, seed.instance_id, seed.region, folder)
+    return seed, folder, failed
+
+
+def test_real_cli_folder_loads(seed_cli):
+    seed, folder, failed = seed_cli
+    key_id = seed.expected["key_arn"].rsplit("/", 1)[-1]
+    written = {p.name for p in folder.iterdir()}
+    for name in ("ec2.describe-instances.json", "ec2.describe-volumes.json", f"kms.describe-key.{key_id}.json",
+                 f"kms.get-key-policy.{key_id}.json", f"kms.list-grants.{key_id}.json", "kms.list-aliases.json",
+                 f"cloudtrail.lookup-events.{seed.instance_id}.json", f"cloudtrail.lookup-events.{key_id}.json",
+                 "iam.get-account-authorization-details.json", "sts.get-caller-identity.json"):
+        assert name in written, (name, failed.get(name))
+    evidence = load_cli_folder(folder)  # instance and Region from the files themselves
+    assert (evidence.instance_id, evidence.region) == (seed.instance_id, seed.region)
+    assert set(evidence.documents) == written
+    # what could not be fetched is a gap naming the command, nothing else is
+    assert {g.next_step.split(" > ")[1] for g in evidence.gaps} == set(failed)
+    assert all(g.error == "missing" for g in evidence.gaps)
+
+
+def test_real_cli_folder_frames_tell_the_seed_story(seed_cli):
+    seed, folder, _ = seed_cli
+    frames = build_frames(load_cli_folder(folder))
+    frames.validate()
+    instance = frames.instances.iloc[0]
+    assert instance["state"] == "stopped" and instance["state_reason_code"] == "Client.InternalError"
+    volume = frames.volumes[frames.volumes["instance_id"] == seed.instance_id].iloc[0]
+    assert volume["key_arn"] == seed.expected["key_arn"]
+    key = frames.keys.set_index("key_arn").loc[seed.expected["key_arn"]]
+    assert key["key_manager"] == "CUSTOMER" and key["key_state"] == "Enabled"
+    assert key_policy_document(frames, seed.expected["key_arn"])["Statement"][0]["Sid"] == "Enable IAM User Permissions"
+    grants = frames.events[(frames.events["event_name"] == "CreateGrant") & frames.events["error_code"].notna()]
+    mine = grants[grants["instance_ids"].map(lambda ids: seed.instance_id in ids)]
+    assert len(mine) >= 1
+    event = mine.iloc[0]
+    assert event["principal_arn"] == seed.expected["principal_arn"]
+    assert seed.expected["key_arn"] in event["key_arns"]
+    assert volume["volume_id"] in event["volume_ids"]
+    assert str(frames.events["event_time"].dtype) == "datetime64[ns, UTC]"
+    policies = policy_documents_for(frames, seed.expected["principal_arn"])
+    assert [p.name for p in policies.identity] == ["inline:ec2-full-access"]
+
+
+def test_same_frames_from_cli_live_and_bundle(seed_cli, sim_env, tmp_path):
+    seed, folder, _ = seed_cli
+    from_cli = build_frames(load_evidence(f"cli:{folder}", seed.instance_id, seed.region))
+    live = load_evidence("live", seed.instance_id, seed.region)
+    from_live = build_frames(live)
+    bundle = write_bundle(live, tmp_path / "bundle")
+    from_bundle = build_frames(load_evidence(f"bundle:{bundle}", seed.instance_id, seed.region))
+    for name in Frames.frame_names():
+        pd.testing.assert_frame_equal(getattr(from_bundle, name), getattr(from_live, name), obj=f"bundle {name}")
+        pd.testing.assert_frame_equal(getattr(from_cli, name), getattr(from_live, name), obj=f"cli {name}")
