@@ -7,6 +7,7 @@ generic seeder in kit.simulate.seeder turns it into resources and events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -45,15 +46,21 @@ class Scenario:
 
 def load_catalogue() -> list[Scenario]:
     """Every scenario, `seed` first, then by name."""
+    return list(_catalogue())
+
+
+@cache
+def _catalogue() -> tuple[Scenario, ...]:
     folder = resources.files("kit.simulate") / "scenarios"
-    scenarios = [parse_scenario(yaml.safe_load(entry.read_text(encoding="utf-8")), entry.name)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    scenarios = [parse_scenario(yaml.load(entry.read_text(encoding="utf-8"), Loader=loader), entry.name)
                  for entry in folder.iterdir() if entry.name.endswith(".yaml")]
     scenarios.sort(key=lambda s: (s.name != "seed", s.name))
     names = [s.name for s in scenarios]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise BadInput("scenarios", "unique scenario names", duplicates)
-    return scenarios
+    return tuple(scenarios)
 
 
 def scenario_named(name: str) -> Scenario:

@@ -14,6 +14,8 @@ import hashlib
 import json
 import secrets
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -54,6 +56,12 @@ class SeededScenario:
     launched_at: datetime | None = None
 
 
+@cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for every seeder of the process (service models load once)."""
+    return boto3.session.Session(aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_SECRET)
+
+
 def trail_bucket(account_id: str) -> str:
     """The S3 bucket the account's trail delivers log files to."""
     return f"aws-cloudtrail-logs-{account_id}-management"
@@ -77,7 +85,7 @@ class Seeder:
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url
         self._clients: dict[tuple[str, str, str], Any] = {}
-        self._session = boto3.session.Session(aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_SECRET)
+        self._session = _session()
 
     # ---- the story of one seeding ------------------------------------------------------------------------
 
@@ -94,12 +102,14 @@ class Seeder:
                   - timedelta(minutes=float(spec.get("minutes_ago", 12)), seconds=7 * (ordinal - 1)))
             values = {"account": account, "region": region, "other_account": partner_account(account),
                       "management_account": MANAGEMENT_ACCOUNT}
-            principal = self._principal(spec["principal"], account, region, values)
-            values["principal_arn"] = principal.arn
-            values["caller_arn"] = principal.caller_arn
-            keys = {ref: self._key(ref, kspec or {}, account, region, values)
+            values["principal_arn"] = principal_arn_for(spec["principal"], account, region)
+            keys = {ref: self._key(ref, kspec or {}, account, region, values)   # key policies may name the principal
                     for ref, kspec in (spec.get("keys") or {}).items()}
             values.update({f"key:{ref}": arn for ref, arn in keys.items()})
+            principal = self._principal(spec["principal"], account, region, values)  # its policies may name keys
+            if principal.arn != values["principal_arn"]:
+                raise RuntimeError(f"{scenario.name}: principal ARN {principal.arn} != {values['principal_arn']}")
+            values["caller_arn"] = principal.caller_arn
             for scp in spec.get("scps") or []:
                 self._scp(scp, account, values)
             if spec.get("encryption_by_default"):
@@ -109,7 +119,7 @@ class Seeder:
             launch = self._instance(scenario, ordinal, account, region, principal, image_id, snapshot_id, keys,
                                     values, at)
             values["instance_id"] = launch.instance_id
-            if launch.volumes:
+            if launch.volumes and launch.volumes[0].get("volume_id"):
                 values["volume_id"] = launch.volumes[0]["volume_id"]
             events = launch.timeline(at) + self._noise(account, region, at)
             publish(events)
@@ -210,9 +220,11 @@ class Seeder:
         if kms.alias_exists("alias/aws/ebs"):   # (get_key_id_from_alias would make moto create its own)
             return kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn
         policy = resolve(key_policy_templates()["aws-ebs"], {"key_account": account, "region": region})
-        key = kms.create_key(policy=json.dumps(policy), key_usage="ENCRYPT_DECRYPT", key_spec="SYMMETRIC_DEFAULT",
-                             description="Default key that protects my EBS volumes when no other key is defined",
-                             tags=None)
+        with lazy_private_keys():
+            key = kms.create_key(policy=json.dumps(policy), key_usage="ENCRYPT_DECRYPT",
+                                 key_spec="SYMMETRIC_DEFAULT",
+                                 description="Default key that protects my EBS volumes when no other key is defined",
+                                 tags=None)
         key.key_manager = "AWS"
         kms.create_alias(key.id, "alias/aws/ebs")
         backend = ec2_backends[account][region]
@@ -271,10 +283,9 @@ class Seeder:
                              principal_id=role["RoleId"], access_key_id=session_key(), session_name=session,
                              invoked_by=service)
         if kind == "sso-role":
-            permission_set = spec["permission_set"]
-            suffix = hashlib.sha256(f"{account}/{permission_set}".encode()).hexdigest()[:16]
-            name = f"AWSReservedSSO_{permission_set}_{suffix}"
-            path = f"/aws-reserved/sso.amazonaws.com/{region}/"
+            name, path = sso_role_name(spec["permission_set"], account,
+                                       spec.get("identity_center_region", HOME_REGION))
+            suffix = name.rsplit("_", 1)[-1]
             trust = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
                 "Principal": {"Federated": f"arn:aws:iam::{account}:saml-provider/AWSSSO_{suffix}_DO_NOT_DELETE"},
@@ -285,6 +296,8 @@ class Seeder:
             trust = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": "sts:AssumeRole",
                 "Principal": {"Service": spec.get("trusted_service", "ec2.amazonaws.com")}}]}
+        if spec.get("trust_policy"):
+            trust = resolve(spec["trust_policy"], values)
         try:
             role = iam.get_role(RoleName=name)["Role"]
         except ClientError:
@@ -305,9 +318,8 @@ class Seeder:
                          access_key_id=session_key(), session_name=spec.get("session_name", name), **extra)
 
     def _service_linked_role(self, iam: Any, service: str) -> dict[str, Any]:
-        suffix = {"autoscaling.amazonaws.com": "AutoScaling", "spot.amazonaws.com": "EC2Spot"}[service]
         try:
-            return iam.get_role(RoleName=f"AWSServiceRoleFor{suffix}")["Role"]
+            return iam.get_role(RoleName=f"AWSServiceRoleFor{SERVICE_LINKED_ROLES[service]}")["Role"]
         except ClientError:
             return iam.create_service_linked_role(AWSServiceName=service)["Role"]
 
@@ -350,9 +362,10 @@ class Seeder:
         document = key_policy_templates()[policy] if isinstance(policy, str) else policy
         document = resolve(document, dict(values, key_account=key_account))
         state = spec.get("state", "Enabled")
-        key = kms.create_key(policy=json.dumps(document), key_usage="ENCRYPT_DECRYPT", key_spec="SYMMETRIC_DEFAULT",
-                             description=spec.get("description", ""), tags=None,
-                             origin="EXTERNAL" if state == "PendingImport" else "AWS_KMS")
+        with lazy_private_keys():
+            key = kms.create_key(policy=json.dumps(document), key_usage="ENCRYPT_DECRYPT",
+                                 key_spec="SYMMETRIC_DEFAULT", description=spec.get("description", ""), tags=None,
+                                 origin="EXTERNAL" if state == "PendingImport" else "AWS_KMS")
         kms.create_alias(key.id, alias)
         if state == "Disabled":
             kms.disable_key(key.id)
@@ -457,7 +470,9 @@ class Seeder:
         instance.launch_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         if not mappings and ispec.get("volumes") is not None:
             for device in list(instance.block_device_mapping):       # the launch never got a volume
-                backend.detach_volume(instance.block_device_mapping[device].volume_id, instance_id, device)
+                volume_id = instance.block_device_mapping[device].volume_id
+                backend.detach_volume(volume_id, instance_id, device)
+                backend.delete_volume(volume_id)
         by_device = {device: bdm.volume_id for device, bdm in instance.get_block_device_mapping}
         for volume in volumes:
             if volume.get("created", True):
@@ -503,17 +518,72 @@ class Seeder:
                                               AvailabilityZones=[f"{region}a"])
 
     def _noise(self, account: str, region: str, at: datetime) -> list[dict[str, Any]]:
-        viewer = self._user_principal({"name": "ops-viewer", "managed_policies": {}, "inline_policies": {
+        w = world()
+        viewer = w.noise_principals.get(account)
+        if viewer is None:
+            viewer = w.noise_principals[account] = self._viewer(account)
+        return [records.describe(viewer, "DescribeInstances", region, at - timedelta(seconds=240)),
+                records.describe(viewer, "DescribeVolumes", region, at + timedelta(seconds=45))]
+
+    def _viewer(self, account: str) -> Principal:
+        return self._user_principal({"name": "ops-viewer", "managed_policies": {}, "inline_policies": {
             "read-only": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": ["ec2:Describe*", "kms:List*", "kms:Describe*"], "Resource": "*"}]}},
             "source_ip": "198.51.100.7",
             "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                           "Chrome/120.0.0.0 Safari/537.36"}, account, {})
-        return [records.describe(viewer, "DescribeInstances", region, at - timedelta(seconds=240)),
-                records.describe(viewer, "DescribeVolumes", region, at + timedelta(seconds=45))]
 
 
 # ---- small pieces ------------------------------------------------------------------------------------------
+
+SERVICE_LINKED_ROLES = {"autoscaling.amazonaws.com": "AutoScaling", "spot.amazonaws.com": "EC2Spot"}
+
+
+def principal_arn_for(spec: dict[str, Any], account: str, region: str) -> str:
+    """The IAM ARN a scenario's principal gets (users and roles keep their path in the ARN)."""
+    kind = spec["type"]
+    if kind == "user":
+        return f"arn:aws:iam::{account}:user{spec.get('path', '/')}{spec['name']}"
+    if kind == "service-linked-role":
+        service = spec["service"]
+        return f"arn:aws:iam::{account}:role/aws-service-role/{service}/AWSServiceRoleFor{SERVICE_LINKED_ROLES[service]}"
+    if kind == "sso-role":
+        name, path = sso_role_name(spec["permission_set"], account, spec.get("identity_center_region", HOME_REGION))
+        return f"arn:aws:iam::{account}:role{path}{name}"
+    return f"arn:aws:iam::{account}:role{spec.get('path', '/')}{spec['name']}"
+
+
+def sso_role_name(permission_set: str, account: str, region: str) -> tuple[str, str]:
+    """(role name, path) IAM Identity Center gives a permission set's role in an account."""
+    suffix = hashlib.sha256(f"{account}/{permission_set}".encode()).hexdigest()[:16]
+    return f"AWSReservedSSO_{permission_set}_{suffix}", f"/aws-reserved/sso.amazonaws.com/{region}/"
+
+
+@contextmanager
+def lazy_private_keys() -> Iterator[None]:
+    """While creating symmetric keys, let moto defer the RSA key pair it makes for every key (0.3 s each)
+    until something signs or verifies with it (never, for the EBS keys of the scenarios)."""
+    from moto.kms import models as kms_models
+
+    original = kms_models.generate_private_key
+    kms_models.generate_private_key = lambda key_spec: LazyPrivateKey(original, key_spec)  # type: ignore
+    try:
+        yield
+    finally:
+        kms_models.generate_private_key = original
+
+
+class LazyPrivateKey:
+    """A stand-in for moto's private key object that makes the real one on first use."""
+
+    def __init__(self, factory: Any, key_spec: str) -> None:
+        self._factory, self._key_spec, self._key = factory, key_spec, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.__dict__.get("_key") is None:
+            self.__dict__["_key"] = self._factory(self._key_spec)
+        return getattr(self.__dict__["_key"], name)
+
 
 def resolve(value: Any, values: dict[str, str]) -> Any:
     """Replace {{name}} placeholders in every string of a YAML value."""
