@@ -1,0 +1,176 @@
+"""The KMS request EC2 makes for the launcher, the policies that decide it, and the evaluator's answer.
+
+EC2 attaches an encrypted volume by calling `kms:CreateGrant` on the volume's key *as the launching
+principal* (domain.md section 1). `creategrant_request` builds that request with the context EC2's call
+carries; `policies_for` assembles identity policies, boundary, SCPs and the key policy from the frames;
+`authorize` evaluates it. A layer the evidence lacks is not guessed: it is replaced by a permissive
+stand-in and named in `unknown_layers`, so a deny is still conclusive and an allow is only "allowed if
+the unknown layers allow".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit.policy import Decision, Policy, PolicySet, Request, evaluate
+
+VERSION = "2012-10-17"
+STAND_IN_PREFIX = "stand-in:"
+
+
+@dataclass
+class Authorization:
+    """One evaluated request and what the evaluation could not see."""
+
+    request: Request
+    policies: PolicySet  # with stand-ins for unknown layers
+    decision: Decision
+    unknown_layers: list[str] = field(default_factory=list)  # identity-policy, key-policy, scp
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def conclusive(self) -> bool:
+        """A deny from a known layer, or an allow with every layer known."""
+        if self.decision.allowed:
+            return not self.unknown_layers
+        return True
+
+    @property
+    def denied_by(self) -> str | None:
+        """findings' denied_by for a deny (internals.md: explicit denies by layer), None for an allow."""
+        return denied_by_of(self.decision)
+
+
+def denied_by_of(decision: Decision) -> str | None:
+    """Map an evaluator decision to findings' denied_by."""
+    if decision.allowed:
+        return None
+    if decision.decided_by == "explicit-deny":
+        return {"scp": "scp", "permissions-boundary": "permissions-boundary",
+                "session-policy": "session-policy"}.get(decision.layer or "", "explicit-deny")
+    return decision.decided_by if decision.decided_by in (
+        "identity-policy", "key-policy", "permissions-boundary", "scp", "session-policy") else "unknown"
+
+
+def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, region: str, instance_id: str,
+                        account_id: str | None, volume_id: str | None = None,
+                        grantee: str | None = None) -> Request:
+    """kms:CreateGrant as EC2 makes it on the launcher's behalf (GrantIsForAWSResource, ViaService ...)."""
+    caller_account = principal_arn.split(":")[4] if principal_arn.count(":") >= 5 else account_id
+    instance_account = account_id or caller_account
+    context: dict[str, str | list[str]] = {
+        "kms:GrantIsForAWSResource": "true",
+        "kms:ViaService": f"ec2.{region}.amazonaws.com",
+        "kms:GrantOperations": ["Decrypt"],
+        "kms:GranteePrincipal": grantee or f"arn:aws:sts::{instance_account}:assumed-role/aws:ec2-infrastructure/{instance_id}",
+        "kms:RetiringPrincipal": f"ec2.{region}.amazonaws.com",
+        "aws:PrincipalArn": principal_arn,
+        "aws:ViaAWSService": "true",
+        "aws:RequestedRegion": region,
+    }
+    if caller_account:
+        context["kms:CallerAccount"] = caller_account
+        context["aws:PrincipalAccount"] = caller_account
+    if volume_id:
+        context["kms:EncryptionContext:aws:ebs:id"] = volume_id
+        context["kms:EncryptionContextKeys"] = ["aws:ebs:id"]
+        context["kms:GrantConstraintType"] = "EncryptionContextSubset"
+    return Request(principal_arn=principal_arn, action="kms:CreateGrant", resource=key_arn, context=context,
+                   principal_type=principal_type)
+
+
+def policies_for(frames: Any, principal_arn: str, key_arn: str, *, principal_type: str,
+                 scp_known: bool = True) -> tuple[PolicySet, list[str]]:
+    """The PolicySet deciding the principal's use of the key (kit.frames.policies), and the layers the
+    evidence lacks (each replaced by a stand-in that allows exactly the request)."""
+    from kit.frames.policies import key_policy_document, policy_documents_for
+
+    unknown: list[str] = []
+    mine = policy_documents_for(frames, principal_arn)
+    identity = list(mine.identity)
+    if not mine.known and not identity:
+        unknown.append("identity-policy")
+        identity = [stand_in_identity(key_arn)]
+    elif mine.missing and not identity:
+        unknown.append("identity-policy")
+        identity = [stand_in_identity(key_arn)]
+    scps = [list(level) for level in mine.scps]
+    if principal_type == "service_linked_role_session":
+        scps = []  # SCPs do not affect service-linked roles
+    elif not scp_known:
+        unknown.append("scp")
+    document = key_policy_document(frames, key_arn)
+    if isinstance(document, dict):
+        resource_policy = Policy(document, "key-policy")
+    else:
+        unknown.append("key-policy")
+        resource_policy = stand_in_key_policy(principal_arn)
+    return PolicySet(identity=identity, resource_policy=resource_policy, boundary=mine.boundary, scps=scps), unknown
+
+
+def infrastructure_request(failure_identity: str, action: str, key_arn: str, volume_id: str | None) -> Request:
+    """The instance's aws:ec2-infrastructure role calling KMS (Decrypt) with the grant EC2 created."""
+    context: dict[str, str | list[str]] = {}
+    if volume_id:
+        context["kms:EncryptionContext:aws:ebs:id"] = volume_id
+        context["kms:EncryptionContextKeys"] = ["aws:ebs:id"]
+    return Request(principal_arn=failure_identity, action=action, resource=key_arn, context=context,
+                   principal_type="role_session")
+
+
+def infrastructure_policies(frames: Any, request: Request, *, scps: list[list[Policy]],
+                            scp_known: bool = True) -> tuple[PolicySet, list[str]]:
+    """Key policy and SCPs for the infrastructure role, with the grant EC2 created standing in as the
+    permission it gives (the evaluator does not model grants): an explicit Deny still wins over it."""
+    from kit.frames.policies import key_policy_document
+
+    unknown: list[str] = [] if scp_known else ["scp"]
+    role_arn = _role_of_session(request.principal_arn)
+    grant = {"Sid": "GrantFromEc2", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": request.action,
+             "Resource": "*"}
+    document = key_policy_document(frames, request.resource)
+    if isinstance(document, dict):
+        statements = document.get("Statement")
+        statements = list(statements) if isinstance(statements, list) else [statements]
+        resource_policy = Policy({**document, "Statement": statements + [grant]}, "key-policy")
+    else:
+        unknown.append("key-policy")
+        resource_policy = Policy({"Version": VERSION, "Statement": [grant]}, STAND_IN_PREFIX + "key-policy")
+    identity = Policy({"Version": VERSION, "Statement": [
+        {"Sid": "GrantFromEc2", "Effect": "Allow", "Action": request.action, "Resource": request.resource}]},
+        STAND_IN_PREFIX + "grant")
+    return PolicySet(identity=[identity], resource_policy=resource_policy, scps=scps), unknown
+
+
+def _role_of_session(arn: str) -> str:
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
+        name = parts[5].split("/")[1]
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
+    return arn
+
+
+def authorize(request: Request, policies: PolicySet, unknown_layers: list[str]) -> Authorization:
+    """Evaluate the request; say what was assumed."""
+    decision = evaluate(request, policies)
+    notes = [f"the {layer} is not in the evidence: assumed to allow" for layer in unknown_layers]
+    return Authorization(request, policies, decision, list(unknown_layers), notes)
+
+
+def stand_in_identity(key_arn: str) -> Policy:
+    """An identity policy standing in for unknown ones: allows exactly the request, nothing else."""
+    return Policy({"Version": VERSION, "Statement": [
+        {"Sid": "UnknownIdentityPolicies", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": key_arn}]},
+        STAND_IN_PREFIX + "identity-policy")
+
+
+def stand_in_key_policy(principal_arn: str) -> Policy:
+    """A key policy standing in for an unreadable one: names the principal for CreateGrant only."""
+    return Policy({"Version": VERSION, "Statement": [
+        {"Sid": "UnreadableKeyPolicy", "Effect": "Allow", "Principal": {"AWS": principal_arn},
+         "Action": "kms:CreateGrant", "Resource": "*"}]}, STAND_IN_PREFIX + "key-policy")
+
+
+def is_stand_in(policy: Policy | None) -> bool:
+    return bool(policy is not None and policy.name.startswith(STAND_IN_PREFIX))

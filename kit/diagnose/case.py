@@ -1,0 +1,406 @@
+"""The facts of one case, read from the evidence's frames once and shared by every step.
+
+A `Case` answers the questions the steps ask (which volumes, which keys, who launched, which KMS calls
+failed) from the frames of `kit.frames`; it decides nothing. Everything is computed lazily and cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from kit.diagnose.authorization import (Authorization, authorize, creategrant_request, infrastructure_policies,
+                                       infrastructure_request, policies_for)
+from kit.diagnose.kms_events import KmsFailure, kms_failures_for
+from kit.diagnose.principal import Launcher, launcher_from
+from kit.diagnose.state_reason import StateReason, read_state_reason
+from kit.evidence import Evidence
+
+LAUNCH_EVENTS = ("StartInstances", "RunInstances")
+STOP_EVENTS = ("StopInstances", "TerminateInstances")
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """One encrypted volume (or volume-to-be) and the key that protects it."""
+
+    key_arn: str | None  # resolved key ARN; None when only an unresolvable id/alias is known
+    key_ref: str | None  # the key as the evidence names it (ARN, id, alias)
+    volume_id: str | None
+    snapshot_id: str | None
+    source: str  # volume | image-snapshot | launch-request | default-key
+    implicit_default: bool  # the Region's default EBS key, picked without being named
+
+
+class Case:
+    """Evidence + frames, seen from one instance."""
+
+    def __init__(self, evidence: Evidence, frames: Any) -> None:
+        self.evidence = evidence
+        self.frames = frames
+        self.instance_id = evidence.instance_id
+        self.region = evidence.region
+
+    # ---- the instance ---------------------------------------------------------------------------------
+
+    @cached_property
+    def instance_rows(self) -> pd.DataFrame:
+        frame = self.frames.instances
+        return frame[frame["instance_id"] == self.instance_id]
+
+    @cached_property
+    def instance(self) -> dict[str, Any] | None:
+        """The instance's row of the instances frame, or None when describe-instances does not show it."""
+        rows = self.instance_rows
+        return _clean(rows.iloc[0].to_dict()) if len(rows) else None
+
+    @cached_property
+    def account_id(self) -> str | None:
+        """The instance's account (reservation owner), else the collector's, else the launch events'."""
+        if self.instance and self.instance.get("account_id"):
+            return self.instance["account_id"]
+        for arn in (self.evidence.collector_arn,):
+            if arn and arn.count(":") >= 5 and arn.split(":")[4].isdigit():
+                return arn.split(":")[4]
+        for event in self.launch_events:
+            if event.get("recipient_account_id"):
+                return event["recipient_account_id"]
+        return None
+
+    @cached_property
+    def state_reason(self) -> StateReason:
+        row = self.instance or {}
+        return read_state_reason(row.get("state"), row.get("state_reason_code"), row.get("state_reason_message"),
+                                 row.get("state_transition_reason"))
+
+    # ---- volumes and keys -----------------------------------------------------------------------------
+
+    @cached_property
+    def volume_rows(self) -> pd.DataFrame:
+        """describe-volumes rows attached to the instance (or named in its block device mappings)."""
+        frame = self.frames.volumes
+        named = set((self.instance or {}).get("volume_ids") or [])
+        return frame[(frame["instance_id"] == self.instance_id).fillna(False) | frame["volume_id"].isin(named)]
+
+    @cached_property
+    def volumes_known(self) -> bool:
+        """Whether describe-volumes was read for this instance (an empty answer is still an answer)."""
+        return self.evidence.document("ec2.describe-volumes.json") is not None
+
+    @cached_property
+    def image_rows(self) -> pd.DataFrame:
+        image_id = (self.instance or {}).get("image_id")
+        frame = self.frames.images
+        return frame[frame["image_id"] == image_id] if image_id else frame.iloc[0:0]
+
+    @cached_property
+    def snapshot_rows(self) -> pd.DataFrame:
+        wanted = set(self.image_rows["snapshot_id"].dropna()) | set(self.volume_rows["snapshot_id"].dropna())
+        frame = self.frames.snapshots
+        return frame[frame["snapshot_id"].isin(wanted)]
+
+    @cached_property
+    def ebs_defaults(self) -> dict[str, Any] | None:
+        frame = self.frames.ebs_defaults
+        return _clean(frame.iloc[0].to_dict()) if len(frame) else None
+
+    @cached_property
+    def default_key_arn(self) -> str | None:
+        defaults = self.ebs_defaults or {}
+        return defaults.get("default_key_arn") or self._resolve_key(defaults.get("default_kms_key_id"))
+
+    @cached_property
+    def launch_request_mappings(self) -> list[dict[str, Any]]:
+        """blockDeviceMapping items of the RunInstances request that launched the instance, if recorded."""
+        for event in reversed(self.launch_events):
+            if event.get("event_name") == "RunInstances":
+                request = event.get("request") or {}
+                items = ((request.get("blockDeviceMapping") or {}).get("items")) or []
+                return [i for i in items if isinstance(i, dict)]
+        return []
+
+    @cached_property
+    def key_uses(self) -> list[KeyUse]:
+        """Every encrypted volume of the launch and its key: from the volumes when they exist, otherwise
+        from the AMI's snapshots, the RunInstances request and the default EBS key. A default key the
+        evidence cannot name is taken from a KMS failure of this launch on a key no other volume uses."""
+        uses = self._declared_key_uses
+        unnamed = [u for u in uses if u.key_arn is None and u.implicit_default]
+        if not unnamed:
+            return uses
+        known = {u.key_arn for u in uses if u.key_arn}
+        named = [f.key_arn for f in self.kms_failures if f.key_arn and f.key_arn not in known]
+        if not named:
+            return uses
+        return [KeyUse(named[0], u.key_ref, u.volume_id, u.snapshot_id, u.source, True) if u in unnamed else u
+                for u in uses]
+
+    @cached_property
+    def _declared_key_uses(self) -> list[KeyUse]:
+        uses: list[KeyUse] = []
+        default = self.default_key_arn
+        mappings = self.launch_request_mappings
+        explicit_in_request = {(m.get("ebs") or {}).get("kmsKeyId") for m in mappings} - {None}
+        by_default = bool((self.ebs_defaults or {}).get("encryption_by_default"))
+        snapshots = {r["snapshot_id"]: _clean(r) for r in self.snapshot_rows.to_dict("records")}
+        for row in self.volume_rows.to_dict("records"):
+            row = _clean(row)
+            if not row.get("encrypted"):
+                continue
+            key = row.get("key_arn") or self._resolve_key(row.get("kms_key_id"))
+            snapshot = snapshots.get(row.get("snapshot_id") or "")
+            from_snapshot = bool(snapshot and snapshot.get("encrypted") and snapshot.get("key_arn") == key)
+            implicit = bool(key and key == default and not explicit_in_request and not from_snapshot and by_default)
+            uses.append(KeyUse(key, row.get("kms_key_id"), row.get("volume_id"), row.get("snapshot_id"),
+                               "volume", implicit))
+        if uses or len(self.volume_rows):
+            return uses
+        # The volumes are gone (a failed new launch): read the launch's inputs instead.
+        covered: set[str] = set()
+        for mapping in mappings:
+            ebs = mapping.get("ebs") or {}
+            device = mapping.get("deviceName")
+            if ebs.get("kmsKeyId"):
+                ref = ebs["kmsKeyId"]
+                uses.append(KeyUse(self._resolve_key(ref), ref, None, ebs.get("snapshotId"), "launch-request", False))
+                covered.add(device)
+            elif _true(ebs.get("encrypted")) and not self._image_snapshot_encrypted(device):
+                # Encrypted without a key: EC2 picks the Region's default EBS key.
+                uses.append(KeyUse(default, (self.ebs_defaults or {}).get("default_kms_key_id"), None,
+                                   ebs.get("snapshotId"), "default-key", True))
+                covered.add(device)
+        for row in self.image_rows.to_dict("records"):
+            row = _clean(row)
+            if not row.get("snapshot_id") or row.get("device_name") in covered:
+                continue
+            snapshot = snapshots.get(row["snapshot_id"]) or {}
+            encrypted = row.get("encrypted") if row.get("encrypted") is not None else snapshot.get("encrypted")
+            key = row.get("key_arn") or snapshot.get("key_arn") or self._resolve_key(
+                row.get("kms_key_id") or snapshot.get("kms_key_id"))
+            if encrypted:
+                uses.append(KeyUse(key, row.get("kms_key_id") or snapshot.get("kms_key_id"), None,
+                                   row["snapshot_id"], "image-snapshot", False))
+            elif by_default:
+                uses.append(KeyUse(default, (self.ebs_defaults or {}).get("default_kms_key_id"), None,
+                                   row["snapshot_id"], "default-key", True))
+        return _unique(uses)
+
+    def _image_snapshot_encrypted(self, device: str | None) -> bool:
+        rows = self.image_rows[self.image_rows["device_name"] == device] if device else self.image_rows.iloc[0:0]
+        return bool(len(rows)) and bool(rows["encrypted"].fillna(False).any())
+
+    @cached_property
+    def encryption_known(self) -> bool:
+        """Whether the evidence says which of the launch's volumes are encrypted (for a launch whose volumes
+        are gone, that needs the Region's encryption-by-default setting too)."""
+        if len(self.volume_rows) or self.key_uses:
+            return True
+        return self.ebs_defaults is not None and (bool(len(self.image_rows)) or bool(self.launch_request_mappings))
+
+    @cached_property
+    def key_arns(self) -> list[str]:
+        """The distinct keys of the launch's encrypted volumes, then any other key a tied KMS failure names."""
+        keys = [u.key_arn for u in self.key_uses if u.key_arn] + [f.key_arn for f in self.kms_failures if f.key_arn]
+        return list(dict.fromkeys(keys))
+
+    def key(self, key_arn: str | None) -> dict[str, Any] | None:
+        """The keys-frame row of one key (describe-key, aliases, policy), or None."""
+        if not key_arn:
+            return None
+        frame = self.frames.keys
+        rows = frame[frame["key_arn"] == key_arn]
+        return _clean(rows.iloc[0].to_dict()) if len(rows) else None
+
+    def key_account(self, key_arn: str | None) -> str | None:
+        row = self.key(key_arn)
+        if row and row.get("account"):
+            return row["account"]
+        parts = (key_arn or "").split(":")
+        return parts[4] if len(parts) > 4 and parts[4] else None
+
+    def _resolve_key(self, ref: Any) -> str | None:
+        """A key id, alias name, alias ARN or key ARN as a key ARN, through the keys and aliases frames."""
+        if not isinstance(ref, str) or not ref:
+            return None
+        if ref.startswith("arn:") and ":key/" in ref:
+            return ref
+        keys = self.frames.keys
+        hit = keys[(keys["key_id"] == ref) | (keys["key_arn"] == ref)]
+        if len(hit):
+            return str(hit.iloc[0]["key_arn"])
+        aliases = self.frames.aliases
+        hit = aliases[(aliases["alias_name"] == ref) | (aliases["alias_arn"] == ref)]
+        if len(hit) and not pd.isna(hit.iloc[0]["key_arn"]):
+            return str(hit.iloc[0]["key_arn"])
+        return None
+
+    # ---- CloudTrail -----------------------------------------------------------------------------------
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        return self.frames.events
+
+    @cached_property
+    def cloudtrail_present(self) -> bool:
+        """Whether the evidence holds any CloudTrail records at all."""
+        return bool(len(self.events))
+
+    def _instance_events(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
+        frame = self.events
+        if not len(frame):
+            return []
+        mask = frame["event_name"].isin(names) & frame["instance_ids"].map(
+            lambda ids: self.instance_id in (ids if isinstance(ids, list) else []))
+        return [_clean(r) for r in frame[mask].to_dict("records")]
+
+    @cached_property
+    def launch_events(self) -> list[dict[str, Any]]:
+        """StartInstances / RunInstances events naming the instance, oldest first (failed calls included)."""
+        return self._instance_events(LAUNCH_EVENTS)
+
+    @cached_property
+    def launch_event(self) -> dict[str, Any] | None:
+        """The latest successful StartInstances / RunInstances of the instance."""
+        ok = [e for e in self.launch_events if not e.get("error_code")]
+        return ok[-1] if ok else None
+
+    @cached_property
+    def stop_events(self) -> list[dict[str, Any]]:
+        """StopInstances / TerminateInstances events naming the instance, oldest first."""
+        return [e for e in self._instance_events(STOP_EVENTS) if not e.get("error_code")]
+
+    @cached_property
+    def volume_ids(self) -> set[str]:
+        return set(self.volume_rows["volume_id"].dropna())
+
+    @cached_property
+    def kms_failures(self) -> list[KmsFailure]:
+        """KMS calls with an error tied to this instance (grantee, aws:ebs:id, or EC2 for the launcher
+        seconds after the launch), strongest tie first."""
+        declared = {u.key_arn for u in self._declared_key_uses if u.key_arn}
+        return kms_failures_for(self.events, self.instance_id, self.volume_ids, self.launch_events, declared)
+
+    # ---- who launched ---------------------------------------------------------------------------------
+
+    @cached_property
+    def launcher(self) -> Launcher | None:
+        """The principal that launched (or started) the instance, and how the kit knows."""
+        return launcher_from(self.launch_event, self.kms_failures, self.frames.principals,
+                             (self.instance or {}).get("autoscaling_group"),
+                             self.evidence.parameters.get("principal_arn"))
+
+    # ---- authorization -------------------------------------------------------------------------------
+
+    @cached_property
+    def scp_known(self) -> bool:
+        """False when the evidence says the organization's SCPs could not be read."""
+        return not any(g.call.lower().startswith("organizations:") for g in self.evidence.gaps)
+
+    @cached_property
+    def authorizations(self) -> dict[str, Authorization]:
+        """kms:CreateGrant as EC2 makes it for the launcher, evaluated for each key of the launch."""
+        launcher = self.launcher
+        if launcher is None or launcher.kind == "unknown":
+            return {}
+        out: dict[str, Authorization] = {}
+        for key_arn in self.key_arns:
+            volume = next((u.volume_id for u in self.key_uses if u.key_arn == key_arn and u.volume_id), None)
+            grantee = self._grantee_from_events(key_arn)
+            request = creategrant_request(launcher.arn, launcher.request_type, key_arn, self.region,
+                                          self.instance_id, self.account_id, volume, grantee)
+            policies, unknown = policies_for(self.frames, launcher.arn, key_arn,
+                                             principal_type=launcher.request_type, scp_known=self.scp_known)
+            out[key_arn] = authorize(request, policies, unknown)
+        return out
+
+    @cached_property
+    def infrastructure_authorizations(self) -> dict[str, Authorization]:
+        """For KMS failures of the instance's aws:ec2-infrastructure role (the grant succeeded, its Decrypt
+        failed): that call evaluated against the key policy and SCPs, by failure event id."""
+        out: dict[str, Authorization] = {}
+        for failure in self.kms_failures:
+            if not (failure.infrastructure and failure.key_arn and failure.identity_arn):
+                continue
+            volume = failure.volume_ids[0] if failure.volume_ids else None
+            request = infrastructure_request(failure.identity_arn, f"kms:{failure.event_name}", failure.key_arn, volume)
+            scps: list[Any] = []
+            if self.launcher is not None:
+                from kit.frames.policies import policy_documents_for
+
+                scps = [list(level) for level in policy_documents_for(self.frames, self.launcher.arn).scps]
+            policies, unknown = infrastructure_policies(self.frames, request, scps=scps, scp_known=self.scp_known)
+            out[failure.event_id or ""] = authorize(request, policies, unknown)
+        return out
+
+    def _grantee_from_events(self, key_arn: str) -> str | None:
+        """The grantee EC2 named in a recorded CreateGrant on this key, if any."""
+        for failure in self.kms_failures:
+            if failure.key_arn == key_arn and failure.grantee:
+                return failure.grantee
+        return None
+
+    @cached_property
+    def suspect_key(self) -> str | None:
+        """The key the launch most likely failed on: the one CloudTrail names, else an unusable one, else one
+        the evaluator denies, else the only customer managed key."""
+        for failure in self.kms_failures:
+            if failure.key_arn:
+                return failure.key_arn
+        for key_arn in self.key_arns:
+            row = self.key(key_arn)
+            if row and row.get("key_state") and row["key_state"] != "Enabled":
+                return key_arn
+        for key_arn, auth in self.authorizations.items():
+            if not auth.decision.allowed:
+                return key_arn
+        customer = [k for k in self.key_arns if (self.key(k) or {}).get("key_manager") == "CUSTOMER"]
+        if customer:
+            return customer[0]
+        return self.key_arns[0] if self.key_arns else None
+
+    # ---- gaps -----------------------------------------------------------------------------------------
+
+    def gap_for(self, *calls: str) -> list[Any]:
+        """The evidence's gaps for any of these calls ("kms:GetKeyPolicy", ...)."""
+        wanted = {c.lower() for c in calls}
+        return [g for g in self.evidence.gaps if g.call.lower() in wanted]
+
+    def time_window(self, seconds: int = 300) -> tuple[Any, Any] | None:
+        """(start, end) around the latest launch, for the timeline."""
+        event = self.launch_event
+        if not event or pd.isna(event.get("event_time")):
+            return None
+        return event["event_time"] - timedelta(seconds=seconds), event["event_time"] + timedelta(seconds=seconds)
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """A frame row with pandas' missing markers (NA, NaT, NaN) as None."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, (list, dict)) or value is None:
+            out[key] = value
+            continue
+        try:
+            out[key] = None if pd.isna(value) else value
+        except (TypeError, ValueError):
+            out[key] = value
+    return out
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _unique(uses: list[KeyUse]) -> list[KeyUse]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for use in uses:
+        marker = (use.key_arn or use.key_ref, use.volume_id, use.snapshot_id)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(use)
+    return out

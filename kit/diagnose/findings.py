@@ -1,0 +1,167 @@
+"""The values a diagnosis produces: step results, the verdict, remediation, and the Findings that hold them.
+
+`Findings.to_dict()` is `findings.json` (contracts.md section 3). The notebook also gets, beside it, each
+step's evidence rows, the failing authorization request with its policies (for the what-if editor) and a
+timeline frame; those are not serialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+SCHEMA = "kit.findings/1"
+STATUSES = ("pass", "fail", "unknown", "skipped")
+CONFIDENCES = ("confirmed", "likely", "possible")
+CAUSES = (
+    "kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
+    "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable",
+    "volume-limit-exceeded", "insufficient-capacity", "snapshot-not-found",
+    "not-a-launch-failure", "no-failure", "undetermined",
+)
+DENIED_BY = ("identity-policy", "key-policy", "explicit-deny", "permissions-boundary", "scp",
+             "session-policy", "unknown")
+REMEDIATION_KINDS = ("iam-policy", "key-policy", "kms-grant", "cli", "terraform")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One troubleshooting step's finding: status, what it found, and the evidence rows behind it."""
+
+    id: str
+    title: str
+    status: str  # pass | fail | unknown | skipped
+    detail: str
+    rows: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    seed_step: str | None = None  # which step of the seed article it automates
+    checks: str = ""  # what the step checks (metadata)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"step {self.id}: status {self.status!r} not in {STATUSES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail}
+        if self.seed_step:
+            out["seed_step"] = self.seed_step
+        return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The one answer: cause, who was refused by which layer, on which key, and how sure the kit is."""
+
+    cause: str
+    denied_by: str | None
+    principal_arn: str | None
+    key_arn: str | None
+    confidence: str
+    summary: str
+
+    def __post_init__(self) -> None:
+        if self.cause not in CAUSES:
+            raise ValueError(f"cause {self.cause!r} not in {CAUSES}")
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"confidence {self.confidence!r} not in {CONFIDENCES}")
+        if self.denied_by is not None and self.denied_by not in DENIED_BY:
+            raise ValueError(f"denied_by {self.denied_by!r} not in {DENIED_BY}")
+        if (self.cause == "kms-grant-denied") != (self.denied_by is not None):
+            raise ValueError("denied_by is set for kms-grant-denied and only for it")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,
+                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary}
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """One proposed change, never applied by the kit.
+
+    `document` is the policy document (iam-policy, key-policy), the create-grant parameters (kms-grant),
+    the list of AWS CLI commands (cli) or the Terraform text (terraform). `verified` is true only when the
+    kit's evaluator turns the failing request into an allow with the change set this item belongs to
+    (`change_set`) and nothing broader than needed is granted.
+    """
+
+    kind: str
+    target: str | None
+    document: Any
+    verified: bool
+    title: str = ""
+    explanation: str = ""
+    change_set: str = ""  # items with the same change_set are applied together
+    note: str = ""  # why it is or is not verified
+    layer: str | None = None  # policy documents: identity-policy, permissions-boundary, scp, key-policy
+    replaces: str | None = None  # name of the evidence policy this document replaces (None: a new policy)
+
+    def __post_init__(self) -> None:
+        if self.kind not in REMEDIATION_KINDS:
+            raise ValueError(f"remediation kind {self.kind!r} not in {REMEDIATION_KINDS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "target": self.target, "document": self.document,
+                               "verified": self.verified}
+        for name in ("title", "explanation", "change_set", "note", "layer", "replaces"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class FindingsGap:
+    """A gap in findings.json: the evidence's own gaps plus the diagnosis's (what it could not check)."""
+
+    call: str
+    error: str
+    impact: str
+    next_step: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"call": self.call, "error": self.error, "impact": self.impact}
+        if self.next_step:
+            out["next_step"] = self.next_step
+        return out
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The result of one diagnosis."""
+
+    instance_id: str
+    region: str
+    account_id: str | None
+    verdict: Verdict
+    ruled_out: list[str]
+    steps: list[StepResult]
+    gaps: list[FindingsGap]
+    remediation: list[Remediation]
+    lookalikes: dict[str, str] = field(default_factory=dict)  # lookalike id -> confirmed | ruled-out | unknown
+    request: Any = None  # kit.policy.Request of the failing authorization, or None
+    policies: Any = None  # kit.policy.PolicySet it was evaluated against, or None
+    decision: Any = None  # kit.policy.Decision, or None
+    timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+
+    def step(self, step_id: str) -> StepResult:
+        """The result of one step by id."""
+        for result in self.steps:
+            if result.id == step_id:
+                return result
+        raise KeyError(step_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """findings.json (contracts.md section 3)."""
+        return {
+            "schema": SCHEMA,
+            "instance_id": self.instance_id,
+            "region": self.region,
+            "account_id": self.account_id,
+            "verdict": self.verdict.to_dict(),
+            "ruled_out": list(self.ruled_out),
+            "steps": [s.to_dict() for s in self.steps],
+            "gaps": [g.to_dict() for g in self.gaps],
+            "remediation": [r.to_dict() for r in self.remediation],
+            "lookalikes": dict(self.lookalikes),
+        }

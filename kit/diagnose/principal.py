@@ -1,0 +1,114 @@
+"""The launching principal: who called StartInstances / RunInstances, reported as an IAM user or role ARN."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
+SERVICE_ROLE_PATH = "/aws-service-role/"
+AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+# User agents and callers that mark a launch as made by automation rather than a person.
+AUTOMATION_MARKERS = ("aws_lambda", "exec-env/aws_lambda", "scheduler.amazonaws.com", "ssm.amazonaws.com",
+                      "events.amazonaws.com", "karpenter", "packer", "terraform", "cloudformation.amazonaws.com",
+                      "codebuild", "github-actions")
+_ROLE_ARN = re.compile(r"^arn:(?P<p>[\w-]+):iam::(?P<acct>\d{12}):role/(?P<path>(?:.*/)?)(?P<name>[^/]+)$")
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """The principal behind the launch."""
+
+    arn: str  # IAM user or role ARN (a role session is reported as its role, with its path when known)
+    kind: str  # user | role | sso-role | service-linked-role | automation-role | root | unknown
+    account_id: str | None
+    session_arn: str | None  # the STS session ARN when a role session launched
+    source: str  # launch-event | kms-event | autoscaling-tag | parameter
+    service: str | None = None  # for service-linked roles: the service, e.g. autoscaling.amazonaws.com
+
+    @property
+    def request_type(self) -> str:
+        """The kit.policy principal_type for this principal's calls."""
+        if self.kind == "user":
+            return "user"
+        if self.kind == "root":
+            return "root"
+        if self.kind == "service-linked-role":
+            return "service_linked_role_session"
+        return "role_session"
+
+    @property
+    def confirmed(self) -> bool:
+        """CloudTrail names this principal (rather than a tag or a parameter suggesting it)."""
+        return self.source in ("launch-event", "kms-event")
+
+
+def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[Any], principals: pd.DataFrame,
+                  autoscaling_group: str | None, hinted_arn: str | None) -> Launcher | None:
+    """The launcher from the launch event, else the KMS failure's caller, else a given hint, else the
+    Auto Scaling service-linked role for an instance of an Auto Scaling group."""
+    if launch_event and launch_event.get("principal_arn"):
+        return describe(launch_event["principal_arn"], launch_event.get("identity_arn"), principals,
+                        "launch-event", launch_event.get("user_agent"), launch_event.get("invoked_by"))
+    for failure in kms_failures:
+        if failure.principal_arn and not failure.infrastructure:
+            return describe(failure.principal_arn, failure.identity_arn, principals, "kms-event")
+    if hinted_arn:
+        return describe(str(hinted_arn), None, principals, "parameter")
+    if autoscaling_group:
+        role = _role_by_name(principals, AUTOSCALING_ROLE)
+        if role:
+            return describe(role, None, principals, "autoscaling-tag")
+    return None
+
+
+def describe(arn: str, identity_arn: str | None, principals: pd.DataFrame, source: str,
+             user_agent: str | None = None, invoked_by: str | None = None) -> Launcher:
+    """Classify a principal ARN (recovering a role's path from the IAM evidence when the ARN lacks it)."""
+    arn = _with_path(arn, principals)
+    account = arn.split(":")[4] if arn.count(":") >= 5 else None
+    session = identity_arn if identity_arn and ":assumed-role/" in identity_arn else None
+    if ":user/" in arn:
+        return Launcher(arn, "user", account, None, source)
+    if arn.endswith(":root"):
+        return Launcher(arn, "root", account, None, source)
+    match = _ROLE_ARN.match(arn)
+    if not match:
+        return Launcher(arn, "unknown", account, session, source)
+    path = "/" + match.group("path")
+    if path.startswith(SERVICE_ROLE_PATH):
+        service = path[len(SERVICE_ROLE_PATH):].strip("/") or None
+        return Launcher(arn, "service-linked-role", account, session, source, service)
+    if path.startswith(SSO_PATH):
+        return Launcher(arn, "sso-role", account, session, source)
+    marks = " ".join(str(v).lower() for v in (user_agent, invoked_by) if v)
+    if any(marker in marks for marker in AUTOMATION_MARKERS):
+        return Launcher(arn, "automation-role", account, session, source)
+    return Launcher(arn, "role", account, session, source)
+
+
+def kind_label(kind: str) -> str:
+    """Words for a principal kind."""
+    return {"user": "IAM user", "role": "IAM role", "sso-role": "IAM Identity Center (SSO) role",
+            "service-linked-role": "service-linked role", "automation-role": "automation role",
+            "root": "account root", "unknown": "principal"}.get(kind, kind)
+
+
+def _with_path(arn: str, principals: pd.DataFrame) -> str:
+    """arn:aws:iam::A:role/Name -> the role's full ARN (with path) when the IAM evidence knows it."""
+    match = _ROLE_ARN.match(arn)
+    if not match or match.group("path") or principals is None or not len(principals):
+        return arn
+    rows = principals[(principals["type"] == "role") & (principals["name"] == match.group("name"))
+                      & (principals["account"] == match.group("acct"))]
+    return str(rows.iloc[0]["arn"]) if len(rows) else arn
+
+
+def _role_by_name(principals: pd.DataFrame, name: str) -> str | None:
+    if principals is None or not len(principals):
+        return None
+    rows = principals[(principals["type"] == "role") & (principals["name"] == name)]
+    return str(rows.iloc[0]["arn"]) if len(rows) else None

@@ -1,0 +1,198 @@
+"""Remediation: for each cause the smallest change that fixes it, verified with the evaluator, never applied.
+
+Every item carries `verified`: true only when the evaluator's what_if turns the failing request into an
+allow with the item's change set, nothing broader than needed is granted (what_if's probes, no kms:*,
+no Resource "*" in identity-side statements) and no policy layer of the decision was missing from the
+evidence. Key-state fixes are verified when the evaluator allows the request once the key is usable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.diagnose.findings import Remediation
+from kit.diagnose.remediation.changes import PolicyChange, apply_change, fix_policies
+from kit.diagnose.remediation.render import cli, policy_cli, policy_terraform, terraform, text
+from kit.diagnose.remediation.verify import aws_ebs_policy, verify
+from kit.policy import PolicySet, Request, evaluate
+
+POLICY_CAUSES = ("kms-grant-denied", "service-role-key-access", "kms-cross-account-key", "ebs-default-key-unusable")
+KEY_STATE = {"kms-key-disabled": "Disabled", "kms-key-pending-deletion": "PendingDeletion",
+             "kms-key-unusable": "unusable"}
+
+
+def remediate(case: Any, judgement: Any) -> list[Remediation]:
+    """The remediation items for the verdict (empty for causes outside KMS)."""
+    verdict = judgement.verdict
+    cause = verdict.cause
+    key = verdict.key_arn
+    key_row = case.key(key) or {}
+    auth = judgement.authorization
+    items: list[Remediation] = []
+    if key_row.get("key_manager") == "AWS" and cause in POLICY_CAUSES:
+        items.append(Remediation("cli", key, {"commands": [], "files": {}}, False, title="AWS managed key",
+                                 explanation=text("aws-managed", key=key), note="an AWS managed key policy cannot change"))
+    state = key_row.get("key_state")
+    if cause in KEY_STATE or (cause == "ebs-default-key-unusable" and state and state != "Enabled"):
+        items += _key_state(case, key, key_row, auth)
+    if cause in POLICY_CAUSES and auth is not None and not auth.decision.allowed:
+        items += _policies(case, judgement, key_row)
+    if cause == "kms-cross-account-key":
+        items += _cross_account(case, key, key_row, auth)
+    if cause == "ebs-default-key-unusable":
+        items += _default_key(case, key, auth)
+    return items
+
+
+# ---- policies --------------------------------------------------------------------------------------------
+
+def _policies(case: Any, judgement: Any, key_row: dict[str, Any]) -> list[Remediation]:
+    auth = judgement.authorization
+    launcher = case.launcher
+    new_volumes = bool(case.launch_event and case.launch_event.get("event_name") == "RunInstances") or bool(
+        (case.instance or {}).get("autoscaling_group"))
+    changes, after = fix_policies(auth.request, auth.policies, principal_kind=launcher.kind if launcher else "unknown",
+                                  key_manager=key_row.get("key_manager"), new_volumes=new_volumes)
+    ok, note = verify(auth, changes, after, new_volumes=new_volumes)
+    items: list[Remediation] = []
+    for index, change in enumerate(changes):
+        if not change.possible:
+            items.append(Remediation("cli", change.target, {"commands": [], "files": {}}, False,
+                                     title=f"{change.layer}: cannot be changed by a policy edit",
+                                     explanation=text(change.text, key=auth.request.resource,
+                                                      principal=auth.request.principal_arn),
+                                     change_set="policy", note=note))
+            continue
+        kind = "key-policy" if change.layer == "key-policy" else "iam-policy"
+        explanation = text(change.text, principal=auth.request.principal_arn, target=change.target,
+                           statement=change.statement or "", key=auth.request.resource)
+        title = {"identity-policy": "IAM policy for the launching principal", "key-policy": "Key policy",
+                 "permissions-boundary": "Permissions boundary", "scp": "Service control policy",
+                 "session-policy": "Session policy"}[change.layer]
+        common = dict(change_set="policy", note=note, layer=change.layer, replaces=change.replaces)
+        items.append(Remediation(kind, change.target, change.document, ok, title=title, explanation=explanation,
+                                 **common))
+        items.append(Remediation("cli", change.target, policy_cli(change, case.region), ok,
+                                 title=f"{title}: AWS CLI", **common))
+        items.append(Remediation("terraform", change.target, policy_terraform(change, auth.request.principal_arn), ok,
+                                 title=f"{title}: Terraform", **common))
+    return items
+
+
+# ---- key state -------------------------------------------------------------------------------------------
+
+def _key_state(case: Any, key: str | None, key_row: dict[str, Any], auth: Any) -> list[Remediation]:
+    if not key:
+        return []
+    state = key_row.get("key_state")
+    region = (key.split(":")[3] if key.count(":") >= 5 else case.region)
+    allowed = bool(auth and auth.decision.allowed and auth.conclusive)
+    note = ("the evaluator allows EC2's CreateGrant for the launcher once the key is usable" if allowed else
+            "not verified: the evaluator " + ("denies the request as well (see the policy change)" if auth and
+                                              not auth.decision.allowed else "could not evaluate the request"))
+    start = cli("start-instance", instance=case.instance_id, region=case.region)
+    if state == "Disabled":
+        commands = [cli("enable-key", key=key, region=region), start]
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed, title="Enable the key",
+                            explanation=text("enable-key"), change_set="key-state", note=note),
+                Remediation("terraform", key, terraform("enable-key", resource="key", key=key), allowed,
+                            title="Enable the key: Terraform", change_set="key-state", note=note)]
+    if state in ("PendingDeletion", "PendingReplicaDeletion"):
+        commands = [cli("cancel-key-deletion", key=key, region=region), cli("enable-key", key=key, region=region), start]
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed,
+                            title="Cancel the key's deletion, then enable it", explanation=text("cancel-deletion"),
+                            change_set="key-state", note=note),
+                Remediation("terraform", key, terraform("enable-key", resource="key", key=key), allowed,
+                            title="Keep the key enabled: Terraform", change_set="key-state", note=note)]
+    if state == "PendingImport":
+        commands = [cli("import-parameters", key=key, region=region), cli("import-key-material", key=key, region=region),
+                    start]
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed, title="Import the key material",
+                            explanation=text("key-unusable", key_state=state, how="import the key material again"),
+                            change_set="key-state", note=note)]
+    if state == "Unavailable":
+        commands = [cli("connect-key-store", store="<custom-key-store-id>", region=region), start]
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed,
+                            title="Reconnect the custom key store",
+                            explanation=text("key-unusable", key_state=state, how="reconnect its custom key store"),
+                            change_set="key-state", note=note)]
+    return [Remediation("cli", key, {"commands": [], "files": {}}, False, title="The key is gone",
+                        explanation=text("key-gone"), change_set="key-state",
+                        note="nothing can make a deleted key usable")]
+
+
+# ---- cross-account and AMIs ------------------------------------------------------------------------------
+
+def _cross_account(case: Any, key: str | None, key_row: dict[str, Any], auth: Any) -> list[Remediation]:
+    items: list[Remediation] = []
+    owner = case.key_account(key)
+    launcher = case.launcher
+    if auth is not None and "key-policy" in auth.unknown_layers and launcher is not None and key:
+        from kit.diagnose.remediation.changes import key_policy_statements
+
+        statements = key_policy_statements(launcher.arn, key.split(":")[3], launcher.account_id,
+                                           service_linked=launcher.kind == "service-linked-role",
+                                           new_volumes=bool(case.launch_event and
+                                                            case.launch_event.get("event_name") == "RunInstances"))
+        document = {"Version": "2012-10-17", "Statement": statements}
+        items.append(Remediation("key-policy", key, document, False, title=f"Key policy in account {owner}: add",
+                                 explanation=text("cross-account-key-side", key_account=owner),
+                                 change_set="policy", note="the key policy is not readable from this account",
+                                 layer="key-policy"))
+    from_image = [u for u in case.key_uses if u.key_arn == key and u.source == "image-snapshot"]
+    if from_image and (key_row.get("key_manager") == "AWS" or not key_row):
+        image = (case.instance or {}).get("image_id") or "<ami-id>"
+        why = ("AWS managed keys cannot be used across accounts, so the owner must copy and re-encrypt it."
+               if key_row.get("key_manager") == "AWS" else "The owner's key policy must admit this account.")
+        commands = [cli("copy-image", image=image, region=case.region, name=f"{image}-reencrypted",
+                        key="<customer-managed-key-arn>")]
+        items.append(Remediation("cli", image, {"commands": commands, "files": {}}, False,
+                                 title="Re-encrypt the AMI with a usable key",
+                                 explanation=text("reencrypt-ami", key=key, key_account=owner, why=why),
+                                 change_set="ami", note="not a policy change: the evaluator cannot verify it"))
+    return items
+
+
+# ---- the default EBS key ---------------------------------------------------------------------------------
+
+def _default_key(case: Any, key: str | None, auth: Any) -> list[Remediation]:
+    launcher = case.launcher
+    commands = [cli("reset-default-key", region=case.region)]
+    verified, note = False, "not verified: the launcher is unknown"
+    if launcher is not None and case.account_id and auth is not None:
+        aws_key = _aws_ebs_key_arn(case)
+        request = Request(launcher.arn, "kms:CreateGrant", aws_key, dict(auth.request.context), launcher.request_type)
+        policies = PolicySet(identity=auth.policies.identity, boundary=auth.policies.boundary,
+                             scps=auth.policies.scps, session_policies=auth.policies.session_policies,
+                             resource_policy=aws_ebs_policy(case.account_id, case.region))
+        decision = evaluate(request, policies)
+        verified = decision.allowed and not auth.unknown_layers
+        note = ("the evaluator allows EC2's CreateGrant on aws/ebs (its fixed key policy) for the launcher"
+                if verified else f"not verified: on aws/ebs the evaluator says {decision.decided_by}")
+    return [Remediation("cli", f"ec2:ebs-default-kms-key-id ({case.region})", {"commands": commands, "files": {}},
+                        verified, title="Reset the default EBS key to aws/ebs",
+                        explanation=text("default-key", key=key), change_set="default-key", note=note),
+            Remediation("terraform", f"ec2:ebs-default-kms-key-id ({case.region})",
+                        terraform("default-key", resource="ebs_default", key="<usable-customer-managed-key-arn>"),
+                        False, title="Name a usable default EBS key: Terraform", change_set="default-key-named",
+                        note="not verified: the key to use is the analyst's choice")]
+
+
+def _aws_ebs_key_arn(case: Any) -> str:
+    aliases = case.frames.aliases
+    rows = aliases[aliases["alias_name"] == "alias/aws/ebs"]
+    if len(rows) and isinstance(rows.iloc[0]["key_arn"], str):
+        return str(rows.iloc[0]["key_arn"])
+    return f"arn:aws:kms:{case.region}:{case.account_id}:key/00000000-0000-0000-0000-0000000aws0ebs"
+
+
+def apply_remediation(policies: PolicySet, items: list[Remediation]) -> PolicySet:
+    """The PolicySet with every policy document of these items put in place (for tests and the what-if editor)."""
+    after = policies
+    for item in items:
+        if item.kind in ("iam-policy", "key-policy") and isinstance(item.document, dict) and item.layer:
+            after = apply_change(after, item.layer, item.document, item.replaces, "kit-remediation")
+    return after
+
+
+__all__ = ["PolicyChange", "apply_remediation", "remediate"]

@@ -1,0 +1,228 @@
+"""Policy changes that turn a denied request into an allow, one refusing layer at a time.
+
+`fix_policies` asks the evaluator why the request is denied, makes the smallest change to that layer
+(a scoped Allow statement, or an exception in the denying statement), and asks again, until the request is
+allowed or no change the kit knows would help. Each change is a whole document: a new inline policy, or
+the replacement of one existing policy (key policy, managed policy version, boundary, SCP).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kit.diagnose.metadata import load_data
+from kit.policy import Decision, Policy, PolicySet, Request, evaluate
+
+VERSION = "2012-10-17"
+MAX_ROUNDS = 5
+_STATEMENT_INDEX = re.compile(r"Statement\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One document to put in place of (or beside) the evidence's policies."""
+
+    layer: str  # identity-policy | key-policy | permissions-boundary | scp | session-policy
+    target: str | None  # principal ARN, key ARN, policy ARN, or SCP id
+    document: dict[str, Any] | None  # the whole new document (None: no document change possible)
+    replaces: str | None  # the Policy.name it replaces in the PolicySet; None = a new identity policy
+    text: str  # remediation.yaml texts key
+    statement: str | None = None  # the statement changed, for the text
+    policy_name: str | None = None  # new inline policy's name, or the replaced policy's name
+    possible: bool = True  # False: the layer cannot be changed this way (session policy, AWS managed key)
+
+    def apply(self, policies: PolicySet) -> PolicySet:
+        """The PolicySet with this change made."""
+        return apply_change(policies, self.layer, self.document, self.replaces, self.policy_name)
+
+
+def apply_change(policies: PolicySet, layer: str, document: dict[str, Any] | None, replaces: str | None,
+                 name: str | None = None) -> PolicySet:
+    """Put one document into a PolicySet: replace the policy named `replaces`, or add a new identity policy."""
+    if document is None:
+        return policies
+    new = Policy(document, replaces or f"inline:{name or 'kit-remediation'}")
+    if layer == "key-policy":
+        return replace(policies, resource_policy=new)
+    if layer == "permissions-boundary":
+        return replace(policies, boundary=new)
+    if layer == "scp":
+        return replace(policies, scps=[[new if p.name == replaces else p for p in level] for level in policies.scps])
+    if layer == "session-policy":
+        return replace(policies, session_policies=[new if p.name == replaces else p for p in policies.session_policies])
+    if replaces:
+        return replace(policies, identity=[new if p.name == replaces else p for p in policies.identity])
+    return replace(policies, identity=list(policies.identity) + [new])
+
+
+def fix_policies(request: Request, before: PolicySet, *, principal_kind: str, key_manager: str | None,
+                 new_volumes: bool = False) -> tuple[list[PolicyChange], PolicySet]:
+    """The changes, in order, and the PolicySet with all of them made. `new_volumes`: the launch creates
+    volumes (RunInstances), so a service-linked role also needs to use the key, not only grant it."""
+    after = before
+    changes: list[PolicyChange] = []
+    for _ in range(MAX_ROUNDS):
+        decision = evaluate(request, after)
+        if decision.allowed:
+            break
+        change = _fix_one(request, after, decision, principal_kind, key_manager, new_volumes)
+        if change is None:
+            break
+        changes.append(change)
+        if not change.possible:
+            break
+        after = change.apply(after)
+    return changes, after
+
+
+def scoped_identity_statement(key_arn: str) -> dict[str, Any]:
+    """The seed's statement: CreateGrant on the key ARN, only for AWS resources."""
+    return {"Sid": _names()["statement_sid"], "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": key_arn,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}}}
+
+
+def key_policy_statements(principal_arn: str, region: str, account: str | None, *,
+                          service_linked: bool, new_volumes: bool) -> list[dict[str, Any]]:
+    """Key-policy statements naming the principal: CreateGrant for AWS resources; for a service-linked role
+    that creates volumes, also the use of the key through EC2 (the AWS-documented pair)."""
+    names = _names()
+    grant = {"Sid": names["slr_grant_sid"] if service_linked else names["key_statement_sid"], "Effect": "Allow",
+             "Principal": {"AWS": principal_arn}, "Action": "kms:CreateGrant", "Resource": "*",
+             "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}}}
+    if not (service_linked and new_volumes):
+        return [grant]
+    condition: dict[str, Any] = {"StringEquals": {"kms:ViaService": f"ec2.{region}.amazonaws.com"}}
+    if account:
+        condition["StringEquals"]["kms:CallerAccount"] = account
+    use = {"Sid": names["slr_use_sid"], "Effect": "Allow", "Principal": {"AWS": principal_arn},
+           "Action": ["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                      "kms:DescribeKey"],
+           "Resource": "*", "Condition": condition}
+    return [use, grant]
+
+
+def _fix_one(request: Request, policies: PolicySet, decision: Decision, principal_kind: str,
+             key_manager: str | None, new_volumes: bool) -> PolicyChange | None:
+    key_arn = request.resource
+    if decision.decided_by == "explicit-deny":
+        return _exempt(policies, decision)
+    layer = decision.decided_by
+    if layer == "identity-policy":
+        if principal_kind == "service-linked-role":
+            return _key_policy_change(request, policies, key_manager, service_linked=True, new_volumes=new_volumes)
+        name = _names()["iam_policy"]
+        document = {"Version": VERSION, "Statement": [scoped_identity_statement(key_arn)]}
+        return PolicyChange("identity-policy", request.principal_arn, document, None, "identity-allow",
+                            policy_name=name)
+    if layer == "key-policy":
+        return _key_policy_change(request, policies, key_manager,
+                                  service_linked=principal_kind == "service-linked-role", new_volumes=new_volumes)
+    if layer == "permissions-boundary" and policies.boundary is not None:
+        document = _with_statement(policies.boundary.document, scoped_identity_statement(key_arn))
+        return PolicyChange("permissions-boundary", _policy_ref(policies.boundary.name), document,
+                            policies.boundary.name, "boundary-allow", policy_name=policies.boundary.name)
+    if layer == "scp":
+        level = _refusing_scp_level(request, policies)
+        if level is None or not policies.scps[level]:
+            return None
+        target = policies.scps[level][0]
+        document = _with_statement(target.document, scoped_identity_statement(key_arn))
+        return PolicyChange("scp", _policy_ref(target.name), document, target.name, "scp-allow",
+                            policy_name=target.name)
+    if layer == "session-policy":
+        return PolicyChange("session-policy", request.principal_arn, None, None, "session-policy", possible=False)
+    return None
+
+
+def _key_policy_change(request: Request, policies: PolicySet, key_manager: str | None, *,
+                       service_linked: bool, new_volumes: bool) -> PolicyChange:
+    if key_manager == "AWS":
+        return PolicyChange("key-policy", request.resource, None, None, "aws-managed", possible=False)
+    current = policies.resource_policy.document if policies.resource_policy is not None else {
+        "Version": VERSION, "Statement": []}
+    region = request.resource.split(":")[3] if request.resource.count(":") >= 5 else ""
+    account = request.principal_arn.split(":")[4] if request.principal_arn.count(":") >= 5 else None
+    document = copy.deepcopy(current)
+    for statement in key_policy_statements(request.principal_arn, region, account, service_linked=service_linked,
+                                           new_volumes=new_volumes):
+        document = _with_statement(document, statement)
+    return PolicyChange("key-policy", request.resource, document, "key-policy",
+                        "key-policy-name-slr" if service_linked else "key-policy-name-principal",
+                        policy_name="default")
+
+
+def _exempt(policies: PolicySet, decision: Decision) -> PolicyChange | None:
+    """Exempt grants for AWS resources from the explicit Deny that refused the request."""
+    found = _find_statement(policies, decision)
+    if found is None:
+        return None
+    layer, policy, index = found
+    if layer == "session-policy":
+        return PolicyChange("session-policy", policy.name, None, None, "session-policy", possible=False)
+    document = copy.deepcopy(policy.document)
+    statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    document["Statement"] = statements
+    statement = statements[index]
+    condition = statement.setdefault("Condition", {})
+    condition.setdefault("BoolIfExists", {})["kms:GrantIsForAWSResource"] = "false"
+    label = f'Statement[{index}]' + (f' "{statement["Sid"]}"' if statement.get("Sid") else "")
+    return PolicyChange(layer, _policy_ref(policy.name), document, policy.name, "deny-exception", statement=label,
+                        policy_name=policy.name)
+
+
+def _find_statement(policies: PolicySet, decision: Decision) -> tuple[str, Policy, int] | None:
+    ref = decision.statement or ""
+    match = _STATEMENT_INDEX.search(ref)
+    if not match:
+        return None
+    index = int(match.group(1))
+    name = ref[: match.start()].strip()
+    candidates: list[tuple[str, Policy]] = [("identity-policy", p) for p in policies.identity]
+    candidates += [("session-policy", p) for p in policies.session_policies]
+    candidates += [("scp", p) for level in policies.scps for p in level]
+    if policies.boundary is not None:
+        candidates.append(("permissions-boundary", policies.boundary))
+    if policies.resource_policy is not None:
+        candidates.append(("key-policy", policies.resource_policy))
+    for layer, policy in candidates:
+        if policy.name == name and index < len(policy.statements):
+            return layer, policy, index
+    return None
+
+
+def _refusing_scp_level(request: Request, policies: PolicySet) -> int | None:
+    for level in range(len(policies.scps)):
+        trial = replace(policies, scps=[policies.scps[level]])
+        decision = evaluate(request, trial)
+        if not decision.allowed and decision.decided_by == "scp":
+            return level
+    return None
+
+
+def _with_statement(document: dict[str, Any], statement: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(document)
+    statements = out.get("Statement", [])
+    statements = list(statements) if isinstance(statements, list) else [statements]
+    sids = {s.get("Sid") for s in statements if isinstance(s, dict)}
+    statement = dict(statement)
+    if statement.get("Sid") in sids:
+        statement["Sid"] = f"{statement['Sid']}{len(statements)}"
+    statements.append(statement)
+    out["Statement"] = statements
+    out.setdefault("Version", VERSION)
+    return out
+
+
+def _policy_ref(name: str) -> str:
+    """`managed:arn:aws:iam::...` -> the ARN; `scp:r-xxxx/p-xxxx` -> `p-xxxx`; `inline:Name` -> Name."""
+    _, _, rest = name.partition(":")
+    if name.startswith("scp:"):
+        return rest.rsplit("/", 1)[-1]
+    return rest or name
+
+
+def _names() -> dict[str, str]:
+    return load_data("remediation.yaml")["names"]

@@ -1,0 +1,57 @@
+"""One diagnosis: facts, lookalikes, verdict, steps, remediation, timeline -> Findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.diagnose.case import Case
+from kit.diagnose.findings import Findings, FindingsGap
+from kit.diagnose.lookalikes import judge_lookalikes
+from kit.diagnose.remediation import remediate
+from kit.diagnose.steps import Analysis, run_steps
+from kit.diagnose.timeline import timeline
+from kit.diagnose.verdict import decide
+from kit.errors import BadInput
+from kit.evidence import Evidence
+
+
+def run(evidence: Evidence, frames: Any | None = None) -> Findings:
+    """diagnose(): see kit.diagnose."""
+    if not isinstance(evidence, Evidence):
+        raise BadInput("evidence", "a kit.evidence.Evidence", type(evidence).__name__)
+    if frames is None:
+        from kit.frames import build_frames
+
+        frames = build_frames(evidence)
+    case = Case(evidence, frames)
+    lookalikes = judge_lookalikes(case)
+    judgement = decide(case, lookalikes)
+    steps = run_steps(case, Analysis(lookalikes, judgement))
+    auth = judgement.authorization
+    gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)
+    return Findings(
+        instance_id=evidence.instance_id,
+        region=evidence.region,
+        account_id=case.account_id,
+        verdict=judgement.verdict,
+        ruled_out=judgement.ruled_out,
+        steps=steps,
+        gaps=_unique(gaps),
+        remediation=remediate(case, judgement),
+        lookalikes={k: v.status for k, v in lookalikes.items()},
+        request=auth.request if auth else None,
+        policies=auth.policies if auth else None,
+        decision=auth.decision if auth else None,
+        timeline=timeline(case),
+    )
+
+
+def _unique(gaps: list[FindingsGap]) -> list[FindingsGap]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for gap in gaps:
+        key = (gap.call, gap.error, gap.impact)
+        if key not in seen:
+            seen.add(key)
+            out.append(gap)
+    return out

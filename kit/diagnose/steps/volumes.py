@@ -1,0 +1,33 @@
+"""Step: encrypted volumes and their keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from kit.diagnose.steps import Analysis, Check
+
+
+def check(case: Any, analysis: Analysis) -> Check:
+    """fail when an encrypted volume exists (its key must be checked), pass when none is encrypted."""
+    uses = pd.DataFrame([u.__dict__ for u in case.key_uses],
+                        columns=["key_arn", "key_ref", "volume_id", "snapshot_id", "source", "implicit_default"])
+    if not case.encryption_known:
+        if not case.volumes_known:
+            return Check("unknown", "no describe-volumes, AMI or launch request in the evidence: encryption unknown",
+                         uses)
+        return Check("unknown", "describe-volumes shows no volume of this instance (gone with a failed launch?) "
+                                "and the AMI is not in the evidence", uses)
+    if not case.key_uses:
+        rows = case.volume_rows if len(case.volume_rows) else case.image_rows
+        return Check("pass", "no volume of the launch is encrypted: KMS is not involved", rows)
+    parts = []
+    for use in case.key_uses:
+        where = use.volume_id or (f"snapshot {use.snapshot_id}" if use.snapshot_id else use.source)
+        key = use.key_arn or f"{use.key_ref} (not resolved to a key ARN)"
+        how = {"volume": "", "image-snapshot": " (from the AMI's snapshot)",
+               "launch-request": " (named in RunInstances)", "default-key": " (the default EBS key)"}[use.source]
+        implicit = ", picked implicitly as the Region's default EBS key" if use.implicit_default else ""
+        parts.append(f"{where} encrypted with {key}{how}{implicit}")
+    return Check("fail", "; ".join(parts), uses)

@@ -1,0 +1,305 @@
+"""One verdict from the case's facts: a cause, who was refused by which layer, the key, how sure, and why.
+
+Rules (contracts.md section 3, domain.md section 5):
+- the state reason decides first for non-KMS causes; a user stop or a volume quota is never blamed on KMS;
+- a KMS cause needs an encrypted volume's key plus CloudTrail, key state or the evaluator behind it;
+- `confirmed` only with a tied CloudTrail KMS failure or the key's state; the evaluator alone gives `likely`
+  (with a KMS-like state reason) or `possible`; missing evidence leads to `undetermined`, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit.diagnose.authorization import Authorization
+from kit.diagnose.findings import CAUSES, FindingsGap, Verdict
+from kit.diagnose.kms_events import KmsFailure
+from kit.diagnose.lookalikes import Lookalike
+from kit.diagnose.metadata import load_data
+from kit.diagnose.principal import kind_label
+
+NOT_LAUNCH = ("user-stop", "os-shutdown", "spot-interruption", "scheduled-retirement", "hibernation",
+              "asg-health-replacement")
+KEY_STATE_CAUSES = {"Disabled": "kms-key-disabled", "PendingDeletion": "kms-key-pending-deletion",
+                    "PendingReplicaDeletion": "kms-key-pending-deletion", "PendingImport": "kms-key-unusable",
+                    "Unavailable": "kms-key-unusable", "Creating": "kms-key-unusable"}
+ERROR_KIND_CAUSES = {"key-disabled": "kms-key-disabled", "key-not-found": "kms-key-unusable",
+                     "key-unavailable": "kms-key-unusable", "key-invalid-state": "kms-key-unusable"}
+KMS_CAUSES = ("kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
+              "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable")
+
+
+@dataclass
+class CrossCheck:
+    """CloudTrail's refusing layer against the evaluator's."""
+
+    cloudtrail: str | None  # denied_by the CloudTrail message names
+    evaluator: str | None  # denied_by of the evaluator's decision
+    agree: bool | None  # None when one side is missing
+    detail: str
+
+
+@dataclass
+class Judgement:
+    verdict: Verdict
+    ruled_out: list[str]
+    gaps: list[FindingsGap] = field(default_factory=list)
+    authorization: Authorization | None = None
+    failure: KmsFailure | None = None
+    cross_check: CrossCheck | None = None
+
+
+def decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
+    """The verdict for the case."""
+    sr = case.state_reason
+    who = case.launcher.arn if case.launcher else None
+    confirmed = [l for l in lookalikes.values() if l.status == "confirmed"]
+    lookalike_out = [l.id for l in lookalikes.values() if l.status == "ruled-out"]
+    if case.instance is None:
+        return _undetermined(case, "describe-instances does not show the instance", lookalike_out,
+                             [FindingsGap("ec2:DescribeInstances", "missing",
+                                          "without the instance's state and state reason nothing can be decided",
+                                          f"aws ec2 describe-instances --instance-ids {case.instance_id} --region {case.region}")])
+    if sr.kind == "running":
+        return Judgement(_verdict("no-failure", None, who, None, "confirmed", reason=sr.state or "running"),
+                         _ruled_out_all_but("no-failure", lookalike_out))
+    if sr.kind == "cause":
+        return Judgement(_verdict(sr.cause, None, who, None, "confirmed",
+                                  reason=f"{sr.effective}: {sr.message or sr.meaning}"),
+                         _ruled_out_all_but(sr.cause, lookalike_out))
+    not_launch = [l for l in confirmed if l.id in NOT_LAUNCH]
+    if sr.kind == "not-a-launch-failure" or (not_launch and sr.kind != "kms-candidate"):
+        chosen = next((l for l in not_launch if l.id == sr.lookalike), not_launch[0] if not_launch else None)
+        title = chosen.title if chosen else sr.meaning
+        why = chosen.why if chosen else f"{sr.effective}: {sr.message or ''}"
+        return Judgement(_verdict("not-a-launch-failure", None, who, None, "confirmed",
+                                  lookalike=title.lower(), reason=why),
+                         _ruled_out_all_but("not-a-launch-failure", lookalike_out))
+    quota = [l for l in confirmed if l.id in ("volume-limit-exceeded", "insufficient-capacity", "snapshot-not-found")]
+    if quota and sr.kind != "kms-candidate":
+        return Judgement(_verdict(quota[0].id, None, who, None, "confirmed", reason=quota[0].why),
+                         _ruled_out_all_but(quota[0].id, lookalike_out))
+    return _kms(case, lookalike_out)
+
+
+# ---- KMS ------------------------------------------------------------------------------------------------
+
+def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
+    sr = case.state_reason
+    kms_like = sr.kind == "kms-candidate"
+    key = case.suspect_key
+    key_row = case.key(key) or {}
+    failures = case.kms_failures
+    failure = next((f for f in failures if f.key_arn == key), failures[0] if failures else None)
+    auth = case.authorizations.get(key) if key else None
+    launcher = case.launcher
+    principal = launcher.arn if launcher else None
+    use = next((u for u in case.key_uses if u.key_arn == key), None)
+    gaps = _own_gaps(case, key, auth)
+    fields = _fields(case, key, key_row, launcher, failure)
+    ruled = list(lookalike_out)
+
+    # 1. the key's state
+    state_cause = KEY_STATE_CAUSES.get(key_row.get("key_state") or "")
+    proof = f"describe-key shows KeyState {key_row.get('key_state')}." if state_cause else ""
+    if not state_cause and failure and failure.error_kind in ERROR_KIND_CAUSES:
+        state_cause = ERROR_KIND_CAUSES[failure.error_kind]
+        proof = f"CloudTrail: {failure.event_name} failed with {failure.error_code}."
+    if not state_cause and key and not key_row and _describe_key_not_found(case, key):
+        state_cause, proof = "kms-key-unusable", "describe-key answers NotFoundException."
+    if state_cause:
+        if failure and failure.error_kind in ERROR_KIND_CAUSES and "CloudTrail" not in proof:
+            proof += f" CloudTrail: {failure.event_name} failed with {failure.error_code}."
+        confidence = "confirmed" if (kms_like or failure) else "likely"
+        cause = "ebs-default-key-unusable" if use and use.implicit_default else state_cause
+        fields.update(proof=proof.strip(), reason=f"{(key_row.get('key_state') or 'unusable')}")
+        ruled += [c for c in KMS_CAUSES if c != cause and c not in ("kms-grant-denied",)]
+        if auth and auth.decision.allowed and auth.conclusive:
+            ruled.append("kms-grant-denied")
+        return Judgement(_verdict(cause, None, principal, key, confidence, **fields), _dedupe(ruled), gaps, auth,
+                         failure, _cross_check(failure, auth))
+
+    # 2. a policy refused EC2's request (or the instance's infrastructure role's Decrypt after the grant)
+    denial = failure if failure and failure.error_kind == "access-denied" else None
+    if denial is not None and denial.infrastructure:
+        auth = case.infrastructure_authorizations.get(denial.event_id or "", auth)
+    evaluator_denies = bool(auth and not auth.decision.allowed)
+    cross = _cross_check(denial, auth)
+    if denial or evaluator_denies:
+        denied_by = _denied_by(denial, auth)
+        if denial:
+            confidence = "confirmed" if (cross is None or cross.agree is not False) else "likely"
+            proof = f"CloudTrail: EC2's {denial.event_name} for this instance failed with {denial.error_code}."
+        else:
+            confidence = "likely" if kms_like and auth and launcher and launcher.confirmed else "possible"
+            proof = f"The evaluator denies EC2's CreateGrant ({auth.decision.decided_by})."
+            if case.cloudtrail_present and case.launch_event is not None:
+                confidence = "possible"  # CloudTrail shows the launch but no KMS failure
+        fields.update(proof=proof, layer=_layer_words(denied_by))
+        cause = _denial_cause(case, key, key_row, launcher, use)
+        if cause != "kms-grant-denied":
+            denied_by = None
+        fields["reason"] = "denied"
+        ruled += ["kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable"] if key_row.get(
+            "key_state") == "Enabled" else []
+        return Judgement(_verdict(cause, denied_by, principal, key, confidence, **fields), _dedupe(ruled), gaps,
+                         auth, denial, cross)
+
+    # 3. a cross-account key whose policy the evidence cannot show
+    if kms_like and key and _cross_account(case, key) and (auth is None or "key-policy" in auth.unknown_layers):
+        fields.update(proof="The key policy cannot be read from this account; no CloudTrail KMS failure was found.")
+        return Judgement(_verdict("kms-cross-account-key", None, principal, key, "possible", **fields),
+                         _dedupe(ruled), gaps, auth, None, cross)
+
+    # 4. nothing points at KMS
+    if key_row.get("key_state") == "Enabled" and auth and auth.decision.allowed and auth.conclusive:
+        ruled += list(KMS_CAUSES)
+        reason = f"{sr.effective or 'no state reason'}; the volume keys are enabled and EC2's CreateGrant is allowed"
+    elif case.encryption_known and not case.key_uses:
+        ruled += list(KMS_CAUSES)
+        reason = f"{sr.effective or 'no state reason'}; no volume of the launch is encrypted"
+    elif not key:
+        reason = f"{sr.effective or 'no state reason'}; the evidence does not show which keys the volumes use"
+    else:
+        reason = f"{sr.effective or 'no state reason'}; the evidence cannot show whether the launcher may use key {key}"
+    return _undetermined(case, reason, ruled, gaps, auth, principal, key)
+
+
+def _denial_cause(case: Any, key: str | None, key_row: dict[str, Any], launcher: Any, use: Any) -> str:
+    if key and _cross_account(case, key):
+        return "kms-cross-account-key"
+    if launcher and launcher.kind == "service-linked-role" and key_row.get("key_manager") != "AWS":
+        return "service-role-key-access"
+    if use and use.implicit_default:
+        return "ebs-default-key-unusable"
+    return "kms-grant-denied"
+
+
+def _denied_by(denial: KmsFailure | None, auth: Authorization | None) -> str:
+    evaluator = auth.denied_by if auth and not auth.decision.allowed else None
+    if denial and denial.denied_by:
+        if evaluator and evaluator in denial.agrees_with:
+            return evaluator  # the evaluator is as right as CloudTrail and more precise
+        return denial.denied_by if denial.denied_by != "unknown" or not evaluator else evaluator
+    return evaluator or "unknown"
+
+
+def _cross_check(denial: KmsFailure | None, auth: Authorization | None) -> CrossCheck | None:
+    if denial is None and auth is None:
+        return None
+    cloudtrail = denial.denied_by if denial and denial.error_kind == "access-denied" else None
+    evaluator = auth.denied_by if auth else None
+    if denial is None or cloudtrail is None:
+        what = "allows" if auth and auth.decision.allowed else f"denies ({evaluator})"
+        return CrossCheck(None, evaluator, None, f"no CloudTrail denial to compare; the evaluator {what}")
+    if auth is None:
+        return CrossCheck(cloudtrail, None, None,
+                          f"CloudTrail names {cloudtrail}; the evaluator could not run (missing principal or key)")
+    if auth.decision.allowed:
+        unseen = set(auth.unknown_layers) | {"session-policy"}  # session policies are never in the evidence
+        if cloudtrail in unseen or (cloudtrail == "explicit-deny" and "key-policy" in auth.unknown_layers):
+            return CrossCheck(cloudtrail, None, None,
+                              f"CloudTrail names {cloudtrail}, a layer the evidence does not show: the evaluator "
+                              "cannot confirm or contradict it")
+        note = " (with assumed layers: " + ", ".join(auth.unknown_layers) + ")" if auth.unknown_layers else ""
+        return CrossCheck(cloudtrail, None, False,
+                          f"CloudTrail names {cloudtrail}, but the evaluator allows the request{note}: "
+                          "the evidence's policies differ from those AWS applied")
+    agree = evaluator in denial.agrees_with
+    verb = "agrees with" if agree else "disagrees with"
+    return CrossCheck(cloudtrail, evaluator, agree, f"CloudTrail names {cloudtrail}; the evaluator ({evaluator}) {verb} it")
+
+
+def _cross_account(case: Any, key: str) -> bool:
+    owner = case.key_account(key)
+    return bool(owner and case.account_id and owner != case.account_id)
+
+
+def _describe_key_not_found(case: Any, key: str) -> bool:
+    return any("notfound" in g.error.lower() for g in case.gap_for("kms:DescribeKey"))
+
+
+def _own_gaps(case: Any, key: str | None, auth: Authorization | None) -> list[FindingsGap]:
+    gaps: list[FindingsGap] = []
+    if not case.cloudtrail_present:
+        gaps.append(FindingsGap("cloudtrail:LookupEvents", "missing",
+                                "no CloudTrail records: the launcher and KMS's own refusal cannot be shown, "
+                                "so no KMS cause can be confirmed by CloudTrail",
+                                f"aws cloudtrail lookup-events --region {case.region} --lookup-attributes "
+                                f"AttributeKey=ResourceName,AttributeValue={case.instance_id}"))
+    elif case.launch_event is None:
+        gaps.append(FindingsGap("cloudtrail:LookupEvents", "not-found",
+                                "CloudTrail holds no StartInstances/RunInstances for the instance: the launcher is unknown",
+                                f"aws cloudtrail lookup-events --region {case.region} --lookup-attributes "
+                                f"AttributeKey=ResourceName,AttributeValue={case.instance_id}"))
+    if case.launcher is None:
+        gaps.append(FindingsGap("diagnosis:launching-principal", "unknown",
+                                "the launching principal is unknown: EC2's CreateGrant cannot be evaluated"))
+    if key and case.key(key) is None:
+        gaps.append(FindingsGap("kms:DescribeKey", "missing", f"the state and owner of key {key} are unknown",
+                                f"aws kms describe-key --key-id {key}"))
+    if auth:
+        for layer in auth.unknown_layers:
+            gaps.append(FindingsGap(f"diagnosis:{layer}", "unknown",
+                                    f"the {layer} is not in the evidence; the evaluator assumed it allows"))
+    return gaps
+
+
+def _fields(case: Any, key: str | None, key_row: dict[str, Any], launcher: Any,
+            failure: KmsFailure | None) -> dict[str, str]:
+    manager = key_row.get("key_manager")
+    deletion = key_row.get("deletion_date")
+    return {
+        "principal": launcher.arn if launcher else "the launching principal (unknown)",
+        "principal_kind": kind_label(launcher.kind) if launcher else "unknown",
+        "key": key or "(unknown key)",
+        "key_kind": {"AWS": "AWS managed", "CUSTOMER": "customer managed"}.get(manager or "", "type unknown"),
+        "key_state": key_row.get("key_state") or "state unknown",
+        "key_account": case.key_account(key) or "unknown",
+        "account": case.account_id or "unknown",
+        "deletion": f" (deletion date {deletion})" if deletion else "",
+        "layer": "a policy refused it",
+        "reason": "",
+        "lookalike": "",
+        "proof": "",
+    }
+
+
+def _layer_words(denied_by: str) -> str:
+    words = {
+        "identity-policy": "no identity-based (IAM) policy allows kms:CreateGrant on it",
+        "key-policy": "the key policy neither names it nor delegates to IAM for it",
+        "explicit-deny": "an explicit Deny in an identity or key policy refuses it",
+        "permissions-boundary": "its permissions boundary does not allow it",
+        "scp": "a service control policy refuses it",
+        "session-policy": "its session policy refuses it",
+        "unknown": "a policy layer the evidence does not show refuses it",
+    }
+    return words.get(denied_by, denied_by)
+
+
+def _undetermined(case: Any, reason: str, ruled: list[str], gaps: list[FindingsGap],
+                  auth: Authorization | None = None, principal: str | None = None,
+                  key: str | None = None) -> Judgement:
+    return Judgement(_verdict("undetermined", None, principal, key, "possible", reason=reason), _dedupe(ruled),
+                     gaps, auth, None, None)
+
+
+def _verdict(cause: str, denied_by: str | None, principal_arn: str | None, key_arn: str | None,
+             confidence: str, **fields: str) -> Verdict:
+    template = load_data("summaries.yaml")[cause]
+    values = {k: "" for k in ("principal", "principal_kind", "key", "key_kind", "key_state", "key_account",
+                              "account", "layer", "reason", "lookalike", "deletion", "proof")}
+    values.update(fields)
+    summary = " ".join(template.format(**values).split())
+    return Verdict(cause, denied_by, principal_arn, key_arn, confidence, summary)
+
+
+def _ruled_out_all_but(cause: str, lookalike_out: list[str]) -> list[str]:
+    """Every KMS cause is ruled out when a non-KMS reason decides, plus the ruled-out lookalikes."""
+    return _dedupe([c for c in KMS_CAUSES if c != cause] + [l for l in lookalike_out if l != cause])
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return [i for i in dict.fromkeys(items) if i in CAUSES or i]
