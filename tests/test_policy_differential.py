@@ -203,7 +203,7 @@ def iam_simulate() -> Path:
     npm = shutil.which("npm")
     assert npm and shutil.which("node"), "node and npm are needed for the differential test"
     if not (HERE / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--no-package-lock"], cwd=HERE, check=True,
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True,
                        capture_output=True, timeout=540)
     return HERE / "simulate.mjs"
 

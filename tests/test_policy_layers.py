@@ -348,3 +348,19 @@ def test_grant_operations_lacking_decrypt() -> None:
                          "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Encrypt", "ReEncryptTo"]}}})
     d = decide(ROLE, PolicySet(resource_policy=policy), principal_type="role_session")
     assert not d.allowed and "kms:GrantOperations" in "\n".join(d.explanation)
+
+
+def test_data_perimeter_deny_spares_calls_aws_makes_for_you() -> None:
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_deny-ip.html: deny outside the
+    # listed ranges unless "aws:ViaAWSService" is true (a service calling on the principal's behalf, as EC2 does)
+    perimeter = Policy(doc({"Effect": "Deny", "Action": "*", "Resource": "*",
+                            "Condition": {"NotIpAddress": {"aws:SourceIp": ["192.0.2.0/24", "203.0.113.0/24"]},
+                                          "Bool": {"aws:ViaAWSService": "false"}}}), "inline:DenyOutsideOffice")
+    policies = PolicySet(identity=[allow(), perimeter], resource_policy=key_policy(root_statement()))
+    via_ec2 = {**EC2_GRANT, "aws:SourceIp": "ec2.amazonaws.com", "aws:ViaAWSService": "true"}
+    assert decide(ALICE, policies, context=via_ec2).allowed
+    direct = {"aws:SourceIp": "198.51.100.20", "aws:ViaAWSService": "false"}
+    d = decide(ALICE, policies, "kms:Decrypt", context=direct)
+    assert (d.decided_by, d.layer) == ("explicit-deny", "identity-policy")
+    assert "NotIpAddress aws:SourceIp" in "\n".join(d.explanation)
+    assert decide(ALICE, policies, "kms:Decrypt", context={**direct, "aws:SourceIp": "203.0.113.9"}).allowed
