@@ -67,3 +67,15 @@ def test_timeline_picture_is_a_png_even_with_hostile_labels() -> None:
     png = timeline_png(points, title="$x")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert timeline_png(points_from_rows([]))[:4] == b"\x89PNG"
+
+
+def test_timeline_keeps_the_burst_around_the_errors() -> None:
+    from kit.report.timeline import incident_burst
+
+    points = points_from_rows([
+        {"time": "2024-01-01T10:00:00Z", "lane": "launch", "label": "StartInstances", "error": False},
+        {"time": "2024-01-01T10:00:04Z", "lane": "kms", "label": "CreateGrant AccessDenied", "error": True},
+        {"time": "2024-01-09T08:00:00Z", "lane": "state", "label": "stopped when collected", "error": False},
+    ])
+    burst, left_out = incident_burst(points)
+    assert list(burst["label"]) == ["StartInstances", "CreateGrant AccessDenied"] and left_out == 1

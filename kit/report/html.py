@@ -90,13 +90,20 @@ def step_block(step: Mapping[str, Any], explanation: str = "",
 
 
 def frame_table(frame: pd.DataFrame | None, caption: str = "", max_rows: int = 30,
-                columns: Sequence[str] | None = None) -> str:
-    """A DataFrame as an escaped HTML table (cells holding dicts or lists shown as JSON)."""
+                columns: Sequence[str] | None = None, transpose_wider_than: int = 7) -> str:
+    """A DataFrame as an escaped HTML table (cells holding dicts or lists shown as JSON).
+
+    A single wide row (an instance, a key) reads better as field/value lines, so it is shown transposed.
+    """
     if frame is None or len(frame) == 0:
         label = f"{caption}: " if caption else ""
         return f'<p class="kit-muted">{text(label)}no rows.</p>'
     if columns:
         frame = frame[[c for c in columns if c in frame.columns]]
+    if len(frame) == 1 and len(frame.columns) > transpose_wider_than:
+        row = frame.iloc[0]
+        frame = pd.DataFrame({"field": list(frame.columns), "value": [row[c] for c in frame.columns]})
+        frame = frame[[plain(v) != "" for v in frame["value"]]]
     shown = frame.head(max_rows)
     head = "".join(f"<th>{text(c)}</th>" for c in shown.columns)
     body = "".join("<tr>" + "".join(f"<td>{text(v)}</td>" for v in row) + "</tr>"
@@ -104,14 +111,13 @@ def frame_table(frame: pd.DataFrame | None, caption: str = "", max_rows: int = 3
     more = (f'<p class="kit-muted">{len(frame) - max_rows} more rows not shown.</p>'
             if len(frame) > max_rows else "")
     cap = f"<caption>{text(caption)}</caption>" if caption else ""
-    return (f'<table class="kit-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-            f"{more}")
+    return (f'<div class="kit-table-wrap"><table class="kit-table">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>{more}")
 
 
 def ruled_out_block(ruled_out: Iterable[str]) -> str:
     """The causes the evidence excludes."""
-    items = "".join(f"<li><code>{text(code)}</code>: {text(causes().get(code, {}).get('title', ''))}</li>"
-                    for code in ruled_out)
+    items = "".join(f"<li><code>{text(code)}</code>: {text(_title_of(code))}</li>" for code in ruled_out)
     body = f"<ul>{items}</ul>" if items else '<p class="kit-muted">Nothing was ruled out.</p>'
     return f'<div class="kit-report"><div class="kit-block"><h3>Ruled out</h3>{body}</div></div>'
 
@@ -138,19 +144,33 @@ def remediation_block(remediation: Sequence[Mapping[str, Any]]) -> str:
         verified = bool(item.get("verified"))
         badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
                  else '<span class="kit-status kit-status-unverified">not verified</span>')
-        document = item.get("document")
-        body = document if isinstance(document, str) else json.dumps(document, indent=2, default=str)
-        note = ("The kit's evaluator confirms that, with this change, the failing request is allowed."
-                if verified else "The kit could not confirm with its evaluator that this change is enough.")
-        parts.append(f'<div class="kit-step" data-remediation="{number}"><h3>{badge} {number}. '
-                     f"{text(item.get('kind'))}"
-                     + (f" for <code>{text(item.get('target'))}</code>" if item.get("target") else "")
-                     + "</h3>"
-                     + (f"<p>{text(item.get('description'))}</p>" if item.get("description") else "")
-                     + (f'<pre class="kit-pre">{text(body)}</pre>' if document not in (None, "", {}) else "")
+        note = item.get("note") or ("The kit's evaluator confirms that, with this change, the failing request is "
+                                    "allowed." if verified else "The kit's evaluator did not confirm this change.")
+        heading = item.get("title") or item.get("kind")
+        parts.append(f'<div class="kit-step" data-remediation="{number}"><h3>{badge} {number}. {text(heading)} '
+                     f'<span class="kit-muted">({text(item.get("kind"))}'
+                     + (f" for <code>{text(item.get('target'))}</code>" if item.get("target") else "") + ")</span></h3>"
+                     + "".join(f"<p>{text(item.get(k))}</p>" for k in ("description", "explanation") if item.get(k))
+                     + _document(item.get("document"))
                      + f'<p class="kit-muted">{text(note)}</p></div>')
     parts.append("</div></div>")
     return "".join(parts)
+
+
+def _document(document: Any) -> str:
+    """A remediation's document: policy JSON, Terraform text, or CLI commands with the files they read."""
+    if document in (None, "", {}, []):
+        return ""
+    if isinstance(document, str):
+        return f'<pre class="kit-pre">{text(document)}</pre>'
+    if isinstance(document, Mapping) and "commands" in document:
+        commands = document.get("commands") or []
+        out = f'<pre class="kit-pre">{text(chr(10).join(str(c) for c in commands))}</pre>'
+        for name, body in (document.get("files") or {}).items():
+            shown = body if isinstance(body, str) else json.dumps(body, indent=2, default=str)
+            out += f'<p class="kit-file">{text(name)}</p><pre class="kit-pre">{text(shown)}</pre>'
+        return out
+    return f'<pre class="kit-pre">{text(json.dumps(document, indent=2, default=str))}</pre>'
 
 
 def png_figure(png: bytes, alt: str) -> str:
@@ -171,6 +191,24 @@ def failure_block(error_name: str, error_value: str) -> str:
 def causes() -> dict[str, Any]:
     """Verdict causes' titles and tones (kit/report/causes.yaml)."""
     return yaml.safe_load(resources.files("kit.report").joinpath("causes.yaml").read_text(encoding="utf-8"))
+
+
+def _title_of(code: str) -> str:
+    """A cause's or lookalike's title (lookalikes are kit.diagnose's data)."""
+    title = causes().get(code, {}).get("title") if isinstance(causes().get(code), dict) else None
+    return title or _lookalike_titles().get(code, "")
+
+
+@lru_cache(maxsize=1)
+def _lookalike_titles() -> dict[str, str]:
+    from kit.errors import KitError
+
+    try:
+        from kit.diagnose.metadata import load_data
+
+        return {k: v.get("title", "") for k, v in (load_data("lookalikes.yaml").get("lookalikes") or {}).items()}
+    except (ImportError, KitError, AttributeError):  # the report still renders without them
+        return {}
 
 
 @lru_cache(maxsize=1)

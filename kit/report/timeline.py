@@ -7,6 +7,7 @@ returned as PNG bytes, which the report embeds so the picture works offline and 
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,12 +19,22 @@ LANES: tuple[str, ...] = ("state", "launch", "kms", "other")
 LANE_TITLES: Mapping[str, str] = {"state": "instance state", "launch": "start / run call",
                                   "kms": "KMS calls", "other": "other calls"}
 OK_COLOUR = "#1565c0"
+BURST_GAP = pd.Timedelta(hours=2)
+_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:(iam|sts)::[0-9X]{12}:")  # labels: user/test reads better
 ERROR_COLOUR = "#c62828"
 
 
 def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10.0) -> bytes:
-    """PNG of the timeline; `points` has columns time (UTC), lane, label, error (bool)."""
+    """PNG of the timeline; `points` has columns time (UTC), lane, label, error (bool).
+
+    Points far from the incident (evidence collected days later) would squash it into one dot: the picture
+    keeps the burst of points around the errors (or the largest burst) and says how many it left out.
+    """
     from matplotlib.figure import Figure
+
+    points, left_out = incident_burst(points)
+    if left_out:
+        title = f"{title}  ({left_out} later or earlier point{'s' if left_out > 1 else ''} in the table only)"
 
     lanes = [lane for lane in LANES if lane in set(points["lane"])] or ["other"]
     height = 1.4 + 0.9 * len(lanes)
@@ -38,7 +49,7 @@ def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10
                      marker="o", edgecolors="white", linewidths=0.8)
         for index, (x, y, label, err) in enumerate(zip(markers_x, ypos, points["label"], points["error"])):
             offset = 10 if index % 2 == 0 else -16
-            axes.annotate(textwrap.shorten(str(label), 48, placeholder="..."), (x, y),
+            axes.annotate(textwrap.shorten(_ARN_ACCOUNT.sub("", str(label)), 60, placeholder="..."), (x, y),
                           xytext=(4, offset), textcoords="offset points", fontsize=7.5,
                           color=ERROR_COLOUR if bool(err) else "#1d1d1f", parse_math=False)
         span = times.max() - times.min()
@@ -64,6 +75,18 @@ def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def incident_burst(points: pd.DataFrame, gap: pd.Timedelta = BURST_GAP) -> tuple[pd.DataFrame, int]:
+    """The points of the burst (no `gap` between neighbours) holding an error, else the largest burst."""
+    if len(points) < 2:
+        return points, 0
+    ordered = points.sort_values("time", kind="stable").reset_index(drop=True)
+    burst_ids = (ordered["time"].diff() > gap).cumsum()
+    bursts = list(ordered.groupby(burst_ids, sort=True))
+    with_errors = [frame for _, frame in bursts if frame["error"].any()]
+    chosen = with_errors[-1] if with_errors else max((frame for _, frame in bursts), key=len)
+    return chosen.reset_index(drop=True), len(ordered) - len(chosen)
 
 
 def points_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

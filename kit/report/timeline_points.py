@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.report.timeline import points_from_rows
+from kit.report.timeline import LANES, points_from_rows
 
 LAUNCH_CALLS = frozenset({"StartInstances", "RunInstances", "StopInstances", "TerminateInstances",
                           "CreateAutoScalingGroup", "UpdateAutoScalingGroup", "RequestSpotInstances"})
@@ -40,11 +40,13 @@ def _point(row: dict[str, Any]) -> dict[str, Any] | None:
 
 def _lane(kind: str, source: str, name: str) -> str:
     kind = kind.lower()
-    if kind in {"state", "state-change", "instance-state"}:
+    if kind in LANES:
+        return kind
+    if kind in {"state-change", "instance-state"}:
         return "state"
-    if "kms" in kind or source == "kms.amazonaws.com":
+    if source == "kms.amazonaws.com":
         return "kms"
-    if kind in {"launch", "start", "api-call"} and name in LAUNCH_CALLS or name in LAUNCH_CALLS:
+    if name in LAUNCH_CALLS:
         return "launch"
     return "other"
 
