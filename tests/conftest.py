@@ -27,3 +27,23 @@ def sim_env(sim: "SimulatedAccount", monkeypatch: pytest.MonkeyPatch) -> dict[st
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def sim_client(sim: "SimulatedAccount"):  # noqa: F821
+    """`sim_client("ec2", region="eu-west-1", **config)`: a boto3 client on the simulated account (cached)."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(aws_access_key_id=sim.environ()["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=sim.environ()["AWS_SECRET_ACCESS_KEY"])
+    clients: dict[tuple, object] = {}
+
+    def make(service: str, region: str = "eu-west-1", **config: object):
+        key = (service, region, repr(sorted(config.items())))
+        if key not in clients:
+            clients[key] = session.client(service, region_name=region, endpoint_url=sim.endpoint_url,
+                                          config=Config(**config) if config else None)
+        return clients[key]
+
+    return make

@@ -119,6 +119,23 @@ class Launch:
             instance.state_reason = StateReason()
             instance._reason = ""
 
+    def create_grants(self) -> None:
+        """The grants EC2's successful CreateGrant calls leave on the keys of a running instance."""
+        from moto.kms.models import kms_backends
+
+        if self.failure["state"] != "running":
+            return
+        for call in self.kms_calls:
+            if call.operation != "CreateGrant" or call.error or call.by != "launcher":
+                continue
+            _, _, _, region, key_account, resource = call.key_arn.split(":", 5)
+            kms_backends[key_account][region].create_grant(
+                key_id=resource.split("/")[-1],
+                grantee_principal=records.infrastructure_role_arn(self.account_id, self.instance_id),
+                operations=["Decrypt"], name="",
+                constraints={"EncryptionContextSubset": {"aws:ebs:id": call.volume_id}},
+                retiring_principal=f"ec2.{self.region}.amazonaws.com")
+
     def set_pending(self) -> None:
         """The state StartInstances reports: pending (code 0)."""
         from moto.ec2.models import ec2_backends

@@ -124,6 +124,7 @@ class Seeder:
             events = launch.timeline(at) + self._noise(account, region, at)
             publish(events)
             launch.apply_final_state(at)
+            launch.create_grants()
             launch.history.append(at)
             if launch.fails:
                 w.failures[(account, region, launch.instance_id)] = launch
@@ -153,6 +154,8 @@ class Seeder:
     # ---- per account and Region, once ----------------------------------------------------------------------
 
     def _prepare(self, w: World, account: str, region: str) -> None:
+        from moto.ec2.models import ec2_backends
+
         if not w.organization:
             self._organization(w)
         if (account, region) in w.prepared:
@@ -161,6 +164,9 @@ class Seeder:
         ec2 = self.client("ec2", account, region)
         base = ec2.register_image(Name="al2023-base-2025.11", Description="Amazon Linux 2023 base (golden image)",
                                   RootDeviceName="/dev/xvda", Architecture="x86_64", VirtualizationType="hvm")
+        base_ami = ec2_backends[account][region].amis[base["ImageId"]]
+        base_ami.root_device_name, base_ami.root_device_type = "/dev/xvda", "ebs"   # moto ignores both
+        base_ami.ebs_snapshot.volume.size = 8
         w.prepared.add((account, region))
         w.base_images[(account, region)] = base["ImageId"]
         # a healthy unencrypted instance started by another user: noise the kit must not confuse
@@ -414,7 +420,10 @@ class Seeder:
                 Name=spec["name"], Description=spec.get("description", ""), RootDeviceName="/dev/xvda",
                 Architecture="x86_64", VirtualizationType="hvm")["ImageId"]
             ami = owner_backend.amis[image_id]
+            ami.root_device_name = "/dev/xvda"         # moto ignores RootDeviceName on RegisterImage
+            ami.root_device_type = "ebs"
             snapshot = ami.ebs_snapshot
+            snapshot.volume.size = int(spec.get("size", 8))
             if spec.get("snapshot_key"):
                 snapshot.encrypted = True
                 snapshot.kms_key_id = keys[spec["snapshot_key"]]
