@@ -58,6 +58,9 @@ class Policy:
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "statements", statements)
 
+    def __hash__(self) -> int:
+        return hash((self.name, json.dumps(self.document, sort_keys=True, default=str)))
+
     @property
     def variables_enabled(self) -> bool:
         """Policy variables are substituted only in Version 2012-10-17 documents."""

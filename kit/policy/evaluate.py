@@ -115,7 +115,8 @@ class _Evaluation:
     # -- the story, top-down ---------------------------------------------------------------------
     def run(self) -> Decision:
         request, caller = self.request, self.caller
-        where = "same account" if self.same_account else f"cross-account: the key is in {self.key_account}"
+        thing = "the key" if self.key_required else "the resource"
+        where = "same account" if self.same_account else f"cross-account: {thing} is in {self.key_account}"
         self.lines.append(f"Request: {caller.describe()} calls {request.action} on {request.resource} ({where}).")
         scp_levels = self._scan_scps()
         key = self._scan_key_policy()
@@ -125,23 +126,9 @@ class _Evaluation:
         session = (self._scan_layer(self.policies.session_policies)
                    if self.policies.session_policies and caller.has_iam_policies else None)
 
-        explicit = self._explicit_deny(scp_levels, key, identity, boundary, session)
-        if explicit:
-            return explicit
-        for level, scan in enumerate(scp_levels):
-            if scan.allows:
-                continue
-            for earlier in range(level):
-                self.lines.append(f"SCPs: level {earlier} allows ({scp_levels[earlier].allows[0].ref}).")
-            if not scan.allows:
-                self.lines.append(f"SCPs: level {level} ({'root' if level == 0 else 'OU/account'}) has no statement "
-                                  f"allowing {request.action}: every level of the organization must allow.")
-                self._misses(scan)
-                return self._deny("scp")
-        if scp_levels:
-            self.lines.append("SCPs: every level allows (" + "; ".join(
-                f"level {i}: {s.allows[0].ref}" for i, s in enumerate(scp_levels)) + ").")
-        return self._allow_or_implicit_deny(key, identity, boundary, session)
+        return (self._explicit_deny(scp_levels, key, identity, boundary, session)
+                or self._scp_implicit_deny(scp_levels)
+                or self._allow_or_implicit_deny(key, identity, boundary, session))
 
     # -- layers ---------------------------------------------------------------------------------
     def _scan_scps(self) -> list[Scan]:
@@ -237,6 +224,21 @@ class _Evaluation:
             self.lines.append(f"Decision: deny. An explicit Deny overrides every Allow (AWS: \"... with an explicit "
                               f"deny in {article} {words}\").")
             return Decision("deny", "explicit-deny", layer, True, self.lines, hit.ref)
+        return None
+
+    def _scp_implicit_deny(self, scp_levels: list[Scan]) -> Decision | None:
+        for level, scan in enumerate(scp_levels):
+            if scan.allows:
+                continue
+            for earlier in range(level):
+                self.lines.append(f"SCPs: level {earlier} allows ({scp_levels[earlier].allows[0].ref}).")
+            self.lines.append(f"SCPs: level {level} ({'root' if level == 0 else 'OU/account'}) has no statement "
+                              f"allowing {self.request.action}: every level of the organization must allow.")
+            self._misses(scan)
+            return self._deny("scp")
+        if scp_levels:
+            self.lines.append("SCPs: every level allows (" + "; ".join(
+                f"level {i}: {s.allows[0].ref}" for i, s in enumerate(scp_levels)) + ").")
         return None
 
     def _allow_or_implicit_deny(self, key: Scan | None, identity: Scan | None, boundary: Scan | None,
