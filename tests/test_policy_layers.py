@@ -364,3 +364,11 @@ def test_data_perimeter_deny_spares_calls_aws_makes_for_you() -> None:
     assert (d.decided_by, d.layer) == ("explicit-deny", "identity-policy")
     assert "NotIpAddress aws:SourceIp" in "\n".join(d.explanation)
     assert decide(ALICE, policies, "kms:Decrypt", context={**direct, "aws:SourceIp": "203.0.113.9"}).allowed
+
+
+def test_deleted_principal_shown_as_unique_id_matches_nobody() -> None:
+    # PRINCIPAL: when the role or user a policy names is deleted, the policy shows its unique ID instead of the ARN
+    policy = key_policy(root_statement(), names("AROADBQP57FF2AEXAMPLE", sid="Deleted role"))
+    d = decide(ROLE, PolicySet(resource_policy=policy), principal_type="role_session")
+    assert not d.allowed and d.decided_by == "identity-policy"
+    assert "AROADBQP57FF2AEXAMPLE" in "\n".join(d.explanation)

@@ -334,7 +334,7 @@ class _Evaluation:
         label = "Key policy" if self.key_required else "Resource policy"
         self.lines.append(f"{label}: " + ("; ".join(found) if found else
                           f"no statement allows {self.request.action} for this caller") + ".")
-        if key and not found:
+        if key and not (key_by[DIRECT] or key_by[ROLE]):  # statements that might have named the caller
             self._misses(key)
 
     def _misses(self, scan: Scan) -> None:

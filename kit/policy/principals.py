@@ -19,6 +19,8 @@ PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 CALLER_KINDS = ("user", "role", "role_session", "root", "service", "federated",
                 "service_linked_role_session")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+# A principal deleted after the policy was saved shows as its unique id (AIDA..., AROA...): valid, matches nobody.
+_UNIQUE_ID = re.compile(r"^A[A-Z0-9]{15,127}$")
 _IAM_ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<resource>.+)$")
 
 # How a Principal entry matched the caller, strongest first.
@@ -134,8 +136,8 @@ def parse_principal(element: object, field: str) -> PrincipalSpec:
                 continue
             if has_wildcard(value):
                 raise BadInput(f"{field}.{kind}", "an exact principal (no partial wildcards in Principal)", value)
-            if kind == "AWS" and not (_ACCOUNT_ID.match(value) or _IAM_ARN.match(value)):
-                raise BadInput(f"{field}.{kind}", "an account id or an IAM/STS principal ARN", value)
+            if kind == "AWS" and not (_ACCOUNT_ID.match(value) or _IAM_ARN.match(value) or _UNIQUE_ID.match(value)):
+                raise BadInput(f"{field}.{kind}", "an account id, an IAM/STS principal ARN or a unique id", value)
             entries.append((kind, value))
     return PrincipalSpec(everyone, tuple(entries))
 
