@@ -118,13 +118,9 @@ def evaluate_condition(condition: Condition, context: Mapping[str, str | list[st
     return ok, f"{head}: the request has {condition.key} = {_show(shown)}"
 
 
-def load_operator_table() -> dict[str, dict[str, Any]]:
-    """The operator table (kit/policy/operators.json), read once."""
-    return _operator_table()
-
-
 @lru_cache(maxsize=1)
 def _operator_table() -> dict[str, dict[str, Any]]:
+    """The operator table (kit/policy/operators.json), read on first use."""
     text = resources.files("kit.policy").joinpath("operators.json").read_text(encoding="utf-8")
     return json.loads(text)["operators"]
 
