@@ -34,6 +34,12 @@ def run_checklist(sim, instance_id: str, region: str, folder: Path) -> dict[str,
         documents = {p.name: read_json_file(p) for p in folder.glob("*.json")}
         todo = [c for c in checklist(documents, instance_id, region) if c.file_name not in attempted]
         if not todo:
+            # what the final checklist no longer asks for (KMS events at large, fetched while no key was
+            # known) goes: the folder is what running the whole checklist at once would give
+            wanted = {c.file_name for c in checklist(documents, instance_id, region)}
+            for path in folder.glob("*.json"):
+                if path.name not in wanted:
+                    path.unlink()
             return failed
         for command in todo:
             attempted.add(command.file_name)
