@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kit.collect import load_evidence
 from kit.collect.bundle import MANIFEST, load_bundle, write_bundle
@@ -219,3 +221,21 @@ def test_logged_access_key_ids_are_not_credentials(tmp_path, evidence):
     logs = [d for n, d in evidence.documents.items() if n.startswith("cloudtrail-logs/")]
     assert any("AKIA" in json.dumps(d) for d in logs)
     assert load_bundle(write_bundle(evidence, tmp_path / "bundle")).documents == evidence.documents
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+names = st.from_regex(r"[a-z]{1,8}\.[a-z-]{1,12}(\.[a-z0-9-]{1,8})?\.json", fullmatch=True) | st.from_regex(
+    r"cloudtrail-logs/[a-z0-9]{1,6}/[a-z0-9_]{1,12}\.json(\.gz)?", fullmatch=True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(documents=st.dictionaries(names, json_values, min_size=1, max_size=6))
+def test_any_documents_round_trip(tmp_path_factory, documents):
+    evidence = Evidence("i-0abc12345678def01", "eu-west-1", documents=documents)
+    folder = write_bundle(evidence, tmp_path_factory.mktemp("bundle"))
+    assert load_bundle(folder).documents == documents

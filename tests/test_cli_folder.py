@@ -249,6 +249,19 @@ def test_region_and_instance_are_inferred(tmp_path):
     assert evidence.region == REGION  # from the volume's key ARN
 
 
+def test_several_instances_need_an_instance_id(tmp_path):
+    docs = sample_documents()
+    reservations = docs["ec2.describe-instances.json"]["Reservations"]
+    other = json.loads(json.dumps(reservations[0]))
+    other["Instances"][0]["InstanceId"] = "i-0fffffffffffffff0"
+    reservations.append(other)
+    folder = write_folder(tmp_path / "cli", docs)
+    with pytest.raises(BadInput) as err:
+        load_cli_folder(folder)
+    assert err.value.field == "instance_id" and "i-0fffffffffffffff0" in str(err.value)
+    assert load_cli_folder(folder, instance_id="i-0fffffffffffffff0").instance_id == "i-0fffffffffffffff0"
+
+
 def test_load_evidence_dispatches_cli(tmp_path):
     folder = write_folder(tmp_path / "cli", sample_documents())
     evidence = load_evidence(f"cli:{folder}", INSTANCE, REGION)

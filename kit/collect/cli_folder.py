@@ -65,6 +65,10 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
     instance = find_instance(documents[REQUIRED], instance_id)
     if instance is None:
         raise BadInput(REQUIRED, f"an instance {instance_id or ''}".strip(), "no such instance in the file")
+    if instance_id is None:
+        every = _instance_ids(documents[REQUIRED])
+        if len(every) > 1:
+            raise BadInput("instance_id", f"one of {', '.join(every)} (the file describes several instances)", None)
     instance_id = instance_id or instance["InstanceId"]
     region = region or _region(instance, documents)
     for command in missing_commands(documents, instance_id, region):
@@ -141,6 +145,10 @@ def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str
         except ValueError:
             return "Policy is not a JSON policy document"
     return None
+
+
+def _instance_ids(document: dict[str, Any]) -> list[str]:
+    return sorted({i.get("InstanceId") for r in document.get("Reservations") or [] for i in r.get("Instances") or []} - {None})
 
 
 def _region(instance: dict[str, Any], documents: dict[str, Any]) -> str:
