@@ -4,6 +4,7 @@
 - StartInstances on a failing scenario instance: moto starts it; we answer `pending` instead of `running`,
   then shortly after stop it with the scenario's StateReason and append the replayed events.
 - StartInstances on a terminated instance: IncorrectInstanceState, as AWS (moto would start it).
+- GetEbsDefaultKmsKeyId / ResetEbsDefaultKmsKeyId (moto has neither).
 - Volumes' KmsKeyId normalised to the key ARN after EC2 calls that create volumes.
 - KMS DescribeKey/ListGrants with another account's key ARN: served from the owner's account when its key
   policy admits the caller's account (moto only looks in the caller's account), AccessDeniedException if not.
@@ -104,6 +105,8 @@ class Extensions:
         if action == "StartInstances":
             ids = [v[0] for k, v in sorted(params.items()) if k.startswith("InstanceId.")]
             return self._start_instances(environ, start_response, account, region, ids)
+        if action in ("GetEbsDefaultKmsKeyId", "ResetEbsDefaultKmsKeyId"):
+            return _default_ebs_key(start_response, action, account, region)
         result = self.app(environ, start_response)
         if action in VOLUME_CREATING:
             _normalise_volume_keys(account, region)
@@ -280,6 +283,24 @@ def _normalise_volume_keys(account: str, region: str) -> None:
     for snapshot in list(backend.snapshots.values()):
         if snapshot.kms_key_id and not str(snapshot.kms_key_id).startswith("arn:"):
             snapshot.kms_key_id = normalise_key_arn(snapshot.kms_key_id, account, region)
+
+
+def _default_ebs_key(start_response: StartResponse, action: str, account: str, region: str) -> list[bytes]:
+    """GetEbsDefaultKmsKeyId / ResetEbsDefaultKmsKeyId (moto has neither). Unchanged, AWS answers alias/aws/ebs."""
+    from moto.ec2.models import ec2_backends
+    from moto.kms.models import kms_backends
+
+    backend, kms = ec2_backends[account][region], kms_backends[account][region]
+    aws_managed = kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn  # moto makes aws/ebs if it is missing
+    if action == "ResetEbsDefaultKmsKeyId" or not backend.default_kms_key_id:
+        backend.default_kms_key_id = aws_managed
+    key_id = "alias/aws/ebs" if backend.default_kms_key_id == aws_managed else backend.default_kms_key_id
+    if action == "ResetEbsDefaultKmsKeyId":
+        key_id = aws_managed
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{EC2_NS}">'
+            f"<requestId>{uuid.uuid4()}</requestId><kmsKeyId>{key_id}</kmsKeyId></{action}Response>").encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
