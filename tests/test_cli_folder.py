@@ -222,6 +222,14 @@ def test_bom_trailing_newline_and_cli_v2_timestamps(tmp_path):
     assert evidence.documents == docs
 
 
+def test_powershell_utf16_redirects(tmp_path):
+    docs = sample_documents()
+    folder = write_folder(tmp_path / "cli", docs)
+    for path in folder.glob("*.json"):
+        path.write_bytes(path.read_text(encoding="utf-8").replace("\n", "\r\n").encode("utf-16"))
+    assert load_cli_folder(folder).documents == docs
+
+
 def test_cloudtrail_log_files_plain_and_gzipped(tmp_path):
     docs = sample_documents()
     folder = write_folder(tmp_path / "cli", docs)

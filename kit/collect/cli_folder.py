@@ -90,17 +90,20 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
 
 
 def read_json_file(path: Path) -> Any:
-    """One CLI output file: UTF-8 (a BOM and surrounding whitespace allowed), gzipped when named .gz."""
+    """One CLI output file: UTF-8 (a BOM and surrounding whitespace allowed) or UTF-16 with a BOM, gzipped
+    when named .gz."""
     raw = path.read_bytes()
     if path.name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as err:
             raise ValueError(f"not gzip: {err}") from err
+    # Windows PowerShell 5 redirects (`aws ... > file.json`) write UTF-16 with a BOM
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as err:
-        raise ValueError(f"not UTF-8: {err}") from err
+        raise ValueError(f"not {encoding.upper()}: {err}") from err
     return json.loads(text.strip())
 
 

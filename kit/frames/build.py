@@ -10,7 +10,7 @@ from kit.evidence import Evidence
 from kit.frames import autoscaling, ec2, iam, kms
 from kit.frames.cloudtrail import events_frame, records_from_documents
 from kit.frames.keyrefs import KeyResolver
-from kit.frames.schemas import frame_from_rows, load_schemas, validate_frame
+from kit.frames.schemas import FrameSchemaError, frame_from_rows, load_schemas, validate_frame
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ def build_frames(evidence: Evidence) -> Frames:
         region=evidence.region,
         account_id=account_id,
     )
-    assert set(Frames.frame_names()) == set(load_schemas()), "Frames and schemas.json disagree"
+    if set(Frames.frame_names()) != set(load_schemas()):
+        raise FrameSchemaError(f"Frames {Frames.frame_names()} and schemas.json {list(load_schemas())} disagree")
     frames.validate()
     return frames
 
