@@ -22,6 +22,8 @@ from kit.batch.incidents import Incident, Outcome
 from kit.batch.kernels import KernelPool, notebook_imports
 from kit.params import InvestigationParameters
 
+INSTANCE_CALL = "ec2:DescribeInstances"  # the gap that means the instance itself could not be read
+
 # Prepares an incident's parameters before its notebook runs (e.g. collects shared evidence into a bundle
 # and points `source` at it); returns the parameters to run with.
 Prepare = Callable[[Incident], InvestigationParameters]
@@ -132,11 +134,23 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
         if kernel is not None:
             threading.Thread(target=kernel.shutdown, name="kit-kernel-stop", daemon=False).start()
     out = Path(result.out_dir)
-    status = "failed" if result.failed else "ok"
-    error = f"{result.error_name}: {result.error_value}" if result.failed else None
+    error = f"{result.error_name}: {result.error_value}" if result.failed else instance_unreadable(result.findings)
+    status = "failed" if error else "ok"
     return Outcome(incident, status, findings=result.findings, error=error, report=out / "report.html",
                    findings_file=out / "findings.json", notebook=out / "investigation.ipynb",
                    seconds=time.perf_counter() - started, notes=notes)
+
+
+def instance_unreadable(findings: dict[str, Any]) -> str | None:
+    """Why the instance itself could not be read (missing, not visible to the reader), or None.
+
+    The notebook finishes either way (verdict `undetermined`), but nothing was investigated: the batch
+    counts it as failed, with the AWS error as the reason.
+    """
+    for gap in findings.get("gaps") or []:
+        if gap.get("call") == INSTANCE_CALL:
+            return f"{INSTANCE_CALL} {gap.get('error')}: {gap.get('impact')}"
+    return None
 
 
 def _progress(total: int, enabled: bool) -> Any:

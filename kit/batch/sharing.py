@@ -131,7 +131,13 @@ class SharedCalls:
 
         events.register("before-parameter-build", remember_key, unique_id="kit-shared-key")
         events.register("before-call", answer, unique_id="kit-shared-answer")
-        events.register("after-call", store, unique_id="kit-shared-store")
+        # Keep the answer as parsed, before botocore's own after-call handlers change it in place (IAM policy
+        # documents are URL-decoded there; a replayed answer goes through them again). The most specific
+        # event name runs first, so register on each operation's own event.
+        service_id = client.meta.service_model.service_id.hyphenize()
+        for operation in client.meta.service_model.operation_names:
+            events.register_first(f"after-call.{service_id}.{operation}", store,
+                                  unique_id=f"kit-shared-store-{operation}")
         events.register("after-call-error", failed, unique_id="kit-shared-error")
 
     # -- identical calls --------------------------------------------------------------------------------
