@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from datetime import datetime
 from functools import lru_cache
@@ -14,6 +15,8 @@ from botocore import xform_name
 
 from kit.evidence import Gap
 
+_XML_CODE = re.compile(r"<Code>([\w.]+)</Code>")
+_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
 SKIPPED_CLI_PARAMS = frozenset({"NextToken", "Marker", "MaxResults", "MaxItems", "MaxRecords", "Limit",
                                 "PaginationConfig"})
 
@@ -27,7 +30,12 @@ def _impacts() -> dict[str, str]:
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a failed call (`AccessDeniedException`, ...), or the exception's class name."""
     if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "ClientError")
+        # an XML error body where JSON was expected (some proxies and emulators): botocore reports only
+        # the HTTP status; the real code is in the body
+        embedded = _XML_CODE.search(str(error.get("Message") or "")) if code.isdigit() else None
+        return embedded.group(1) if embedded else code
     if isinstance(exc, BotoCoreError):
         return type(exc).__name__
     return type(exc).__name__
@@ -50,6 +58,8 @@ def gap_from_exception(operation: str, params: dict[str, Any], region: str, exc:
     message = str(exc)
     if isinstance(exc, ClientError):
         message = str(exc.response.get("Error", {}).get("Message") or "")
+        embedded = _XML_MESSAGE.search(message)
+        message = embedded.group(1) if embedded else message
     if message:
         return Gap(call=gap.call, error=gap.error, impact=f"{gap.impact} ({message[:300]})",
                    next_step=gap.next_step)

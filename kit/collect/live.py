@@ -25,7 +25,7 @@ from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
-from kit.collect.principal import launching_principal, records_from_lookup
+from kit.collect.principal import Principal, launching_principal, principal_of, records_from_lookup
 from kit.errors import BadInput
 from kit.evidence import Evidence
 
@@ -101,7 +101,7 @@ class _Collection:
 
         key_refs = self._key_references(ebs, records)
         found_keys, _ = f.together(
-            lambda: self._keys(key_refs, account_id, aliases, narrow, records),
+            lambda: self._keys(key_refs, account_id, aliases, narrow, principal, records),
             lambda: identity.aws_managed_policies(f, details, principal),
         )
         return {"collector_arn": (caller or {}).get("Arn"),
@@ -141,13 +141,14 @@ class _Collection:
         return list(dict.fromkeys(refs))
 
     def _keys(self, refs: list[str], account_id: str | None, aliases: dict[str, Any] | None,
-              narrow: TimeRange, records: list[dict[str, Any]]) -> list[keys.Key]:
+              narrow: TimeRange, principal: Principal | None, records: list[dict[str, Any]]) -> list[keys.Key]:
         f = self.fetch
-        if self.source:
+        if self.source:  # the log files already hold every KMS event of the window
+            refs = refs or _keys_in_kms_events(records, self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         if not refs:
             document = lookup_events(f, "kms", "EventSource", "kms.amazonaws.com", narrow, self.window.max_pages)
-            refs = _keys_in_kms_events(records_from_lookup(document or {}), self.instance_id)
+            refs = _keys_in_kms_events(records_from_lookup(document or {}), self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         found = keys.collect_keys(f, refs, account_id, aliases)
         f.each(lambda key: lookup_events(f, key.key_id or "", "ResourceName", key.arn or "", narrow,
@@ -178,12 +179,17 @@ def _requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[li
     return refs, implicit
 
 
-def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:
-    """Key ARNs of KMS events that failed or that were made for the instance (grantee names it)."""
+def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str,
+                        principal: Principal | None) -> list[str]:
+    """Key ARNs of KMS events about the instance: the grant for its EC2 infrastructure role, that role's
+    Decrypt, or a call EC2 made for the launching principal."""
     arns: list[str] = []
     for record in records:
-        about_instance = instance_id in json.dumps(record.get("requestParameters"))
-        if record.get("errorCode") or about_instance:
+        about_instance = instance_id in json.dumps([record.get("requestParameters"), record.get("userIdentity")])
+        via_ec2 = "ec2" in str(record.get("userIdentity", {}).get("invokedBy") or record.get("sourceIPAddress"))
+        caller = principal_of(record.get("userIdentity") or {})
+        for_launcher = bool(principal and caller and caller.arn == principal.arn and via_ec2)
+        if about_instance or for_launcher:
             arns += [r.get("ARN") for r in record.get("resources") or [] if ":key/" in (r.get("ARN") or "")]
     return [a for a in dict.fromkeys(arns) if a]
 

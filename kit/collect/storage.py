@@ -32,7 +32,7 @@ def collect_volumes(fetch: Fetcher, instance_id: str, instance: dict[str, Any] |
     known = {v.get("VolumeId") for v in volumes}
     mapped = [m.get("Ebs", {}).get("VolumeId") for m in (instance or {}).get("BlockDeviceMappings") or []]
     missing = sorted({v for v in mapped if v and v not in known})
-    if missing:
+    if missing and document is not None:  # (refused by filter, refused by id too)
         extra = fetch.fetch(None, "ec2", "DescribeVolumes", {"VolumeIds": missing}, target=", ".join(missing))
         volumes += [v for v in (extra or {}).get("Volumes") or [] if v.get("VolumeId") not in known]
     if document is not None:
