@@ -17,6 +17,9 @@ from kit.policy import Decision, Policy, PolicySet, Request, evaluate
 
 VERSION = "2012-10-17"
 STAND_IN_PREFIX = "stand-in:"
+# The grant EC2 created for the infrastructure role, modelled as a key-policy statement for the evaluator;
+# never part of a proposed key policy (remediation strips it).
+MODELLED_GRANT_SID = "KitModelledGrantFromEc2"
 
 
 @dataclass
@@ -127,7 +130,7 @@ def infrastructure_policies(frames: Any, request: Request, *, scps: list[list[Po
 
     unknown: list[str] = [] if scp_known else ["scp"]
     role_arn = _role_of_session(request.principal_arn)
-    grant = {"Sid": "GrantFromEc2", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": request.action,
+    grant = {"Sid": MODELLED_GRANT_SID, "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": request.action,
              "Resource": "*"}
     document = key_policy_document(frames, request.resource)
     if isinstance(document, dict):
@@ -138,7 +141,7 @@ def infrastructure_policies(frames: Any, request: Request, *, scps: list[list[Po
         unknown.append("key-policy")
         resource_policy = Policy({"Version": VERSION, "Statement": [grant]}, STAND_IN_PREFIX + "key-policy")
     identity = Policy({"Version": VERSION, "Statement": [
-        {"Sid": "GrantFromEc2", "Effect": "Allow", "Action": request.action, "Resource": request.resource}]},
+        {"Sid": MODELLED_GRANT_SID, "Effect": "Allow", "Action": request.action, "Resource": request.resource}]},
         STAND_IN_PREFIX + "grant")
     return PolicySet(identity=[identity], resource_policy=resource_policy, scps=scps), unknown
 
@@ -170,6 +173,14 @@ def stand_in_key_policy(principal_arn: str) -> Policy:
     return Policy({"Version": VERSION, "Statement": [
         {"Sid": "UnreadableKeyPolicy", "Effect": "Allow", "Principal": {"AWS": principal_arn},
          "Action": "kms:CreateGrant", "Resource": "*"}]}, STAND_IN_PREFIX + "key-policy")
+
+
+def without_modelled_grant(document: dict[str, Any]) -> dict[str, Any]:
+    """A key-policy document without the kit's modelled grant statement."""
+    statements = document.get("Statement")
+    statements = statements if isinstance(statements, list) else [statements]
+    return {**document, "Statement": [s for s in statements
+                                      if not (isinstance(s, dict) and s.get("Sid") == MODELLED_GRANT_SID)]}
 
 
 def is_stand_in(policy: Policy | None) -> bool:

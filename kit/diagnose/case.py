@@ -199,7 +199,11 @@ class Case:
         are gone, that needs the Region's encryption-by-default setting too)."""
         if len(self.volume_rows) or self.key_uses:
             return True
-        return self.ebs_defaults is not None and (bool(len(self.image_rows)) or bool(self.launch_request_mappings))
+        # Volumes gone: only the launch request (mappings or their absence) with the AMI and the default
+        # settings tells; a launch template or mapping the evidence lacks could have named a key.
+        run = self.launch_event is not None and self.launch_event.get("event_name") == "RunInstances"
+        request = (self.launch_event or {}).get("request") or {}
+        return run and not request.get("launchTemplate") and self.ebs_defaults is not None and bool(len(self.image_rows))
 
     @cached_property
     def key_arns(self) -> list[str]:

@@ -51,7 +51,13 @@ class Judgement:
 
 
 def decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
-    """The verdict for the case."""
+    """The verdict for the case, with the diagnosis's own gaps (what it could not check)."""
+    judgement = _decide(case, lookalikes)
+    judgement.gaps = _general_gaps(case) + [g for g in judgement.gaps if g not in _general_gaps(case)]
+    return judgement
+
+
+def _decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
     sr = case.state_reason
     who = case.launcher.arn if case.launcher else None
     confirmed = [l for l in lookalikes.values() if l.status == "confirmed"]
@@ -220,7 +226,7 @@ def _describe_key_not_found(case: Any, key: str) -> bool:
     return any("notfound" in g.error.lower() for g in case.gap_for("kms:DescribeKey"))
 
 
-def _own_gaps(case: Any, key: str | None, auth: Authorization | None) -> list[FindingsGap]:
+def _general_gaps(case: Any) -> list[FindingsGap]:
     gaps: list[FindingsGap] = []
     if not case.cloudtrail_present:
         gaps.append(FindingsGap("cloudtrail:LookupEvents", "missing",
@@ -233,9 +239,14 @@ def _own_gaps(case: Any, key: str | None, auth: Authorization | None) -> list[Fi
                                 "CloudTrail holds no StartInstances/RunInstances for the instance: the launcher is unknown",
                                 f"aws cloudtrail lookup-events --region {case.region} --lookup-attributes "
                                 f"AttributeKey=ResourceName,AttributeValue={case.instance_id}"))
-    if case.launcher is None:
+    if case.launcher is None and case.instance is not None:
         gaps.append(FindingsGap("diagnosis:launching-principal", "unknown",
                                 "the launching principal is unknown: EC2's CreateGrant cannot be evaluated"))
+    return gaps
+
+
+def _own_gaps(case: Any, key: str | None, auth: Authorization | None) -> list[FindingsGap]:
+    gaps: list[FindingsGap] = []
     if key and case.key(key) is None:
         gaps.append(FindingsGap("kms:DescribeKey", "missing", f"the state and owner of key {key} are unknown",
                                 f"aws kms describe-key --key-id {key}"))

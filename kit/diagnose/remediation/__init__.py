@@ -8,8 +8,10 @@ evidence. Key-state fixes are verified when the evaluator allows the request onc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from kit.diagnose.authorization import without_modelled_grant
 from kit.diagnose.findings import Remediation
 from kit.diagnose.remediation.changes import PolicyChange, apply_change, fix_policies
 from kit.diagnose.remediation.render import cli, policy_cli, policy_terraform, terraform, text
@@ -37,6 +39,8 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
         items += _key_state(case, key, key_row, auth)
     if cause in POLICY_CAUSES and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
+    elif verdict.denied_by == "session-policy" and key:
+        items += _session_policy(case, key)
     if cause == "kms-cross-account-key":
         items += _cross_account(case, key, key_row, auth)
     if cause == "ebs-default-key-unusable":
@@ -54,6 +58,8 @@ def _policies(case: Any, judgement: Any, key_row: dict[str, Any]) -> list[Remedi
     changes, after = fix_policies(auth.request, auth.policies, principal_kind=launcher.kind if launcher else "unknown",
                                   key_manager=key_row.get("key_manager"), new_volumes=new_volumes)
     ok, note = verify(auth, changes, after, new_volumes=new_volumes)
+    changes = [replace(c, document=without_modelled_grant(c.document)) if c.layer == "key-policy" and c.document
+               else c for c in changes]
     items: list[Remediation] = []
     for index, change in enumerate(changes):
         if not change.possible:
@@ -77,6 +83,22 @@ def _policies(case: Any, judgement: Any, key_row: dict[str, Any]) -> list[Remedi
         items.append(Remediation("terraform", change.target, policy_terraform(change, auth.request.principal_arn), ok,
                                  title=f"{title}: Terraform", **common))
     return items
+
+
+def _session_policy(case: Any, key: str) -> list[Remediation]:
+    """Session policies are not in the evidence: propose the statement the next session's policy needs."""
+    from kit.diagnose.remediation.changes import scoped_identity_statement
+
+    launcher = case.launcher
+    role = launcher.arn if launcher else "<role-arn>"
+    document = {"Version": "2012-10-17", "Statement": [scoped_identity_statement(key)]}
+    command = (f"aws sts assume-role --role-arn {role} --role-session-name <session-name> "
+               "--policy file://session-policy.json")
+    return [Remediation("cli", role, {"commands": [command], "files": {"session-policy.json": document}}, False,
+                        title="Session policy: include the scoped CreateGrant statement",
+                        explanation=text("session-policy"), change_set="session-policy",
+                        note="not verified: session policies are not in the evidence; merge this statement into "
+                             "the session policy the workflow passes")]
 
 
 # ---- key state -------------------------------------------------------------------------------------------
@@ -139,8 +161,9 @@ def _cross_account(case: Any, key: str | None, key_row: dict[str, Any], auth: An
                                  explanation=text("cross-account-key-side", key_account=owner),
                                  change_set="policy", note="the key policy is not readable from this account",
                                  layer="key-policy"))
-    from_image = [u for u in case.key_uses if u.key_arn == key and u.source == "image-snapshot"]
-    if from_image and (key_row.get("key_manager") == "AWS" or not key_row):
+    images = case.image_rows
+    shared = bool(len(images)) and bool(case.account_id) and bool((images["owner_id"].dropna() != case.account_id).any())
+    if shared and (key_row.get("key_manager") == "AWS" or not key_row):
         image = (case.instance or {}).get("image_id") or "<ami-id>"
         why = ("AWS managed keys cannot be used across accounts, so the owner must copy and re-encrypt it."
                if key_row.get("key_manager") == "AWS" else "The owner's key policy must admit this account.")

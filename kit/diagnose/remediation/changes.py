@@ -75,6 +75,10 @@ def fix_policies(request: Request, before: PolicySet, *, principal_kind: str, ke
         if not change.possible:
             break
         after = change.apply(after)
+        again = evaluate(request, after)
+        if not again.allowed and (again.decided_by, again.layer, again.statement) == (
+                decision.decided_by, decision.layer, decision.statement):
+            break  # the change did not move the refusal: stop rather than repeat it
     return changes, after
 
 
@@ -108,7 +112,7 @@ def _fix_one(request: Request, policies: PolicySet, decision: Decision, principa
              key_manager: str | None, new_volumes: bool) -> PolicyChange | None:
     key_arn = request.resource
     if decision.decided_by == "explicit-deny":
-        return _exempt(policies, decision)
+        return _exempt(request, policies, decision)
     layer = decision.decided_by
     if layer == "identity-policy":
         if principal_kind == "service-linked-role":
@@ -154,8 +158,13 @@ def _key_policy_change(request: Request, policies: PolicySet, key_manager: str |
                         policy_name="default")
 
 
-def _exempt(policies: PolicySet, decision: Decision) -> PolicyChange | None:
-    """Exempt grants for AWS resources from the explicit Deny that refused the request."""
+def _exempt(request: Request, policies: PolicySet, decision: Decision) -> PolicyChange | None:
+    """Exempt exactly the failing request from the explicit Deny that refused it.
+
+    EC2's grant: the Deny keeps refusing grants a person makes (kms:GrantIsForAWSResource absent or false).
+    The instance's infrastructure role: the Deny stops applying to that role only. In an identity policy or
+    SCP whose Deny covers Resource "*", the exception is limited to this key (the statement is split).
+    """
     found = _find_statement(policies, decision)
     if found is None:
         return None
@@ -166,11 +175,32 @@ def _exempt(policies: PolicySet, decision: Decision) -> PolicyChange | None:
     statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
     document["Statement"] = statements
     statement = statements[index]
-    condition = statement.setdefault("Condition", {})
-    condition.setdefault("BoolIfExists", {})["kms:GrantIsForAWSResource"] = "false"
+    operator, key, value = exception_for(request)
     label = f'Statement[{index}]' + (f' "{statement["Sid"]}"' if statement.get("Sid") else "")
+    resource = statement.get("Resource")
+    if layer != "key-policy" and resource in ("*", ["*"]) and "NotResource" not in statement:
+        others = {k: v for k, v in copy.deepcopy(statement).items() if k != "Resource"}
+        others["NotResource"] = request.resource
+        this = copy.deepcopy(statement)
+        this["Resource"] = request.resource
+        if this.get("Sid"):
+            this["Sid"] = f"{this['Sid']}ThisKey"
+        this.setdefault("Condition", {}).setdefault(operator, {})[key] = value
+        statements[index:index + 1] = [others, this]
+    else:
+        statement.setdefault("Condition", {}).setdefault(operator, {})[key] = value
     return PolicyChange(layer, _policy_ref(policy.name), document, policy.name, "deny-exception", statement=label,
                         policy_name=policy.name)
+
+
+def exception_for(request: Request) -> tuple[str, str, str]:
+    """The condition that lifts a Deny for exactly this kind of request."""
+    if request.action.lower() == "kms:creategrant":
+        return "BoolIfExists", "kms:GrantIsForAWSResource", "false"
+    arn = request.principal_arn
+    if ":assumed-role/aws:ec2-infrastructure/" in arn:
+        return "ArnNotLike", "aws:PrincipalArn", "arn:aws:iam::*:role/aws:ec2-infrastructure"
+    return "ArnNotEquals", "aws:PrincipalArn", arn
 
 
 def _find_statement(policies: PolicySet, decision: Decision) -> tuple[str, Policy, int] | None:
