@@ -66,6 +66,9 @@ def test_every_scenario_reaches_its_expected_verdict(sim, kernel, tmp_path, name
     _assert_no_code(report)
     executed = nbformat.read(str(tmp_path / "investigation.ipynb"), as_version=4)
     assert all(c.get("outputs") is not None for c in executed.cells if c.cell_type == "code")
+    secret = sim.environ()["AWS_SECRET_ACCESS_KEY"]
+    for name in ("report.html", "findings.json", "investigation.ipynb"):
+        assert secret not in (tmp_path / name).read_text(), f"credentials in {name}"
 
 
 def _assert_no_code(report: str) -> None:

@@ -35,7 +35,8 @@ def picked(sim, sim_env) -> Investigation:
 def test_instance_table_lists_failed_launches_and_picking_one_investigates_it(sim, sim_env) -> None:
     seed = _seed(sim)
     investigation = Investigation.start(validate({"region": seed.region, "interactive": True}))
-    verdict = investigation.show_verdict()
+    investigation.show_verdict()
+    verdict = investigation.sections.named("verdict")
     assert investigation.findings is None and "Pick an instance" in verdict.html
     controls = InvestigationControls(investigation)
     assert seed.instance_id in set(controls.failed["instance_id"])
@@ -49,7 +50,7 @@ def test_instance_table_lists_failed_launches_and_picking_one_investigates_it(si
 def test_window_change_recollects_and_rerenders(picked: Investigation) -> None:
     controls = InvestigationControls(picked)
     before = picked.evidence
-    section = picked._sections.named("seed-step-2")
+    section = picked.sections.named("seed-step-2")
     renders = section.renders
     controls.window_before.value = 180
     assert picked.params.window_before_minutes == 180

@@ -156,8 +156,14 @@ class Investigation:
 
     # -- what the cells show ---------------------------------------------------------------------------------
 
-    def show(self, render: Callable[[], str], name: str) -> Any:
-        """Display one block: static HTML headless, a live section when interactive."""
+    @property
+    def sections(self) -> Any:
+        """The live sections on screen (kit.widgets.live.LiveSections), or None when headless."""
+        return self._sections
+
+    def show(self, render: Callable[[], str], name: str) -> None:
+        """Display one block: static HTML headless, a live section when interactive (returns nothing, so a
+        cell never shows a Python repr under its output)."""
         from IPython.display import HTML, display
 
         if self.params.interactive:
@@ -167,74 +173,71 @@ class Investigation:
                 self._sections = LiveSections()
             section = self._sections.add(lambda: blocks.stylesheet() + self._guarded(render), name)
             display(section.output)
-            return section
+            return
         display(HTML(blocks.stylesheet() + render()))
-        return None
 
     def _guarded(self, render: Callable[[], str]) -> str:
         if self.findings is None:
             return '<p class="kit-muted">Pick an instance in the controls above to investigate it.</p>'
         return render()
 
-    def show_investigated(self) -> Any:
+    def show_investigated(self) -> None:
         """What was investigated, from which source, and how much evidence there is."""
-        return self.show(self.render_investigated, "investigated")
+        self.show(self.render_investigated, "investigated")
 
-    def show_controls(self) -> Any:
+    def show_controls(self) -> None:
         """Interactive: the instance picker, CloudTrail window and volume/key chooser (headless: nothing)."""
         if not self.params.interactive:
-            return None
+            return
         from IPython.display import display
 
         from kit.widgets.controls import InvestigationControls
 
         self.controls = InvestigationControls(self)
         display(self.controls.widget())
-        return self.controls
 
-    def show_what_if(self) -> Any:
+    def show_what_if(self) -> None:
         """Interactive: the what-if policy editor (headless: nothing; the failing request is shown above)."""
         if not self.params.interactive:
-            return None
+            return
         from IPython.display import display
 
         from kit.widgets.what_if import WhatIfEditor
 
         self.what_if = WhatIfEditor(self)
         display(self.what_if.widget())
-        return self.what_if
 
-    def show_verdict(self) -> Any:
+    def show_verdict(self) -> None:
         """The verdict banner and the steps at a glance."""
-        return self.show(lambda: self.render_verdict() + self.render_steps_overview(), "verdict")
+        self.show(lambda: self.render_verdict() + self.render_steps_overview(), "verdict")
 
-    def show_seed_step(self, number: int) -> Any:
+    def show_seed_step(self, number: int) -> None:
         """The step(s) automating step `number` of the seed article's procedure."""
-        return self.show(lambda: self.render_steps(self.seed_steps(number)), f"seed-step-{number}")
+        self.show(lambda: self.render_steps(self.seed_steps(number)), f"seed-step-{number}")
 
-    def show_steps_beyond(self) -> Any:
+    def show_steps_beyond(self) -> None:
         """Every step the seed article does not have, in catalogue order."""
-        return self.show(lambda: self.render_steps(self.steps_beyond()), "steps-beyond")
+        self.show(lambda: self.render_steps(self.steps_beyond()), "steps-beyond")
 
-    def show_timeline(self) -> Any:
+    def show_timeline(self) -> None:
         """The incident's timeline picture and its table."""
-        return self.show(self.render_timeline, "timeline")
+        self.show(self.render_timeline, "timeline")
 
-    def show_ruled_out(self) -> Any:
+    def show_ruled_out(self) -> None:
         """The causes the evidence excludes."""
-        return self.show(lambda: blocks.ruled_out_block(self.findings_dict()["ruled_out"]), "ruled-out")
+        self.show(lambda: blocks.ruled_out_block(self.findings_dict()["ruled_out"]), "ruled-out")
 
-    def show_gaps(self) -> Any:
+    def show_gaps(self) -> None:
         """Evidence that could not be had, and the commands to get it."""
-        return self.show(lambda: blocks.gaps_block(self.findings_dict()["gaps"]), "gaps")
+        self.show(lambda: blocks.gaps_block(self.findings_dict()["gaps"]), "gaps")
 
-    def show_remediation(self) -> Any:
+    def show_remediation(self) -> None:
         """The proposed changes and whether the evaluator verified them."""
-        return self.show(lambda: blocks.remediation_block(self.findings_dict()["remediation"]), "remediation")
+        self.show(lambda: blocks.remediation_block(self.findings_dict()["remediation"]), "remediation")
 
-    def show_failing_request(self) -> Any:
+    def show_failing_request(self) -> None:
         """The failing authorization request and the evaluator's decision on it."""
-        return self.show(self.render_failing_request, "failing-request")
+        self.show(self.render_failing_request, "failing-request")
 
     # -- renderings (HTML strings, everything escaped) ---------------------------------------------------------
 
@@ -309,16 +312,15 @@ class Investigation:
 
     # -- finishing ---------------------------------------------------------------------------------------------
 
-    def finish(self) -> Path | None:
+    def finish(self) -> None:
         """Write findings.json into `out_dir` (when set); stop a simulated account in a headless run."""
-        path = None
         if self.params.out_dir and self.findings is not None:
             path = Path(self.params.out_dir) / "findings.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(self.findings_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+            print(f"findings.json written ({path.stat().st_size} bytes)")
         if not self.params.interactive:
             self.close()
-        return path
 
     def close(self) -> None:
         """Stop the simulated account this kernel started (if any)."""
