@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -26,14 +27,14 @@ class SimulatorServer(ThreadedMotoServer):
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self.throttle = throttle
         self.extensions: Extensions | None = None
-        self._error: OSError | None = None
+        self._error: BaseException | None = None
 
     def _server_entry(self) -> None:
         self.extensions = Extensions(DomainDispatcherApplication(create_backend_app), throttle=self.throttle)
         try:
             self._server = make_server(self._ip_address, self._port, self.extensions, True,
                                        request_handler=QuietRequestHandler)
-        except OSError as exc:   # e.g. the port is in use: report it instead of hanging in start()
+        except (OSError, SystemExit) as exc:   # werkzeug exits when the port is in use: report it, don't hang
             self._error = exc
             self._server_ready_event.set()
             return
@@ -45,7 +46,9 @@ class SimulatorServer(ThreadedMotoServer):
         super().start()
         if self._error is not None:
             self._thread.join()  # type: ignore[union-attr]
-            raise BadInput("--port", "a free port on 127.0.0.1", f"{self._port} ({self._error.strerror})")
+            in_use = isinstance(self._error, SystemExit) or getattr(self._error, "errno", None) == errno.EADDRINUSE
+            problem = "is in use" if in_use else f"cannot be bound ({self._error})"
+            raise BadInput("--port", "a free port on 127.0.0.1", f"port {self._port} {problem}")
 
     def stop(self) -> None:
         """Stop serving and cancel pending replays."""

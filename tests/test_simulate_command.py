@@ -1,0 +1,68 @@
+"""`kit simulate` as a process: endpoint line, one line per scenario, serves until interrupted; port in use."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import boto3
+
+KIT = [sys.executable, "-m", "kit"]
+
+
+def read_lines(process: subprocess.Popen, count: int, timeout: float = 180) -> list[str]:
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    return [lines.get(timeout=timeout).rstrip("\n") for _ in range(count)]
+
+
+def test_kit_simulate_prints_endpoint_and_scenarios_and_serves_until_interrupted():
+    process = subprocess.Popen([*KIT, "simulate", "--scenario", "seed", "--scenario", "key-disabled"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint_line, *scenario_lines = read_lines(process, 3)
+        assert endpoint_line.startswith("AWS_ENDPOINT_URL=http://127.0.0.1:")
+        endpoint = endpoint_line.split("=", 1)[1]
+        names = [line.split() for line in scenario_lines]
+        assert [(n[0], n[1], n[2][:2], n[3]) for n in names] == [
+            ("scenario", "seed", "i-", "eu-west-1"), ("scenario", "key-disabled", "i-", "eu-west-1")]
+        ec2 = boto3.client("ec2", region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                           aws_secret_access_key="secret")
+        instance = ec2.describe_instances(InstanceIds=[names[0][2]])["Reservations"][0]["Instances"][0]
+        assert instance["StateReason"]["Code"] == "Client.InternalError"
+        assert process.poll() is None, "still serving"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_kit_simulate_stops_cleanly_on_sigterm():
+    process = subprocess.Popen([*KIT, "simulate", "--scenario", "healthy-running"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        read_lines(process, 2)
+        process.terminate()
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_kit_simulate_on_a_port_in_use_says_so():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*KIT, "simulate", "--scenario", "seed", "--port", str(port)], capture_output=True,
+                                text=True, timeout=180, check=False)
+    assert result.returncode == 2
+    assert "--port" in result.stderr and str(port) in result.stderr and "in use" in result.stderr
+    assert "AWS_ENDPOINT_URL" not in result.stdout
