@@ -107,3 +107,17 @@ def test_trail_bucket_holds_both_accounts_logs(sim, other_session):
     s3 = other_session.client("s3", endpoint_url=sim.endpoint_url)
     listing = s3.list_objects_v2(Bucket=f"aws-cloudtrail-logs-{OTHER}-management", Prefix=f"AWSLogs/{OTHER}/")
     assert listing["KeyCount"] > 0     # the owner's copies of cross-account KMS calls, and its own bastion
+
+
+def test_auto_scaling_records_the_failed_launch(sim, sim_client):
+    seeded = sim.scenario("autoscaling-slr")
+    autoscaling = sim_client("autoscaling")
+    [group] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"]
+    assert group["LaunchTemplate"]["LaunchTemplateName"] == "web-asg-template"
+    activities = [a for page in autoscaling.get_paginator("describe_scaling_activities").paginate(
+        AutoScalingGroupName="web-asg") for a in page["Activities"]]
+    mine = [a for a in activities if a["Description"] == f"Launching a new EC2 instance: {seeded.instance_id}"]
+    assert len(mine) == 1
+    assert mine[0]["StatusCode"] == "Cancelled"
+    assert mine[0]["StatusMessage"].endswith("Termination Reason: Client.InternalError: Client error on launch")
+    assert mine[0]["StartTime"] == seeded.launched_at

@@ -5,6 +5,7 @@
   then shortly after stop it with the scenario's StateReason and append the replayed events.
 - StartInstances on a terminated instance: IncorrectInstanceState, as AWS (moto would start it).
 - GetEbsDefaultKmsKeyId / ResetEbsDefaultKmsKeyId (moto has neither).
+- Auto Scaling DescribeScalingActivities (moto always answers none): the seeded launches' activities.
 - Volumes' KmsKeyId normalised to the key ARN after EC2 calls that create volumes.
 - KMS DescribeKey/ListGrants with another account's key ARN: served from the owner's account when its key
   policy admits the caller's account (moto only looks in the caller's account), AccessDeniedException if not.
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from kit.simulate.seeder import normalise_key_arn, publish
 from kit.simulate.trail import LookupError_
@@ -68,6 +70,10 @@ class Extensions:
             self._route_organizations(environ)
         elif _scope(environ)[2] == "ec2" and environ.get("REQUEST_METHOD") == "POST":
             return self._ec2(environ, start_response)
+        elif _scope(environ)[2] == "autoscaling" and environ.get("REQUEST_METHOD") == "POST":
+            params = parse_qs(_body(environ).decode("utf-8", "replace"))
+            if (params.get("Action") or [""])[0] == "DescribeScalingActivities":
+                return _scaling_activities(start_response, _account(environ), _scope(environ)[1], params)
         return self.app(environ, start_response)
 
     def close(self) -> None:
@@ -283,6 +289,28 @@ def _normalise_volume_keys(account: str, region: str) -> None:
     for snapshot in list(backend.snapshots.values()):
         if snapshot.kms_key_id and not str(snapshot.kms_key_id).startswith("arn:"):
             snapshot.kms_key_id = normalise_key_arn(snapshot.kms_key_id, account, region)
+
+
+def _scaling_activities(start_response: StartResponse, account: str, region: str,
+                        params: dict[str, list[str]]) -> list[bytes]:
+    """DescribeScalingActivities from the world's activities (moto always answers an empty list)."""
+    group = (params.get("AutoScalingGroupName") or [None])[0]
+    wanted = {v[0] for k, v in params.items() if k.startswith("ActivityIds.member.")}
+    activities = [a for a in reversed(world().activities.get((account, region), []))
+                  if (group is None or a["AutoScalingGroupName"] == group) and (not wanted or a["ActivityId"] in wanted)]
+    start = int((params.get("NextToken") or ["0"])[0] or 0) if (params.get("NextToken") or ["0"])[0].isdigit() else 0
+    size = int((params.get("MaxRecords") or ["100"])[0])
+    page = activities[start:start + size]
+    members = "".join("<member>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in a.items()) + "</member>"
+                      for a in page)
+    token = f"<NextToken>{start + size}</NextToken>" if start + size < len(activities) else ""
+    ns = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+    body = (f'<DescribeScalingActivitiesResponse xmlns="{ns}"><DescribeScalingActivitiesResult>'
+            f"<Activities>{members}</Activities>{token}</DescribeScalingActivitiesResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</DescribeScalingActivitiesResponse>").encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _default_ebs_key(start_response: StartResponse, action: str, account: str, region: str) -> list[bytes]:

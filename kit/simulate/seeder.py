@@ -14,6 +14,7 @@ import hashlib
 import json
 import secrets
 import string
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -494,6 +495,7 @@ class Seeder:
         if asg:
             self._autoscaling_group(asg, account, region, image_id, ispec.get("type", "t3.micro"))
             backend.create_tags([instance_id], {"aws:autoscaling:groupName": asg})
+            self._scaling_activity(asg, account, region, instance_id, spec["failure"], at)
         kms_calls = []
         for i, call in enumerate(spec.get("kms_calls") or []):
             error = None
@@ -525,6 +527,32 @@ class Seeder:
         autoscaling.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=4, DesiredCapacity=0,
                                               LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
                                               AvailabilityZones=[f"{region}a"])
+
+    def _scaling_activity(self, group: str, account: str, region: str, instance_id: str, failure: dict[str, Any],
+                          at: datetime) -> None:
+        """The activity Auto Scaling records for the launch (moto records none)."""
+        from kit.simulate.trail import format_time
+
+        reason = (failure.get("state_reason") or {}).get("message", "")
+        failed = failure["state"] in ("terminated", "stopped")
+        activity = {
+            "ActivityId": str(uuid.uuid4()),
+            "AutoScalingGroupName": group,
+            "AutoScalingGroupARN": f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+                                   f"{uuid.uuid5(uuid.NAMESPACE_URL, group)}:autoScalingGroupName/{group}",
+            "Description": f"Launching a new EC2 instance: {instance_id}",
+            "Cause": (f"At {format_time(at - timedelta(seconds=10))} an instance was started in response to a "
+                      "difference between desired and actual capacity, increasing the capacity from 0 to 1."),
+            "StartTime": format_time(at),
+            "EndTime": format_time(at + timedelta(seconds=40)),
+            "StatusCode": "Cancelled" if failed else "Successful",
+            "Progress": "100",
+            "Details": json.dumps({"Subnet ID": "", "Availability Zone": f"{region}a"}),
+        }
+        if failed:
+            activity["StatusMessage"] = ("Instance became unhealthy while waiting for instance to be in InService "
+                                         f"state. Termination Reason: {reason}")
+        world().activities.setdefault((account, region), []).append(activity)
 
     def _noise(self, account: str, region: str, at: datetime) -> list[dict[str, Any]]:
         w = world()

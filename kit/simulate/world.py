@@ -27,6 +27,7 @@ class World:
     prepared: set[tuple[str, str]] = field(default_factory=set)             # (acct, region) with base resources
     organization: dict[str, str] = field(default_factory=dict)             # root_id, ou_id, management
     noise_principals: dict[str, Any] = field(default_factory=dict)        # account -> the read-only viewer
+    activities: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)  # Auto Scaling
     base_images: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, region) -> base AMI id
     lock: threading.RLock = field(default_factory=threading.RLock)
 
