@@ -32,6 +32,7 @@ class Principal:
     source_ip: str = "203.0.113.24"
     user_agent: str = "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8"
     invoked_by: str = ""      # a service calling as this principal (e.g. autoscaling.amazonaws.com)
+    console: bool = False     # a console session (CloudTrail adds sessionCredentialFromConsole)
 
     @property
     def caller_arn(self) -> str:
@@ -106,6 +107,8 @@ def ec2_call(principal: Principal, name: str, region: str, at: datetime, request
     })
     if not principal.invoked_by:
         record["tlsDetails"] = dict(TLS, clientProvidedHostHeader=f"ec2.{region}.amazonaws.com")
+    if principal.console:
+        record["sessionCredentialFromConsole"] = "true"
     return record
 
 

@@ -320,7 +320,7 @@ class Seeder:
                 boundary = spec["boundary"]
                 iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=self._managed_policy(
                     account, boundary["name"], boundary["document"], values))
-        extra = {k: spec[k] for k in ("source_ip", "user_agent") if spec.get(k)}
+        extra = {k: spec[k] for k in ("source_ip", "user_agent", "console") if spec.get(k)}
         return Principal(kind="role", account_id=account, name=name, arn=role["Arn"], principal_id=role["RoleId"],
                          access_key_id=session_key(), session_name=spec.get("session_name", name), **extra)
 
