@@ -168,3 +168,19 @@ def test_kit_demo_writes_the_report_and_prints_the_verdict(tmp_path, capsys, mon
     assert "kms-grant-denied" in printed and str(tmp_path / "demo" / "report.html") in printed
     for name in ("report.html", "findings.json", "investigation.ipynb"):
         assert (tmp_path / "demo" / name).is_file()
+
+
+def test_kit_investigate_from_a_bundle_writes_the_report(sim, sim_env, tmp_path, capsys) -> None:
+    seeded = _seeded(sim, "key-disabled")
+    bundle = tmp_path / "bundle"
+    assert main(["collect", "--instance-id", seeded.instance_id, "--region", seeded.region, "--out", str(bundle)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "report"
+    code = main(["investigate", "--instance-id", seeded.instance_id, "--region", seeded.region,
+                 "--source", f"bundle:{bundle}", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert seeded.expected["cause"] in printed and str(out / "report.html") in printed
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings["verdict"]["cause"] == seeded.expected["cause"]
+    assert "bundle:" in (out / "report.html").read_text()
