@@ -16,8 +16,11 @@ UPDATE_TIMEOUT_MS = 180_000  # a widget callback re-runs an investigation and re
 SCREENSHOTS = Path(__file__).with_name("screenshots")
 
 ERROR_OUTPUT = '[data-mime-type="application/vnd.jupyter.error"]'
-WIDGET_PLACEHOLDERS = re.compile(r"Loading widget|Error displaying widget|Could not create|model not found",
-                                 re.IGNORECASE)
+# What an output shows instead of a widget: @jupyter-widgets/jupyterlab-manager's placeholder and error texts,
+# or (no widget manager at all) the widget's text/plain repr such as "VBox(children=(...".
+WIDGET_PLACEHOLDERS = re.compile(r"^\s*(Loading widget\.\.\.|Error displaying widget"
+                                 r"|(VBox|HBox|Box|Dropdown|Output|HTML|Text|Textarea|Button|IntSlider)\()")
+OBJECT_REPR = re.compile(r"<[\w.]+( object)? at 0x[0-9a-f]+>")
 
 # True once every non-empty code cell shows an execution count, or any cell shows an error output (Run All stops
 # there, so the remaining cells would never be counted). Counts are read from the prompts the analyst sees.
@@ -47,7 +50,8 @@ def open_notebook(page: Page, url: str) -> Locator:
     # A dialog here (kernel choice, trust, error) is something the analyst would have to answer: a failure.
     expect(idle.or_(dialog).first).to_be_visible(timeout=OPEN_TIMEOUT_MS)
     assert not dialog.is_visible(), f"JupyterLab asks something on opening the notebook: {dialog.inner_text()}"
-    expect(page.get_by_text(re.compile(r"\| Idle$"))).to_be_visible(timeout=OPEN_TIMEOUT_MS)
+    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$"))).to_be_visible(
+        timeout=OPEN_TIMEOUT_MS)
     return panel
 
 
@@ -69,11 +73,22 @@ def widget_placeholders(page: Page) -> list[str]:
     return [text for text in outputs if WIDGET_PLACEHOLDERS.search(text)]
 
 
+def object_reprs(page: Page) -> list[str]:
+    """Outputs that show a bare Python object repr (`<module.Thing at 0x...>`): noise the analyst should not see."""
+    outputs = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output").all_inner_texts()
+    return [text.strip() for text in outputs if OBJECT_REPR.fullmatch(text.strip())]
+
+
 def dropdown(page: Page, description: str) -> Locator:
     """The <select> of the ipywidgets Dropdown labelled `description`, inside a notebook output."""
     box = page.locator(".jp-OutputArea-output .widget-dropdown").filter(
         has=page.locator("label.widget-label", has_text=re.compile(rf"^\s*{re.escape(description)}\s*$")))
     return box.locator("select")
+
+
+def slug(name: str) -> str:
+    """`name` as a file name (test ids carry brackets and slashes)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 
 def screenshot(page: Page, name: str, target: Locator | None = None) -> Path:

@@ -6,16 +6,16 @@ xdist group, so under `make test` (`-n 2 --dist loadgroup`) one worker starts al
 
 from __future__ import annotations
 
-import re
-import shutil
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_console import ConsoleLog, load_allowlist
 from browser_lab import LabServer, start_lab
-from browser_notebook import screenshot
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from browser_notebook import SCREENSHOTS, screenshot, slug
+from browser_tab import Tab, open_tab
+from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from kit.simulate import SimulatedAccount
 
@@ -34,22 +34,51 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1400, "height": 1000}
 ACTION_TIMEOUT_MS = 60_000  # default for clicks and selections on a loaded machine
 
-# The scenarios the browser tests investigate: the seed incident, and another one to pick in the widget.
-SEED_SCENARIO = "seed"
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the browser tests on one xdist worker under `--dist loadgroup` (one Lab, one Chromium, one run).
+
+    pytest-xdist 3.8.0 groups tests by appending `@<group>` to `item._nodeid`, but pytest 9 keeps node ids in
+    `item._id`, so the suffix is lost and the group is spread over workers. Until xdist catches up, the
+    browser tests get the suffix where pytest 9 reads it. Only tests under tests/browser are touched.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here not in item.path.parents or "@" in item.nodeid or item.get_closest_marker("xdist_group") is None:
+            continue
+        grouped = f"{item.nodeid}@{item.get_closest_marker('xdist_group').args[0]}"
+        if hasattr(item, "_id"):  # pytest >= 9
+            item._id = type(item._id).parse(grouped)
+        else:
+            item._nodeid = grouped
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
-    """Remember each phase's report on the item, so the page fixture can screenshot a failure."""
+    """When a browser test fails, screenshot every open tab (FAILED-<test>-<n>.png) while it still shows why."""
     report = yield
-    setattr(item, f"report_{report.when}", report)
+    if report.when == "call" and report.failed:
+        context = getattr(item, "funcargs", {}).get("chromium")
+        shown = [p for p in (context.pages if context is not None else []) if p.url != "about:blank"]
+        for number, open_page in enumerate(shown):
+            with contextlib.suppress(PlaywrightError):  # a crashed tab must not hide the failure itself
+                screenshot(open_page, f"FAILED-{slug(item.name)}-{number}")
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_screenshots() -> None:
+    """Screenshots of earlier runs go, so the folder shows this run only."""
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
 
 
 @pytest.fixture(scope="session")
 def lab_sim() -> Iterator[SimulatedAccount]:
-    """The simulated account the notebook investigates, seeded with the scenarios the tests need."""
-    with SimulatedAccount(scenarios=[SEED_SCENARIO]) as sim:
+    """The simulated account the notebook investigates, seeded with the seed incident (tests seed more)."""
+    with SimulatedAccount(scenarios=["seed"]) as sim:
         yield sim
 
 
@@ -80,32 +109,9 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContex
 
 
 @pytest.fixture
-def console() -> ConsoleLog:
-    """The page's console, checked against tests/browser/console_allowlist.yaml."""
-    return ConsoleLog(allowed=load_allowlist())
+def tab(chromium: BrowserContext, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Tab]:
+    """A fresh tab for one test."""
+    with open_tab(chromium, lab, request.node.name) as new_tab:
+        yield new_tab
 
 
-@pytest.fixture
-def page(chromium: BrowserContext, lab: LabServer, console: ConsoleLog,
-         request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A new tab; on failure it is screenshotted (FAILED-<test>.png) before it closes, then kernels stop."""
-    tab = chromium.new_page()
-    console.attach(tab)
-    try:
-        yield tab
-    finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            screenshot(tab, f"FAILED-{_slug(request.node.name)}")
-        tab.close()
-        lab.shutdown_kernels()
-
-
-def copy_notebook(source: Path, lab: LabServer, name: str) -> str:
-    """Copy `source` into the server's root (the repository's copy is never opened) and return its lab URL."""
-    shutil.copyfile(source, lab.root_dir / name)
-    return lab.lab_url(name)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)

@@ -11,11 +11,11 @@ import sys
 
 import nbformat
 import pytest
-from browser_console import ConsoleLog
 from browser_lab import LabServer
 from browser_notebook import UPDATE_TIMEOUT_MS, WIDGET_TIMEOUT_MS, dropdown, open_notebook, run_all_cells, screenshot
 from browser_notebook import widget_placeholders
-from playwright.sync_api import Page, expect
+from browser_tab import Tab
+from playwright.sync_api import expect
 
 from kit.simulate import SimulatedAccount
 
@@ -60,7 +60,8 @@ def scratch_notebook() -> nbformat.NotebookNode:
 
 
 def test_a_dropdown_renders_as_a_select_and_its_callback_runs_in_the_kernel(
-        page: Page, lab: LabServer, lab_sim: SimulatedAccount, console: ConsoleLog) -> None:
+        tab: Tab, lab: LabServer, lab_sim: SimulatedAccount) -> None:
+    page = tab.page
     nbformat.write(scratch_notebook(), lab.root_dir / "scratch-widgets.ipynb")
     open_notebook(page, lab.lab_url("scratch-widgets.ipynb"))
     run_all_cells(page)
@@ -82,4 +83,4 @@ def test_a_dropdown_renders_as_a_select_and_its_callback_runs_in_the_kernel(
     expect(echo).to_have_text("picked gamma", timeout=UPDATE_TIMEOUT_MS)
     screenshot(page, "widget-stack-2-picked")
 
-    assert console.errors() == [], "the browser console shows errors:\n" + "\n".join(console.errors())
+    assert tab.console.errors() == [], "the browser console shows errors:\n" + "\n".join(tab.console.errors())

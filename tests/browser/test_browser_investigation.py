@@ -1,0 +1,148 @@
+"""The analyst's main path, in a real browser: open the investigation notebook in JupyterLab, run all cells,
+read the seed incident's verdict, pick another failed instance in the widget, read its verdict.
+
+The notebook is a copy (in the server's temp root) of notebooks/investigate_instance.ipynb with the seed
+incident's instance and Region injected by papermill, as `kit investigate` and an analyst's parameters do.
+It runs once for this module; the tests read it, and the one that picks another instance picks the seed
+incident again before it ends, so the tests do not depend on their order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import papermill.iorw
+import papermill.parameterize
+import pytest
+from browser_lab import LabServer
+from browser_notebook import UPDATE_TIMEOUT_MS, WIDGET_TIMEOUT_MS, dropdown, object_reprs, open_notebook
+from browser_notebook import run_all_cells, screenshot, widget_placeholders
+from browser_tab import Tab, open_tab
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+from kit.simulate import SeededScenario, SimulatedAccount
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "investigate_instance.ipynb"
+SEED_SCENARIO = "seed"  # seeded by the lab_sim fixture
+OTHER_SCENARIO = "key-disabled"  # another failed launch in the same account and Region, another cause
+PICKER = "Instance"  # the instance picker's description (kit.widgets.controls)
+VERDICT = ".jp-OutputArea-output .kit-banner[data-cause]"  # the verdict banner (kit.report.html.verdict_banner)
+
+
+@dataclass
+class Investigated:
+    """The notebook, run in a tab, and the incidents it can show."""
+
+    tab: Tab
+    seed: SeededScenario
+    other: SeededScenario
+    original: bytes  # the repository's notebook before the run
+
+    @property
+    def page(self) -> Page:
+        return self.tab.page
+
+    def verdict(self) -> Locator:
+        return self.page.locator(VERDICT)
+
+    def picker(self) -> Locator:
+        return dropdown(self.page, PICKER)
+
+
+@pytest.fixture(scope="module")
+def investigated(chromium: BrowserContext, lab: LabServer, lab_sim: SimulatedAccount) -> Iterator[Investigated]:
+    """Open a parameterized copy of the investigation notebook on the seed incident and run all its cells."""
+    seed = lab_sim.scenario(SEED_SCENARIO)
+    other = lab_sim.seed(OTHER_SCENARIO)  # before the notebook runs, so the picker lists it
+    original = NOTEBOOK.read_bytes()
+    url = _parameterized_copy(lab, {"instance_id": seed.instance_id, "region": seed.region})
+    with open_tab(chromium, lab, "investigation") as tab:
+        open_notebook(tab.page, url)
+        screenshot(tab.page, "investigation-1-opened")
+        run_all_cells(tab.page)
+        yield Investigated(tab=tab, seed=seed, other=other, original=original)
+
+
+def test_run_all_shows_the_seed_verdict_and_a_real_instance_picker(investigated: Investigated) -> None:
+    seed, other = investigated.seed, investigated.other
+    verdict = investigated.verdict()
+    expect(verdict).to_have_count(1, timeout=WIDGET_TIMEOUT_MS)
+    _expect_verdict(verdict, seed.expected["cause"], seed.instance_id)
+    screenshot(investigated.page, "investigation-2-seed-verdict", verdict)
+
+    # A real control listing the failed instances, not "Loading widget..." or a text repr.
+    picker = investigated.picker()
+    expect(picker).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
+    assert widget_placeholders(investigated.page) == []
+    expect(picker.locator("option", has_text=seed.instance_id)).to_have_count(1)
+    expect(picker.locator("option", has_text=other.instance_id)).to_have_count(1)
+    expect(picker).to_have_value(re.compile(re.escape(seed.instance_id)))
+    screenshot(investigated.page, "investigation-3-picker",
+               picker.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]"))
+    _expect_clean_console(investigated.tab)
+
+
+def test_picking_another_instance_changes_the_verdict_without_rerunning_cells(investigated: Investigated) -> None:
+    seed, other = investigated.seed, investigated.other
+    assert other.expected["cause"] != seed.expected["cause"], "pick a scenario whose verdict differs from the seed's"
+    assert (other.region, other.account_id) == (seed.region, seed.account_id), "the picker lists one Region"
+    verdict, picker = investigated.verdict(), investigated.picker()
+    counts_before = _execution_counts(investigated.page)
+
+    _pick(picker, other.instance_id)
+    _expect_verdict(verdict, other.expected["cause"], other.instance_id, timeout=UPDATE_TIMEOUT_MS)
+    screenshot(investigated.page, "investigation-4-other-verdict", verdict)
+    screenshot(investigated.page, "investigation-5-page")
+
+    _pick(picker, seed.instance_id)  # and back: the seed's verdict returns
+    _expect_verdict(verdict, seed.expected["cause"], seed.instance_id, timeout=UPDATE_TIMEOUT_MS)
+    assert _execution_counts(investigated.page) == counts_before, "picking an instance must not re-run cells"
+    _expect_clean_console(investigated.tab)
+
+
+def test_the_repository_notebook_is_never_modified(investigated: Investigated) -> None:
+    assert NOTEBOOK.read_bytes() == investigated.original
+
+
+def test_no_cell_shows_a_python_object_repr(investigated: Investigated) -> None:
+    """A cell whose last expression returns a kit object shows `<kit... at 0x...>` under its widget."""
+    reprs = object_reprs(investigated.page)
+    assert reprs == [], "the analyst sees Python object reprs (end the cell with `;` or return None):\n" + \
+        "\n".join(reprs)
+
+
+def _parameterized_copy(lab: LabServer, parameters: dict[str, str]) -> str:
+    """The repository's notebook with `parameters` injected (papermill), written into the server's root."""
+    notebook = papermill.iorw.load_notebook_node(str(NOTEBOOK))  # as papermill reads it (cells get tags)
+    notebook = papermill.parameterize.parameterize_notebook(notebook, parameters)
+    name = "investigate_instance.ipynb"
+    papermill.iorw.write_ipynb(notebook, str(lab.root_dir / name))
+    return lab.lab_url(name)
+
+
+def _pick(picker: Locator, instance_id: str) -> None:
+    """Choose the option naming `instance_id`, as the analyst does."""
+    label = picker.locator("option", has_text=instance_id).inner_text()
+    picker.select_option(label=label)
+
+
+def _expect_verdict(verdict: Locator, cause: str, instance_id: str, timeout: float = WIDGET_TIMEOUT_MS) -> None:
+    """The banner names `cause` (its data-cause and its text) for `instance_id`."""
+    expect(verdict).to_have_attribute("data-cause", cause, timeout=timeout)
+    expect(verdict).to_contain_text(instance_id, timeout=timeout)
+    expect(verdict).to_contain_text(re.compile(r"Verdict: \S"))
+    expect(verdict).to_contain_text(cause)
+
+
+def _execution_counts(page: Page) -> list[str]:
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+
+
+def _expect_clean_console(tab: Tab) -> None:
+    errors = tab.console.errors()
+    assert errors == [], "the browser console shows errors:\n" + "\n".join(errors)
