@@ -127,8 +127,8 @@ def _parameterized_copy(lab: LabServer, parameters: dict[str, str]) -> str:
 
 def _pick(picker: Locator, instance_id: str) -> None:
     """Choose the option naming `instance_id`, as the analyst does."""
-    label = picker.locator("option", has_text=instance_id).inner_text()
-    picker.select_option(label=label)
+    value = picker.locator("option", has_text=instance_id).get_attribute("value")
+    picker.select_option(value=value)
 
 
 def _expect_verdict(verdict: Locator, cause: str, instance_id: str, timeout: float = WIDGET_TIMEOUT_MS) -> None:
