@@ -184,3 +184,18 @@ def test_kit_investigate_from_a_bundle_writes_the_report(sim, sim_env, tmp_path,
     findings = json.loads((out / "findings.json").read_text())
     assert findings["verdict"]["cause"] == seeded.expected["cause"]
     assert "bundle:" in (out / "report.html").read_text()
+
+    # a tampered bundle is bad input: the notebook stops on it, the report says so, the exit code is 2
+    described = bundle / "ec2.describe-instances.json"
+    described.write_text(described.read_text().replace("stopped", "running"))
+    code = main(["investigate", "--instance-id", seeded.instance_id, "--region", seeded.region,
+                 "--source", f"bundle:{bundle}", "--out", str(out)])
+    assert code == 2
+    assert "BadInput" in capsys.readouterr().err
+    assert "The investigation did not finish" in (out / "report.html").read_text()
+    assert json.loads((out / "findings.json").read_text())["verdict"]["cause"] == "undetermined"
+
+
+def test_kit_demo_with_an_unknown_scenario_exits_2_naming_it(tmp_path, capsys) -> None:
+    assert main(["demo", "--scenario", "no-such-scenario", "--out", str(tmp_path)]) == 2
+    assert "no-such-scenario" in capsys.readouterr().err
