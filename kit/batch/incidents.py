@@ -57,6 +57,7 @@ class Outcome:
     notebook: Path | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -66,6 +66,7 @@ class KernelPool:
         self._lock = threading.Lock()
         self._started = 0
         self._closed = False
+        self._learned = False
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> KernelPool:
@@ -99,6 +100,24 @@ class KernelPool:
             if isinstance(item, Kernel):
                 item.shutdown()
 
+    def learn(self, kernel: Kernel) -> None:
+        """Warm the kernels started from now on with every module `kernel` imported (lazy imports too).
+
+        A notebook imports much of what it needs inside functions (matplotlib for a chart, the diagnosis
+        when the first cell runs); asking a kernel that ran an incident gives the exact list.
+        """
+        modules = imported_modules(kernel, timeout=self.startup_timeout)
+        if modules:
+            with self._lock:
+                self.warm_modules = tuple(dict.fromkeys([*self.warm_modules, *modules]))
+                self._learned = True
+
+    @property
+    def learned(self) -> bool:
+        """Whether the warm-up list was learnt from a kernel that ran an incident."""
+        with self._lock:
+            return self._learned
+
     @property
     def started(self) -> int:
         """How many kernels were started so far."""
@@ -116,6 +135,8 @@ class KernelPool:
         thread.start()
 
     def _boot(self, number: int) -> None:
+        with self._lock:
+            warm_modules = self.warm_modules
         manager = KernelManager(kernel_name=self.kernel_name)
         try:
             # The kernel's own stderr (ZMQ transport warnings) would garble the progress bar; cell errors
@@ -126,8 +147,8 @@ class KernelPool:
             client.start_channels()
             try:
                 client.wait_for_ready(timeout=self.startup_timeout)
-                if self.warm_modules:
-                    _run_silently(client, warm_up_code(self.warm_modules), self.startup_timeout)
+                if warm_modules:
+                    _run_silently(client, warm_up_code(warm_modules), self.startup_timeout)
             finally:
                 client.stop_channels()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever takes this kernel
@@ -174,12 +195,35 @@ def warm_up_code(modules: Sequence[str]) -> str:
             "del __kit_warm_up\n")
 
 
-def _run_silently(client: Any, code: str, timeout: float) -> None:
-    """Execute `code` without history or execution count, and wait for its reply."""
-    message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+def imported_modules(kernel: Kernel, *, timeout: float = 60.0) -> list[str]:
+    """Names of the modules loaded in `kernel` (top-level packages and their submodules), or [] if it cannot say."""
+    client = kernel.manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=timeout)
+        reply = _run_silently(client, "", timeout,
+                              user_expressions={"modules": "sorted(__import__('sys').modules)"})
+    except Exception:  # noqa: BLE001 - a kernel that cannot answer teaches nothing
+        return []
+    finally:
+        client.stop_channels()
+    value = (reply.get("user_expressions") or {}).get("modules") or {}
+    if value.get("status") != "ok":
+        return []
+    try:
+        names = ast.literal_eval(value["data"]["text/plain"])
+    except (KeyError, ValueError, SyntaxError):
+        return []
+    return [n for n in names if isinstance(n, str) and not n.startswith("_") and "._" not in n
+            and n != "__main__"]
+
+
+def _run_silently(client: Any, code: str, timeout: float, **options: Any) -> dict[str, Any]:
+    """Execute `code` without history or execution count, wait for its reply, return the reply's content."""
+    message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False, **options)
     while True:
         reply = client.get_shell_msg(timeout=timeout)
         if reply.get("parent_header", {}).get("msg_id") == message_id:
             if reply["content"].get("status") != "ok":
                 raise KernelStartError(f"warm-up failed: {reply['content'].get('ename')}")
-            return
+            return reply["content"]

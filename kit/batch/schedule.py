@@ -19,7 +19,7 @@ from typing import Any
 
 from kit.batch.failure import write_failure_report
 from kit.batch.incidents import Incident, Outcome
-from kit.batch.kernels import KernelPool, notebook_imports
+from kit.batch.kernels import Kernel, KernelPool, notebook_imports
 from kit.params import InvestigationParameters
 
 INSTANCE_CALL = "ec2:DescribeInstances"  # the gap that means the instance itself could not be read
@@ -38,7 +38,7 @@ class BatchOptions:
     kernel_name: str = "python3"
     warm_up: bool = True  # pre-import the notebook's modules in each kernel before it is handed out
     progress: bool = True  # tqdm bar on stderr
-    collectors: int = 4  # incidents whose shared evidence is collected at once (I/O bound)
+    collectors: int = 0  # incidents whose shared evidence is collected at once (0: as many as jobs, at least 2)
 
 
 def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
@@ -72,7 +72,7 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
         jobs = max(1, min(options.jobs, len(usable)))
         with KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
                         warm_modules=warm) as pool, \
-                ThreadPoolExecutor(options.collectors, thread_name_prefix="kit-collect") as collectors, \
+                ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect") as collectors, \
                 ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch") as workers:
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
             prepared = {index: collectors.submit(prepare, incident) if prepare else None
@@ -107,7 +107,7 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
     """Wait for its evidence, take a fresh kernel, run the notebook in it, read what it wrote; never raises."""
     from kit.report.run import run_investigation
 
-    started = time.perf_counter()
+    clock = _Clock()
     assert incident.params is not None
     params = incident.params
     notes: list[str] = []
@@ -119,26 +119,52 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
         except Exception as exc:  # noqa: BLE001 - the notebook then collects on its own
             notes.append(f"shared evidence unavailable ({type(exc).__name__}: {exc}); the notebook collected itself")
             params = incident.params
+        clock.lap("evidence")
     kernel = None
     try:
         kernel = pool.take()
+        clock.lap("kernel")
         result = run_investigation(replace(params, out_dir=str(incident.out_dir)), incident.out_dir,
                                    km=kernel.manager, notebook=notebook)
+        clock.lap("notebook")
     except Exception as exc:  # noqa: BLE001 - recorded as this incident's failure, the batch goes on
         error = f"{type(exc).__name__}: {exc}"
         report = write_failure_report(incident.out_dir, incident.params_file, type(exc).__name__, str(exc),
                                       detail="".join(traceback.format_exception_only(exc)))
-        return Outcome(incident, "failed", error=error, report=report, seconds=time.perf_counter() - started,
-                       notes=notes)
+        return Outcome(incident, "failed", error=error, report=report, seconds=clock.total(), notes=notes,
+                       timings=clock.laps)
     finally:
         if kernel is not None:
-            threading.Thread(target=kernel.shutdown, name="kit-kernel-stop", daemon=False).start()
+            threading.Thread(target=_retire, args=(pool, kernel), name="kit-kernel-stop", daemon=False).start()
     out = Path(result.out_dir)
     error = f"{result.error_name}: {result.error_value}" if result.failed else instance_unreadable(result.findings)
     status = "failed" if error else "ok"
     return Outcome(incident, status, findings=result.findings, error=error, report=out / "report.html",
                    findings_file=out / "findings.json", notebook=out / "investigation.ipynb",
-                   seconds=time.perf_counter() - started, notes=notes)
+                   seconds=clock.total(), notes=notes, timings=clock.laps)
+
+
+class _Clock:
+    """Seconds spent per stage of one incident (waiting for evidence, for a kernel, running)."""
+
+    def __init__(self) -> None:
+        self.started = self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def _retire(pool: KernelPool, kernel: Kernel) -> None:
+    """Shut a used kernel down; the first one first teaches the pool what to pre-import."""
+    if not pool.learned:
+        pool.learn(kernel)
+    kernel.shutdown()
 
 
 def instance_unreadable(findings: dict[str, Any]) -> str | None:

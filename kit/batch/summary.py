@@ -36,6 +36,7 @@ def summary_entry(outcome: Outcome, batch_dir: Path) -> dict[str, Any]:
         "findings": _relative(outcome.findings_file, batch_dir) if outcome.findings_file else None,
         "notebook": _relative(outcome.notebook, batch_dir) if outcome.notebook else None,
         "seconds": round(outcome.seconds, 3),
+        "timings": dict(outcome.timings),
         "notes": list(outcome.notes),
     })
     return entry

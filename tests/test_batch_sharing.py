@@ -1,0 +1,103 @@
+"""Shared evidence: incidents of one account read what they have in common once, and get the same evidence.
+
+kit.collect's live collector runs unchanged against the simulated account over HTTP, once through plain
+boto3 sessions and once through one SharingSession; the evidence must be identical, with far fewer calls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kit.batch.sharing import SharingSession, _merge, _missing
+from kit.collect.live import collect_live
+
+pytestmark = pytest.mark.xdist_group("batch-fleet")
+
+REGION = "sa-east-1"  # a Region no other test seeds into
+FLEET = 3
+
+
+@pytest.fixture(scope="module")
+def outage(sim):
+    """Three instances failing on one disabled key (the seeder reuses a scenario's named key)."""
+    return [sim.seed("key-disabled", region=REGION) for _ in range(FLEET)]
+
+
+def _counting(session: boto3.Session) -> Counter[str]:
+    """Count the calls that really go to the endpoint (a before-call handler that answers stops the chain)."""
+    sent: Counter[str] = Counter()
+
+    def count(model, **_):
+        sent[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    session.events.register_last("before-call", count)
+    return sent
+
+
+def test_shared_collection_gives_the_same_evidence_with_each_common_call_made_once(sim_env, outage) -> None:
+    assert len({s.expected["key_arn"] for s in outage}) == 1
+
+    plain_session = boto3.Session(region_name=REGION)
+    plain_calls = _counting(plain_session)
+    plain = [collect_live(s.instance_id, s.region, session=plain_session) for s in outage]
+
+    shared_session = SharingSession(boto3.Session(region_name=REGION))
+    shared_calls = _counting(shared_session)
+    shared = [collect_live(s.instance_id, s.region, session=shared_session) for s in outage]
+
+    for alone, together in zip(plain, shared):
+        assert together.documents == alone.documents
+        assert [g.to_dict() for g in together.gaps] == [g.to_dict() for g in alone.gaps]
+        assert together.parameters == alone.parameters
+        assert len(together.calls) == len(alone.calls)  # the collector's own call log is unchanged
+
+    for call in ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:ListAliases",
+                 "iam:GetAccountAuthorizationDetails", "sts:GetCallerIdentity"):
+        assert plain_calls[call] >= FLEET, call
+        assert shared_calls[call] == plain_calls[call] // FLEET, call
+    assert shared_calls["ec2:DescribeInstances"] == FLEET  # each instance is its own
+    assert sum(shared_calls.values()) < sum(plain_calls.values()) // 2
+    stats = shared_session.shared.stats()
+    assert stats["calls_shared"] > 0
+
+
+def test_concurrent_collections_wait_for_the_call_in_flight(sim_env, outage) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = SharingSession(boto3.Session(region_name=REGION))
+    sent = _counting(session)
+    with ThreadPoolExecutor(FLEET) as pool:
+        evidence = list(pool.map(lambda s: collect_live(s.instance_id, s.region, session=session), outage))
+    assert [e.instance_id for e in evidence] == [s.instance_id for s in outage]
+    assert sent["kms:DescribeKey"] == 1 and sent["iam:GetAccountAuthorizationDetails"] >= 1
+    assert sent["iam:GetAccountAuthorizationDetails"] < FLEET
+
+
+_T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+_minutes = st.integers(min_value=0, max_value=600)
+_interval = st.tuples(_minutes, _minutes).map(lambda p: (min(p), max(p)))
+
+
+@given(covered=st.lists(_interval, max_size=6), wanted=_interval)
+def test_missing_parts_and_covered_parts_make_up_the_window(covered, wanted) -> None:
+    def at(minute: int) -> datetime:
+        return _T0 + timedelta(minutes=minute)
+
+    merged = _merge([(at(a), at(b)) for a, b in covered])
+    start, end = at(wanted[0]), at(wanted[1])
+    gaps = _missing(merged, start, end)
+    for low, high in gaps:
+        assert start <= low <= high <= end
+    # every minute of the window is covered already or inside a gap to read
+    for minute in range(wanted[0], wanted[1] + 1):
+        point = at(minute)
+        assert any(a <= point <= b for a, b in merged) or any(a <= point <= b for a, b in gaps), minute
+    # nothing wholly covered is read again
+    if any(a <= start and end <= b for a, b in merged):
+        assert gaps == []
