@@ -119,3 +119,36 @@ def test_aws_cli_start_instances_answers_pending(sim):
             break
         time.sleep(0.2)
     assert state == "stopped"
+
+
+def test_aws_cli_reads_the_seed_evidence_as_the_article_does(sim):
+    seed = sim.scenario("seed")
+    volumes = aws(sim, "ec2", "describe-volumes", "--filters", f"Name=attachment.instance-id,Values={seed.instance_id}",
+                  "--query", "Volumes[*].[Encrypted,KmsKeyId]")
+    assert volumes.returncode == 0, volumes.stderr
+    assert json.loads(volumes.stdout) == [[True, seed.expected["key_arn"]]]
+    key = aws(sim, "kms", "describe-key", "--key-id", seed.expected["key_arn"], "--query", "KeyMetadata.KeyManager")
+    assert json.loads(key.stdout) == "CUSTOMER"
+    events = aws(sim, "cloudtrail", "lookup-events", "--lookup-attributes",
+                 "AttributeKey=EventName,AttributeValue=CreateGrant", "--page-size", "5")
+    assert events.returncode == 0, events.stderr
+    records = [json.loads(e["CloudTrailEvent"]) for e in json.loads(events.stdout)["Events"]]
+    assert len(records) > 5, "the CLI follows NextToken across pages"
+    assert any(r.get("errorMessage", "").startswith("User: arn:aws:iam::123456789012:user/test is not authorized "
+                                                    "to perform: kms:CreateGrant") for r in records)
+
+
+def test_a_second_start_while_pending_answers_pending_again(sim, sim_client):
+    seeded = sim.seed("seed")
+    ec2 = sim_client("ec2")
+    first = ec2.start_instances(InstanceIds=[seeded.instance_id])["StartingInstances"][0]
+    second = ec2.start_instances(InstanceIds=[seeded.instance_id])["StartingInstances"][0]
+    assert first["CurrentState"]["Name"] == second["CurrentState"]["Name"] == "pending"
+    state = "pending"
+    for _ in range(120):
+        state = ec2.describe_instances(InstanceIds=[seeded.instance_id])["Reservations"][0]["Instances"][0]["State"]
+        state = state["Name"]
+        if state != "pending":
+            break
+        time.sleep(0.1)
+    assert state == "stopped"

@@ -128,12 +128,14 @@ class Extensions:
             if instance is not None and instance._state.name == "terminated":
                 return _ec2_error(start_response, "IncorrectInstanceState",
                                   f"The instance '{instance_id}' is not in a state from which it can be started.")
-        failing = []
+        failing, replaying = [], []
         for instance_id in ids:
             launch = world().failures.get((account, region, instance_id))
             instance = _find_instance(backend, instance_id)
-            if launch is not None and instance is not None and instance._state.name == "stopped":
+            if launch is not None and instance is not None and instance._state.name in ("stopped", "pending"):
                 failing.append(launch)
+                if instance._state.name == "pending":      # a replay is under way: AWS answers pending again
+                    replaying.append(launch)
         if not failing:
             return self.app(environ, start_response)
         status, headers, body = _call(self.app, environ)
@@ -143,6 +145,8 @@ class Extensions:
         at = datetime.now(timezone.utc)
         for launch in failing:
             launch.set_pending()
+            if launch in replaying:
+                continue
             delay = max((c.after for c in launch.kms_calls), default=1.0) + 0.5
             timer = threading.Timer(delay, self._finish_failed_start, (launch, at))
             timer.daemon = True
