@@ -106,3 +106,19 @@ def test_what_if_editor_reports_bad_documents(picked: Investigation) -> None:
                                                                              "Resource": "*"}]})
     editor.button.click()
     assert "Cannot evaluate" in editor.result.value and "Statement[0]" in editor.result.value
+
+
+def test_redacted_controls_mask_accounts_and_keep_the_editor_off(sim, sim_env) -> None:
+    seed = _seed(sim)
+    investigation = Investigation.start(validate({"instance_id": seed.instance_id, "region": seed.region,
+                                                  "interactive": True, "redact": True}))
+    investigation.show_verdict()
+    investigation.show_timeline()
+    controls = InvestigationControls(investigation)
+    controls.resource_picker.value = f"key:{seed.expected['key_arn']}"
+    shown = [investigation.sections.named("verdict").html, controls.resource_view.html,
+             controls.instance_table.value, *[label for label, _ in controls.resource_picker.options]]
+    assert all(seed.account_id not in text for text in shown)
+    assert "XXXXXXXX" + seed.account_id[-4:] in investigation.sections.named("verdict").html
+    investigation.show_what_if()
+    assert investigation.what_if is None

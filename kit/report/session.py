@@ -200,8 +200,12 @@ class Investigation:
         """Interactive: the what-if policy editor (headless: nothing; the failing request is shown above)."""
         if not self.params.interactive:
             return
-        from IPython.display import display
+        from IPython.display import HTML, display
 
+        if self.params.redact:  # the editor must show policies whole, account ids included
+            display(HTML('<p class="kit-muted">The what-if editor is off while <code>redact</code> is true: it '
+                         "would show the policies unmasked.</p>"))
+            return
         from kit.widgets.what_if import WhatIfEditor
 
         self.what_if = WhatIfEditor(self)
