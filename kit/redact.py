@@ -58,6 +58,8 @@ def redact_notebook(nb: Any) -> Any:
         if "metadata" in cell:
             cell["metadata"] = _node_like(cell["metadata"], redact_value(dict(cell["metadata"])))
         for output in cell.get("outputs", []):
+            if output.get("metadata"):
+                output["metadata"] = _node_like(output["metadata"], redact_value(dict(output["metadata"])))
             if "text" in output:
                 output["text"] = redact_text(_joined(output["text"]))
             if "traceback" in output:

@@ -160,6 +160,22 @@ def test_plain_papermill_with_a_scenario_file_starts_its_own_simulated_account(t
     assert findings["verdict"]["denied_by"] == "identity-policy"
 
 
+def test_scenario_only_run_resolves_its_instance_in_the_kernel_even_when_a_cell_fails(tmp_path, monkeypatch) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    nb = nbformat.read(str(notebook_path()), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "show_verdict" in c.source)
+    nb.cells.insert(at, nbformat.v4.new_code_cell('raise RuntimeError("the diagnosis broke")'))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, str(broken))
+    result = run_investigation(validate({"scenario": "seed", "interactive": False}), tmp_path / "out", notebook=broken)
+    assert result.exit_code == 1
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    jsonschema.validate(findings, SCHEMA)
+    assert findings["instance_id"] != "i-00000000" and findings["region"] == "eu-west-1"
+    assert findings["verdict"]["cause"] == "undetermined"
+
+
 def test_kit_demo_writes_the_report_and_prints_the_verdict(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     code = main(["demo", "--out", str(tmp_path / "demo")])

@@ -21,6 +21,7 @@ from kit.params import InvestigationParameters
 
 NOTEBOOK_NAME = "investigate_instance.ipynb"
 REPORT_FILES = ("investigation.ipynb", "findings.json", "report.html")
+TARGET_METADATA = "kit_target"  # output metadata where the notebook records the instance it investigates
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,10 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
 
     from kit.errors import BadInput
 
-    for name in ("instance_id", "region"):
-        if not getattr(params, name):
-            raise BadInput(name, "a value for a headless run", "")
+    if not params.scenario:  # a scenario's instance is resolved by the notebook (it seeds the simulated account)
+        for name in ("instance_id", "region"):
+            if not getattr(params, name):
+                raise BadInput(name, "a value (or a scenario) for a headless run", "")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for name in REPORT_FILES:
@@ -93,6 +95,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     except PapermillExecutionError as exc:
         error_name, error_value = exc.ename, exc.evalue
     nb = nbformat.read(str(executed), as_version=4)
+    params = _with_target(params, nb)
     findings = _findings_after_run(out / "findings.json", params, error_name, error_value)
     if params.redact:
         from kit.redact import redact_notebook, redact_value
@@ -102,7 +105,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         findings["account_id"] = None
     (out / "findings.json").write_text(json.dumps(findings, indent=2) + "\n", encoding="utf-8")
     nbformat.write(nb, str(executed))
-    report = export_html(nb, title=f"Investigation of {params.instance_id or params.scenario or 'an instance'}",
+    report = export_html(nb, title=f"Investigation of {params.instance_id or params.scenario}",
                          failure=(error_name, error_value) if error_name else None)
     (out / "report.html").write_text(report, encoding="utf-8")
     return RunResult(out, findings, error_name, error_value)
@@ -136,6 +139,18 @@ def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = No
     return body
 
 
+def _with_target(params: InvestigationParameters, nb: Any) -> InvestigationParameters:
+    """`params` with the instance and Region the notebook resolved (a scenario's), read from its outputs."""
+    if params.instance_id and params.region:
+        return params
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            target = output.get("metadata", {}).get(TARGET_METADATA)
+            if isinstance(target, dict) and target.get("instance_id") and target.get("region"):
+                return replace(params, instance_id=str(target["instance_id"]), region=str(target["region"]))
+    return params
+
+
 def _findings_after_run(path: Path, params: InvestigationParameters, error_name: str | None,
                         error_value: str | None) -> dict[str, Any]:
     """The notebook's findings.json; when a cell failed, the error is added as a gap (undetermined if none)."""
@@ -153,6 +168,8 @@ def _findings_after_run(path: Path, params: InvestigationParameters, error_name:
 
 def failure_findings(params: InvestigationParameters, reason: str) -> dict[str, Any]:
     """findings.json for a run that produced none: cause undetermined, nothing ruled out."""
+    if not params.instance_id:
+        reason += " (the scenario's instance was never resolved: i-00000000 stands in for it)"
     return {
         "schema": "kit.findings/1",
         "instance_id": params.instance_id or "i-00000000",

@@ -182,8 +182,18 @@ class Investigation:
         return render()
 
     def show_investigated(self) -> None:
-        """What was investigated, from which source, and how much evidence there is."""
-        self.show(self.render_investigated, "investigated")
+        """What was investigated, from which source, and how much evidence there is.
+
+        Headless, the output also records the instance and Region in its metadata (`kit_target`), so a run
+        whose scenario instance was resolved here can still name it if a later cell fails.
+        """
+        if self.params.interactive:
+            self.show(self.render_investigated, "investigated")
+            return
+        from IPython.display import HTML, display
+
+        target = {"instance_id": self.params.instance_id, "region": self.params.region}
+        display(HTML(blocks.stylesheet() + self.render_investigated()), metadata={"kit_target": target})
 
     def show_controls(self) -> None:
         """Interactive: the instance picker, CloudTrail window and volume/key chooser (headless: nothing)."""
