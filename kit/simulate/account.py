@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from types import TracebackType
 
 from kit.simulate.catalogue import scenario_named
-from kit.simulate.seeder import FAKE_KEY, FAKE_SECRET, SeededScenario, Seeder
+from kit.simulate.clients import FAKE_KEY, FAKE_SECRET
+from kit.simulate.seeder import SeededScenario, Seeder
 
 
 class SimulatedAccount:
@@ -84,8 +84,3 @@ class SimulatedAccount:
             if seeded.name == name:
                 return seeded
         raise KeyError(name)
-
-    @staticmethod
-    def process_environ_without_aws() -> dict[str, str]:
-        """os.environ minus AWS_* variables (for subprocesses that get environ() added)."""
-        return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from kit.simulate.seeder import normalise_key_arn, publish
+from kit.simulate.keys import normalise_key_arn
+from kit.simulate.logs import publish
 from kit.simulate.trail import LookupError_
 from kit.simulate.world import world
 

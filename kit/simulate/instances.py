@@ -1,0 +1,181 @@
+"""The scenario's instance: its image (own or shared from another account), its volumes and keys, its
+Auto Scaling group, encryption by default, and the Launch that plays its events and final state."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from kit.simulate.catalogue import Scenario
+from kit.simulate.clients import Clients
+from kit.simulate.keys import kms_error_templates, normalise_key_arn
+from kit.simulate.launch import KmsCall, Launch
+from kit.simulate.placeholders import resolve, tag_list
+from kit.simulate.records import Principal
+from kit.simulate.trail import format_time
+from kit.simulate.world import world
+
+
+def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account: str, region: str,
+                    principal: Principal, image_id: str, snapshot_id: str, keys: dict[str, str],
+                    values: dict[str, str], at: datetime) -> Launch:
+    """Run the instance with its volumes (keys as ARNs) and return its Launch (final state not yet applied)."""
+    from moto.ec2.models import ec2_backends
+
+    spec = scenario.spec
+    ispec = spec["instance"]
+    ec2 = clients("ec2", account, region)
+    name = ispec.get("name", scenario.name) + ("" if ordinal == 1 else f"-{ordinal}")
+    mappings, volumes = [], []
+    for vspec in ispec.get("volumes") or []:
+        volume: dict[str, Any] = {"device": vspec["device"], "size": vspec.get("size", 8),
+                                  "encrypted": bool(vspec.get("encrypted", vspec.get("key") is not None))}
+        if vspec.get("key"):
+            volume["request_key_id"] = keys[vspec["key"]]
+        if vspec.get("missing_snapshot"):
+            volume.update(in_request=True, snapshot_id=vspec["missing_snapshot"], created=False)
+            volumes.append(volume)
+            continue
+        ebs: dict[str, Any] = {"VolumeSize": volume["size"], "DeleteOnTermination": True, "VolumeType": "gp3",
+                               "Encrypted": volume["encrypted"]}
+        if volume.get("request_key_id"):
+            ebs["KmsKeyId"] = volume["request_key_id"]
+        if vspec.get("from_image") and snapshot_id:
+            ebs["SnapshotId"] = snapshot_id
+        mappings.append({"DeviceName": vspec["device"], "Ebs": ebs})
+        volumes.append(volume)
+    tags = {"Name": name, **{k: resolve(str(v), values) for k, v in (ispec.get("tags") or {}).items()}}
+    response = ec2.run_instances(
+        ImageId=image_id, InstanceType=ispec.get("type", "t3.micro"), MinCount=1, MaxCount=1,
+        Placement={"AvailabilityZone": f"{region}a"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tag_list(tags)},
+                           {"ResourceType": "volume", "Tags": tag_list({"Name": name})}],
+        **({"BlockDeviceMappings": mappings} if mappings else {}))
+    instance_id = response["Instances"][0]["InstanceId"]
+    backend = ec2_backends[account][region]
+    instance = backend.get_instance(instance_id)
+    instance.launch_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if not mappings and ispec.get("volumes") is not None:
+        for device in list(instance.block_device_mapping):       # the launch never got a volume
+            volume_id = instance.block_device_mapping[device].volume_id
+            backend.detach_volume(volume_id, instance_id, device)
+            backend.delete_volume(volume_id)
+    by_device = {device: bdm.volume_id for device, bdm in instance.get_block_device_mapping}
+    for volume in volumes:
+        if volume.get("created", True):
+            volume["volume_id"] = by_device.get(volume["device"], "")
+            moto_volume = backend.volumes[volume["volume_id"]]
+            if moto_volume.kms_key_id:
+                volume["key_arn"] = normalise_key_arn(moto_volume.kms_key_id, account, region)
+                moto_volume.kms_key_id = volume["key_arn"]
+    asg = ispec.get("autoscaling_group")
+    if asg:
+        autoscaling_group(clients, asg, account, region, image_id, ispec.get("type", "t3.micro"))
+        backend.create_tags([instance_id], {"aws:autoscaling:groupName": asg})
+        scaling_activity(asg, account, region, instance_id, spec["failure"], at)
+    kms_calls = []
+    for i, call in enumerate(spec.get("kms_calls") or []):
+        error = None
+        if call.get("error"):
+            template = kms_error_templates()[call["error"]]
+            error = (template["code"], call.get("message", template["message"]))
+        volume = volumes[call.get("volume", 0)] if volumes else {}
+        kms_calls.append(KmsCall(operation=call["operation"], by=call.get("by", "launcher"),
+                                 key_arn=keys[call["key"]], volume_id=volume.get("volume_id", ""),
+                                 error=error, after=float(call.get("after", 2 + i))))
+    failure = resolve(spec["failure"], values)
+    return Launch(
+        scenario=scenario.name, account_id=account, region=region, instance_id=instance_id, principal=principal,
+        launch=ispec.get("launch", "start"), image_id=image_id, instance_type=ispec.get("type", "t3.micro"),
+        reservation_id=response.get("ReservationId", ""), volumes=volumes, kms_calls=kms_calls, failure=failure,
+        stop_after=failure.get("stopped_by_principal_after"),
+        service=principal.invoked_by,
+        service_role_arn=principal.arn if principal.invoked_by else "",
+        launch_event=ispec.get("launch_event", True))
+
+
+def encryption_by_default(clients: Clients, spec: dict[str, Any], account: str, region: str,
+                          keys: dict[str, str]) -> None:
+    """EBS encryption by default in the Region, with the scenario's key as the default key."""
+    ec2 = clients("ec2", account, region)
+    ec2.enable_ebs_encryption_by_default()
+    if spec.get("key"):
+        ec2.modify_ebs_default_kms_key_id(KmsKeyId=keys[spec["key"]])
+
+
+def image(clients: Clients, spec: dict[str, Any] | None, account: str, region: str, keys: dict[str, str],
+          values: dict[str, str]) -> tuple[str, str]:
+    """(image id, its snapshot id): the Region's base image, or the scenario's image (shared when its owner is
+    another account: moto lists only the caller's own images, so the consumer's backend gets it too)."""
+    from moto.ec2.models import ec2_backends
+
+    if not spec:
+        return world().base_images[(account, region)], ""
+    owner = resolve(str(spec.get("owner", "{{account}}")), values)
+    owner_backend = ec2_backends[owner][region]
+    found = [a for a in owner_backend.amis.values() if a.name == spec["name"] and a.owner_id == owner]
+    if found:
+        ami = found[0]
+    else:
+        image_id = clients("ec2", owner, region).register_image(
+            Name=spec["name"], Description=spec.get("description", ""), RootDeviceName="/dev/xvda",
+            Architecture="x86_64", VirtualizationType="hvm")["ImageId"]
+        ami = owner_backend.amis[image_id]
+        ami.root_device_name = "/dev/xvda"         # moto ignores RootDeviceName on RegisterImage
+        ami.root_device_type = "ebs"
+        snapshot = ami.ebs_snapshot
+        snapshot.volume.size = int(spec.get("size", 8))
+        if spec.get("snapshot_key"):
+            snapshot.encrypted = True
+            snapshot.kms_key_id = keys[spec["snapshot_key"]]
+    snapshot = ami.ebs_snapshot
+    if owner != account:
+        if {"UserId": account} not in ami.launch_permissions:
+            ami.launch_permissions.append({"UserId": account})
+        snapshot.create_volume_permission_userids.add(account)
+        consumer = ec2_backends[account][region]
+        consumer.amis[ami.id] = ami           # moto lists only the caller's own images: show the shared one
+        consumer.snapshots[snapshot.id] = snapshot
+    return ami.id, snapshot.id
+
+
+def autoscaling_group(clients: Clients, name: str, account: str, region: str, image_id: str,
+                      instance_type: str) -> None:
+    """The Auto Scaling group (desired capacity 0: moto would launch instances) and its launch template."""
+    autoscaling = clients("autoscaling", account, region)
+    if autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+        return
+    ec2 = clients("ec2", account, region)
+    template = f"{name}-template"
+    ec2.create_launch_template(LaunchTemplateName=template, LaunchTemplateData={
+        "ImageId": image_id, "InstanceType": instance_type})
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=4, DesiredCapacity=0,
+                                          LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
+                                          AvailabilityZones=[f"{region}a"])
+
+
+def scaling_activity(group: str, account: str, region: str, instance_id: str, failure: dict[str, Any],
+                     at: datetime) -> None:
+    """The activity Auto Scaling records for the launch (moto records none)."""
+    reason = (failure.get("state_reason") or {}).get("message", "")
+    failed = failure["state"] in ("terminated", "stopped")
+    activity = {
+        "ActivityId": str(uuid.uuid4()),
+        "AutoScalingGroupName": group,
+        "AutoScalingGroupARN": f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+                               f"{uuid.uuid5(uuid.NAMESPACE_URL, group)}:autoScalingGroupName/{group}",
+        "Description": f"Launching a new EC2 instance: {instance_id}",
+        "Cause": (f"At {format_time(at - timedelta(seconds=10))} an instance was started in response to a "
+                  "difference between desired and actual capacity, increasing the capacity from 0 to 1."),
+        "StartTime": format_time(at),
+        "EndTime": format_time(at + timedelta(seconds=40)),
+        "StatusCode": "Cancelled" if failed else "Successful",
+        "Progress": "100",
+        "Details": json.dumps({"Subnet ID": "", "Availability Zone": f"{region}a"}),
+    }
+    if failed:
+        activity["StatusMessage"] = ("Instance became unhealthy while waiting for instance to be in InService "
+                                     f"state. Termination Reason: {reason}")
+    world().activities.setdefault((account, region), []).append(activity)

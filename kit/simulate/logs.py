@@ -1,0 +1,29 @@
+"""CloudTrail delivery: records go to the trail (what LookupEvents serves) and, as gzipped log files, to the
+recipient account's trail bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.simulate.records import lookup_resources
+from kit.simulate.trail import log_files
+from kit.simulate.world import world
+
+TRAIL_NAME = "management-events"
+
+
+def trail_bucket(account_id: str) -> str:
+    """The S3 bucket the account's trail delivers log files to."""
+    return f"aws-cloudtrail-logs-{account_id}-management"
+
+
+def publish(events: list[dict[str, Any]]) -> None:
+    """Store records in the trail (for LookupEvents) and deliver them as log files to the trail buckets."""
+    from moto.s3.models import s3_backends
+
+    trail = world().trail
+    for record in events:
+        trail.add(record, lookup_resources(record))
+    for key, body in log_files(events):
+        account_id = key.split("/")[1]
+        s3_backends[account_id]["aws"].put_object(trail_bucket(account_id), key, body)

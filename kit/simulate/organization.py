@@ -1,0 +1,71 @@
+"""The organization (management account 111122223333, OU Workloads holding both member accounts), its SCPs,
+and each member account's trail (management events to an S3 bucket)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kit.simulate.clients import HOME_REGION, Clients
+from kit.simulate.logs import TRAIL_NAME, trail_bucket
+from kit.simulate.placeholders import resolve
+from kit.simulate.world import DEFAULT_ACCOUNT, MANAGEMENT_ACCOUNT, OTHER_ACCOUNT, World, world
+
+
+def create_organization(clients: Clients, w: World) -> None:
+    """The organization, its OU, the two member accounts with their access role and trail."""
+    from moto.organizations.models import organizations_backends
+
+    org = clients("organizations", MANAGEMENT_ACCOUNT, "us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    root_id = org.list_roots()["Roots"][0]["Id"]
+    ou_id = org.create_organizational_unit(ParentId=root_id, Name="Workloads")["OrganizationalUnit"]["Id"]
+    backend = organizations_backends[MANAGEMENT_ACCOUNT]["aws"]
+    for account, name in ((DEFAULT_ACCOUNT, "workloads-prod"), (OTHER_ACCOUNT, "shared-services")):
+        org.create_account(Email=f"aws+{name}@example.com", AccountName=name)
+        created = backend.accounts[-1]
+        organizations_backends.master_accounts.pop(created.id, None)
+        created.id = account
+        organizations_backends.master_accounts[account] = (MANAGEMENT_ACCOUNT, "aws")
+        org.move_account(AccountId=account, SourceParentId=root_id, DestinationParentId=ou_id)
+        create_trail(clients, account)
+        iam = clients("iam", account)
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"}}]}
+        iam.create_role(RoleName="OrganizationAccountAccessRole", AssumeRolePolicyDocument=json.dumps(trust))
+        # AWS attaches the managed AdministratorAccess; moto loads no AWS managed policies: same document inline
+        iam.put_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName="AdministratorAccess",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    w.organization.update(root_id=root_id, ou_id=ou_id, management=MANAGEMENT_ACCOUNT)
+
+
+def create_trail(clients: Clients, account: str) -> None:
+    """The account's multi-Region trail and its bucket."""
+    s3 = clients("s3", account)
+    bucket = trail_bucket(account)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HOME_REGION})
+    cloudtrail = clients("cloudtrail", account)
+    cloudtrail.create_trail(Name=TRAIL_NAME, S3BucketName=bucket, IsMultiRegionTrail=True,
+                            IncludeGlobalServiceEvents=True)
+    cloudtrail.start_logging(Name=TRAIL_NAME)
+
+
+def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dict[str, str]) -> None:
+    """A service control policy (created once by name) attached to the root, the OU or the account."""
+    w = world()
+    org = clients("organizations", MANAGEMENT_ACCOUNT, "us-east-1")
+    existing = {p["Name"]: p["Id"] for p in
+                org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    target = {"root": w.organization["root_id"], "ou": w.organization["ou_id"],
+              "account": account}[spec.get("target", "ou")]
+    policy_id = existing.get(spec["name"])
+    if policy_id is None:
+        policy_id = org.create_policy(Name=spec["name"], Description=spec.get("description", ""),
+                                      Type="SERVICE_CONTROL_POLICY",
+                                      Content=json.dumps(resolve(spec["document"], values)))["Policy"][
+            "PolicySummary"]["Id"]
+    attached = {t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
+    if target not in attached:
+        org.attach_policy(PolicyId=policy_id, TargetId=target)
