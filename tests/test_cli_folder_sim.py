@@ -107,6 +107,41 @@ def test_same_frames_from_cli_live_and_bundle(seed_cli, sim_env, tmp_path):
     from_live = build_frames(live)
     bundle = write_bundle(live, tmp_path / "bundle")
     from_bundle = build_frames(load_evidence(f"bundle:{bundle}", seed.instance_id, seed.region))
+    assert len(from_live.events) > 0 and len(from_live.keys) > 0
     for name in Frames.frame_names():
         pd.testing.assert_frame_equal(getattr(from_bundle, name), getattr(from_live, name), obj=f"bundle {name}")
         pd.testing.assert_frame_equal(getattr(from_cli, name), getattr(from_live, name), obj=f"cli {name}")
+
+
+# A cross-account key (get-key-policy refused: a gap), and an Auto Scaling launch whose volumes are gone
+# (AMI, snapshots, the key the launch request named, scaling activities).
+@pytest.mark.parametrize("scenario", ["cross-account-key", "autoscaling-slr"])
+def test_same_frames_from_cli_and_live_in_other_scenarios(sim, sim_env, tmp_path, scenario):
+    seeded = sim.scenario(scenario)
+    failed = run_checklist(sim, seeded.instance_id, seeded.region, tmp_path / "cli")
+    evidence = load_cli_folder(tmp_path / "cli")
+    assert {g.next_step.split(" > ")[1] for g in evidence.gaps} == set(failed)
+    from_cli = build_frames(evidence)
+    from_live = build_frames(load_evidence("live", seeded.instance_id, seeded.region))
+    for name in Frames.frame_names():
+        pd.testing.assert_frame_equal(getattr(from_cli, name), getattr(from_live, name), obj=f"cli {name}")
+    if scenario == "cross-account-key":
+        key_arn = seeded.expected["key_arn"]
+        assert not key_arn.split(":")[4] == seeded.account_id
+        assert any(g.call == "kms:GetKeyPolicy" and key_arn in g.next_step for g in evidence.gaps)
+        assert key_arn in set(from_cli.keys["key_arn"])
+    else:
+        assert len(from_cli.autoscaling_activities) > 0 and len(from_cli.images) > 0
+
+
+def test_same_frames_from_live_and_bundle_in_every_scenario(sim, sim_env, tmp_path):
+    assert len(sim.seeded) >= 20
+    for seeded in sim.seeded:
+        live = load_evidence("live", seeded.instance_id, seeded.region)
+        bundle = write_bundle(live, tmp_path / seeded.name / seeded.instance_id)
+        loaded = load_evidence(f"bundle:{bundle}", seeded.instance_id, seeded.region)
+        assert loaded.documents == live.documents and loaded.gaps == live.gaps
+        from_live, from_bundle = build_frames(live), build_frames(loaded)
+        for name in Frames.frame_names():
+            pd.testing.assert_frame_equal(getattr(from_bundle, name), getattr(from_live, name),
+                                          obj=f"{seeded.name} {name}")

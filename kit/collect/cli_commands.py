@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
+from kit.frames.cloudtrail import lookup_event_record, touched_resources
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
 
 LOOKUP_PREFIX = "cloudtrail.lookup-events"
@@ -226,10 +227,16 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
                 refs.append(ebs["KmsKeyId"])
             if ebs.get("SnapshotId") and not volumes:
                 snapshot_ids.append(ebs["SnapshotId"])
+    records = _records(documents)
+    requested, implicit = _requested_keys(records, instance_id)
+    refs += requested
     default = (documents.get("ec2.get-ebs-default-kms-key-id.json") or {}).get("KmsKeyId")
-    if default:
+    by_default = (documents.get("ec2.get-ebs-encryption-by-default.json") or {}).get("EbsEncryptionByDefault")
+    if default and (by_default is True or implicit):  # the launch may have picked the default key
         refs.append(default)
     refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
+    if not refs:  # nothing names the key: KMS events about the instance do
+        refs += _keys_in_kms_events(records, instance_id)
     key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = _organization_chain(documents, account_id)
@@ -243,6 +250,47 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "scp_targets": targets,
         "scp_policy_ids": policy_ids,
     }
+
+
+def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CloudTrail records of the lookup-events and log files at hand."""
+    out: list[dict[str, Any]] = []
+    for name, document in documents.items():
+        if name.startswith(LOOKUP_PREFIX):
+            out += [r for r in (lookup_event_record(e) for e in (document or {}).get("Events") or []) if r]
+        elif name.startswith(LOGS_PREFIX):
+            out += [r for r in (document or {}).get("Records") or [] if isinstance(r, dict)]
+    return out
+
+
+def _requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[list[str], bool]:
+    """Keys the RunInstances request that made the instance named, and whether it asked for encryption
+    without naming a key (then the default EBS key was picked)."""
+    refs: list[str] = []
+    implicit = False
+    for record in records:
+        if record.get("eventName") != "RunInstances" or instance_id not in touched_resources(record)[0]:
+            continue
+        mappings = ((record.get("requestParameters") or {}).get("blockDeviceMapping") or {}).get("items") or []
+        for mapping in mappings:
+            ebs = (mapping or {}).get("ebs") or {}
+            if ebs.get("kmsKeyId"):
+                refs.append(ebs["kmsKeyId"])
+            elif ebs.get("encrypted") in (True, "true"):
+                implicit = True
+    return refs, implicit
+
+
+def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:
+    """Key ARNs of KMS events that touch the instance (its grant, its infrastructure role's Decrypt)."""
+    arns: list[str] = []
+    for record in records:
+        if record.get("eventSource") != "kms.amazonaws.com":
+            continue
+        instances, _, keys = touched_resources(record)
+        if instance_id in instances:
+            arns += keys
+    return list(_unique(arns))
 
 
 def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | None:
