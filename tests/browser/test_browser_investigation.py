@@ -116,11 +116,28 @@ def test_no_cell_shows_a_python_object_repr(investigated: Investigated) -> None:
         "\n".join(reprs)
 
 
-def _parameterized_copy(lab: LabServer, parameters: dict[str, str]) -> str:
+def test_with_only_a_region_the_analyst_picks_the_instance_first(tab: Tab, lab: LabServer,
+                                                                   lab_sim: SimulatedAccount) -> None:
+    """The notebook's documented interactive start: `instance_id` left empty, picked from the failed instances."""
+    seed = lab_sim.scenario(SEED_SCENARIO)
+    page = tab.page
+    open_notebook(page, _parameterized_copy(lab, {"region": seed.region}, name="pick_first.ipynb"))
+    run_all_cells(page)
+    picker = dropdown(page, PICKER)
+    expect(picker).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
+    assert widget_placeholders(page) == []
+    expect(page.locator(VERDICT)).to_have_count(0)  # nothing investigated yet
+
+    _pick(picker, seed.instance_id)
+    _expect_verdict(page.locator(VERDICT), seed.expected["cause"], seed.instance_id, timeout=UPDATE_TIMEOUT_MS)
+    screenshot(page, "pick-first-seed-verdict", page.locator(VERDICT))
+    _expect_clean_console(tab)
+
+
+def _parameterized_copy(lab: LabServer, parameters: dict[str, str], name: str = "investigate_instance.ipynb") -> str:
     """The repository's notebook with `parameters` injected (papermill), written into the server's root."""
     notebook = papermill.iorw.load_notebook_node(str(NOTEBOOK))  # as papermill reads it (cells get tags)
     notebook = papermill.parameterize.parameterize_notebook(notebook, parameters)
-    name = "investigate_instance.ipynb"
     papermill.iorw.write_ipynb(notebook, str(lab.root_dir / name))
     return lab.lab_url(name)
 
