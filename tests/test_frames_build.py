@@ -199,6 +199,31 @@ def test_policy_documents_for_a_role_session_and_a_service_linked_role(frames):
     assert service.scps == [] and service.identity == [] and service.known
 
 
+def test_session_policies_from_cloudtrail():
+    documents = rich_documents()
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/scheduler/GitHubActions-42"
+    narrowed = doc({"Sid": "OnlyEc2", "Effect": "Allow", "Action": "ec2:*", "Resource": "*"})
+    documents["cloudtrail-logs/AWSLogs/x/CloudTrail/eu-west-1/2024/05/01/a.json.gz"] = {"Records": [{
+        "eventVersion": "1.08", "eventID": "assume-1", "eventTime": "2024-05-01T09:59:00Z",
+        "eventSource": "sts.amazonaws.com", "eventName": "AssumeRoleWithWebIdentity", "awsRegion": REGION,
+        "userIdentity": {"type": "WebIdentityUser", "principalId": "repo:example-org/platform:ref:refs/heads/main"},
+        "requestParameters": {"roleArn": ROLE, "roleSessionName": "GitHubActions-42", "policy": json.dumps(narrowed),
+                              "policyArns": [{"arn": MANAGED}]},
+        "responseElements": {"assumedRoleUser": {"assumedRoleId": "AROAEXAMPLE1:GitHubActions-42", "arn": session},
+                             "credentials": {"accessKeyId": "ASIAEXAMPLEEXAMPLE12", "sessionToken": "<redacted>"}},
+        "readOnly": True, "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT}]}
+    frames = build_frames(Evidence(INSTANCE, REGION, documents=documents))
+    rows = frames.identity_statements[frames.identity_statements["source"] == "session"]
+    assert set(rows["principal_arn"]) == {session} and len(rows) == 3
+    policies = policy_documents_for(frames, session)
+    assert policies.principal_arn == ROLE
+    by_name = {p.name: p for p in policies.session_policies}
+    assert set(by_name) == {"session:inline:assume-1", f"session:{MANAGED}"}
+    assert by_name["session:inline:assume-1"].document == narrowed
+    assert policies.policy_set().session_policies == policies.session_policies
+    assert policy_documents_for(frames, ROLE).session_policies == []
+
+
 def test_policy_set_is_evaluable(frames):
     from kit.policy import Request, evaluate
 

@@ -59,6 +59,32 @@ def identity_statement_rows(evidence: Evidence, account_id: str | None) -> Itera
             if boundary:
                 yield from _statements(principal, "boundary", boundary.rsplit("/", 1)[-1], boundary, managed.get(boundary))
     yield from scp_rows(evidence, account_id)
+    yield from session_rows(evidence, managed)
+
+
+SESSION_EVENTS = {"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML", "GetFederationToken"}
+
+
+def session_rows(evidence: Evidence, managed: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Session policies passed when a session was created (CloudTrail AssumeRole* / GetFederationToken
+    events in the evidence): rows whose principal_arn is the session's ARN, source `session`."""
+    from kit.frames.cloudtrail import records_from_documents
+
+    for record in records_from_documents(evidence):
+        if record.get("eventName") not in SESSION_EVENTS or record.get("errorCode"):
+            continue
+        request = record.get("requestParameters") or {}
+        response = record.get("responseElements") or {}
+        session = (response.get("assumedRoleUser") or response.get("federatedUser") or {}).get("arn")
+        if not session:
+            continue
+        name = record.get("eventID")
+        if request.get("policy") is not None:
+            yield from _statements(session, "session", f"inline:{name}", None, request.get("policy"))
+        for entry in request.get("policyArns") or []:
+            arn = entry.get("arn") if isinstance(entry, dict) else None
+            if arn:
+                yield from _statements(session, "session", arn.rsplit("/", 1)[-1], arn, managed.get(arn))
 
 
 def managed_documents(evidence: Evidence) -> dict[str, dict[str, Any]]:

@@ -26,6 +26,7 @@ class PrincipalPolicies:
     scps: list[list[Policy]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # policies that apply but whose document is not in the evidence
     known: bool = False  # the principal is in iam.get-account-authorization-details
+    session_policies: list[Policy] = field(default_factory=list)  # when asked for a session ARN whose creation is in CloudTrail
 
     def policy_set(self, resource_policy: Policy | dict[str, Any] | None = None, **extra: Any) -> PolicySet:
         """A kit.policy PolicySet with these policies and `resource_policy` (e.g. the key policy)."""
@@ -33,6 +34,7 @@ class PrincipalPolicies:
 
         if isinstance(resource_policy, dict):
             resource_policy = Policy(resource_policy, "key-policy")
+        extra.setdefault("session_policies", list(self.session_policies))
         return PolicySet(identity=list(self.identity), resource_policy=resource_policy, boundary=self.boundary,
                          scps=[list(level) for level in self.scps], **extra)
 
@@ -61,7 +63,8 @@ def policy_documents_for(frames: Frames, principal_arn: str) -> PrincipalPolicie
     """The identity policies (inline, managed, group), permissions boundary and SCP levels that apply to
     `principal_arn` (a user, role, or role session ARN), as kit.policy Policy objects.
 
-    SCPs do not apply to service-linked roles; for those `scps` is []."""
+    SCPs do not apply to service-linked roles; for those `scps` is []. For a session ARN, the session
+    policies passed when it was created are in `session_policies` when CloudTrail in the evidence shows it."""
     from kit.policy import Policy
 
     arn = principal_of(frames, principal_arn)
@@ -97,7 +100,18 @@ def policy_documents_for(frames: Frames, principal_arn: str) -> PrincipalPolicie
                     continue
                 level_policies.append(Policy(document, label))
             scps.append(level_policies)
-    return PrincipalPolicies(arn, identity, boundary, scps, missing, known=bool(len(principal)))
+    session_policies: list[Policy] = []
+    if principal_arn != arn:  # a session: the policies passed when it was created, if CloudTrail shows it
+        sessions = rows[(rows["source"] == "session") & (rows["principal_arn"] == principal_arn)]
+        for (policy_name, policy_arn), group_rows in _grouped(sessions, ["policy_name", "policy_arn"]):
+            label = f"session:{policy_arn or policy_name}"
+            document = _document(group_rows)
+            if document is None:
+                missing.append(label)
+                continue
+            session_policies.append(Policy(document, label))
+    return PrincipalPolicies(arn, identity, boundary, scps, missing, known=bool(len(principal)),
+                             session_policies=session_policies)
 
 
 def key_policy_document(frames: Frames, key_arn: str) -> dict[str, Any] | None:
