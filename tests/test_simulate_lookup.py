@@ -229,3 +229,29 @@ def test_throttle_answers_throttling_exception_and_botocore_retries_it(sim):
                          config=Config(retries={"max_attempts": 1}))
     for _ in range(6):
         plain.lookup_events(MaxResults=1)
+
+
+def test_lookup_sees_only_the_last_90_days_but_the_log_files_keep_everything(sim, sim_client):
+    """An old record seeded into the trail: gone from LookupEvents, still in the trail bucket."""
+    import gzip
+
+    from kit.simulate.logs import publish
+    from kit.simulate.records import describe
+    from kit.simulate.world import world
+
+    viewer = world().noise_principals["123456789012"]
+    old = describe(viewer, "DescribeInstances", "eu-west-1", datetime.now(timezone.utc) - timedelta(days=91))
+    recent = describe(viewer, "DescribeInstances", "eu-west-1", datetime.now(timezone.utc) - timedelta(days=89))
+    publish([old, recent])
+    cloudtrail = sim_client("cloudtrail")
+    assert lookup_all(cloudtrail, **attribute("EventId", old["eventID"])) == []
+    assert [e["EventId"] for e in lookup_all(cloudtrail, **attribute("EventId", recent["eventID"]))] == \
+        [recent["eventID"]]
+    day = old["eventTime"][:10].replace("-", "/")
+    s3 = sim_client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(
+        Bucket="aws-cloudtrail-logs-123456789012-management",
+        Prefix=f"AWSLogs/123456789012/CloudTrail/eu-west-1/{day}/")["Contents"]]
+    delivered = [r["eventID"] for k in keys for r in json.loads(gzip.decompress(
+        s3.get_object(Bucket="aws-cloudtrail-logs-123456789012-management", Key=k)["Body"].read()))["Records"]]
+    assert old["eventID"] in delivered

@@ -21,6 +21,7 @@ from typing import Any
 LOOKUP_ATTRIBUTE_KEYS = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName",
                          "EventSource", "AccessKeyId")
 MAX_RESULTS = 50
+RETENTION_DAYS = 90       # LookupEvents sees the last 90 days of management events
 
 
 class LookupError_(Exception):
@@ -137,9 +138,11 @@ class Trail:
             candidates: list[StoredEvent] = []  # no Insights events are simulated
         else:
             candidates = self.events(account_id, region)
+        oldest = datetime.now(timezone.utc) - timedelta(days=RETENTION_DAYS)
         selected = [
             e for e in candidates
-            if (attribute is None or e.matches(*attribute))
+            if e.time >= oldest
+            and (attribute is None or e.matches(*attribute))
             and (start is None or e.time >= start)
             and (end is None or e.time <= end)
             and (cursor is None or _order_key(e) < cursor)
