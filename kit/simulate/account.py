@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from types import TracebackType
 
@@ -84,3 +85,8 @@ class SimulatedAccount:
             if seeded.name == name:
                 return seeded
         raise KeyError(name)
+
+    @staticmethod
+    def process_environ_without_aws() -> dict[str, str]:
+        """os.environ minus AWS_* variables (for subprocesses that get environ() added on top)."""
+        return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
