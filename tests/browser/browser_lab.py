@@ -105,7 +105,8 @@ def start_lab(root_dir: Path, state_dir: Path, environ: Mapping[str, str]) -> La
         _write_json(dirs["settings"] / name, settings)
 
     token = secrets.token_hex(24)
-    env = dict(os.environ)
+    # The kernels see exactly the AWS settings given (no stray AWS_PROFILE or endpoint from this process).
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env.update(environ)
     env.update(
         {
