@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -65,18 +67,33 @@ def verdict_of(findings) -> dict:
 
 
 def run_cli_folder(sim, evidence: Evidence, folder: Path) -> Path:
-    """A genuine cli: folder: every checklist command for the instance (ids from the live evidence), run with
-    the real AWS CLI against the simulated account; a command that fails leaves no file (as for a customer)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(sim.environ(evidence.region))
+    """A genuine cli: folder: every checklist command for the instance (ids from the live evidence), run by
+    the real AWS CLI (awscli's own driver, in process to spare 400 interpreter start-ups) against the
+    simulated account; a command that fails leaves no file, as it would for a customer."""
+    from awscli.clidriver import create_clidriver
+
     folder.mkdir(parents=True, exist_ok=True)
     for command in checklist(evidence.documents, evidence.instance_id, evidence.region):
-        result = subprocess.run([str(AWS_CLI), *command.argv[1:]], env=env, capture_output=True, text=True,
-                                timeout=300, check=False)
-        if result.returncode == 0:
-            (folder / command.file_name).write_text(result.stdout, encoding="utf-8")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = create_clidriver().main(list(command.argv[1:]))
+        if code == 0:
+            (folder / command.file_name).write_text(out.getvalue(), encoding="utf-8")
     assert (folder / "ec2.describe-instances.json").exists()
     return folder
+
+
+def test_the_in_process_cli_is_the_real_cli(sim, live, aws_env, tmp_path):
+    """The same command through the `aws` executable prints what the in-process driver printed."""
+    evidence = live["seed"]
+    folder = run_cli_folder(sim, evidence, tmp_path / "cli")
+    command = next(c for c in checklist(evidence.documents, evidence.instance_id, evidence.region)
+                   if c.file_name == "ec2.describe-volumes.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(sim.environ(evidence.region))
+    result = subprocess.run([str(AWS_CLI), *command.argv[1:]], env=env, capture_output=True, text=True,
+                            timeout=300, check=True)
+    assert json.loads(result.stdout) == json.loads((folder / command.file_name).read_text())
 
 
 # ---- every scenario, every source --------------------------------------------------------------------------
