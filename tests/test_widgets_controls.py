@@ -65,6 +65,13 @@ def test_typed_bad_instance_id_is_reported_not_raised(picked: Investigation) -> 
     controls.investigate_button.click()
     assert "instance_id" in controls.status.value and "<script>" not in controls.status.value
     assert picked.findings is not None  # the previous analysis stays on screen
+    controls.instance_id.value = "i-0000000000000dead"  # well formed, but no such instance
+    controls.investigate_button.click()
+    # not a crash: an investigation whose evidence says the instance is not there, and why
+    assert picked.findings.instance_id == "i-0000000000000dead"
+    assert picked.findings.verdict.cause == "undetermined"
+    assert 'data-cause="undetermined"' in picked.sections.named("verdict").html
+    assert any("describeinstances" in g.call.lower().replace("-", "") for g in picked.findings.gaps)
 
 
 def test_choosing_a_volume_then_its_key_shows_their_details(sim, picked: Investigation) -> None:

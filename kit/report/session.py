@@ -95,24 +95,25 @@ class Investigation:
             changes["window_before_minutes"] = int(window_before_minutes)
         if window_after_minutes is not None:
             changes["window_after_minutes"] = int(window_after_minutes)
+        params = self.params
         if changes:
             from kit.params import validate
 
-            self.params = validate({**self.params.to_dict(), **changes})
-        p = self.params
-        self.evidence = load_evidence(p.source, p.instance_id, p.region, **self._collect_options())
-        self.frames = build_frames(self.evidence)
-        self.findings = diagnose(self.evidence, self.frames)
+            params = validate({**params.to_dict(), **changes})
+        # all or nothing: a failure (an unknown instance, an unreadable account) leaves the last analysis on screen
+        evidence = load_evidence(params.source, params.instance_id, params.region, **self._collect_options(params))
+        frames = build_frames(evidence)
+        findings = diagnose(evidence, frames)
+        self.params, self.evidence, self.frames, self.findings = params, evidence, frames, findings
         for listener in self.listeners:
             listener()
         if self._sections is not None:
             self._sections.refresh()
 
-    def _collect_options(self) -> dict[str, Any]:
+    def _collect_options(self, p: InvestigationParameters) -> dict[str, Any]:
         """Options for kit.collect.load_evidence from the parameters."""
         from kit.collect.cloudtrail_window import CollectWindow
 
-        p = self.params
         options: dict[str, Any] = {"window": CollectWindow(before_minutes=p.window_before_minutes,
                                                            after_minutes=p.window_after_minutes)}
         if p.cloudtrail_source:
