@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -83,9 +84,12 @@ class LabServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """Stop the server and its kernels (the whole process group)."""
+        """Stop the kernels (they run in sessions of their own), then the server's process group."""
         if self.process.poll() is not None:
             return
+        if self.url:
+            with contextlib.suppress(OSError, ValueError):  # a server that no longer answers is killed anyway
+                self.shutdown_kernels()
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=STOP_TIMEOUT_S)
@@ -131,7 +135,7 @@ def start_lab(root_dir: Path, state_dir: Path, environ: Mapping[str, str]) -> La
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() also ends the kernels
+            start_new_session=True,  # its own process group, so stop() reaches every process it started
         )
     server = LabServer(process=process, url="", token=token, root_dir=root_dir, log_path=log_path)
     try:
