@@ -173,10 +173,12 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
 
 
 def _denial_cause(case: Any, key: str | None, key_row: dict[str, Any], launcher: Any, use: Any) -> str:
-    if key and _cross_account(case, key):
-        return "kms-cross-account-key"
+    # A service-linked role first: its own permissions cannot change, so its fix differs even cross-account
+    # (a grant created for it); then a key of another account; then the implicitly picked default key.
     if launcher and launcher.kind == "service-linked-role" and key_row.get("key_manager") != "AWS":
         return "service-role-key-access"
+    if key and _cross_account(case, key):
+        return "kms-cross-account-key"
     if use and use.implicit_default:
         return "ebs-default-key-unusable"
     return "kms-grant-denied"

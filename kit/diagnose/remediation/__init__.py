@@ -8,6 +8,7 @@ evidence. Key-state fixes are verified when the evaluator allows the request onc
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -37,7 +38,10 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
     state = key_row.get("key_state")
     if cause in KEY_STATE or (cause == "ebs-default-key-unusable" and state and state != "Enabled"):
         items += _key_state(case, key, key_row, auth)
-    if cause in POLICY_CAUSES and auth is not None and not auth.decision.allowed:
+    slr_cross_account = cause == "service-role-key-access" and bool(key) and _foreign(case, key)
+    if slr_cross_account:
+        items += _grant_for_service_role(case, key)
+    elif cause in POLICY_CAUSES and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
     elif verdict.denied_by == "session-policy" and key:
         items += _session_policy(case, key)
@@ -99,6 +103,48 @@ def _session_policy(case: Any, key: str) -> list[Remediation]:
                         explanation=text("session-policy"), change_set="session-policy",
                         note="not verified: session policies are not in the evidence; merge this statement into "
                              "the session policy the workflow passes")]
+
+
+def _grant_for_service_role(case: Any, key: str) -> list[Remediation]:
+    """Cross-account, a service-linked role gets the key through a grant a person of its account creates
+    (no kms:GrantIsForAWSResource condition: a person, not a service, creates it)."""
+    launcher = case.launcher
+    role = launcher.arn if launcher else "<service-linked-role-arn>"
+    owner = case.key_account(key)
+    account = case.account_id or "<account-id>"
+    operations = ["Decrypt", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "CreateGrant",
+                  "DescribeKey"]
+    note = ("not verified: the evaluator does not model grants; the person running create-grant needs "
+            "kms:CreateGrant on the key in IAM and in the key policy of account " + str(owner))
+    region = key.split(":")[3]
+    grant = {"KeyId": key, "GranteePrincipal": role, "Operations": operations}
+    key_side = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowAccountToCreateGrantsForItsServiceRoles", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+         "Resource": "*"}]}
+    caller_side = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowCreateGrantForServiceRole", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": key,
+         "Condition": {"StringEquals": {"kms:GranteePrincipal": role}}}]}
+    common = dict(change_set="service-role-grant", note=note)
+    return [
+        Remediation("key-policy", key, key_side, False, title=f"Key policy in account {owner}: let {account} create grants",
+                    explanation=text("grant-for-slr", principal=role, account=account), layer="key-policy", **common),
+        Remediation("iam-policy", f"arn:aws:iam::{account}:root", caller_side, False,
+                    title="IAM policy for the person who creates the grant", layer="identity-policy", **common),
+        Remediation("kms-grant", role, grant, False, title="Grant for the service-linked role",
+                    explanation=text("grant-for-slr", principal=role, account=account), **common),
+        Remediation("cli", role, {"commands": [cli("create-grant", key=key, grantee=role, operations=" ".join(operations),
+                                                   region=region)], "files": {}}, False,
+                    title="Grant for the service-linked role: AWS CLI", **common),
+        Remediation("terraform", role, terraform("grant", resource="service_role", name="service-linked-role-ebs",
+                                                 key=key, grantee=role, operations=json.dumps(operations)), False,
+                    title="Grant for the service-linked role: Terraform", **common),
+    ]
+
+
+def _foreign(case: Any, key: str) -> bool:
+    owner = case.key_account(key)
+    return bool(owner and case.account_id and owner != case.account_id)
 
 
 # ---- key state -------------------------------------------------------------------------------------------
@@ -192,9 +238,16 @@ def _default_key(case: Any, key: str | None, auth: Any) -> list[Remediation]:
         verified = decision.allowed and not auth.unknown_layers
         note = ("the evaluator allows EC2's CreateGrant on aws/ebs (its fixed key policy) for the launcher"
                 if verified else f"not verified: on aws/ebs the evaluator says {decision.decided_by}")
+    device = ((case.instance or {}).get("root_device_name")) or "/dev/xvda"
+    mapping = json.dumps([{"DeviceName": device, "Ebs": {"Encrypted": True, "KmsKeyId": "<usable-key-arn>"}}])
+    explicit = [f"aws ec2 run-instances --region {case.region} --image-id {(case.instance or {}).get('image_id') or '<ami-id>'} "
+                f"--block-device-mappings '{mapping}' ..."]
     return [Remediation("cli", f"ec2:ebs-default-kms-key-id ({case.region})", {"commands": commands, "files": {}},
                         verified, title="Reset the default EBS key to aws/ebs",
                         explanation=text("default-key", key=key), change_set="default-key", note=note),
+            Remediation("cli", case.instance_id, {"commands": explicit, "files": {}}, False,
+                        title="Or name a usable KmsKeyId in the launch", change_set="default-key-named",
+                        note="not verified: the key to use is the analyst's choice"),
             Remediation("terraform", f"ec2:ebs-default-kms-key-id ({case.region})",
                         terraform("default-key", resource="ebs_default", key="<usable-customer-managed-key-arn>"),
                         False, title="Name a usable default EBS key: Terraform", change_set="default-key-named",
