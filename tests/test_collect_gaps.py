@@ -26,7 +26,8 @@ from kit.collect.live import collect_live
 from kit.collect.readonly import allowed_operations
 from kit.evidence import Evidence
 
-# every operation the seed's collection makes (sts:GetCallerIdentity cannot be denied, in AWS or moto)
+# every operation the seed's collection makes (sts:GetCallerIdentity cannot be denied, in AWS or moto), and
+# the EBS defaults, read for a launch whose volumes are gone (scenario default-ebs-key)
 ENFORCED_BY_MOTO = [
     "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:GetEbsEncryptionByDefault", "kms:ListAliases", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "iam:GetAccountAuthorizationDetails",
 ]
@@ -39,6 +40,8 @@ DEPENDENT = {
     "organizations:ListPoliciesForTarget": ("organizations.describe-policy.",),
     # without volumes the key is found from KMS's events instead: cloudtrail.lookup-events.kms.json
     "ec2:DescribeVolumes": ("cloudtrail.lookup-events.",),
+    # without the default key's id, the key is found from KMS's events the same way
+    "ec2:GetEbsDefaultKmsKeyId": ("cloudtrail.lookup-events.",),
 }
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
@@ -80,9 +83,13 @@ def collector(sim, name: str, denied: str | None) -> boto3.Session:
                          region_name="eu-west-1")
 
 
-def collect_as(sim, name: str, denied: str | None) -> Evidence:
+def scenario_for(denied: str | None) -> str:
+    return "default-ebs-key" if denied and "Ebs" in denied else "seed"
+
+
+def collect_as(sim, name: str, denied: str | None, scenario: str = "seed") -> Evidence:
     session = collector(sim, name, denied)
-    seed = sim.scenario("seed")
+    seed = sim.scenario(scenario)
     with authenticated(sim):
         return collect_live(seed.instance_id, seed.region, session=session)
 
@@ -95,7 +102,7 @@ class _Body:
         yield self.body
 
 
-def collect_answering_denied(sim, denied: str) -> Evidence:
+def collect_answering_denied(sim, denied: str, scenario: str = "seed") -> Evidence:
     """Collect as the simulator's default identity; `denied` gets AWS's AccessDenied answer, unsent."""
     env = sim.environ()
     session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -116,7 +123,7 @@ def collect_answering_denied(sim, denied: str) -> Evidence:
         return AWSResponse(request.url, status, {"Content-Type": content_type}, _Body(body))
 
     session.events.register(f"before-send.{service}.{operation}", refuse)
-    seed = sim.scenario("seed")
+    seed = sim.scenario(scenario)
     return collect_live(seed.instance_id, seed.region, session=session)
 
 
@@ -130,24 +137,37 @@ def endpoint(sim) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def baseline(sim, endpoint) -> Evidence:
-    """An authenticated collector with every read permission."""
-    return collect_as(sim, "kit-collector-all", None)
+def baselines(sim, endpoint) -> dict[str, Evidence]:
+    """Per scenario: an authenticated collector with every read permission."""
+    return {name: collect_as(sim, f"kit-collector-all-{name}", None, name) for name in ("seed", "default-ebs-key")}
 
 
 @pytest.fixture(scope="module")
-def plain_baseline(sim, endpoint) -> Evidence:
-    """The simulator's default identity, nothing refused."""
-    seed = sim.scenario("seed")
+def baseline(baselines) -> Evidence:
+    return baselines["seed"]
+
+
+@pytest.fixture(scope="module")
+def plain_baselines(sim, endpoint) -> dict[str, Evidence]:
+    """Per scenario: the simulator's default identity, nothing refused."""
     env = sim.environ()
-    session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="eu-west-1")
-    return collect_live(seed.instance_id, seed.region, session=session)
+    out = {}
+    for name in ("seed", "default-ebs-key"):
+        seeded = sim.scenario(name)
+        session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="eu-west-1")
+        out[name] = collect_live(seeded.instance_id, seeded.region, session=session)
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain_baseline(plain_baselines) -> Evidence:
+    return plain_baselines["seed"]
 
 
 def test_an_authenticated_collector_with_every_read_permission_is_refused_nothing(baseline, plain_baseline):
     assert [g for g in baseline.gaps if g.error in DENIED_CODES] == []
-    assert baseline.collector_arn == "arn:aws:iam::123456789012:user/kit-collector-all"
+    assert baseline.collector_arn == "arn:aws:iam::123456789012:user/kit-collector-all-seed"
     made = {c["operation"] for c in plain_baseline.calls} - {"sts:GetCallerIdentity"}
     assert made <= set(ENFORCED_BY_MOTO + ANSWERED_AT_HTTP)
     assert [g for g in plain_baseline.gaps if g.error in DENIED_CODES] == []
@@ -163,17 +183,22 @@ def assert_one_gap_nothing_else_lost(evidence: Evidence, baseline: Evidence, den
     lost = set(baseline.documents) - set(evidence.documents)
     explained = [n for n in lost if producing_operation(n) == denied or n.startswith(DEPENDENT.get(denied, ()))]
     assert sorted(lost) == sorted(explained)
-    if denied == "ec2:DescribeVolumes":
+    if denied in ("ec2:DescribeVolumes", "ec2:GetEbsDefaultKmsKeyId"):
         assert "cloudtrail.lookup-events.kms.json" in evidence.documents
         assert {n for n in baseline.documents if n.startswith("kms.")} <= set(evidence.documents)
 
 
 @pytest.mark.parametrize("denied", ENFORCED_BY_MOTO)
-def test_access_denied_by_iam_leaves_one_gap_and_loses_nothing_else(sim, endpoint, baseline, denied):
+def test_access_denied_by_iam_leaves_one_gap_and_loses_nothing_else(sim, endpoint, baselines, denied):
     name = "kit-collector-no-" + denied.replace(":", "-").lower()
-    assert_one_gap_nothing_else_lost(collect_as(sim, name, denied), baseline, denied)
+    scenario = scenario_for(denied)
+    assert denied in {c["operation"] for c in baselines[scenario].calls}
+    assert_one_gap_nothing_else_lost(collect_as(sim, name, denied, scenario), baselines[scenario], denied)
 
 
 @pytest.mark.parametrize("denied", ANSWERED_AT_HTTP)
-def test_access_denied_answers_leave_one_gap_and_lose_nothing_else(sim, endpoint, plain_baseline, denied):
-    assert_one_gap_nothing_else_lost(collect_answering_denied(sim, denied), plain_baseline, denied)
+def test_access_denied_answers_leave_one_gap_and_lose_nothing_else(sim, endpoint, plain_baselines, denied):
+    scenario = scenario_for(denied)
+    assert denied in {c["operation"] for c in plain_baselines[scenario].calls}
+    assert_one_gap_nothing_else_lost(collect_answering_denied(sim, denied, scenario), plain_baselines[scenario],
+                                     denied)

@@ -1,10 +1,12 @@
 """Live, read-only collection of one instance's evidence (AWS, or whatever AWS_ENDPOINT_URL names).
 
 The calls, in dependency order; calls within a stage run concurrently on a small thread pool:
-1. who is collecting, the instance, EBS encryption defaults, key aliases, IAM authorization details;
+1. who is collecting, the instance, key aliases, IAM authorization details;
 2. the instance's volumes (then, if they are gone, its AMI and snapshots), its CloudTrail events,
    Auto Scaling activities (when it belongs to a group), SCPs from the account up to the root;
-3. every key the launch touches (DescribeKey, GetKeyPolicy, ListGrants, its KMS events in the narrow
+3. EBS encryption by default and the default key, when EC2 may have picked the key (volumes gone, or a
+   launch request encrypting without a key);
+4. every key the launch touches (DescribeKey, GetKeyPolicy, ListGrants, its KMS events in the narrow
    window after the launch attempt) and the launching principal's AWS managed policies.
 Every error becomes a gap; every call is recorded in `evidence.calls`.
 """
@@ -72,10 +74,9 @@ class _Collection:
 
     def run(self) -> dict[str, Any]:
         f = self.fetch
-        caller, instance, ebs, aliases, details = f.together(
+        caller, instance, aliases, details = f.together(
             lambda: f.fetch("sts.get-caller-identity.json", "sts", "GetCallerIdentity"),
             lambda: storage.describe_instance(f, self.instance_id),
-            lambda: storage.ebs_defaults(f),
             lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases"),
             lambda: identity.authorization_details(f),
         )
@@ -99,7 +100,7 @@ class _Collection:
                           f"{outer.start.isoformat()} and {outer.end.isoformat()}: the launching principal is "
                           f"unknown (widen the window with --window-before/--window-after)")
 
-        key_refs = self._key_references(ebs, records)
+        key_refs = self._key_references(records)
         found_keys, _ = f.together(
             lambda: self._keys(key_refs, account_id, aliases, narrow, principal, records),
             lambda: identity.aws_managed_policies(f, details, principal),
@@ -129,15 +130,20 @@ class _Collection:
                              "DescribeScalingActivities", {"AutoScalingGroupName": group}, target=group,
                              max_items=50, page_size=50)
 
-    def _key_references(self, ebs: tuple[bool | None, str | None], records: list[dict[str, Any]]) -> list[str]:
-        """Keys of the volumes/snapshots/AMI, keys the launch request names, and the default EBS key when
-        the launch may have picked it implicitly."""
+    def _key_references(self, records: list[dict[str, Any]]) -> list[str]:
+        """Keys of the volumes/snapshots/AMI and keys the launch request names; plus, when EC2 may have picked
+        the key itself (the volumes are gone, or the request encrypts without naming a key), the Region's
+        EBS encryption-by-default setting and default key. For volumes that exist the defaults are not read:
+        an encrypted volume always names its key, and that key is what the next attach uses."""
         refs = storage.key_references(self.fetch)
         requested, implicit = _requested_keys(records, self.instance_id)
         refs += requested
-        encryption_by_default, default_key = ebs
-        if default_key and (encryption_by_default or implicit):
-            refs.append(default_key)
+        volumes = self.fetch.documents.get("ec2.describe-volumes.json")  # None: unreadable, not gone
+        if implicit or (volumes is not None and not volumes.get("Volumes")):
+            _, default = self.fetch.together(lambda: storage.encryption_by_default(self.fetch),
+                                             lambda: storage.default_key(self.fetch))
+            if default:
+                refs.append(default)
         return list(dict.fromkeys(refs))
 
     def _keys(self, refs: list[str], account_id: str | None, aliases: dict[str, Any] | None,
@@ -151,9 +157,16 @@ class _Collection:
             refs = _keys_in_kms_events(records_from_lookup(document or {}), self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         found = keys.collect_keys(f, refs, account_id, aliases)
+        named = [k for k in found if k.arn and k.key_id]
+        if len(named) > 1:
+            # several keys: one query for every KMS event of the narrow window is fewer calls, unless the
+            # account is so busy that the page bound cuts it; then each key's own events
+            whole = lookup_events(f, "kms", "EventSource", "kms.amazonaws.com", narrow, self.window.max_pages,
+                                  gap_when_cut=False)
+            if whole is not None and not whole.get("NextToken"):
+                return found
         f.each(lambda key: lookup_events(f, key.key_id or "", "ResourceName", key.arn or "", narrow,
-                                         self.window.max_pages),
-               [k for k in found if k.arn and k.key_id])
+                                         self.window.max_pages), named)
         return found
 
 

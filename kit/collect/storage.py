@@ -71,10 +71,13 @@ def key_references(fetch: Fetcher) -> list[str]:
     return [r for r in dict.fromkeys(refs) if r]
 
 
-def ebs_defaults(fetch: Fetcher) -> tuple[bool | None, str | None]:
-    """`ec2.get-ebs-encryption-by-default.json` and `ec2.get-ebs-default-kms-key-id.json`."""
-    enabled, key = fetch.together(
-        lambda: fetch.fetch("ec2.get-ebs-encryption-by-default.json", "ec2", "GetEbsEncryptionByDefault"),
-        lambda: fetch.fetch("ec2.get-ebs-default-kms-key-id.json", "ec2", "GetEbsDefaultKmsKeyId"),
-    )
-    return ((enabled or {}).get("EbsEncryptionByDefault"), (key or {}).get("KmsKeyId"))
+def encryption_by_default(fetch: Fetcher) -> bool | None:
+    """`ec2.get-ebs-encryption-by-default.json`: whether new volumes are encrypted by default (None: unknown)."""
+    document = fetch.fetch("ec2.get-ebs-encryption-by-default.json", "ec2", "GetEbsEncryptionByDefault")
+    return (document or {}).get("EbsEncryptionByDefault")
+
+
+def default_key(fetch: Fetcher) -> str | None:
+    """`ec2.get-ebs-default-kms-key-id.json`: the key EBS picks when none is named (may be an alias)."""
+    document = fetch.fetch("ec2.get-ebs-default-kms-key-id.json", "ec2", "GetEbsDefaultKmsKeyId")
+    return (document or {}).get("KmsKeyId")

@@ -1,0 +1,62 @@
+"""The call budget: at most 20 AWS calls for one instance with up to 4 volumes and 2 keys, never an
+unbounded CloudTrail scan. The 4-volume, 2-key incident is the seed story with a second key, seeded through
+the simulator's public Seeder (it is not a catalogue scenario: it tells nothing new, it only costs more).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import pytest
+import yaml
+
+from kit.collect.live import collect_live
+from kit.simulate.catalogue import parse_scenario
+from kit.simulate.seeder import Seeder
+
+BUDGET = 20
+
+
+@pytest.fixture(scope="module")
+def four_volumes_two_keys(sim):
+    from importlib import resources
+
+    spec = yaml.safe_load(resources.files("kit.simulate").joinpath("scenarios/seed.yaml").read_text())
+    spec = copy.deepcopy(spec)
+    spec["name"] = "budget-four-volumes-two-keys"
+    spec["keys"]["logs"] = {"alias": "alias/app-logs", "description": "Application log volumes", "policy": "default"}
+    spec["instance"]["volumes"] = [{"device": "/dev/xvda", "size": 8, "key": "app"},
+                                   {"device": "/dev/sdf", "size": 50, "key": "app"},
+                                   {"device": "/dev/sdg", "size": 20, "key": "logs"},
+                                   {"device": "/dev/sdh", "size": 20, "key": "logs"}]
+    return Seeder(sim.endpoint_url).seed(parse_scenario(spec, "test_collect_budget"))
+
+
+def test_four_volumes_and_two_keys_fit_the_budget(sim, sim_env, four_volumes_two_keys):
+    seeded = four_volumes_two_keys
+    evidence = collect_live(seeded.instance_id, seeded.region)
+    operations = Counter(c["operation"] for c in evidence.calls)
+    assert len(evidence.calls) <= BUDGET, operations
+    volumes = evidence.documents["ec2.describe-volumes.json"]["Volumes"]
+    assert len(volumes) == 4 and {v["KmsKeyId"] for v in volumes} == set(seeded.key_arns.values())
+    for key_arn in seeded.key_arns.values():
+        key_id = key_arn.rsplit("/", 1)[-1]
+        assert {f"kms.describe-key.{key_id}.json", f"kms.get-key-policy.{key_id}.json",
+                f"kms.list-grants.{key_id}.json"} <= set(evidence.documents)
+    assert operations["cloudtrail:LookupEvents"] <= 2  # the instance's events, then every KMS event at once
+    kms_events = evidence.documents["cloudtrail.lookup-events.kms.json"]["Events"]
+    assert any(e["EventName"] == "CreateGrant" for e in kms_events)
+    assert evidence.parameters["launching_principal"]["arn"] == seeded.principal_arn
+    assert not any(g.error == "PageLimitReached" for g in evidence.gaps)
+
+
+def test_the_seed_fits_the_budget_and_every_lookup_is_bounded(sim, sim_env):
+    seed = sim.scenario("seed")
+    evidence = collect_live(seed.instance_id, seed.region)
+    assert len(evidence.calls) <= BUDGET
+    for call in evidence.calls:
+        if call["operation"] == "cloudtrail:LookupEvents":
+            params = call["params"]
+            assert params["StartTime"] < params["EndTime"] and params["MaxResults"] == 50
+            assert len(params["LookupAttributes"]) == 1
