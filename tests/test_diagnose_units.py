@@ -7,6 +7,8 @@ import json
 from importlib import resources
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from kit.diagnose import diagnose
@@ -327,3 +329,42 @@ def test_cross_account_key_for_auto_scaling_gets_a_grant_not_a_condition():
     for item in findings.remediation:
         assert "GrantIsForAWSResource" not in json.dumps(item.document)
     validate(findings)
+
+
+def test_no_documents_at_all_is_undetermined():
+    findings = diagnose(evidence({}))
+    assert findings.verdict.cause == "undetermined"
+    assert any(g.call == "ec2:DescribeInstances" for g in findings.gaps)
+    assert {s.status for s in findings.steps} <= {"unknown", "skipped"}
+    validate(findings)
+
+
+SEED_NAMES = sorted(seed_documents())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sets(st.sampled_from(SEED_NAMES)))
+def test_dropping_any_evidence_never_invents_a_cause(dropped):
+    documents = {k: v for k, v in seed_documents().items() if k not in dropped}
+    findings = diagnose(evidence(documents))
+    validate(findings)
+    verdict = findings.verdict
+    assert verdict.cause in ("kms-grant-denied", "undetermined"), (sorted(dropped), verdict.summary)
+    if verdict.cause == "kms-grant-denied":
+        assert verdict.key_arn == KEY_ARN and verdict.principal_arn in (USER, None)
+        assert verdict.denied_by in ("identity-policy", "unknown")
+    if f"cloudtrail.lookup-events.{INSTANCE}.json" in dropped:
+        assert verdict.confidence != "confirmed"
+    status = {s.id: s.status for s in findings.steps}
+    could_not_check = {  # a dropped document means its step cannot pass
+        f"cloudtrail.lookup-events.{INSTANCE}.json": ("kms-events", "launching-principal", "cross-check"),
+        "ec2.describe-volumes.json": ("encrypted-volumes",),
+        f"kms.describe-key.{KEY_ID}.json": ("key-state",),
+        "iam.get-account-authorization-details.json": ("authorization",),
+        f"kms.get-key-policy.{KEY_ID}.json": ("authorization",),
+        "ec2.describe-instances.json": ("state-reason", "launch-failure"),
+    }
+    for name, steps in could_not_check.items():
+        if name in dropped:
+            for step in steps:
+                assert status[step] != "pass", (name, step, findings.step(step).detail)

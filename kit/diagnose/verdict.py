@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.diagnose.authorization import Authorization
-from kit.diagnose.findings import CAUSES, FindingsGap, Verdict
+from kit.diagnose.findings import FindingsGap, Verdict
 from kit.diagnose.kms_events import KmsFailure
 from kit.diagnose.lookalikes import Lookalike
 from kit.diagnose.metadata import load_data
@@ -315,4 +315,5 @@ def _ruled_out_all_but(cause: str, lookalike_out: list[str]) -> list[str]:
 
 
 def _dedupe(items: list[str]) -> list[str]:
-    return [i for i in dict.fromkeys(items) if i in CAUSES or i]
+    """Causes and lookalike ids, each once, in order."""
+    return [i for i in dict.fromkeys(items) if i]
