@@ -3,7 +3,7 @@ how the instance ended. Seeding plays it once; a later StartInstances on the ins
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,6 @@ class Launch:
     service: str = ""             # for service-linked roles: the service that assumed it
     service_role_arn: str = ""
     launch_event: bool = True
-    history: list[datetime] = field(default_factory=list)   # times of every launch played
 
     @property
     def fails(self) -> bool:

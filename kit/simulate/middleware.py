@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape
 
 from kit.simulate.keys import normalise_key_arn
 from kit.simulate.logs import publish
-from kit.simulate.trail import LookupError_
+from kit.simulate.trail import LookupRefused
 from kit.simulate.world import world
 
 LOOKUP_TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
@@ -93,7 +93,7 @@ class Extensions:
         try:
             request = json.loads(_body(environ) or b"{}")
             response = world().trail.lookup(account, region, request)
-        except LookupError_ as exc:
+        except LookupRefused as exc:
             return _json_error(start_response, exc.code, exc.message)
         except ValueError:
             return _json_error(start_response, "SerializationException", "Request body is not valid JSON.")
@@ -164,7 +164,6 @@ class Extensions:
         with world().lock:
             publish(launch.timeline(at))
             launch.apply_final_state(at)
-            launch.history.append(at)
 
     # ---- KMS and Organizations routing ---------------------------------------------------------------------
 

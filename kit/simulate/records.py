@@ -71,9 +71,9 @@ class Principal:
         return self.source_ip, self.user_agent
 
 
-def event_id(seed: str) -> str:
-    """A stable-looking event or request id (uuid4 form) derived from `seed`, unique per call."""
-    return str(uuid.UUID(hashlib.sha256(f"{seed}/{uuid.uuid4()}".encode()).hexdigest()[:32], version=4))
+def event_id(_kind: str = "") -> str:
+    """A fresh event or request id, in the uuid4 form CloudTrail uses."""
+    return str(uuid.uuid4())
 
 
 def ec2_call(principal: Principal, name: str, region: str, at: datetime, request: dict[str, Any],

@@ -87,7 +87,6 @@ class Seeder:
             publish(launch.timeline(at) + self._noise(account, region, at))
             launch.apply_final_state(at)
             launch.create_grants()
-            launch.history.append(at)
             if launch.fails:
                 w.failures[(account, region, launch.instance_id)] = launch
             return SeededScenario(

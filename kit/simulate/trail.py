@@ -24,7 +24,7 @@ MAX_RESULTS = 50
 RETENTION_DAYS = 90       # LookupEvents sees the last 90 days of management events
 
 
-class LookupError_(Exception):
+class LookupRefused(Exception):
     """A LookupEvents request AWS would refuse; `code` is the AWS error code."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -119,17 +119,17 @@ class Trail:
         return sorted(events, key=_order_key, reverse=True)
 
     def lookup(self, account_id: str, region: str, request: dict[str, Any]) -> dict[str, Any]:
-        """Answer one LookupEvents request body (already JSON-decoded) as AWS would, or raise LookupError_."""
+        """Answer one LookupEvents request body (already JSON-decoded) as AWS would, or raise LookupRefused."""
         attribute = _lookup_attribute(request.get("LookupAttributes"))
         start = _time_param(request, "StartTime")
         end = _time_param(request, "EndTime")
         if start is not None and end is not None and start > end:
-            raise LookupError_("InvalidTimeRangeException",
+            raise LookupRefused("InvalidTimeRangeException",
                                "Start time must not be after end time.")
         max_results = _max_results(request.get("MaxResults"))
         category = request.get("EventCategory")
         if category is not None and category != "insight":
-            raise LookupError_("InvalidEventCategoryException",
+            raise LookupRefused("InvalidEventCategoryException",
                                f"Event category {category!r} is not valid. Valid value: insight.")
         fingerprint = _fingerprint(account_id, region, request)
         cursor = _decode_token(request.get("NextToken"), fingerprint)
@@ -207,27 +207,27 @@ def _lookup_attribute(value: Any) -> tuple[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise LookupError_("InvalidLookupAttributesException", "LookupAttributes must be a list.")
+        raise LookupRefused("InvalidLookupAttributesException", "LookupAttributes must be a list.")
     if not value:
         return None
     if len(value) > 1:
-        raise LookupError_("InvalidLookupAttributesException",
+        raise LookupRefused("InvalidLookupAttributesException",
                            "You cannot specify more than one lookup attribute.")
     item = value[0]
     key = item.get("AttributeKey") if isinstance(item, dict) else None
     attr_value = item.get("AttributeValue") if isinstance(item, dict) else None
     if key not in LOOKUP_ATTRIBUTE_KEYS:
-        raise LookupError_("InvalidLookupAttributesException",
+        raise LookupRefused("InvalidLookupAttributesException",
                            f"Lookup attribute key {key!r} is not valid. Valid keys: "
                            + ", ".join(LOOKUP_ATTRIBUTE_KEYS) + ".")
     if not isinstance(attr_value, str) or not attr_value:
-        raise LookupError_("InvalidLookupAttributesException",
+        raise LookupRefused("InvalidLookupAttributesException",
                            f"The value of lookup attribute {key} must not be empty.")
     if len(attr_value) > 2000:
-        raise LookupError_("InvalidLookupAttributesException",
+        raise LookupRefused("InvalidLookupAttributesException",
                            f"The value of lookup attribute {key} exceeds 2000 characters.")
     if key == "ReadOnly" and attr_value not in ("true", "false"):
-        raise LookupError_("InvalidLookupAttributesException",
+        raise LookupRefused("InvalidLookupAttributesException",
                            "The value of lookup attribute ReadOnly must be true or false.")
     return key, attr_value
 
@@ -239,14 +239,14 @@ def _time_param(request: dict[str, Any], name: str) -> datetime | None:
     try:
         return parse_time(value)
     except (TypeError, ValueError, OverflowError, OSError):
-        raise LookupError_("InvalidTimeRangeException", f"{name} is not a valid timestamp.") from None
+        raise LookupRefused("InvalidTimeRangeException", f"{name} is not a valid timestamp.") from None
 
 
 def _max_results(value: Any) -> int:
     if value is None:
         return MAX_RESULTS
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESULTS:
-        raise LookupError_("InvalidMaxResultsException",
+        raise LookupRefused("InvalidMaxResultsException",
                            f"MaxResults must be an integer from 1 through {MAX_RESULTS}; got {value!r}.")
     return value
 
@@ -270,8 +270,8 @@ def _decode_token(token: Any, fingerprint: str) -> tuple[float, str] | None:
         cursor = (float(data["t"]), str(data["e"]))
         same_request = data["f"] == fingerprint
     except (ValueError, KeyError, TypeError):
-        raise LookupError_("InvalidNextTokenException", "Invalid NextToken.") from None
+        raise LookupRefused("InvalidNextTokenException", "Invalid NextToken.") from None
     if not same_request:
-        raise LookupError_("InvalidNextTokenException",
+        raise LookupRefused("InvalidNextTokenException",
                            "The NextToken was issued for a request with different parameters.")
     return cursor
