@@ -9,10 +9,12 @@ incident again before it ends, so the tests do not depend on their order.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import papermill.iorw
 import papermill.parameterize
@@ -105,6 +107,30 @@ def test_picking_another_instance_changes_the_verdict_without_rerunning_cells(in
     _expect_clean_console(investigated.tab)
 
 
+def test_the_what_if_editor_re_evaluates_the_failing_request_with_an_edited_policy(
+        investigated: Investigated) -> None:
+    page, seed = investigated.page, investigated.seed
+    editor = page.locator(".jp-OutputArea-output .widget-textarea textarea")
+    re_evaluate = page.locator(".jp-OutputArea-output").get_by_role("button", name="Re-evaluate")
+    outcome = page.locator(".jp-OutputArea-output").get_by_text(re.compile(r"^With this policy the failing request"))
+    expect(editor).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
+    expect(dropdown(page, "Policy")).to_have_value(re.compile(r"^identity policy "))  # the launcher's own
+    policy = json.loads(editor.input_value())
+
+    re_evaluate.click()  # unchanged: the request that failed still fails
+    expect(outcome).to_have_text(re.compile(r"would still be DENIED"), timeout=UPDATE_TIMEOUT_MS)
+
+    # The seed article's fix, typed into the editor as the analyst would.
+    policy["Statement"] = [*_statements(policy), {
+        "Sid": "AllowEbsGrants", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": seed.expected["key_arn"],
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}]
+    editor.fill(json.dumps(policy, indent=2))
+    re_evaluate.click()
+    expect(outcome).to_have_text(re.compile(r"would be ALLOWED"), timeout=UPDATE_TIMEOUT_MS)
+    screenshot(page, "investigation-6-what-if", outcome.locator("xpath=ancestor::div[contains(@class,'kit-banner')][1]"))
+    _expect_clean_console(investigated.tab)
+
+
 def test_the_repository_notebook_is_never_modified(investigated: Investigated) -> None:
     assert NOTEBOOK.read_bytes() == investigated.original
 
@@ -132,6 +158,11 @@ def test_with_only_a_region_the_analyst_picks_the_instance_first(tab: Tab, lab: 
     _expect_verdict(page.locator(VERDICT), seed.expected["cause"], seed.instance_id, timeout=UPDATE_TIMEOUT_MS)
     screenshot(page, "pick-first-seed-verdict", page.locator(VERDICT))
     _expect_clean_console(tab)
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = policy.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
 
 
 def _parameterized_copy(lab: LabServer, parameters: dict[str, str], name: str = "investigate_instance.ipynb") -> str:
