@@ -54,7 +54,9 @@ def test_shared_ami_shows_its_owner_and_encrypted_snapshot(sim, sim_client, othe
     image = ec2.describe_images(ImageIds=[seeded.image_id])["Images"][0]
     assert image["OwnerId"] == OTHER
     assert image["RootDeviceName"] == "/dev/xvda"
-    snapshot_id = image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    [mapping] = image["BlockDeviceMappings"]
+    assert mapping["DeviceName"] == "/dev/xvda" and mapping["Ebs"]["Encrypted"] is True
+    snapshot_id = mapping["Ebs"]["SnapshotId"]
     snapshot = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
     assert (snapshot["OwnerId"], snapshot["Encrypted"], snapshot["KmsKeyId"]) == (OTHER, True, seeded.expected["key_arn"])
     owner_ec2 = other_session.client("ec2", endpoint_url=sim.endpoint_url)

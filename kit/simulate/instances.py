@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from kit.simulate.catalogue import Scenario
@@ -122,14 +123,10 @@ def image(clients: Clients, spec: dict[str, Any] | None, account: str, region: s
         image_id = clients("ec2", owner, region).register_image(
             Name=spec["name"], Description=spec.get("description", ""), RootDeviceName="/dev/xvda",
             Architecture="x86_64", VirtualizationType="hvm")["ImageId"]
-        ami = owner_backend.amis[image_id]
-        ami.root_device_name = "/dev/xvda"         # moto ignores RootDeviceName on RegisterImage
-        ami.root_device_type = "ebs"
-        snapshot = ami.ebs_snapshot
-        snapshot.volume.size = int(spec.get("size", 8))
+        ami = as_seeded_image(owner_backend.amis[image_id], int(spec.get("size", 8)))
         if spec.get("snapshot_key"):
-            snapshot.encrypted = True
-            snapshot.kms_key_id = keys[spec["snapshot_key"]]
+            ami.ebs_snapshot.encrypted = True
+            ami.ebs_snapshot.kms_key_id = keys[spec["snapshot_key"]]
     snapshot = ami.ebs_snapshot
     if owner != account:
         if {"UserId": account} not in ami.launch_permissions:
@@ -139,6 +136,31 @@ def image(clients: Clients, spec: dict[str, Any] | None, account: str, region: s
         consumer.amis[ami.id] = ami           # moto lists only the caller's own images: show the shared one
         consumer.snapshots[snapshot.id] = snapshot
     return ami.id, snapshot.id
+
+
+def as_seeded_image(ami: Any, size: int) -> Any:
+    """An AMI as AWS describes one registered from an EBS snapshot: root /dev/xvda, its snapshot's size and
+    encryption (moto ignores RootDeviceName and reports a fixed 15 GiB 'standard' mapping)."""
+    ami.__class__ = _seeded_image_class()
+    ami.root_device_name, ami.root_device_type = "/dev/xvda", "ebs"
+    ami.ebs_snapshot.volume.size = size
+    return ami
+
+
+@cache
+def _seeded_image_class() -> type:
+    from moto.ec2.models.amis import Ami
+
+    class SeededImage(Ami):
+        @property
+        def block_device_mappings(self) -> list[dict[str, Any]]:
+            snapshot = self.ebs_snapshot
+            return [{"DeviceName": self.root_device_name,
+                     "Ebs": {"SnapshotId": snapshot.id, "VolumeSize": snapshot.volume.size,
+                             "DeleteOnTermination": True, "VolumeType": "gp3",
+                             "Encrypted": bool(snapshot.encrypted)}}]
+
+    return SeededImage
 
 
 def autoscaling_group(clients: Clients, name: str, account: str, region: str, image_id: str,

@@ -17,7 +17,7 @@ from typing import Any
 from kit.simulate import records
 from kit.simulate.catalogue import Scenario
 from kit.simulate.clients import Clients
-from kit.simulate.instances import encryption_by_default, image, launch_instance
+from kit.simulate.instances import as_seeded_image, encryption_by_default, image, launch_instance
 from kit.simulate.keys import aws_managed_ebs_key, scenario_key
 from kit.simulate.logs import publish
 from kit.simulate.organization import attach_scp, create_organization
@@ -107,9 +107,7 @@ class Seeder:
         ec2 = self.clients("ec2", account, region)
         base = ec2.register_image(Name="al2023-base-2025.11", Description="Amazon Linux 2023 base (golden image)",
                                   RootDeviceName="/dev/xvda", Architecture="x86_64", VirtualizationType="hvm")
-        base_ami = ec2_backends[account][region].amis[base["ImageId"]]
-        base_ami.root_device_name, base_ami.root_device_type = "/dev/xvda", "ebs"   # moto ignores both
-        base_ami.ebs_snapshot.volume.size = 8
+        as_seeded_image(ec2_backends[account][region].amis[base["ImageId"]], size=8)
         w.prepared.add((account, region))
         w.base_images[(account, region)] = base["ImageId"]
         # a healthy unencrypted instance started by another user: noise the kit must not confuse
