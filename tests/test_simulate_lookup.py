@@ -258,3 +258,31 @@ def test_lookup_sees_only_the_last_90_days_but_the_log_files_keep_everything(sim
     delivered = [r["eventID"] for k in keys for r in json.loads(gzip.decompress(
         s3.get_object(Bucket="aws-cloudtrail-logs-123456789012-management", Key=k)["Body"].read()))["Records"]]
     assert old["eventID"] in delivered
+
+
+ATTRIBUTES = [None, ("EventSource", "ec2.amazonaws.com"), ("EventSource", "kms.amazonaws.com"),
+              ("ReadOnly", "true"), ("ReadOnly", "false"), ("Username", "test"), ("Username", "ops-viewer"),
+              ("ResourceType", "AWS::EC2::Instance"), ("EventName", "CreateGrant")]
+
+
+def test_any_page_size_and_attribute_pages_to_the_same_newest_first_list(sim_client, window):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cloudtrail = sim_client("cloudtrail")
+    paginator = cloudtrail.get_paginator("lookup_events")
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(page_size=st.integers(min_value=1, max_value=50), chosen=st.sampled_from(ATTRIBUTES))
+    def check(page_size: int, chosen):
+        params = dict(window, **(attribute(*chosen) if chosen else {}))
+        pages = list(paginator.paginate(PaginationConfig={"PageSize": page_size}, **params))
+        paged = [e for page in pages for e in page["Events"]]
+        whole = [e for page in paginator.paginate(**params) for e in page["Events"]]
+        assert [e["EventId"] for e in paged] == [e["EventId"] for e in whole]
+        assert len({e["EventId"] for e in paged}) == len(paged)
+        assert all(len(page["Events"]) <= page_size for page in pages)
+        keys = [(e["EventTime"], e["EventId"]) for e in paged]
+        assert keys == sorted(keys, reverse=True)
+
+    check()
