@@ -152,6 +152,8 @@ def _seeded_image_class() -> type:
     from moto.ec2.models.amis import Ami
 
     class SeededImage(Ami):
+        """moto's Ami, describing its block device mapping from its snapshot."""
+
         @property
         def block_device_mappings(self) -> list[dict[str, Any]]:
             snapshot = self.ebs_snapshot

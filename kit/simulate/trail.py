@@ -43,6 +43,7 @@ class StoredEvent:
 
     @property
     def event_id(self) -> str:
+        """The record's eventID (LookupEvents' EventId)."""
         return str(self.record["eventID"])
 
     def lookup_event(self) -> dict[str, Any]:
