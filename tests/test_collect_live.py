@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -135,3 +136,19 @@ def test_bad_target_is_bad_input_before_any_call(instance_id, region, field):
     with pytest.raises(BadInput) as error:
         collect_live(instance_id, region)
     assert error.value.field == field
+
+
+def test_role_sessions_get_the_event_that_created_them(collected):
+    sessions = [e for e in collected.values() if (e.parameters["launching_principal"] or {}).get("session_arn")]
+    assert sessions  # role, SSO role and service-linked role launches are in the catalogue
+    for evidence in sessions:
+        principal = evidence.parameters["launching_principal"]
+        assert f"cloudtrail.lookup-events.{principal['name']}.json" in evidence.documents
+        [call] = [c for c in evidence.calls if c["operation"] == "cloudtrail:LookupEvents"
+                  and c["params"]["LookupAttributes"][0]["AttributeValue"] == principal["arn"]]
+        created = datetime.fromisoformat(principal["session_created"].replace("Z", "+00:00"))
+        start, end = (datetime.fromisoformat(call["params"][k]) for k in ("StartTime", "EndTime"))
+        assert start <= created <= end and end - start <= timedelta(minutes=4)
+    users = [e for e in collected.values() if (e.parameters["launching_principal"] or {}).get("kind") == "user"]
+    assert users and not any(f"cloudtrail.lookup-events.{e.parameters['launching_principal']['name']}.json"
+                             in e.documents for e in users)

@@ -19,6 +19,7 @@ from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_win
 from kit.collect.fetcher import Fetcher
 from kit.collect.gaps import cli_command
 from kit.collect.principal import launching_principal, principal_of, role_kind
+from kit.collect.redact import MASK, redact_log, redact_lookup
 from kit.errors import BadInput
 
 REAL = Path("/work/shared/data/cloudtrail/invictus-ir/CloudTrail")
@@ -102,7 +103,10 @@ def test_log_archive_reads_only_the_window_files_of_the_region() -> None:
     expected = {f"cloudtrail-logs/{f.name}" for f in REAL.glob("*.json") if "T1215Z" not in f.name}
     assert set(fetch.documents) == expected and len(expected) == 5
     assert len(records) == sum(len(json.loads((REAL / n.split("/", 1)[1]).read_text())["Records"]) for n in expected)
-    assert all(fetch.documents[n] == json.loads((REAL / n.split("/", 1)[1]).read_text()) for n in expected)
+    # as delivered, except the session tokens AssumeRole records carry (real ones, in this data)
+    raw = {n: json.loads((REAL / n.split("/", 1)[1]).read_text()) for n in expected}
+    assert "IQoJb3JpZ2lu" in json.dumps(raw) and "IQoJb3JpZ2lu" not in json.dumps(fetch.documents)
+    assert all(fetch.documents[n] == redact_log(raw[n]) for n in expected)
     assert fetch.clients.recorder.calls == []  # a local folder costs no AWS call
     other_region = offline_fetcher("eu-west-1")
     assert collect_log_archive(other_region, str(REAL), None, "eu-west-1", window) == []
@@ -146,3 +150,26 @@ def test_call_log_never_holds_secrets_and_next_steps_are_cli_commands() -> None:
                           "StartTime": datetime(2024, 1, 1, tzinfo=UTC)}, "eu-west-1")
     assert lookup == ("aws cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue=i-1 "
                       "--start-time 2024-01-01T00:00:00+00:00 --region eu-west-1")
+
+
+def test_real_session_tokens_are_masked_and_the_bundle_accepts_the_logs(tmp_path) -> None:
+    from kit.collect.bundle import write_bundle
+    from kit.evidence import Evidence
+
+    fetch = offline_fetcher()
+    window = TimeRange(datetime(2023, 7, 10, 11, 50, tzinfo=UTC), datetime(2023, 7, 10, 12, 20, tzinfo=UTC))
+    records = collect_log_archive(fetch, str(REAL), "218007301253", "us-east-1", window)
+    assumed = [r for r in records if r["eventName"] == "AssumeRole" and r.get("responseElements")]
+    assert assumed and all(r["responseElements"]["credentials"]["sessionToken"] == MASK for r in assumed)
+    assert all(r["responseElements"]["credentials"]["accessKeyId"].startswith("ASIA") for r in assumed)
+    evidence = Evidence("i-05c30218156bcc246", "us-east-1", documents=dict(fetch.documents))
+    folder = write_bundle(evidence, tmp_path / "bundle")  # refuses any credential: none is left
+    assert (folder / "manifest.json").is_file()
+    raw = next(r for f in sorted(REAL.glob("*.json")) for r in json.loads(f.read_text())["Records"]
+               if r["eventName"] == "AssumeRole" and r.get("responseElements"))
+    document = {"Events": [{"EventId": "1", "CloudTrailEvent": json.dumps(raw)},
+                           {"EventId": "2", "CloudTrailEvent": '{"eventName": "Decrypt"}'}]}
+    redact_lookup(document)
+    assert json.loads(document["Events"][0]["CloudTrailEvent"])["responseElements"]["credentials"][
+        "sessionToken"] == MASK
+    assert document["Events"][1]["CloudTrailEvent"] == '{"eventName": "Decrypt"}'

@@ -18,6 +18,7 @@ from typing import Any
 from kit.collect.cloudtrail_window import TimeRange
 from kit.collect.fetcher import Fetcher
 from kit.collect.gaps import gap_from_exception
+from kit.collect.redact import redact_log
 from kit.errors import BadInput
 
 _FILE_NAME = re.compile(r"^(\d{12})_CloudTrail_([\w-]+)_(\d{8}T\d{4}Z)_[^/]+\.json(\.gz)?$")
@@ -41,6 +42,7 @@ def collect_log_archive(fetch: Fetcher, source: str, account_id: str | None, reg
     for relative, data in files:
         document = parse_log(relative, data)
         if document is not None:
+            redact_log(document)
             fetch.store(f"cloudtrail-logs/{relative}", document)
             records.extend(document["Records"])
     return records

@@ -18,6 +18,7 @@ from typing import Any
 
 from kit.collect.cloudtrail_window import PAGE_SIZE, TimeRange
 from kit.collect.fetcher import Fetcher
+from kit.collect.redact import redact_lookup
 
 
 def lookup_events(fetch: Fetcher, qualifier: str, attribute: str, value: str, window: TimeRange,
@@ -41,5 +42,6 @@ def lookup_events(fetch: Fetcher, qualifier: str, attribute: str, value: str, wi
                           f"{window.start.isoformat()} and {window.end.isoformat()}; only the newest were read "
                           f"(narrow the window, or raise max_pages)")
     document.setdefault("Events", [])
+    redact_lookup(document)
     fetch.store(f"cloudtrail.lookup-events.{qualifier}.json", document)
     return document

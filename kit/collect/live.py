@@ -7,7 +7,8 @@ The calls, in dependency order; calls within a stage run concurrently on a small
 3. EBS encryption by default and the default key, when EC2 may have picked the key (volumes gone, or a
    launch request encrypting without a key);
 4. every key the launch touches (DescribeKey, GetKeyPolicy, ListGrants, its KMS events in the narrow
-   window after the launch attempt) and the launching principal's AWS managed policies.
+   window after the launch attempt), the launching principal's AWS managed policies, and for a role
+   session the AssumeRole* event that created it (where a session policy would be).
 Every error becomes a gap; every call is recorded in `evidence.calls`.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -25,7 +26,7 @@ from kit.collect import identity, keys, storage
 from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
-from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
+from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window, parse_time
 from kit.collect.fetcher import Fetcher
 from kit.collect.principal import Principal, launching_principal, principal_of, records_from_lookup
 from kit.errors import BadInput
@@ -36,6 +37,7 @@ __all__ = ["CollectWindow", "collect_live"]
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 ASG_TAG = "aws:autoscaling:groupName"
+SESSION_SLACK_MINUTES = 2
 
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
@@ -101,9 +103,10 @@ class _Collection:
                           f"unknown (widen the window with --window-before/--window-after)")
 
         key_refs = self._key_references(records)
-        found_keys, _ = f.together(
+        found_keys, _, _ = f.together(
             lambda: self._keys(key_refs, account_id, aliases, narrow, principal, records),
             lambda: identity.aws_managed_policies(f, details, principal),
+            lambda: self._session_events(principal),
         )
         return {"collector_arn": (caller or {}).get("Arn"),
                 "derived": {"account_id": account_id, "cloudtrail_window": outer.to_dict(),
@@ -122,6 +125,16 @@ class _Collection:
         document = lookup_events(self.fetch, self.instance_id, "ResourceName", self.instance_id, outer,
                                  self.window.max_pages)
         return records_from_lookup(document or {})
+
+    def _session_events(self, principal: Principal | None) -> None:
+        """For a role session: the AssumeRole* event that created it (its session policy, if any), looked up
+        by the role's ARN in the minutes around the session's creationDate."""
+        created = parse_time(principal.session_created) if principal else None
+        if self.source or not principal or not principal.session_arn or created is None:
+            return
+        around = TimeRange(created - timedelta(minutes=SESSION_SLACK_MINUTES),
+                           created + timedelta(minutes=SESSION_SLACK_MINUTES))
+        lookup_events(self.fetch, principal.name, "ResourceName", principal.arn, around, 1)
 
     def _scaling_activities(self, instance: dict[str, Any] | None) -> None:
         group = next((t.get("Value") for t in (instance or {}).get("Tags") or [] if t.get("Key") == ASG_TAG), None)

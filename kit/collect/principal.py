@@ -29,10 +29,12 @@ class Principal:
     session_arn: str | None = None
     event_name: str | None = None
     event_time: str | None = None
+    session_created: str | None = None  # a role session's creationDate (when its AssumeRole* happened)
 
     def to_dict(self) -> dict[str, Any]:
         return {"arn": self.arn, "kind": self.kind, "name": self.name, "account_id": self.account_id,
-                "session_arn": self.session_arn, "event_name": self.event_name, "event_time": self.event_time}
+                "session_arn": self.session_arn, "event_name": self.event_name, "event_time": self.event_time,
+                "session_created": self.session_created}
 
 
 def records_from_lookup(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,7 +61,7 @@ def launching_principal(records: list[dict[str, Any]], instance_id: str) -> Prin
     if principal is None:
         return None
     return Principal(principal.arn, principal.kind, principal.name, principal.account_id, principal.session_arn,
-                     latest.get("eventName"), latest.get("eventTime"))
+                     latest.get("eventName"), latest.get("eventTime"), principal.session_created)
 
 
 def names_instance(record: dict[str, Any], instance_id: str) -> bool:
@@ -89,7 +91,9 @@ def principal_of(identity: dict[str, Any]) -> Principal | None:
         if not role_arn:
             return None
         name = issuer.get("userName") or role_arn.rsplit("/", 1)[-1]
-        return Principal(role_arn, role_kind(role_arn), name, account or _account_of(role_arn), arn or None)
+        created = ((identity.get("sessionContext") or {}).get("attributes") or {}).get("creationDate")
+        return Principal(role_arn, role_kind(role_arn), name, account or _account_of(role_arn), arn or None,
+                         session_created=created)
     if kind == "FederatedUser":
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
         return Principal(issuer.get("arn") or arn, "federated-user", issuer.get("userName") or arn, account, arn)
