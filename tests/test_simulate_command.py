@@ -66,3 +66,30 @@ def test_kit_simulate_on_a_port_in_use_says_so():
     assert result.returncode == 2
     assert "--port" in result.stderr and str(port) in result.stderr and "in use" in result.stderr
     assert "AWS_ENDPOINT_URL" not in result.stdout
+
+
+def test_kit_simulate_throttle_flag_throttles_lookup_events():
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    process = subprocess.Popen([*KIT, "simulate", "--scenario", "seed", "--throttle"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = read_lines(process, 2)[0].split("=", 1)[1]
+        cloudtrail = boto3.client("cloudtrail", region_name="eu-west-1", endpoint_url=endpoint,
+                                  aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="secret",
+                                  config=Config(retries={"max_attempts": 1}))
+        codes = []
+        for _ in range(50):
+            try:
+                cloudtrail.lookup_events(MaxResults=1)
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+                break
+        assert codes == ["ThrottlingException"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
