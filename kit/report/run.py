@@ -133,8 +133,9 @@ def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = No
         banner = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(
             "display_data", data={"text/html": stylesheet() + failure_block(failure[0], failure[1] or "")})])
         nb.cells.insert(0, banner)
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+    templates = Path(__file__).resolve().parent / "templates"
+    exporter = HTMLExporter(template_name="kit_report", extra_template_basedirs=[str(templates)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 
