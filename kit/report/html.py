@@ -119,17 +119,17 @@ def ruled_out_block(ruled_out: Iterable[str]) -> str:
     """The causes the evidence excludes."""
     items = "".join(f"<li><code>{text(code)}</code>: {text(_title_of(code))}</li>" for code in ruled_out)
     body = f"<ul>{items}</ul>" if items else '<p class="kit-muted">Nothing was ruled out.</p>'
-    return f'<div class="kit-report"><div class="kit-block"><h3>Ruled out</h3>{body}</div></div>'
+    return f'<div class="kit-report"><div class="kit-block">{body}</div></div>'
 
 
 def gaps_block(gaps: Sequence[Mapping[str, Any]]) -> str:
     """Evidence the kit could not get, what that means, and the command that would fill the gap."""
     if not gaps:
-        return ('<div class="kit-report"><div class="kit-block"><h3>Gaps in the evidence</h3>'
+        return ('<div class="kit-report"><div class="kit-block">'
                 '<p class="kit-muted">None: every call the diagnosis needed succeeded.</p></div></div>')
     rows = "".join(f"<tr><td>{text(g.get('call'))}</td><td>{text(g.get('error'))}</td><td>{text(g.get('impact'))}"
                    f"</td><td>{_code(g.get('next_step'))}</td></tr>" for g in gaps)
-    return ('<div class="kit-report"><div class="kit-block"><h3>Gaps in the evidence</h3>'
+    return ('<div class="kit-report"><div class="kit-block">'
             '<table class="kit-table"><thead><tr><th>Call</th><th>Error</th><th>What it means</th>'
             f"<th>Run next</th></tr></thead><tbody>{rows}</tbody></table></div></div>")
 
@@ -137,9 +137,9 @@ def gaps_block(gaps: Sequence[Mapping[str, Any]]) -> str:
 def remediation_block(remediation: Sequence[Mapping[str, Any]]) -> str:
     """Each proposed change, whom it targets, the document itself, and whether the evaluator verified it."""
     if not remediation:
-        return ('<div class="kit-report"><div class="kit-block"><h3>Remediation</h3>'
+        return ('<div class="kit-report"><div class="kit-block">'
                 '<p class="kit-muted">No change is proposed.</p></div></div>')
-    parts = ['<div class="kit-report"><div class="kit-block"><h3>Remediation</h3>']
+    parts = ['<div class="kit-report"><div class="kit-block">']
     for number, item in enumerate(remediation, 1):
         verified = bool(item.get("verified"))
         badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified

@@ -47,14 +47,17 @@ def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10
         markers_x = list(times)
         axes.scatter(markers_x, ypos, c=colours, s=60, zorder=3,
                      marker="o", edgecolors="white", linewidths=0.8)
+        middle = times.min() + (times.max() - times.min()) / 2
         for index, (x, y, label, err) in enumerate(zip(markers_x, ypos, points["label"], points["error"])):
             offset = 10 if index % 2 == 0 else -16
+            right_half = x > middle  # labels of late points run leftwards, inside the picture
             axes.annotate(textwrap.shorten(_ARN_ACCOUNT.sub("", str(label)), 60, placeholder="..."), (x, y),
-                          xytext=(4, offset), textcoords="offset points", fontsize=7.5,
+                          xytext=(-4 if right_half else 4, offset), textcoords="offset points", fontsize=7.5,
+                          ha="right" if right_half else "left",
                           color=ERROR_COLOUR if bool(err) else "#1d1d1f", parse_math=False)
         span = times.max() - times.min()
         pad = max(span * 0.08, pd.Timedelta(seconds=30))
-        axes.set_xlim(times.min() - pad, times.max() + pad * 3)
+        axes.set_xlim(times.min() - pad, times.max() + pad)
     else:
         axes.text(0.5, 0.5, "no events in the window", ha="center", va="center", transform=axes.transAxes)
     axes.set_yticks(range(len(lanes)))
