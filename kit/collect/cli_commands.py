@@ -113,11 +113,13 @@ def cli_commands(
     start_time: str | None = None,
     end_time: str | None = None,
     caller_identity: bool = True,
+    kms_events: bool | None = None,
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
     `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
-    `account_id`). `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    `account_id`). `kms_events`: also look up every KMS event (`cloudtrail.lookup-events.kms.json`); by default
+    only when no key is known. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
     list; with only `account_id` the walk starts at the account.
     """
     values: dict[str, Any] = {"instance_id": instance_id, "region": region}
@@ -149,7 +151,7 @@ def cli_commands(
     out.append(_command(lookup, dict(values, qualifier=instance_id), lookup=list(lookup.instance_lookup),
                         time_window=window))
     out += key_lookups
-    if not key_lookups:  # no key known yet: KMS events at large tell which key the launch used
+    if kms_events or (kms_events is None and not key_lookups):  # no key known yet: KMS events name it
         out.append(_command(lookup, dict(values, qualifier="kms"), lookup=list(lookup.kms_lookup), time_window=window))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
