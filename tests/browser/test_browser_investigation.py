@@ -107,6 +107,27 @@ def test_picking_another_instance_changes_the_verdict_without_rerunning_cells(in
     _expect_clean_console(investigated.tab)
 
 
+def test_widening_the_cloudtrail_window_re_investigates(investigated: Investigated) -> None:
+    page, seed = investigated.page, investigated.seed
+    before = page.locator(".jp-OutputArea-output .widget-slider").filter(
+        has=page.locator("label.widget-label", has_text=re.compile(r"^\s*before \(min\)\s*$")))
+    handle = before.get_by_role("slider")
+    expect(handle).to_have_attribute("aria-valuetext", "60", timeout=WIDGET_TIMEOUT_MS)
+    window = page.locator(".jp-OutputArea-output").get_by_text(re.compile(r"^\d+ min before, \d+ min after$"))
+
+    handle.focus()
+    page.keyboard.press("ArrowRight")  # one step of 5 minutes, as with the arrow keys
+    expect(handle).to_have_attribute("aria-valuetext", "65")
+    expect(window).to_have_text("65 min before, 30 min after", timeout=UPDATE_TIMEOUT_MS)
+    _expect_verdict(investigated.verdict(), seed.expected["cause"], seed.instance_id)
+    before.scroll_into_view_if_needed()
+    screenshot(page, "investigation-7-window")
+
+    page.keyboard.press("ArrowLeft")  # and back, for the other tests
+    expect(window).to_have_text("60 min before, 30 min after", timeout=UPDATE_TIMEOUT_MS)
+    _expect_clean_console(investigated.tab)
+
+
 def test_the_what_if_editor_re_evaluates_the_failing_request_with_an_edited_policy(
         investigated: Investigated) -> None:
     page, seed = investigated.page, investigated.seed
