@@ -302,3 +302,41 @@ def test_commands_cover_the_contract_table():
     assert [c.file_name for c in unknown_key] == [f"cloudtrail.lookup-events.{INSTANCE}.json", "cloudtrail.lookup-events.kms.json"]
     assert unknown_key[1].argv[3:7] == ("--lookup-attributes", "AttributeKey=EventSource,AttributeValue=kms.amazonaws.com",
                                         "--start-time", "2024-05-01T00:00:00Z")
+
+
+def _run_instances_record(ebs: dict) -> dict:
+    return {"eventID": "run-1", "eventTime": "2024-05-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+            "eventName": "RunInstances", "userIdentity": {"type": "IAMUser", "arn": USER},
+            "requestParameters": {"blockDeviceMapping": {"items": [{"deviceName": "/dev/xvda", "ebs": ebs}]}},
+            "responseElements": {"instancesSet": {"items": [{"instanceId": INSTANCE}]}}}
+
+
+def test_checklist_chooses_keys_as_live_collection_does():
+    from kit.collect.cli_commands import checklist
+
+    def files(documents):
+        return {c.file_name for c in checklist(documents, INSTANCE, REGION)}
+
+    docs = sample_documents()
+    with_volume = files(docs)
+    assert f"kms.describe-key.{KEY_ID}.json" in with_volume
+    assert "ec2.get-ebs-default-kms-key-id.json" not in with_volume  # the volume names its key
+    assert "ec2.describe-images.json" not in with_volume
+
+    gone = {n: d for n, d in docs.items() if not n.startswith(("kms.", "cloudtrail.")) and n != "ec2.describe-volumes.json"}
+    gone["ec2.describe-volumes.json"] = {"Volumes": []}
+    other = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    named = dict(gone, **{"cloudtrail.lookup-events.x.json": lookup([_run_instances_record({"encrypted": True, "kmsKeyId": other})])})
+    assert "kms.describe-key.11111111-2222-3333-4444-555555555555.json" in files(named)
+    assert {"ec2.get-ebs-default-kms-key-id.json", "ec2.describe-images.json"} <= files(named)
+
+    aliases = {"Aliases": [{"AliasName": "alias/aws/ebs", "AliasArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/aws/ebs",
+                            "TargetKeyId": "0f0f0f0f-1111-2222-3333-444444444444"}]}
+    implicit = dict(gone, **{"kms.list-aliases.json": aliases,
+                             "ec2.get-ebs-default-kms-key-id.json": {"KmsKeyId": "alias/aws/ebs"},
+                             "cloudtrail.lookup-events.x.json": lookup([_run_instances_record({"encrypted": True})])})
+    assert "kms.describe-key.0f0f0f0f-1111-2222-3333-444444444444.json" in files(implicit)
+
+    unnamed = dict(gone, **{"cloudtrail.lookup-events.kms.json": lookup([grant_record("g-1")])})
+    assert f"kms.describe-key.{KEY_ID}.json" in files(unnamed)  # from the refused grant for the instance
+    assert "cloudtrail.lookup-events.kms.json" in files(gone)  # no key known: ask for KMS events at large

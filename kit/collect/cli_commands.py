@@ -114,12 +114,13 @@ def cli_commands(
     end_time: str | None = None,
     caller_identity: bool = True,
     kms_events: bool | None = None,
+    ebs_defaults: bool = True,
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
     `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
     `account_id`). `kms_events`: also look up every KMS event (`cloudtrail.lookup-events.kms.json`); by default
-    only when no key is known. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    only when no key is known. `ebs_defaults`: ask for the Region's EBS encryption defaults. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
     list; with only `account_id` the walk starts at the account.
     """
     values: dict[str, Any] = {"instance_id": instance_id, "region": region}
@@ -133,8 +134,9 @@ def cli_commands(
         out.append(_command(spec("snapshots"), values, snapshot_ids=list(snapshot_ids)))
     if image_ids:
         out.append(_command(spec("images"), values, image_ids=list(image_ids)))
-    out.append(_command(spec("ebs-encryption-by-default"), values))
-    out.append(_command(spec("ebs-default-kms-key-id"), values))
+    if ebs_defaults:
+        out.append(_command(spec("ebs-encryption-by-default"), values))
+        out.append(_command(spec("ebs-default-kms-key-id"), values))
     resolver = KeyResolver(region, account_id)
     lookup = spec("lookup-events")
     key_lookups = []
@@ -171,8 +173,9 @@ def cli_commands(
 
 def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> list[CliCommand]:
     """The commands that apply to this instance given the files already read: ids are taken from them
-    (the keys of its volumes, snapshots, AMI and the default EBS key; its AMI; its Auto Scaling group;
-    the organization chain from the account up to the root and the SCPs listed on the way)."""
+    (the keys of its volumes, snapshots and AMI, the keys its launch request named, the default EBS key when
+    EC2 may have picked it; its AMI; its Auto Scaling group; the organization chain from the account up to
+    the root and the SCPs listed on the way). Keys are chosen as the live collector chooses them."""
     facts = folder_facts(documents, instance_id, region)
     return cli_commands(
         instance_id,
@@ -184,6 +187,7 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         autoscaling_group=facts["autoscaling_group"],
         scp_targets=facts["scp_targets"],
         scp_policy_ids=facts["scp_policy_ids"],
+        ebs_defaults=facts["ebs_defaults"],
     )
 
 
@@ -232,14 +236,16 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
     records = _records(documents)
     requested, implicit = _requested_keys(records, instance_id)
     refs += requested
+    # EC2 may have picked the key itself when the volumes are gone (or unknown) or the launch request
+    # encrypts without naming a key: then the Region's defaults matter. An existing volume names its key.
+    ebs_defaults = implicit or not volumes
     default = (documents.get("ec2.get-ebs-default-kms-key-id.json") or {}).get("KmsKeyId")
-    by_default = (documents.get("ec2.get-ebs-encryption-by-default.json") or {}).get("EbsEncryptionByDefault")
-    if default and (by_default is True or implicit):  # the launch may have picked the default key
+    if default and ebs_defaults:
         refs.append(default)
     refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
-    if not refs:  # nothing names the key: KMS events about the instance do
-        refs += _keys_in_kms_events(records, instance_id)
     key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
+    if not key_arns:  # nothing names a key we can resolve: KMS events about the instance do
+        key_arns = _keys_in_kms_events(records, instance_id)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = _organization_chain(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
@@ -251,6 +257,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "autoscaling_group": tags.get("aws:autoscaling:groupName"),
         "scp_targets": targets,
         "scp_policy_ids": policy_ids,
+        "ebs_defaults": ebs_defaults,
     }
 
 
