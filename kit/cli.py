@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--role-name", help="role to assume in each account")
     scan.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID")
     scan.add_argument("--since", help="ISO time: only failures after this")
+    scan.add_argument("--until", help="ISO time: only failures before this")
     scan.add_argument("--profile", help="AWS profile to read (or to assume the roles) with")
     scan.add_argument("--out", required=True, help="folder for the parameter files")
 

@@ -96,18 +96,24 @@ def test_an_unreadable_region_is_reported_and_skipped(sim, fleet, tmp_path) -> N
     assert len(list(tmp_path.glob("*.yaml"))) == 2
 
 
-def test_since_keeps_only_failures_from_then_on(sim, fleet, sim_env) -> None:
-    failures = sorted((s for s in fleet if s.expected["cause"] not in NOT_FAILED), key=lambda s: s.launched_at)
-    cut = failures[1].launched_at  # the second-oldest failure and the newer ones stay
-    request = ScanRequest.from_args(regions=list(REGIONS), accounts=list(ACCOUNTS), role_name=ROLE,
-                                    since=cut.isoformat())
-    found = {f.instance_id for f in scan(request).instances}
-    assert found == {s.instance_id for s in failures if s.launched_at >= cut}
-    assert failures[0].instance_id not in found and len(found) == len(failures) - 1
+def test_since_and_until_keep_only_failures_in_the_time_range(sim, fleet, sim_env) -> None:
+    failures = [s for s in fleet if s.expected["cause"] not in NOT_FAILED]
+    times = sorted({s.launched_at for s in failures})
+    assert len(times) >= 2  # the seeder spaces launches apart
 
-    later = ScanRequest.from_args(regions=list(REGIONS), accounts=list(ACCOUNTS), role_name=ROLE,
-                                  since=(failures[-1].launched_at + timedelta(seconds=1)).isoformat())
-    assert scan(later).instances == []
+    def found(**window: str) -> set[str]:
+        request = ScanRequest.from_args(regions=list(REGIONS), accounts=list(ACCOUNTS), role_name=ROLE, **window)
+        return {f.instance_id for f in scan(request).instances}
+
+    cut = times[1]  # the oldest failure(s) drop out, the newer ones stay
+    newer = found(since=cut.isoformat())
+    assert newer == {s.instance_id for s in failures if s.launched_at >= cut}
+    assert not any(s.instance_id in newer for s in failures if s.launched_at == times[0])
+
+    until = times[-2]
+    assert found(since=times[0].isoformat(), until=until.isoformat()) == \
+        {s.instance_id for s in failures if s.launched_at <= until}
+    assert found(since=(times[-1] + timedelta(seconds=1)).isoformat()) == set()
 
 
 def test_a_new_scan_replaces_the_previous_parameter_files(sim, fleet, tmp_path) -> None:
@@ -127,6 +133,7 @@ def test_a_new_scan_replaces_the_previous_parameter_files(sim, fleet, tmp_path) 
     (["--region", "eu-west-1", "--account", "12345", "--role-name", ROLE], "--account"),
     (["--region", "Europe", ], "--region"),
     (["--region", "eu-west-1", "--since", "last tuesday"], "--since"),
+    (["--region", "eu-west-1", "--since", "2024-05-02", "--until", "2024-05-01"], "--until"),
 ])
 def test_bad_options_exit_2_naming_the_option(sim, tmp_path, args, field) -> None:
     result = _scan(sim, tmp_path, *args)

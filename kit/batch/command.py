@@ -61,7 +61,8 @@ def run_scan(args: argparse.Namespace) -> int:
     from kit.batch.scan import ScanRequest, scan, write_scan
 
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
-                                    since=args.since, profile=getattr(args, "profile", None))
+                                    since=args.since, profile=getattr(args, "profile", None),
+                                    until=getattr(args, "until", None))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))

@@ -53,7 +53,7 @@ class KernelPool:
     """
 
     def __init__(self, size: int, *, budget: int, kernel_name: str = "python3", cwd: str | Path | None = None,
-                 warm_modules: Sequence[str] = (), startup_timeout: float = 120.0) -> None:
+                 warm_modules: Sequence[str] = (), learn: bool = True, startup_timeout: float = 120.0) -> None:
         if size < 1:
             raise ValueError("a kernel pool needs at least one kernel")
         self.size = size
@@ -61,6 +61,7 @@ class KernelPool:
         self.kernel_name = kernel_name
         self.cwd = str(cwd) if cwd else None
         self.warm_modules = tuple(warm_modules)
+        self.learning = learn
         self.startup_timeout = startup_timeout
         self._ready: queue.Queue[Kernel | BaseException] = queue.Queue()
         self._lock = threading.Lock()
@@ -106,6 +107,8 @@ class KernelPool:
         A notebook imports much of what it needs inside functions (matplotlib for a chart, the diagnosis
         when the first cell runs); asking a kernel that ran an incident gives the exact list.
         """
+        if not self.learning:
+            return
         modules = imported_modules(kernel, timeout=self.startup_timeout)
         if modules:
             with self._lock:
@@ -114,9 +117,9 @@ class KernelPool:
 
     @property
     def learned(self) -> bool:
-        """Whether the warm-up list was learnt from a kernel that ran an incident."""
+        """Whether the warm-up list was learnt from a kernel that ran an incident (or learning is off)."""
         with self._lock:
-            return self._learned
+            return self._learned or not self.learning
 
     @property
     def started(self) -> int:

@@ -42,10 +42,12 @@ class ScanRequest:
     role_name: str = ""
     since: datetime | None = None
     profile: str = ""
+    until: datetime | None = None
 
     @classmethod
     def from_args(cls, *, regions: Sequence[str] | None, accounts: Sequence[str] | None = None,
-                  role_name: str | None = None, since: str | None = None, profile: str | None = None) -> ScanRequest:
+                  role_name: str | None = None, since: str | None = None, profile: str | None = None,
+                  until: str | None = None) -> ScanRequest:
         """Check the command line's values; BadInput names the option and what it takes."""
         if not regions:
             raise BadInput("--region", "at least one Region code like eu-west-1", regions)
@@ -64,8 +66,11 @@ class ScanRequest:
             raise BadInput("--role-name", "an IAM role name (letters, digits and +=,.@_-, at most 64)", role_name)
         if profile and not PROFILE.match(profile):
             raise BadInput("--profile", "an AWS profile name", profile)
+        start, end = parse_time("--since", since), parse_time("--until", until)
+        if start and end and start > end:
+            raise BadInput("--until", "a time after --since", until)
         return cls(regions=tuple(dict.fromkeys(regions)), accounts=tuple(dict.fromkeys(accounts or ())),
-                   role_name=role_name or "", since=parse_since(since), profile=profile or "")
+                   role_name=role_name or "", since=start, profile=profile or "", until=end)
 
     def role_arn(self, account: str, region: str) -> str:
         """The role to assume in `account` (partition from the Region)."""
@@ -162,6 +167,7 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
         "schema": SCHEMA,
         "scanned_at": result.scanned_at,
         "since": result.request.since.isoformat() if result.request.since else None,
+        "until": result.request.until.isoformat() if result.request.until else None,
         "regions": list(result.request.regions),
         "accounts": list(result.request.accounts),
         "role_name": result.request.role_name or None,
@@ -185,14 +191,14 @@ def _remove_previous(out: Path) -> None:
             (out / name).unlink(missing_ok=True)
 
 
-def parse_since(value: str | None) -> datetime | None:
-    """`--since` as an aware UTC datetime (ISO 8601; a date alone means its midnight UTC)."""
+def parse_time(option: str, value: str | None) -> datetime | None:
+    """`--since`/`--until` as an aware UTC datetime (ISO 8601; a date alone means its midnight UTC)."""
     if value in (None, ""):
         return None
     try:
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput("--since", "an ISO 8601 time like 2024-05-01T10:00:00Z", value) from None
+        raise BadInput(option, "an ISO 8601 time like 2024-05-01T10:00:00Z", value) from None
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
@@ -288,6 +294,8 @@ def _failed_launch(request: ScanRequest, instance: dict[str, Any], owner: str | 
         return None
     reading, failed_at = failure
     if request.since and (failed_at is None or failed_at < request.since):
+        return None
+    if request.until and (failed_at is None or failed_at > request.until):
         return None
     reason = instance.get("StateReason") or {}
     return FailedLaunch(

@@ -71,7 +71,7 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
         warm = notebook_warm_modules(notebook) if options.warm_up else []
         jobs = max(1, min(options.jobs, len(usable)))
         with KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
-                        warm_modules=warm) as pool, \
+                        warm_modules=warm, learn=options.warm_up) as pool, \
                 ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect") as collectors, \
                 ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch") as workers:
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.

@@ -4,7 +4,8 @@ For every live incident, the parent collects the evidence with kit.collect's own
 `SharingSession` per credentials (profile / role), so what incidents have in common (the key, its policy
 and grants, IAM authorization details, SCPs, CloudTrail minutes) is read once. The evidence is written as
 an ordinary bundle in the incident's folder (`evidence/`) and the notebook runs on `bundle:DIR`: it needs
-no AWS access, and the bundle stays with the report as the postmortem's evidence archive.
+no AWS access, and the bundle stays with the report as the postmortem's evidence archive (except for
+`redact: true` incidents, whose raw evidence goes to a private folder removed when the batch ends).
 
 Incidents that name a scenario (the notebook starts its own simulated account) or that already read a
 bundle or a cli: folder run as they are.
@@ -32,6 +33,7 @@ class SharedEvidence:
         self._sessions: dict[tuple[str, str], SharingSession] = {}
         self._lock = threading.Lock()
         self.collected = 0
+        self._scratch_dir: Path | None = None
 
     def __enter__(self) -> SharedEvidence:
         return self
@@ -39,6 +41,21 @@ class SharedEvidence:
     def __exit__(self, *_: Any) -> None:
         with self._lock:
             self._sessions.clear()
+            scratch, self._scratch_dir = self._scratch_dir, None
+        if scratch is not None:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _scratch(self) -> Path:
+        """A private folder for the bundles of redacted incidents: raw evidence is not kept beside a report
+        that was asked to be redacted; it is removed when the batch ends."""
+        import tempfile
+
+        with self._lock:
+            if self._scratch_dir is None:
+                self._scratch_dir = Path(tempfile.mkdtemp(prefix="kit-batch-evidence-"))
+            return self._scratch_dir
 
     def applies(self, params: InvestigationParameters) -> bool:
         """Whether this incident's evidence is collected here (live, no scenario)."""
@@ -62,7 +79,7 @@ class SharedEvidence:
                                after_minutes=params.window_after_minutes)
         evidence = collect_live(params.instance_id, params.region, session=session, window=window,
                                 cloudtrail_source=params.cloudtrail_source or None)
-        folder = incident.out_dir / EVIDENCE_FOLDER
+        folder = self._scratch() / incident.name if params.redact else incident.out_dir / EVIDENCE_FOLDER
         if folder.exists():
             _empty(folder)
         write_bundle(evidence, folder)
@@ -96,7 +113,7 @@ class SharedEvidence:
 
 
 def _empty(folder: Path) -> None:
-    """Remove a previous run's bundle (only files the bundle writer makes: *.json, *.json.gz)."""
+    """Remove a previous run's bundle."""
     import shutil
 
     shutil.rmtree(folder)
