@@ -34,7 +34,8 @@ def picked(sim, sim_env) -> Investigation:
 
 def test_instance_table_lists_failed_launches_and_picking_one_investigates_it(sim, sim_env) -> None:
     seed = _seed(sim)
-    investigation = Investigation.start(validate({"region": seed.region, "interactive": True}))
+    investigation = Investigation.start(validate({"interactive": True}))  # Region: AWS_REGION (sim_env)
+    assert investigation.params.region == seed.region
     investigation.show_verdict()
     verdict = investigation.sections.named("verdict")
     assert investigation.findings is None and "Pick an instance" in verdict.html

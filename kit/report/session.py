@@ -53,6 +53,12 @@ class Investigation:
         waits for the analyst to pick one; a headless run stops with BadInput.
         """
         params = namespace if isinstance(namespace, InvestigationParameters) else from_namespace(namespace)
+        if not params.region and not params.scenario:  # the standard AWS configuration names it
+            default = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+            if default:
+                from kit.params import validate
+
+                params = validate({**params.to_dict(), "region": default})
         investigation = cls(params)
         investigation._reach_account()
         if investigation.params.instance_id and investigation.params.region:
