@@ -302,8 +302,10 @@ def _scaling_activities(start_response: StartResponse, account: str, region: str
     wanted = {v[0] for k, v in params.items() if k.startswith("ActivityIds.member.")}
     activities = [a for a in reversed(world().activities.get((account, region), []))
                   if (group is None or a["AutoScalingGroupName"] == group) and (not wanted or a["ActivityId"] in wanted)]
-    start = int((params.get("NextToken") or ["0"])[0] or 0) if (params.get("NextToken") or ["0"])[0].isdigit() else 0
-    size = int((params.get("MaxRecords") or ["100"])[0])
+    token = (params.get("NextToken") or ["0"])[0]
+    start = int(token) if token.isdigit() else 0
+    records = (params.get("MaxRecords") or ["100"])[0]
+    size = int(records) if records.isdigit() and int(records) > 0 else 100
     page = activities[start:start + size]
     members = "".join("<member>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in a.items()) + "</member>"
                       for a in page)
