@@ -191,6 +191,8 @@ def test_describe_key_named_for_another_key_is_mislabelled(tmp_path):
     docs[f"kms.describe-key.{other}.json"] = docs[f"kms.describe-key.{KEY_ID}.json"]
     evidence, messages = load_quietly(write_folder(tmp_path / "cli", docs))
     assert any(f"kms.describe-key.{other}.json" in m and "not" in m for m in messages)
+    gap = next(g for g in evidence.gaps if g.error == "invalid-file")
+    assert other in gap.impact and "{" not in gap.impact
     assert f"kms.describe-key.{KEY_ID}.json" in evidence.documents
 
 

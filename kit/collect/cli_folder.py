@@ -57,7 +57,8 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             if spec.required:
                 raise BadInput(name, "the JSON output of `aws ec2 describe-instances --output json`", problem)
             rejected[name] = len(gaps)
-            _skip(gaps, name, "invalid-file", f"{name} was skipped: {problem}. {spec.impact}", spec.call)
+            impact = spec.impact.format_map(_Every(qualifier or "it"))
+            _skip(gaps, name, "invalid-file", f"{name} was skipped: {problem}. {impact}", spec.call)
             continue
         documents[name] = document
     if REQUIRED not in documents:
@@ -164,6 +165,17 @@ def _region(instance: dict[str, Any], documents: dict[str, Any]) -> str:
         if match:
             return match.group("region")
     raise BadInput("region", "a Region (--region), or an instance whose Placement names its availability zone", zone)
+
+
+class _Every(dict):
+    """Fills every placeholder of an impact text with the file's qualifier (a key id, a target id, ...)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, key: str) -> str:
+        return self.value
 
 
 def _skip(gaps: list[Gap], name: str, error: str, impact: str, call: str) -> None:
