@@ -216,3 +216,16 @@ def test_kit_investigate_from_a_bundle_writes_the_report(sim, sim_env, tmp_path,
 def test_kit_demo_with_an_unknown_scenario_exits_2_naming_it(tmp_path, capsys) -> None:
     assert main(["demo", "--scenario", "no-such-scenario", "--out", str(tmp_path)]) == 2
     assert "no-such-scenario" in capsys.readouterr().err
+
+
+def test_a_kernel_that_cannot_start_still_yields_a_report(tmp_path) -> None:
+    nb = nbformat.read(str(notebook_path()), as_version=4)
+    nb.metadata.kernelspec.name = "no-such-kernel"
+    missing = tmp_path / "nokernel.ipynb"
+    nbformat.write(nb, str(missing))
+    params = validate({"instance_id": "i-0123456789abcdef0", "region": "eu-west-1", "interactive": False})
+    result = run_investigation(params, tmp_path / "out", notebook=missing, kernel_name="no-such-kernel")
+    assert result.exit_code == 1 and result.error_name
+    for name in ("report.html", "findings.json", "investigation.ipynb"):
+        assert (tmp_path / "out" / name).is_file()
+    assert json.loads((tmp_path / "out" / "findings.json").read_text())["verdict"]["cause"] == "undetermined"

@@ -63,7 +63,7 @@ def notebook_path() -> Path:
 
 
 def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, km: Any | None = None,
-                      notebook: str | Path | None = None) -> RunResult:
+                      notebook: str | Path | None = None, kernel_name: str = "python3") -> RunResult:
     """Execute the notebook headless for `params` and write the report files into `out_dir`.
 
     `km`: an already started jupyter_client KernelManager to run in (batches and tests share one kernel);
@@ -91,10 +91,13 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         options["km"] = km
     try:
         papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
-                                   kernel_name="python3", progress_bar=False, **options)
+                                   kernel_name=kernel_name, progress_bar=False, **options)
     except PapermillExecutionError as exc:
         error_name, error_value = exc.ename, exc.evalue
-    nb = nbformat.read(str(executed), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - the kernel died or never started: still a report, with the failure
+        error_name, error_value = type(exc).__name__, str(exc) or repr(exc)
+    source = executed if executed.exists() else Path(notebook or notebook_path())
+    nb = nbformat.read(str(source), as_version=4)
     params = _with_target(params, nb)
     findings = _findings_after_run(out / "findings.json", params, error_name, error_value)
     if params.redact:
