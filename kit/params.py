@@ -108,6 +108,10 @@ def from_namespace(namespace: Mapping[str, Any]) -> InvestigationParameters:
     plain = (str, int, float, bool, type(None), list, dict)
     values = {name: value for name, value in namespace.items()
               if not name.startswith("_") and name not in _KERNEL_NAMES and isinstance(value, plain)}
+    unknown = sorted(set(values) - set(PARAMETERS))
+    if unknown:
+        raise BadInput(unknown[0], "a known parameter (" + ", ".join(PARAMETERS) + "); a variable of your own "
+                       "in the notebook needs a name starting with _", values[unknown[0]])
     return validate(values)
 
 
