@@ -81,7 +81,11 @@ def batch(sim, tmp_path_factory):
     broken.write_text("instance_id: i-0123456789abcdef0\nregoin: eu-north-1\n")  # misspelt parameter
     missing = folder / "missing.yaml"
     missing.write_text("instance_id: i-0fffffffffffffff0\nregion: eu-north-1\n")
+    empty = tmp_path_factory.mktemp("empty-cli")  # a cli: folder without describe-instances: the cell raises
+    raises = folder / "raises.yaml"
+    raises.write_text(f"instance_id: i-0eeeeeeeeeeeeeee0\nregion: eu-north-1\nsource: 'cli:{empty}'\n")
     files[2:2] = [broken]
+    files[4:4] = [raises]
     files.append(missing)
     out = tmp_path_factory.mktemp("batch")
     env = {**sim.process_environ_without_aws(), **sim.environ()}
@@ -96,7 +100,7 @@ def test_every_usable_incident_is_reported_and_the_failures_are_listed(batch) ->
     assert result.returncode == 0, result.stderr[-3000:]
     entries = summary["incidents"]
     assert [e["params_file"] for e in entries] == [str(p) for p in batch["files"]]
-    assert summary["counts"] == {"incidents": 6, "ok": 4, "failed": 2}
+    assert summary["counts"] == {"incidents": 7, "ok": 4, "failed": 3}
     for entry, seeded in zip([e for e in entries if e["status"] == "ok"], batch["seeded"]):
         assert entry["instance_id"] == seeded.instance_id
         assert entry["account_id"] == seeded.account_id and entry["region"] == seeded.region
@@ -114,6 +118,12 @@ def test_every_usable_incident_is_reported_and_the_failures_are_listed(batch) ->
     assert "InvalidInstanceID.NotFound" in missing["error"]
     assert (batch["out"] / missing["report"]).is_file()
     assert "missing.yaml: failed" in result.stderr and f"{BROKEN}: failed" in result.stderr
+
+    raised = next(e for e in entries if e["params_file"].endswith("raises.yaml"))
+    assert raised["status"] == "failed" and raised["error"].startswith("BadInput")
+    assert "ec2.describe-instances.json" in raised["error"]
+    assert raised["cause"] == "undetermined"  # the notebook's failure findings, with the error as a gap
+    assert "did not finish" in (batch["out"] / raised["report"]).read_text()
 
 
 def test_summary_agrees_with_each_findings_json(batch) -> None:
@@ -138,8 +148,8 @@ def test_index_links_resolve_and_it_works_offline(batch) -> None:
     assert page.headers[:3] == ["Instance", "Account", "Region"]
     assert {"Cause", "Principal", "Key", "Confidence", "Report"} <= set(page.headers)
     body = [row for row in page.rows if row]
-    assert len(body) == 6
-    assert len(page.links) == 6
+    assert len(body) == 7
+    assert len(page.links) == 7
     for href in page.links:
         assert not urlparse(href).scheme and not href.startswith("/")
         target = (out / unquote(href)).resolve()
@@ -155,11 +165,14 @@ def test_index_links_resolve_and_it_works_offline(batch) -> None:
 def test_each_incident_ran_in_a_fresh_kernel_on_shared_evidence(batch) -> None:
     out, summary = batch["out"], batch["summary"]
     ran = [e for e in summary["incidents"] if e["notebook"]]
-    assert len(ran) == 5
+    assert len(ran) == 6
     for entry in ran:
         nb = nbformat.read(str(out / entry["notebook"]), as_version=4)
         counts = [c.execution_count for c in nb.cells if c.cell_type == "code" and c.execution_count]
         assert counts and counts[0] == 1  # a kernel that ran another incident before would count on
+        if entry["params_file"].endswith("raises.yaml"):  # reads its own cli: folder
+            assert not entry["notes"]
+            continue
         assert any(n.startswith("evidence: bundle:") for n in entry["notes"]), entry["notes"]
         assert (out / entry["out_dir"] / "evidence" / "manifest.json").is_file()
     shared = summary["shared_evidence"]
