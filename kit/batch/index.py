@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -29,8 +30,11 @@ def render_index(summary: Mapping[str, Any], *, title: str = "Postmortem: failed
     header = "".join(f'<th scope="col" data-field="{_text(field)}">{_text(name)}</th>' for field, name in COLUMNS)
     rows = "\n".join(_row(entry) for entry in entries)
     counts = summary.get("counts") or {}
+    by_cause = Counter(str(e.get("cause")) for e in entries if e.get("status") == "ok" and e.get("cause"))
+    causes = ", ".join(f"{cause} {number}" for cause, number in by_cause.most_common())
     line = (f"{counts.get('incidents', len(entries))} incidents: {counts.get('ok', 0)} investigated, "
-            f"{counts.get('failed', 0)} failed. Click a column header to sort.")
+            f"{counts.get('failed', 0)} failed." + (f" Causes: {causes}." if causes else "")
+            + " Click a column header to sort.")
     return _template().substitute(title=_text(title), counts=_text(line), header=header, rows=rows)
 
 
