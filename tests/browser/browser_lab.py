@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,14 @@ class LabServer:
         workspace = re.sub(r"[^A-Za-z0-9-]+", "-", Path(notebook).stem)
         return f"{self.url}lab/workspaces/{workspace}/tree/{notebook}?token={self.token}"
 
-    def shutdown_kernels(self) -> None:
-        """Shut down every kernel session (through the REST API), so finished tests leave no busy kernels."""
-        for session in self._api("GET", "api/sessions"):
-            self._api("DELETE", f"api/sessions/{session['id']}")
+    def session_ids(self) -> set[str]:
+        """The kernel sessions running now (REST API)."""
+        return {session["id"] for session in self._api("GET", "api/sessions")}
+
+    def shutdown_kernels(self, keep: AbstractSet[str] = frozenset()) -> None:
+        """Shut down every kernel session but those in `keep`, so finished tests leave no busy kernels."""
+        for session_id in self.session_ids() - keep:
+            self._api("DELETE", f"api/sessions/{session_id}")
 
     def _api(self, method: str, path: str) -> Any:
         request = urllib.request.Request(f"{self.url}{path}", method=method,

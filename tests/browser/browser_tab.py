@@ -1,4 +1,4 @@
-"""One browser tab of a test: the page and its console, closed (and the server's kernels stopped) afterwards."""
+"""One browser tab of a test: the page and its console, closed (with the kernels it started) afterwards."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class Tab:
 
 @contextmanager
 def open_tab(chromium: BrowserContext, lab: LabServer, name: str) -> Iterator[Tab]:
-    """A new tab recording its console; closed afterwards, and the server's kernels shut down."""
+    """A new tab recording its console; closed afterwards, with the kernels it started."""
+    earlier_sessions = lab.session_ids()
     page = chromium.new_page()
     console = ConsoleLog(allowed=load_allowlist())
     console.attach(page)
@@ -33,4 +34,4 @@ def open_tab(chromium: BrowserContext, lab: LabServer, name: str) -> Iterator[Ta
         raise
     finally:
         page.close()
-        lab.shutdown_kernels()
+        lab.shutdown_kernels(keep=earlier_sessions)
