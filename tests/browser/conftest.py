@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: a simulated account, JupyterLab pointed at it, Debian's Chromium, one page per test.
+"""Fixtures of the browser tests: a simulated account, JupyterLab pointed at it, Debian's Chromium, browser tabs.
 
 Everything runs on 127.0.0.1 and is stopped when the tests end. The tests are marked `browser` and share one
 xdist group, so under `make test` (`-n 2 --dist loadgroup`) one worker starts all of this once.
