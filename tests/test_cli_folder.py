@@ -250,6 +250,17 @@ def test_cloudtrail_log_files_plain_and_gzipped(tmp_path):
     assert len(names) == 7 and sum(n.endswith(".json.gz") for n in names) == 3
     records = records_from_documents(evidence)
     assert len(records) == 203 + 3
+    # the STS session tokens CloudTrail logged are masked; nothing else changes; the evidence can be bundled
+    masked = [r for r in records if ((r.get("responseElements") or {}).get("credentials") or {}).get("sessionToken")]
+    assert len(masked) == 3 and all(r["responseElements"]["credentials"]["sessionToken"] == "<redacted by kit>" for r in masked)
+    assert "IQoJb3JpZ2lu" not in json.dumps(evidence.documents)
+    originals = {r["eventID"]: r for f in files for r in json.loads(f.read_text())["Records"]}
+    for record in records:
+        if record["eventID"] in originals and record not in masked:
+            assert record == originals[record["eventID"]]
+    from kit.collect.bundle import load_bundle, write_bundle
+
+    assert load_bundle(write_bundle(evidence, tmp_path / "bundle")).documents == evidence.documents
 
 
 def test_region_and_instance_are_inferred(tmp_path):

@@ -1,6 +1,7 @@
 """`cli:DIR`: a folder of AWS CLI outputs (as pasted into a ticket) read into the evidence model.
 
-Every file is the stdout of one `aws ... --output json` command, named as contracts.md section 2 says.
+Every file is the stdout of one `aws ... --output json` command, named as contracts.md section 2 says; it is
+kept as printed, except session tokens in CloudTrail records, masked as live collection masks them.
 What is missing becomes a gap whose next step is the exact command to run; what is broken, mislabelled or
 unknown is reported by name (a warning and a gap) and skipped; only a missing or unreadable
 `ec2.describe-instances.json` stops the load (BadInput).
@@ -22,6 +23,7 @@ from kit.collect.cli_commands import (
     region_from_zone,
     spec_for_file,
 )
+from kit.collect.redact import redact_log, redact_lookup
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 from kit.frames.keyrefs import KEY_ARN
@@ -60,7 +62,7 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             impact = spec.impact.format_map(_Every(qualifier or "it"))
             _skip(gaps, name, "invalid-file", f"{name} was skipped: {problem}. {impact}", spec.call)
             continue
-        documents[name] = document
+        documents[name] = _without_session_tokens(spec, document)
     if REQUIRED not in documents:
         raise BadInput(REQUIRED, "the output of `aws ec2 describe-instances --instance-ids I --output json` in the folder", "missing")
     instance = find_instance(documents[REQUIRED], instance_id)
@@ -88,6 +90,16 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
         collector_arn=caller.get("Arn"),
         parameters={"instance_id": instance_id, "region": region},
     )
+
+
+def _without_session_tokens(spec: FileSpec, document: Any) -> Any:
+    """CloudTrail logs new sessions' tokens (AssumeRole* responses): masked as live collection masks them,
+    so that evidence never holds one and a bundle can be written from any folder."""
+    if spec.kind == "lookup-events":
+        return redact_lookup(document)
+    if spec.kind == "cloudtrail-logs":
+        return redact_log(document)
+    return document
 
 
 def read_json_file(path: Path) -> Any:
