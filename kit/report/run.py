@@ -106,6 +106,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         nb = redact_notebook(nb)
         findings = redact_value(findings)
         findings["account_id"] = None
+        error_value = redact_value(error_value)
     (out / "findings.json").write_text(json.dumps(findings, indent=2) + "\n", encoding="utf-8")
     nbformat.write(nb, str(executed))
     report = export_html(nb, title=f"Investigation of {params.instance_id or params.scenario}",
