@@ -3,14 +3,16 @@ read the seed incident's verdict, pick another failed instance in the widget, re
 
 The notebook is a copy (in the server's temp root) of notebooks/investigate_instance.ipynb with the seed
 incident's instance and Region injected by papermill, as `kit investigate` and an analyst's parameters do.
-It runs once for this module; the tests read it, and the one that picks another instance picks the seed
-incident again before it ends, so the tests do not depend on their order.
+It runs once for this module; the tests read it, and those that change a control change it back before
+they end, so the tests do not depend on their order. One more test opens an unmodified copy (no parameters)
+and picks the instance first, as the notebook's introduction tells the analyst to.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,12 +165,13 @@ def test_no_cell_shows_a_python_object_repr(investigated: Investigated) -> None:
         "\n".join(reprs)
 
 
-def test_with_only_a_region_the_analyst_picks_the_instance_first(tab: Tab, lab: LabServer,
-                                                                   lab_sim: SimulatedAccount) -> None:
-    """The notebook's documented interactive start: `instance_id` left empty, picked from the failed instances."""
+def test_as_committed_the_notebook_lets_the_analyst_pick_the_instance_first(tab: Tab, lab: LabServer,
+                                                                            lab_sim: SimulatedAccount) -> None:
+    """No parameters at all (an unmodified copy): the Region comes from the environment, the instance is picked."""
     seed = lab_sim.scenario(SEED_SCENARIO)
     page = tab.page
-    open_notebook(page, _parameterized_copy(lab, {"region": seed.region}, name="pick_first.ipynb"))
+    shutil.copyfile(NOTEBOOK, lab.root_dir / "as_committed.ipynb")
+    open_notebook(page, lab.lab_url("as_committed.ipynb"))
     run_all_cells(page)
     picker = dropdown(page, PICKER)
     expect(picker).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
@@ -177,7 +180,7 @@ def test_with_only_a_region_the_analyst_picks_the_instance_first(tab: Tab, lab: 
 
     _pick(picker, seed.instance_id)
     _expect_verdict(page.locator(VERDICT), seed.expected["cause"], seed.instance_id, timeout=UPDATE_TIMEOUT_MS)
-    screenshot(page, "pick-first-seed-verdict", page.locator(VERDICT))
+    screenshot(page, "as-committed-picked-seed-verdict", page.locator(VERDICT))
     _expect_clean_console(tab)
 
 
