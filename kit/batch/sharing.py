@@ -5,7 +5,7 @@ principal's policies, the same CloudTrail minutes. `SharingSession` is a boto3 s
 answer a read call that another incident's collection already made (same service, Region, operation and
 parameters) from memory, and make concurrent identical calls once (the others wait for its answer).
 CloudTrail LookupEvents is shared by time: for one lookup attribute, the events of every window already
-read are kept, and a query is answered from them, reading only the minutes not yet covered.
+read (widened by a margin) are kept, and a query is answered from them, reading only what is not covered.
 
 It works below kit.collect, through botocore's own events, so collection code is unchanged: the clients
 keep the read-only guard and the call log kit.collect installs. Only successful answers and definite
@@ -19,7 +19,7 @@ import copy
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -35,6 +35,9 @@ THROTTLING = frozenset({"Throttling", "ThrottlingException", "ThrottledException
 WAIT_SECONDS = 120.0  # how long a call waits for an identical call in flight before making its own
 LOOKUP_PAGE_SIZE = 50
 LOOKUP_MAX_PAGES = 40  # a window with more events than this is not shared (each query reads its own)
+# A window is read this much wider on both sides (never past the time of reading), so the overlapping
+# windows of other instances that failed minutes apart are answered without another read.
+LOOKUP_MARGIN = timedelta(minutes=15)
 _KEY = "kit_shared_call"
 
 
@@ -187,13 +190,14 @@ class SharedCalls:
             if window.unshareable:
                 return None
             for gap_start, gap_end in _missing(window.covered, start, end):
-                events = self._read_window(session, region, attribute, gap_start, gap_end)
+                read_start, read_end = _widened(gap_start, gap_end, datetime.now(timezone.utc))
+                events = self._read_window(session, region, attribute, read_start, read_end)
                 if events is None:
                     window.unshareable = True
                     return None
                 for event in events:
                     window.events.setdefault(str(event.get("EventId")), event)
-                window.covered = _merge(window.covered + [(gap_start, gap_end)])
+                window.covered = _merge(window.covered + [(read_start, read_end)])
             chosen = [e for e in window.events.values() if start <= (_utc(e.get("EventTime")) or start) <= end]
         chosen.sort(key=lambda e: _utc(e.get("EventTime")) or start, reverse=True)
         with self._lock:
@@ -245,6 +249,11 @@ def _utc(value: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def _widened(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end] widened by LOOKUP_MARGIN, the end never past `now` (later events may still arrive)."""
+    return start - LOOKUP_MARGIN, max(end, min(end + LOOKUP_MARGIN, now))
 
 
 def _missing(covered: list[tuple[datetime, datetime]], start: datetime, end: datetime
