@@ -368,3 +368,13 @@ def test_dropping_any_evidence_never_invents_a_cause(dropped):
         if name in dropped:
             for step in steps:
                 assert status[step] != "pass", (name, step, findings.step(step).detail)
+
+
+def test_disabled_key_that_the_launcher_may_not_use_gets_both_fixes():
+    docs = seed_documents(**{f"kms.describe-key.{KEY_ID}.json": describe_key("Disabled")})
+    findings = diagnose(evidence(docs))
+    assert findings.verdict.cause == "kms-key-disabled"
+    sets = {r.change_set: r for r in findings.remediation}
+    assert {"key-state", "policy"} <= set(sets)
+    assert not sets["key-state"].verified  # enabling alone still leaves EC2's CreateGrant denied
+    assert sets["policy"].verified

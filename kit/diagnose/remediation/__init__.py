@@ -38,6 +38,8 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
     state = key_row.get("key_state")
     if cause in KEY_STATE or (cause == "ebs-default-key-unusable" and state and state != "Enabled"):
         items += _key_state(case, key, key_row, auth)
+        if cause in KEY_STATE and auth is not None and not auth.decision.allowed:
+            items += _policies(case, judgement, key_row)  # usable again, the key would still be refused
     slr_cross_account = cause == "service-role-key-access" and bool(key) and _foreign(case, key)
     if slr_cross_account:
         items += _grant_for_service_role(case, key)
