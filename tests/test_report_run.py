@@ -24,9 +24,7 @@ from kit.report.run import notebook_path, run_investigation
 from kit.simulate import load_catalogue
 
 pytestmark = pytest.mark.slow
-SCHEMA = json.loads((Path(__file__).parents[1] / "kit/report/findings.schema.json").read_text()) \
-    if (Path(__file__).parents[1] / "kit/report/findings.schema.json").exists() \
-    else json.loads(Path("/work/shared/docs/findings.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[1] / "kit/report/findings.schema.json").read_text())
 SCENARIOS = [s.name for s in load_catalogue()]
 
 
