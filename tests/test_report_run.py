@@ -93,12 +93,15 @@ def test_report_escapes_hostile_aws_data(sim, kernel, tmp_path) -> None:
 
 
 def test_redacted_run_leaves_no_account_id_anywhere(sim, kernel, tmp_path) -> None:
-    seeded = _seeded(sim, "seed")
+    seeded = _seeded(sim, "cross-account-key")  # two accounts: the launcher's and the key's
+    key_account = seeded.expected["key_arn"].split(":")[4]
+    assert key_account != seeded.account_id
     result = run_investigation(_params(seeded, redact=True), tmp_path, km=kernel)
     assert result.exit_code == 0, result.error_value
     for name in ("report.html", "findings.json", "investigation.ipynb"):
         text = (tmp_path / name).read_text()
-        assert seeded.account_id not in text, name
+        for account in (seeded.account_id, key_account):
+            assert account not in text, name
         assert "XXXXXXXX" + seeded.account_id[-4:] in text, name
     findings = json.loads((tmp_path / "findings.json").read_text())
     jsonschema.validate(findings, SCHEMA)
