@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -53,6 +54,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
         raise BadInput("region", "an AWS Region name like eu-west-1", region)
     window = window or CollectWindow()
     source = None if cloudtrail_source in (None, "", "lookup") else cloudtrail_source
+    if source and not source.startswith("s3://") and not Path(source).expanduser().is_dir():
+        raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
+                       source)
     started = datetime.now(timezone.utc)
     fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, CallRecorder()))
     facts = _Collection(fetch, instance_id, window, source).run()
@@ -93,7 +97,8 @@ class _Collection:
         )
         narrow = kms_window(_launch_events(records), outer, self.window)
         principal = launching_principal(records, self.instance_id)
-        if principal is None:
+        events_read = self.source or f"cloudtrail.lookup-events.{self.instance_id}.json" in f.documents
+        if principal is None and events_read:  # (a refused lookup already has its gap)
             f.skip("cloudtrail", "LookupEvents",
                    {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": self.instance_id}],
                     "StartTime": outer.start, "EndTime": outer.end},
