@@ -72,6 +72,10 @@ class Case:
         return None
 
     @cached_property
+    def _instance_account(self) -> str | None:
+        return (self.instance or {}).get("account_id")
+
+    @cached_property
     def state_reason(self) -> StateReason:
         row = self.instance or {}
         return read_state_reason(row.get("state"), row.get("state_reason_code"), row.get("state_reason_message"),
@@ -295,7 +299,7 @@ class Case:
         """The principal that launched (or started) the instance, and how the kit knows."""
         return launcher_from(self.launch_event, self.kms_failures, self.frames.principals,
                              (self.instance or {}).get("autoscaling_group"),
-                             self.evidence.parameters.get("principal_arn"))
+                             self.evidence.parameters.get("principal_arn"), self._instance_account)
 
     # ---- authorization -------------------------------------------------------------------------------
 

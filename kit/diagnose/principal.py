@@ -47,7 +47,8 @@ class Launcher:
 
 
 def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[Any], principals: pd.DataFrame,
-                  autoscaling_group: str | None, hinted_arn: str | None) -> Launcher | None:
+                  autoscaling_group: str | None, hinted_arn: str | None,
+                  account_id: str | None = None) -> Launcher | None:
     """The launcher from the launch event, else the KMS failure's caller, else a given hint, else the
     Auto Scaling service-linked role for an instance of an Auto Scaling group."""
     if launch_event and launch_event.get("principal_arn"):
@@ -59,7 +60,9 @@ def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[Any], 
     if hinted_arn:
         return describe(str(hinted_arn), None, principals, "parameter")
     if autoscaling_group:
-        role = _role_by_name(principals, AUTOSCALING_ROLE)
+        role = _role_by_name(principals, AUTOSCALING_ROLE) or (
+            f"arn:aws:iam::{account_id}:role{SERVICE_ROLE_PATH}autoscaling.amazonaws.com/{AUTOSCALING_ROLE}"
+            if account_id else None)
         if role:
             return describe(role, None, principals, "autoscaling-tag")
     return None
