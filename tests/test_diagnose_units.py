@@ -378,3 +378,14 @@ def test_disabled_key_that_the_launcher_may_not_use_gets_both_fixes():
     assert {"key-state", "policy"} <= set(sets)
     assert not sets["key-state"].verified  # enabling alone still leaves EC2's CreateGrant denied
     assert sets["policy"].verified
+
+
+def test_apply_remediation_is_what_the_what_if_editor_applies():
+    from kit.diagnose.remediation import apply_remediation
+    from kit.policy import evaluate
+
+    findings = diagnose(evidence(seed_documents()))
+    assert not evaluate(findings.request, findings.policies).allowed
+    after = apply_remediation(findings.policies, [r for r in findings.remediation if r.verified])
+    assert evaluate(findings.request, after).allowed
+    assert len(after.identity) == len(findings.policies.identity) + 1  # one new inline policy, nothing replaced

@@ -181,7 +181,3 @@ def without_modelled_grant(document: dict[str, Any]) -> dict[str, Any]:
     statements = statements if isinstance(statements, list) else [statements]
     return {**document, "Statement": [s for s in statements
                                       if not (isinstance(s, dict) and s.get("Sid") == MODELLED_GRANT_SID)]}
-
-
-def is_stand_in(policy: Policy | None) -> bool:
-    return bool(policy is not None and policy.name.startswith(STAND_IN_PREFIX))

@@ -7,7 +7,6 @@ failed) from the frames of `kit.frames`; it decides nothing. Everything is compu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -376,13 +375,6 @@ class Case:
         """The evidence's gaps for any of these calls ("kms:GetKeyPolicy", ...)."""
         wanted = {c.lower() for c in calls}
         return [g for g in self.evidence.gaps if g.call.lower() in wanted]
-
-    def time_window(self, seconds: int = 300) -> tuple[Any, Any] | None:
-        """(start, end) around the latest launch, for the timeline."""
-        event = self.launch_event
-        if not event or pd.isna(event.get("event_time")):
-            return None
-        return event["event_time"] - timedelta(seconds=seconds), event["event_time"] + timedelta(seconds=seconds)
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
