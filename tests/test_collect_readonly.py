@@ -13,7 +13,7 @@ import boto3
 import botocore.session
 import pytest
 
-from kit.collect.clients import ReadOnlyClients, make_session
+from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.live import collect_live
 from kit.collect.readonly import allowed_operations
 from kit.errors import ReadOnlyViolation
@@ -100,10 +100,13 @@ def test_a_role_to_read_with_is_assumed_and_its_credentials_kept_in_memory(sim, 
         role = iam.get_role(RoleName="kit-collect-reader")["Role"]
     except iam.exceptions.NoSuchEntityException:
         role = iam.create_role(RoleName="kit-collect-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    session = make_session(role_arn=role["Arn"], region="eu-west-1")
+    recorder = CallRecorder()
+    session = make_session(role_arn=role["Arn"], region="eu-west-1", recorder=recorder)
     seed = sim.scenario("seed")
-    evidence = collect_live(seed.instance_id, seed.region, session=session)
+    evidence = collect_live(seed.instance_id, seed.region, session=session, recorder=recorder)
     assert evidence.collector_arn.startswith("arn:aws:sts::123456789012:assumed-role/kit-collect-reader/")
+    assert evidence.calls[0]["operation"] == "sts:AssumeRole"
+    assert evidence.calls[0]["params"]["RoleArn"] == role["Arn"]
     frozen = session.get_credentials().get_frozen_credentials()
     text = json.dumps([evidence.documents, evidence.calls, evidence.parameters, [g.to_dict() for g in evidence.gaps]])
     assert frozen.secret_key not in text and frozen.token not in text

@@ -27,11 +27,11 @@ PAGE_TOKENS = frozenset({"NextToken", "Marker", "StartingToken"})
 
 
 def make_session(*, profile: str | None = None, role_arn: str | None = None, region: str | None = None,
-                 session_name: str = "kit-collect") -> boto3.Session:
+                 session_name: str = "kit-collect", recorder: CallRecorder | None = None) -> boto3.Session:
     """A boto3 session from the standard credential chain (or `profile`), optionally as `role_arn`.
 
-    The role is assumed with a guarded STS client; its temporary credentials live only in the returned
-    session object.
+    The role is assumed with a guarded STS client (its call recorded by `recorder` when given); the
+    temporary credentials live only in the returned session object.
     """
     try:
         base = boto3.Session(profile_name=profile, region_name=region)
@@ -42,6 +42,8 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     if not role_arn.startswith("arn:") or ":role/" not in role_arn:
         raise BadInput("--role-arn", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", role_arn)
     sts = install_guard(base.client("sts", config=Config(retries=RETRY_CONFIG)), credentials=True)
+    if recorder is not None:
+        recorder.attach(sts)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
     return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                          aws_session_token=creds["SessionToken"], region_name=region or base.region_name)

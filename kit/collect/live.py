@@ -42,11 +42,12 @@ SESSION_SLACK_MINUTES = 2
 
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
-                 window: CollectWindow | None = None, cloudtrail_source: str | None = None) -> Evidence:
+                 window: CollectWindow | None = None, cloudtrail_source: str | None = None,
+                 recorder: CallRecorder | None = None) -> Evidence:
     """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
 
     cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, else a folder or s3://bucket/prefix
-    of CloudTrail log files.
+    of CloudTrail log files. recorder: one that already holds earlier calls (make_session's AssumeRole).
     """
     if not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
@@ -58,7 +59,7 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
         raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                        source)
     started = datetime.now(timezone.utc)
-    fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, CallRecorder()))
+    fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, recorder or CallRecorder()))
     facts = _Collection(fetch, instance_id, window, source).run()
     return Evidence(
         instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),
