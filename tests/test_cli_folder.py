@@ -353,3 +353,21 @@ def test_checklist_chooses_keys_as_live_collection_does():
     unnamed = dict(gone, **{"cloudtrail.lookup-events.kms.json": lookup([grant_record("g-1")])})
     assert f"kms.describe-key.{KEY_ID}.json" in files(unnamed)  # from the refused grant for the instance
     assert "cloudtrail.lookup-events.kms.json" in files(gone)  # no key known: ask for KMS events at large
+
+
+def test_checklist_looks_up_the_launching_role_session():
+    from kit.collect.cli_commands import checklist
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/ops/scheduler"
+    start = {"eventID": "start-1", "eventTime": "2024-05-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+             "eventName": "StartInstances",
+             "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/scheduler/run-7",
+                              "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role, "userName": "scheduler"},
+                                                 "attributes": {"creationDate": "2024-05-01T09:58:30Z"}}},
+             "requestParameters": {"instancesSet": {"items": [{"instanceId": INSTANCE}]}}, "responseElements": None}
+    docs = dict(sample_documents(), **{f"cloudtrail.lookup-events.{INSTANCE}.json": lookup([start])})
+    commands = {c.file_name: c for c in checklist(docs, INSTANCE, REGION)}
+    session = commands["cloudtrail.lookup-events.scheduler.json"]
+    assert session.argv[1:] == ("cloudtrail", "lookup-events", "--lookup-attributes",
+                                f"AttributeKey=ResourceName,AttributeValue={role}", "--start-time", "2024-05-01T09:56:30Z",
+                                "--end-time", "2024-05-01T10:00:30Z", "--region", REGION, "--output", "json")

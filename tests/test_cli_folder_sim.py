@@ -116,17 +116,17 @@ def mirror_live(sim, live, folder: Path) -> dict[str, str]:
         scp_targets=[n.split(".")[2] for n in documents if n.startswith("organizations.list-policies-for-target.")],
         scp_policy_ids=[n.split(".")[2] for n in documents if n.startswith("organizations.describe-policy.")],
         kms_events=True)}
-    windows = {"instance": live.parameters["cloudtrail_window"], "kms": live.parameters["kms_window"]}
+    lookups = lookup_calls(live)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(sim.environ(live.region))
     folder.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     for name in documents:
-        assert name in commands, f"no contract command gives {name}"
-        argv = list(commands[name].argv)
-        if commands[name].call == "cloudtrail:LookupEvents":
-            window = windows["instance" if name == f"cloudtrail.lookup-events.{live.instance_id}.json" else "kms"]
-            argv[-2:-2] = ["--start-time", window["start"], "--end-time", window["end"]]
+        if name.startswith("cloudtrail.lookup-events."):
+            argv = lookups[name]  # the query live made, as the AWS CLI takes it
+        else:
+            assert name in commands, f"no contract command gives {name}"
+            argv = list(commands[name].argv)
         result = subprocess.run([str(AWS_CLI), *argv[1:]], env=env, capture_output=True, text=True, timeout=300,
                                 check=False)
         if result.returncode == 0:
@@ -136,9 +136,32 @@ def mirror_live(sim, live, folder: Path) -> dict[str, str]:
     return failed
 
 
+def lookup_calls(live) -> dict[str, list[str]]:
+    """`aws cloudtrail lookup-events ...` for every LookupEvents query live recorded, by the file it fills
+    (qualifiers as live names them: the instance id, a key id, `kms`, a role name)."""
+    out: dict[str, list[str]] = {}
+    for call in live.calls:
+        params = call["params"]
+        if call["operation"] != "cloudtrail:LookupEvents" or "NextToken" in params:
+            continue
+        [attribute] = params["LookupAttributes"]
+        key, value = attribute["AttributeKey"], attribute["AttributeValue"]
+        if key == "EventSource":
+            qualifier = "kms"
+        elif ":key/" in value or ":role/" in value:
+            qualifier = value.rsplit("/", 1)[-1]
+        else:
+            qualifier = value
+        out[f"cloudtrail.lookup-events.{qualifier}.json"] = [
+            "aws", "cloudtrail", "lookup-events", "--lookup-attributes", f"AttributeKey={key},AttributeValue={value}",
+            "--start-time", params["StartTime"], "--end-time", params["EndTime"], "--region", live.region,
+            "--output", "json"]
+    return out
+
+
 # The seed; a cross-account key (its policy unreadable); an Auto Scaling launch whose volumes are gone (AMI,
-# snapshots, the default key, scaling activities).
-@pytest.mark.parametrize("scenario", ["seed", "cross-account-key", "autoscaling-slr"])
+# snapshots, the default key, scaling activities); a role session created with a session policy.
+@pytest.mark.parametrize("scenario", ["seed", "cross-account-key", "autoscaling-slr", "session-policy"])
 def test_same_frames_from_cli_live_and_bundle(sim, sim_env, tmp_path, scenario):
     seeded = sim.scenario(scenario)
     live = load_evidence("live", seeded.instance_id, seeded.region)
@@ -157,6 +180,9 @@ def test_same_frames_from_cli_live_and_bundle(sim, sim_env, tmp_path, scenario):
         assert not bool(from_cli.keys.set_index("key_arn").loc[seeded.expected["key_arn"], "policy_available"])
     if scenario == "autoscaling-slr":
         assert len(from_cli.autoscaling_activities) > 0 and len(from_cli.images) > 0
+    if scenario == "session-policy":  # the launching session's creating event was looked up by role ARN
+        assert any(n.startswith("cloudtrail.lookup-events.") and n.count("-") >= 2 and not n.startswith(
+            "cloudtrail.lookup-events.i-") and "deploy" in n for n in live.documents)
 
 
 def test_checklist_folder_of_other_scenarios_loads(sim, tmp_path):

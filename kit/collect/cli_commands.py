@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from datetime import timedelta
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.frames.cloudtrail import lookup_event_record, touched_resources
+from kit.frames.timestamps import to_utc
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
 
 LOOKUP_PREFIX = "cloudtrail.lookup-events"
@@ -41,6 +43,17 @@ class FileSpec:
     instance_lookup: tuple[str, ...] = ()
     key_lookup: tuple[str, ...] = ()
     kms_lookup: tuple[str, ...] = ()
+    role_lookup: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """A role session whose creating AssumeRole* event is wanted: the role and a window around its creation."""
+
+    role_name: str
+    role_arn: str
+    start: str  # ISO 8601
+    end: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,7 @@ def file_specs() -> tuple[FileSpec, ...]:
             instance_lookup=tuple(f.get("instance_lookup", ())),
             key_lookup=tuple(f.get("key_lookup", ())),
             kms_lookup=tuple(f.get("kms_lookup", ())),
+            role_lookup=tuple(f.get("role_lookup", ())),
         )
         for f in raw["files"]
     )
@@ -115,12 +129,14 @@ def cli_commands(
     caller_identity: bool = True,
     kms_events: bool | None = None,
     ebs_defaults: bool = True,
+    role_sessions: Sequence[RoleSession] = (),
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
     `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
     `account_id`). `kms_events`: also look up every KMS event (`cloudtrail.lookup-events.kms.json`); by default
-    only when no key is known. `ebs_defaults`: ask for the Region's EBS encryption defaults. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    only when no key is known. `ebs_defaults`: ask for the Region's EBS encryption defaults. `role_sessions`:
+    the role sessions whose creating AssumeRole* event to look up (session policies). `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
     list; with only `account_id` the walk starts at the account.
     """
     values: dict[str, Any] = {"instance_id": instance_id, "region": region}
@@ -155,6 +171,10 @@ def cli_commands(
     out += key_lookups
     if kms_events or (kms_events is None and not key_lookups):  # no key known yet: KMS events name it
         out.append(_command(lookup, dict(values, qualifier="kms"), lookup=list(lookup.kms_lookup), time_window=window))
+    for session in role_sessions:
+        session_values = dict(values, qualifier=session.role_name, role_arn=session.role_arn, start=session.start,
+                              end=session.end)
+        out.append(_command(lookup, session_values, lookup=list(lookup.role_lookup)))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:
@@ -188,6 +208,7 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         scp_targets=facts["scp_targets"],
         scp_policy_ids=facts["scp_policy_ids"],
         ebs_defaults=facts["ebs_defaults"],
+        role_sessions=facts["role_sessions"],
     )
 
 
@@ -258,6 +279,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "scp_targets": targets,
         "scp_policy_ids": policy_ids,
         "ebs_defaults": ebs_defaults,
+        "role_sessions": _launching_sessions(records, instance_id),
     }
 
 
@@ -288,6 +310,28 @@ def _requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[li
             elif ebs.get("encrypted") in (True, "true"):
                 implicit = True
     return refs, implicit
+
+
+SESSION_SLACK = timedelta(minutes=2)
+
+
+def _launching_sessions(records: list[dict[str, Any]], instance_id: str) -> list[RoleSession]:
+    """The role session behind the latest RunInstances/StartInstances of the instance, if a role session
+    launched it: its creating AssumeRole* event holds any session policy."""
+    launches = [r for r in records if r.get("eventName") in ("RunInstances", "StartInstances")
+                and instance_id in touched_resources(r)[0]]
+    if not launches:
+        return []
+    latest = max(launches, key=lambda r: str(r.get("eventTime")))
+    identity = latest.get("userIdentity") or {}
+    context = identity.get("sessionContext") or {}
+    issuer = context.get("sessionIssuer") or {}
+    created = to_utc((context.get("attributes") or {}).get("creationDate"))
+    if identity.get("type") != "AssumedRole" or not issuer.get("arn") or created is None:
+        return []
+    name = issuer.get("userName") or issuer["arn"].rsplit("/", 1)[-1]
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return [RoleSession(name, issuer["arn"], (created - SESSION_SLACK).strftime(fmt), (created + SESSION_SLACK).strftime(fmt))]
 
 
 def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:
