@@ -35,26 +35,6 @@ VIEWPORT = {"width": 1400, "height": 1000}
 ACTION_TIMEOUT_MS = 60_000  # default for clicks and selections on a loaded machine
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the browser tests on one xdist worker under `--dist loadgroup` (one Lab, one Chromium, one run).
-
-    pytest-xdist 3.8.0 groups tests by appending `@<group>` to `item._nodeid`, but pytest 9 keeps node ids in
-    `item._id`, so the suffix is lost and the group is spread over workers. Until xdist catches up, the
-    browser tests get the suffix where pytest 9 reads it. Only tests under tests/browser are touched.
-    """
-    if not getattr(config.option, "loadgroup", False):
-        return
-    here = Path(__file__).parent
-    for item in items:
-        if here not in item.path.parents or "@" in item.nodeid or item.get_closest_marker("xdist_group") is None:
-            continue
-        grouped = f"{item.nodeid}@{item.get_closest_marker('xdist_group').args[0]}"
-        if hasattr(item, "_id"):  # pytest >= 9
-            item._id = type(item._id).parse(grouped)
-        else:
-            item._nodeid = grouped
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
     """When a browser test fails, screenshot every open tab (FAILED-<test>-<n>.png) while it still shows why."""
