@@ -61,20 +61,10 @@ class CallRecorder:
         client.meta.events.register("provide-client-params", self._record, unique_id="kit-call-recorder")
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        entry = {"operation": operation_name_for_log(model), "params": loggable_params(params),
+        entry = {"operation": operation_name(model), "params": loggable_params(params),
                  "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
         with self._lock:
             self.calls.append(entry)
-
-    def count(self, prefix: str = "") -> int:
-        """How many calls were recorded whose operation starts with `prefix`."""
-        with self._lock:
-            return sum(1 for call in self.calls if call["operation"].startswith(prefix))
-
-
-def operation_name_for_log(model: Any) -> str:
-    """`kms:DescribeKey`: the IAM-style action name of the call."""
-    return operation_name(model)
 
 
 def loggable_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -92,8 +92,3 @@ def _region_of(reference: str) -> str | None:
     match = _KEY_ARN.match(reference) or _ALIAS_ARN.match(reference)
     return match.group(2) if match else None
 
-
-def key_id_of(arn: str) -> str | None:
-    """The key id (uuid) in a key ARN, or None."""
-    match = _KEY_ARN.match(arn or "")
-    return match.group(4) if match else None
