@@ -23,7 +23,7 @@ MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root
 def authorization_details(fetch: Fetcher) -> dict[str, Any] | None:
     """`iam.get-account-authorization-details.json` (users, roles, groups, customer managed policies)."""
     return fetch.fetch("iam.get-account-authorization-details.json", "iam", "GetAccountAuthorizationDetails",
-                       {"Filter": AUTHORIZATION_FILTER})
+                       {"Filter": AUTHORIZATION_FILTER}, page_size=1000)  # IAM's largest page: fewest calls
 
 
 def aws_managed_policies(fetch: Fetcher, details: dict[str, Any] | None, principal: Principal | None) -> None:

@@ -64,7 +64,7 @@ def policy_and_grants(fetch: Fetcher, key: Key, account_id: str | None) -> None:
         calls = [lambda: fetch.fetch(f"kms.get-key-policy.{key.key_id}.json", "kms", "GetKeyPolicy",
                                      policy_params, target=key.arn or "", region=key.region)]
     calls.append(lambda: fetch.fetch(f"kms.list-grants.{key.key_id}.json", "kms", "ListGrants",
-                                     {"KeyId": key.arn}, target=key.arn or "", region=key.region))
+                                     {"KeyId": key.arn}, target=key.arn or "", region=key.region, page_size=100))
     fetch.together(*calls)
 
 

@@ -84,7 +84,7 @@ class _Collection:
         caller, instance, aliases, details = f.together(
             lambda: f.fetch("sts.get-caller-identity.json", "sts", "GetCallerIdentity"),
             lambda: storage.describe_instance(f, self.instance_id),
-            lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases"),
+            lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases", page_size=100),
             lambda: identity.authorization_details(f),
         )
         account_id = (caller or {}).get("Account") or _owner_account(f.documents)
@@ -147,7 +147,7 @@ class _Collection:
         if group:
             self.fetch.fetch("autoscaling.describe-scaling-activities.json", "autoscaling",
                              "DescribeScalingActivities", {"AutoScalingGroupName": group}, target=group,
-                             max_items=50, page_size=50)
+                             max_items=100, page_size=100)
 
     def _key_references(self, records: list[dict[str, Any]]) -> list[str]:
         """Keys of the volumes/snapshots/AMI and keys the launch request names; plus, when EC2 may have picked

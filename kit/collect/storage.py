@@ -27,7 +27,7 @@ def collect_volumes(fetch: Fetcher, instance_id: str, instance: dict[str, Any] |
     """`ec2.describe-volumes.json`: volumes attached to the instance, plus any its block device mappings
     name that the attachment filter missed (merged into the one document); returns the volumes."""
     params = {"Filters": [{"Name": "attachment.instance-id", "Values": [instance_id]}]}
-    document = fetch.fetch(None, "ec2", "DescribeVolumes", params, target=instance_id)
+    document = fetch.fetch(None, "ec2", "DescribeVolumes", params, target=instance_id, page_size=500)
     volumes = list((document or {}).get("Volumes") or [])
     known = {v.get("VolumeId") for v in volumes}
     mapped = [m.get("Ebs", {}).get("VolumeId") for m in (instance or {}).get("BlockDeviceMappings") or []]
