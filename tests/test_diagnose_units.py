@@ -389,3 +389,22 @@ def test_apply_remediation_is_what_the_what_if_editor_applies():
     after = apply_remediation(findings.policies, [r for r in findings.remediation if r.verified])
     assert evaluate(findings.request, after).allowed
     assert len(after.identity) == len(findings.policies.identity) + 1  # one new inline policy, nothing replaced
+
+
+def test_an_aws_managed_key_policy_is_never_proposed_for_change():
+    policy = {"Version": "2012-10-17", "Id": "auto-ebs-2", "Statement": [
+        {"Sid": "Allow access through EBS for all principals in the account that are authorized to use EBS",
+         "Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant",
+                    "kms:DescribeKey"], "Resource": "*",
+         "Condition": {"StringEquals": {"kms:CallerAccount": "999999999999", "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}}}]}
+    message = (f"User: {USER} is not authorized to perform: kms:CreateGrant on resource: {KEY_ARN} because no "
+               "resource-based policy allows the kms:CreateGrant action")
+    docs = seed_documents(**{f"kms.describe-key.{KEY_ID}.json": describe_key(manager="AWS"),
+                             f"kms.get-key-policy.{KEY_ID}.json": {"Policy": json.dumps(policy), "PolicyName": "default"},
+                             f"cloudtrail.lookup-events.{INSTANCE}.json": lookup(start_and_denied_grant(message))})
+    findings = diagnose(evidence(docs))
+    assert (findings.verdict.cause, findings.verdict.denied_by) == ("kms-grant-denied", "key-policy")
+    assert not [r for r in findings.remediation if r.kind == "key-policy"]
+    assert any("AWS managed key" in r.title and "cannot be changed" in r.explanation for r in findings.remediation)
+    assert not any(r.verified for r in findings.remediation)
