@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.batch.incidents import Incident
-from kit.batch.sharing import SharedCalls, SharingSession
+from kit.batch.sharing import SharingSession
 from kit.params import InvestigationParameters
 
 EVIDENCE_FOLDER = "evidence"
