@@ -12,7 +12,7 @@ demo: $(STAMP)
 	$(BIN)/kit demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25
 
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest tests/browser -q
