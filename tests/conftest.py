@@ -47,3 +47,13 @@ def sim_client(sim: "SimulatedAccount"):  # noqa: F821
         return clients[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """One Playwright driver for the whole test process: its sync API allows only one at a time, and both the
+    browser suite (tests/browser) and the batch index test drive Chromium from the same xdist worker."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright

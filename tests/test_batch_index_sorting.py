@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from kit.batch.index import write_index
 
@@ -24,38 +23,37 @@ def _entry(instance: str, cause: str, account: str, status: str = "ok") -> dict:
             "confidence": "confirmed", "report": f"{instance}/report.html", "error": None}
 
 
-def test_clicking_a_header_sorts_and_a_second_click_reverses(tmp_path) -> None:
+def test_clicking_a_header_sorts_and_a_second_click_reverses(playwright_driver, tmp_path) -> None:
     assert CHROMIUM.exists(), "apt-get install chromium (.ci/system-packages.txt)"
     entries = [_entry("i-0000000000000000b", "kms-key-disabled", "444455556666"),
                _entry("i-0000000000000000c", "kms-grant-denied", "123456789012"),
                _entry("i-0000000000000000a", "volume-limit-exceeded", "999988887777", status="failed")]
     path = write_index({"counts": {"incidents": 3, "ok": 2, "failed": 1}, "incidents": entries}, tmp_path)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            context = browser.new_context(offline=True)  # everything the page needs is inside it
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.goto(path.as_uri())
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    try:
+        context = browser.new_context(offline=True)  # everything the page needs is inside it
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(path.as_uri())
 
-            def column(index: int) -> list[str]:
-                return page.eval_on_selector_all(
-                    "#incidents tbody tr", f"rows => rows.map(r => r.cells[{index}].textContent.trim())")
+        def column(index: int) -> list[str]:
+            return page.eval_on_selector_all(
+                "#incidents tbody tr", f"rows => rows.map(r => r.cells[{index}].textContent.trim())")
 
-            assert column(0) == [e["instance_id"] for e in entries]  # summary order until clicked
-            page.click("th:has-text('Cause')")
-            causes = column(4)
-            assert causes == sorted(causes)
-            assert column(0) == ["i-0000000000000000c", "i-0000000000000000b", "i-0000000000000000a"]
-            assert page.get_attribute("th:has-text('Cause')", "aria-sort") == "ascending"
-            page.click("th:has-text('Cause')")
-            assert column(4) == sorted(causes, reverse=True)
-            page.click("th:has-text('Instance')")
-            assert column(0) == sorted(e["instance_id"] for e in entries)
-            assert page.get_attribute("th:has-text('Cause')", "aria-sort") is None
-            assert errors == []
-        finally:
-            browser.close()
+        assert column(0) == [e["instance_id"] for e in entries]  # summary order until clicked
+        page.click("th:has-text('Cause')")
+        causes = column(4)
+        assert causes == sorted(causes)
+        assert column(0) == ["i-0000000000000000c", "i-0000000000000000b", "i-0000000000000000a"]
+        assert page.get_attribute("th:has-text('Cause')", "aria-sort") == "ascending"
+        page.click("th:has-text('Cause')")
+        assert column(4) == sorted(causes, reverse=True)
+        page.click("th:has-text('Instance')")
+        assert column(0) == sorted(e["instance_id"] for e in entries)
+        assert page.get_attribute("th:has-text('Cause')", "aria-sort") is None
+        assert errors == []
+    finally:
+        browser.close()

@@ -40,7 +40,8 @@ def collected(sim) -> dict[str, Evidence]:
         del os.environ[name]
     os.environ.update(sim.environ())
     try:
-        return {s.name: collect_live(s.instance_id, s.region) for s in sim.seeded if s.name in SCENARIOS}
+        # the first seeded instance of each scenario: other tests in this process may seed more copies elsewhere
+        return {name: collect_live(sim.scenario(name).instance_id, sim.scenario(name).region) for name in SCENARIOS}
     finally:
         for name in [n for n in os.environ if n.startswith("AWS_")]:
             del os.environ[name]

@@ -70,9 +70,11 @@ def test_seed_create_grant_event_names_instance_volume_and_key(sim):
     pages = cloudtrail.get_paginator("lookup_events").paginate(
         LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": seed.expected["key_arn"]}])
     events = [json.loads(e["CloudTrailEvent"]) for page in pages for e in page["Events"]]
-    grants = [e for e in events if e["eventName"] == "CreateGrant" and e.get("errorCode")]
-    assert grants, "the seed's refused CreateGrant is in CloudTrail"
-    grant = grants[-1]
+    # other tests may seed more instances that share the key: the seed's grant is the one for its volume
+    grants = [e for e in events if e["eventName"] == "CreateGrant" and e.get("errorCode")
+              and e["requestParameters"]["constraints"]["encryptionContextSubset"].get("aws:ebs:id") == seed.volume_ids[0]]
+    assert len(grants) == 1, "the seed's refused CreateGrant for its volume is in CloudTrail, once"
+    grant = grants[0]
     assert grant["userIdentity"]["arn"] == "arn:aws:iam::123456789012:user/test"
     assert grant["userIdentity"]["invokedBy"] == "ec2.amazonaws.com"
     assert grant["requestParameters"]["granteePrincipal"] == (

@@ -14,7 +14,7 @@ import pytest
 from browser_lab import LabServer, start_lab
 from browser_notebook import SCREENSHOTS, screenshot, slug
 from browser_tab import Tab, open_tab
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from kit.simulate import SimulatedAccount
@@ -74,18 +74,17 @@ def lab(lab_sim: SimulatedAccount, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    """Headless Debian Chromium with a fresh user-data dir."""
+def chromium(playwright_driver: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Headless Debian Chromium with a fresh user-data dir (on the process's one Playwright driver)."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (listed in .ci/system-packages.txt)"
     profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, viewport=VIEWPORT)
-        context.set_default_timeout(ACTION_TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, viewport=VIEWPORT)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @pytest.fixture
