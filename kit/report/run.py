@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,21 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     params = replace(params, interactive=False, out_dir=str(out))
     executed = out / "investigation.ipynb"
     error_name = error_value = None
-    options: dict[str, Any] = {}
+    own_kernel = None
     if km is not None:
         _reset_namespace(km)
-        options["km"] = km
     try:
+        if km is None:
+            km = own_kernel = _start_quiet_kernel(kernel_name)
         papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
-                                   kernel_name=kernel_name, progress_bar=False, **options)
+                                   kernel_name=kernel_name, progress_bar=False, km=km)
     except PapermillExecutionError as exc:
         error_name, error_value = exc.ename, exc.evalue
     except Exception as exc:  # noqa: BLE001 - the kernel died or never started: still a report, with the failure
         error_name, error_value = type(exc).__name__, str(exc) or repr(exc)
+    finally:
+        if own_kernel is not None:
+            own_kernel.shutdown_kernel(now=True)
     source = executed if executed.exists() else Path(notebook or notebook_path())
     nb = nbformat.read(str(source), as_version=4)
     params = _with_target(params, nb)
@@ -113,6 +118,17 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
                          failure=(error_name, error_value) if error_name else None)
     (out / "report.html").write_text(report, encoding="utf-8")
     return RunResult(out, findings, error_name, error_value)
+
+
+def _start_quiet_kernel(kernel_name: str) -> Any:
+    """A fresh kernel whose own log lines (ZMQ transport warnings, shutdown notices) stay out of the user's
+    terminal; everything its cells print still reaches the notebook through the kernel protocol."""
+    from jupyter_client import KernelManager
+
+    manager = KernelManager(kernel_name=kernel_name)
+    manager.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return manager
 
 
 def _reset_namespace(km: Any) -> None:
