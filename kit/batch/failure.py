@@ -6,8 +6,9 @@ is for what happens before that: a parameter file that cannot be used, a kernel 
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
+
+from kit.report.html import text
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Investigation failed: {title}</title>
@@ -26,9 +27,9 @@ def write_failure_report(out_dir: Path, params_file: str, error_name: str, error
     """Write `report.html` saying why the incident could not be investigated; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
-    escaped = {name: html.escape(value, quote=True) for name, value in
+    escaped = {name: text(value) for name, value in
                {"title": params_file, "params_file": params_file, "error_name": error_name,
                 "error_value": error_value}.items()}
-    extra = f"<pre>{html.escape(detail)}</pre>" if detail else ""
+    extra = f"<pre>{text(detail)}</pre>" if detail else ""
     path.write_text(PAGE.format(detail=extra, **escaped), encoding="utf-8")
     return path

@@ -6,7 +6,6 @@ script are the kit's own (kit/batch/index_page.html).
 
 from __future__ import annotations
 
-import html
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 from urllib.parse import quote
+
+from kit.report.html import text
 
 # (summary field, column title)
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -27,7 +28,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 def render_index(summary: Mapping[str, Any], *, title: str = "Postmortem: failed launches") -> str:
     """The index page for a summary.json dict."""
     entries: Sequence[Mapping[str, Any]] = summary.get("incidents", [])
-    header = "".join(f'<th scope="col" data-field="{_text(field)}">{_text(name)}</th>' for field, name in COLUMNS)
+    header = "".join(f'<th scope="col" data-field="{text(field)}">{text(name)}</th>' for field, name in COLUMNS)
     rows = "\n".join(_row(entry) for entry in entries)
     counts = summary.get("counts") or {}
     by_cause = Counter(str(e.get("cause")) for e in entries if e.get("status") == "ok" and e.get("cause"))
@@ -35,7 +36,7 @@ def render_index(summary: Mapping[str, Any], *, title: str = "Postmortem: failed
     line = (f"{counts.get('incidents', len(entries))} incidents: {counts.get('ok', 0)} investigated, "
             f"{counts.get('failed', 0)} failed." + (f" Causes: {causes}." if causes else "")
             + " Click a column header to sort.")
-    return _template().substitute(title=_text(title), counts=_text(line), header=header, rows=rows)
+    return _template().substitute(title=text(title), counts=text(line), header=header, rows=rows)
 
 
 def write_index(summary: Mapping[str, Any], batch_dir: Path, **options: Any) -> Path:
@@ -54,13 +55,13 @@ def _row(entry: Mapping[str, Any]) -> str:
         if field == "report":
             cells.append(f"<td>{_link(entry)}</td>")
         elif field == "status":
-            title = f' title="{_text(entry.get("error"))}"' if entry.get("error") else ""
-            cells.append(f'<td><span class="kit-status kit-status-{_text(status)}"{title}>{_text(status)}</span></td>')
+            title = f' title="{text(entry.get("error"))}"' if entry.get("error") else ""
+            cells.append(f'<td><span class="kit-status kit-status-{text(status)}"{title}>{text(status)}</span></td>')
         elif field == "cause" and status == "failed" and not entry.get("cause"):
-            cells.append(f"<td>{_text(_first_line(entry.get('error')) or 'failed')}</td>")
+            cells.append(f"<td>{text(_first_line(entry.get('error')) or 'failed')}</td>")
         else:
-            cells.append(f"<td>{_text(entry.get(field))}</td>")
-    return f'<tr class="kit-{_text(status)}" data-name="{_text(entry.get("name"))}">{"".join(cells)}</tr>'
+            cells.append(f"<td>{text(entry.get(field))}</td>")
+    return f'<tr class="kit-{text(status)}" data-name="{text(entry.get("name"))}">{"".join(cells)}</tr>'
 
 
 def _link(entry: Mapping[str, Any]) -> str:
@@ -69,15 +70,11 @@ def _link(entry: Mapping[str, Any]) -> str:
         return ""
     href = "/".join(quote(part) for part in str(report).split("/"))
     label = "failure report" if entry.get("status") == "failed" else "report"
-    return f'<a href="{_text(href)}">{_text(label)}</a>'
+    return f'<a href="{text(href)}">{text(label)}</a>'
 
 
 def _first_line(value: Any) -> str:
     return str(value or "").strip().splitlines()[0] if str(value or "").strip() else ""
-
-
-def _text(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _template() -> Template:
