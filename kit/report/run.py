@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from kit.params import InvestigationParameters
 NOTEBOOK_NAME = "investigate_instance.ipynb"
 REPORT_FILES = ("investigation.ipynb", "findings.json", "report.html")
 TARGET_METADATA = "kit_target"  # output metadata where the notebook records the instance it investigates
+
+_exporters = threading.local()  # report.html's exporter, one per thread (see _html_exporter)
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,6 @@ def _reset_namespace(km: Any) -> None:
 
 def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = None) -> str:
     """report.html: the executed notebook without code, readable on its own (a failure shown first)."""
-    from nbconvert import HTMLExporter
-
     nb = copy.deepcopy(nb)
     if failure is not None:
         from kit.report.html import failure_block, stylesheet
@@ -153,11 +154,23 @@ def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = No
         banner = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(
             "display_data", data={"text/html": stylesheet() + failure_block(failure[0], failure[1] or "")})])
         nb.cells.insert(0, banner)
-    templates = Path(__file__).resolve().parent / "templates"
-    exporter = HTMLExporter(template_name="kit_report", extra_template_basedirs=[str(templates)],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
+
+
+def _html_exporter() -> Any:
+    """nbconvert's exporter for report.html, built once per thread: building one loads and compiles its
+    templates on first use (about as long as the export itself), and an export changes the exporter's
+    state, so a batch's threads each keep their own."""
+    exporter = getattr(_exporters, "html", None)
+    if exporter is None:
+        from nbconvert import HTMLExporter
+
+        templates = Path(__file__).resolve().parent / "templates"
+        exporter = _exporters.html = HTMLExporter(
+            template_name="kit_report", extra_template_basedirs=[str(templates)], exclude_input=True,
+            exclude_input_prompt=True, exclude_output_prompt=True)
+    return exporter
 
 
 def _with_target(params: InvestigationParameters, nb: Any) -> InvestigationParameters:
