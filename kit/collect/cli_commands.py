@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
+from kit.collect.principal import requested_keys
 from kit.frames.cloudtrail import lookup_event_record, touched_resources
 from kit.frames.timestamps import to_utc
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
@@ -255,7 +256,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
             if ebs.get("SnapshotId") and not volumes:
                 snapshot_ids.append(ebs["SnapshotId"])
     records = _records(documents)
-    requested, implicit = _requested_keys(records, instance_id)
+    requested, implicit = requested_keys(records, instance_id)
     refs += requested
     # EC2 may have picked the key itself when the volumes are gone (or unknown) or the launch request
     # encrypts without naming a key: then the Region's defaults matter. An existing volume names its key.
@@ -292,24 +293,6 @@ def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:
         elif name.startswith(LOGS_PREFIX):
             out += [r for r in (document or {}).get("Records") or [] if isinstance(r, dict)]
     return out
-
-
-def _requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[list[str], bool]:
-    """Keys the RunInstances request that made the instance named, and whether it asked for encryption
-    without naming a key (then the default EBS key was picked)."""
-    refs: list[str] = []
-    implicit = False
-    for record in records:
-        if record.get("eventName") != "RunInstances" or instance_id not in touched_resources(record)[0]:
-            continue
-        mappings = ((record.get("requestParameters") or {}).get("blockDeviceMapping") or {}).get("items") or []
-        for mapping in mappings:
-            ebs = (mapping or {}).get("ebs") or {}
-            if ebs.get("kmsKeyId"):
-                refs.append(ebs["kmsKeyId"])
-            elif ebs.get("encrypted") in (True, "true"):
-                implicit = True
-    return refs, implicit
 
 
 SESSION_SLACK = timedelta(minutes=2)

@@ -29,7 +29,8 @@ from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window, parse_time
 from kit.collect.fetcher import Fetcher
-from kit.collect.principal import Principal, launching_principal, principal_of, records_from_lookup
+from kit.collect.principal import (Principal, launching_principal, principal_of, records_from_lookup,
+                                   requested_keys)
 from kit.errors import BadInput
 from kit.evidence import Evidence
 
@@ -155,7 +156,7 @@ class _Collection:
         EBS encryption-by-default setting and default key. For volumes that exist the defaults are not read:
         an encrypted volume always names its key, and that key is what the next attach uses."""
         refs = storage.key_references(self.fetch)
-        requested, implicit = _requested_keys(records, self.instance_id)
+        requested, implicit = requested_keys(records, self.instance_id)
         refs += requested
         volumes = self.fetch.documents.get("ec2.describe-volumes.json")  # None: unreadable, not gone
         if implicit or (volumes is not None and not volumes.get("Volumes")):
@@ -192,23 +193,6 @@ class _Collection:
 def _launch_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records as LookupEvents-style {EventName, EventTime} (what kms_window reads)."""
     return [{"EventName": r.get("eventName"), "EventTime": r.get("eventTime")} for r in records]
-
-
-def _requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[list[str], bool]:
-    """Key ids a RunInstances request for the instance named, and whether it asked for encryption without one."""
-    refs: list[str] = []
-    implicit = False
-    for record in records:
-        if record.get("eventName") != "RunInstances" or instance_id not in json.dumps(record.get("responseElements")):
-            continue
-        mappings = ((record.get("requestParameters") or {}).get("blockDeviceMapping") or {}).get("items") or []
-        for mapping in mappings:
-            ebs = mapping.get("ebs") or {}
-            if ebs.get("kmsKeyId"):
-                refs.append(ebs["kmsKeyId"])
-            elif ebs.get("encrypted") in (True, "true"):
-                implicit = True
-    return refs, implicit
 
 
 def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str,

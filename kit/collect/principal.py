@@ -2,6 +2,8 @@
 
 A role session is reported as its role (the role ARN from `sessionContext.sessionIssuer`, path included,
 which tells SSO roles `aws-reserved/sso.amazonaws.com/` and service-linked roles `aws-service-role/` apart).
+Also what the launch request itself asked for (`requested_keys`). No AWS client here: the cli: checklist
+shares these rules with live collection.
 """
 
 from __future__ import annotations
@@ -71,6 +73,25 @@ def names_instance(record: dict[str, Any], instance_id: str) -> bool:
             return True
     text = json.dumps([record.get("requestParameters"), record.get("responseElements")])
     return instance_id in text
+
+
+def requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[list[str], bool]:
+    """Keys the RunInstances request that made the instance named, and whether it asked for encryption
+    without naming a key (then EC2 picked the Region's default EBS key). Live collection and the cli:
+    checklist both choose keys with this."""
+    refs: list[str] = []
+    implicit = False
+    for record in records:
+        if record.get("eventName") != "RunInstances" or not names_instance(record, instance_id):
+            continue
+        mappings = ((record.get("requestParameters") or {}).get("blockDeviceMapping") or {}).get("items") or []
+        for mapping in mappings:
+            ebs = (mapping or {}).get("ebs") or {}
+            if ebs.get("kmsKeyId"):
+                refs.append(ebs["kmsKeyId"])
+            elif ebs.get("encrypted") in (True, "true"):
+                implicit = True
+    return refs, implicit
 
 
 def principal_of(identity: dict[str, Any]) -> Principal | None:
