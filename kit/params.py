@@ -92,11 +92,17 @@ def validate(values: Mapping[str, Any], *, require_target: bool = False) -> Inve
         raise BadInput("source", "live when a scenario is given (the simulated account is live AWS)",
                        merged["source"])
     params = InvestigationParameters(**merged)
-    if require_target and not params.scenario:
-        for name in ("instance_id", "region"):
-            if not merged[name]:
-                raise BadInput(name, "a value (or a scenario) for a headless run", "")
+    if require_target:
+        check_target(params)
     return params
+
+
+def check_target(params: InvestigationParameters) -> None:
+    """Raise BadInput unless the instance id and Region are known (or a scenario will resolve them)."""
+    if not params.scenario:
+        for name in ("instance_id", "region"):
+            if not getattr(params, name):
+                raise BadInput(name, "a value (or a scenario) for a headless run", "")
 
 
 def from_namespace(namespace: Mapping[str, Any]) -> InvestigationParameters:

@@ -19,7 +19,7 @@ from typing import Any
 import nbformat
 
 import kit
-from kit.params import InvestigationParameters
+from kit.params import InvestigationParameters, check_target
 
 NOTEBOOK_NAME = "investigate_instance.ipynb"
 REPORT_FILES = ("investigation.ipynb", "findings.json", "report.html")
@@ -76,12 +76,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from kit.errors import BadInput
-
-    if not params.scenario:  # a scenario's instance is resolved by the notebook (it seeds the simulated account)
-        for name in ("instance_id", "region"):
-            if not getattr(params, name):
-                raise BadInput(name, "a value (or a scenario) for a headless run", "")
+    check_target(params)  # a scenario's instance is resolved by the notebook (it seeds the simulated account)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for name in REPORT_FILES:
