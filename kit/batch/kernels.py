@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import queue
-import subprocess
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,9 +20,7 @@ from typing import Any
 from jupyter_client import KernelManager
 
 from kit.errors import KitError
-
-# As nbclient does for the kernels it starts: IPython history in memory, not in the user's sqlite file.
-KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+from kit.report.run import start_quiet_kernel
 
 
 class KernelStartError(KitError):
@@ -142,10 +139,7 @@ class KernelPool:
             warm_modules = self.warm_modules
         manager = KernelManager(kernel_name=self.kernel_name)
         try:
-            # The kernel's own stderr (ZMQ transport warnings) would garble the progress bar; cell errors
-            # reach the notebook over the kernel protocol anyway.
-            manager.start_kernel(extra_arguments=list(KERNEL_ARGUMENTS), cwd=self.cwd,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            start_quiet_kernel(manager, cwd=self.cwd)
             client = manager.client()
             client.start_channels()
             try:

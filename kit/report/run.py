@@ -89,7 +89,11 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         _reset_namespace(km)
     try:
         if km is None:
-            km = own_kernel = _start_quiet_kernel(kernel_name)
+            from jupyter_client import KernelManager
+
+            km = KernelManager(kernel_name=kernel_name)
+            start_quiet_kernel(km)
+            own_kernel = km
         papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
                                    kernel_name=kernel_name, progress_bar=False, km=km)
     except PapermillExecutionError as exc:
@@ -118,15 +122,13 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     return RunResult(out, findings, error_name, error_value)
 
 
-def _start_quiet_kernel(kernel_name: str) -> Any:
-    """A fresh kernel whose own log lines (ZMQ transport warnings, shutdown notices) stay out of the user's
-    terminal; everything its cells print still reaches the notebook through the kernel protocol."""
-    from jupyter_client import KernelManager
-
-    manager = KernelManager(kernel_name=kernel_name)
-    manager.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"],
+def start_quiet_kernel(manager: Any, *, cwd: str | None = None) -> None:
+    """Start `manager`'s kernel (a headless run's, a batch pool's) with its own log lines (ZMQ transport
+    warnings, shutdown notices) kept out of the user's terminal and progress bar; everything its cells
+    print still reaches the notebook through the kernel protocol. IPython history stays in memory, as
+    nbclient keeps it for the kernels it starts, not in the user's sqlite file."""
+    manager.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=cwd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return manager
 
 
 def _reset_namespace(km: Any) -> None:
