@@ -64,8 +64,8 @@ def fix_policies(request: Request, before: PolicySet, *, principal_kind: str, ke
     volumes (RunInstances), so a service-linked role also needs to use the key, not only grant it."""
     after = before
     changes: list[PolicyChange] = []
+    decision = evaluate(request, after)
     for _ in range(MAX_ROUNDS):
-        decision = evaluate(request, after)
         if decision.allowed:
             break
         change = _fix_one(request, after, decision, principal_kind, key_manager, new_volumes)
@@ -79,6 +79,7 @@ def fix_policies(request: Request, before: PolicySet, *, principal_kind: str, ke
         if not again.allowed and (again.decided_by, again.layer, again.statement) == (
                 decision.decided_by, decision.layer, decision.statement):
             break  # the change did not move the refusal: stop rather than repeat it
+        decision = again
     return changes, after
 
 
