@@ -229,6 +229,11 @@ class Case:
         parts = (key_arn or "").split(":")
         return parts[4] if len(parts) > 4 and parts[4] else None
 
+    def foreign_key(self, key_arn: str | None) -> bool:
+        """Whether the key belongs to an account other than the instance's."""
+        owner = self.key_account(key_arn)
+        return bool(owner and self.account_id and owner != self.account_id)
+
     def _resolve_key(self, ref: Any) -> str | None:
         """A key id, alias name, alias ARN or key ARN as a key ARN, through the keys and aliases frames."""
         if not isinstance(ref, str) or not ref:

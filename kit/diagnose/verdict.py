@@ -153,7 +153,7 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
                          auth, denial, cross)
 
     # 3. a cross-account key whose policy the evidence cannot show
-    if kms_like and key and _cross_account(case, key) and (auth is None or "key-policy" in auth.unknown_layers):
+    if kms_like and key and case.foreign_key(key) and (auth is None or "key-policy" in auth.unknown_layers):
         fields.update(proof="The key policy cannot be read from this account; no CloudTrail KMS failure was found.")
         return Judgement(_verdict("kms-cross-account-key", None, principal, key, "possible", **fields),
                          _dedupe(ruled), gaps, auth, None, cross)
@@ -177,7 +177,7 @@ def _denial_cause(case: Any, key: str | None, key_row: dict[str, Any], launcher:
     # (a grant created for it); then a key of another account; then the implicitly picked default key.
     if launcher and launcher.kind == "service-linked-role" and key_row.get("key_manager") != "AWS":
         return "service-role-key-access"
-    if key and _cross_account(case, key):
+    if key and case.foreign_key(key):
         return "kms-cross-account-key"
     if use and use.implicit_default:
         return "ebs-default-key-unusable"
@@ -217,11 +217,6 @@ def _cross_check(denial: KmsFailure | None, auth: Authorization | None) -> Cross
     agree = evaluator in denial.agrees_with
     verb = "agrees with" if agree else "disagrees with"
     return CrossCheck(cloudtrail, evaluator, agree, f"CloudTrail names {cloudtrail}; the evaluator ({evaluator}) {verb} it")
-
-
-def _cross_account(case: Any, key: str) -> bool:
-    owner = case.key_account(key)
-    return bool(owner and case.account_id and owner != case.account_id)
 
 
 def _describe_key_not_found(case: Any, key: str) -> bool:

@@ -40,7 +40,7 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
         items += _key_state(case, key, key_row, auth)
         if cause in KEY_STATE and auth is not None and not auth.decision.allowed:
             items += _policies(case, judgement, key_row)  # usable again, the key would still be refused
-    slr_cross_account = cause == "service-role-key-access" and bool(key) and _foreign(case, key)
+    slr_cross_account = cause == "service-role-key-access" and bool(key) and case.foreign_key(key)
     if slr_cross_account:
         items += _grant_for_service_role(case, key)
     elif cause in POLICY_CAUSES and auth is not None and not auth.decision.allowed:
@@ -142,11 +142,6 @@ def _grant_for_service_role(case: Any, key: str) -> list[Remediation]:
                                                  key=key, grantee=role, operations=json.dumps(operations)), False,
                     title="Grant for the service-linked role: Terraform", **common),
     ]
-
-
-def _foreign(case: Any, key: str) -> bool:
-    owner = case.key_account(key)
-    return bool(owner and case.account_id and owner != case.account_id)
 
 
 # ---- key state -------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def check(case: Any, analysis: Analysis) -> Check:
     for key_arn in case.key_arns:
         row = case.key(key_arn)
         owner = case.key_account(key_arn)
-        foreign = f", owned by another account ({owner})" if owner and case.account_id and owner != case.account_id else ""
+        foreign = f", owned by another account ({owner})" if case.foreign_key(key_arn) else ""
         if row is None:
             unknown.append(key_arn)
             parts.append(f"{key_arn}: describe-key not in the evidence{foreign}")
