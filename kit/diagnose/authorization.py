@@ -126,10 +126,10 @@ def infrastructure_policies(frames: Any, request: Request, *, scps: list[list[Po
                             scp_known: bool = True) -> tuple[PolicySet, list[str]]:
     """Key policy and SCPs for the infrastructure role, with the grant EC2 created standing in as the
     permission it gives (the evaluator does not model grants): an explicit Deny still wins over it."""
-    from kit.frames.policies import key_policy_document
+    from kit.frames.policies import key_policy_document, principal_of
 
     unknown: list[str] = [] if scp_known else ["scp"]
-    role_arn = _role_of_session(request.principal_arn)
+    role_arn = principal_of(frames, request.principal_arn)
     grant = {"Sid": MODELLED_GRANT_SID, "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": request.action,
              "Resource": "*"}
     document = key_policy_document(frames, request.resource)
@@ -144,14 +144,6 @@ def infrastructure_policies(frames: Any, request: Request, *, scps: list[list[Po
         {"Sid": MODELLED_GRANT_SID, "Effect": "Allow", "Action": request.action, "Resource": request.resource}]},
         STAND_IN_PREFIX + "grant")
     return PolicySet(identity=[identity], resource_policy=resource_policy, scps=scps), unknown
-
-
-def _role_of_session(arn: str) -> str:
-    parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
-        name = parts[5].split("/")[1]
-        return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
-    return arn
 
 
 def authorize(request: Request, policies: PolicySet, unknown_layers: list[str]) -> Authorization:
