@@ -11,9 +11,12 @@ the unknown layers allow".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kit.policy import Decision, Policy, PolicySet, Request, evaluate
+
+if TYPE_CHECKING:
+    from kit.frames.policies import PrincipalPolicies
 
 VERSION = "2012-10-17"
 STAND_IN_PREFIX = "stand-in:"
@@ -83,19 +86,16 @@ def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, r
                    principal_type=principal_type)
 
 
-def policies_for(frames: Any, principal_arn: str, key_arn: str, *, principal_type: str,
+def policies_for(frames: Any, mine: PrincipalPolicies, principal_arn: str, key_arn: str, *, principal_type: str,
                  scp_known: bool = True) -> tuple[PolicySet, list[str]]:
-    """The PolicySet deciding the principal's use of the key (kit.frames.policies), and the layers the
-    evidence lacks (each replaced by a stand-in that allows exactly the request)."""
-    from kit.frames.policies import key_policy_document, policy_documents_for
+    """The PolicySet deciding the principal's use of the key: its policies `mine` (kit.frames.policies'
+    PrincipalPolicies) and the key policy, and the layers the evidence lacks (each replaced by a stand-in
+    that allows exactly the request)."""
+    from kit.frames.policies import key_policy_document
 
     unknown: list[str] = []
-    mine = policy_documents_for(frames, principal_arn)
     identity = list(mine.identity)
-    if not mine.known and not identity:
-        unknown.append("identity-policy")
-        identity = [stand_in_identity(key_arn)]
-    elif mine.missing and not identity:
+    if not identity and (not mine.known or mine.missing):
         unknown.append("identity-policy")
         identity = [stand_in_identity(key_arn)]
     scps = [list(level) for level in mine.scps]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -18,6 +18,9 @@ from kit.diagnose.kms_events import KmsFailure, kms_failures_for
 from kit.diagnose.principal import Launcher, launcher_from
 from kit.diagnose.state_reason import StateReason, read_state_reason
 from kit.evidence import Evidence
+
+if TYPE_CHECKING:
+    from kit.frames.policies import PrincipalPolicies
 
 LAUNCH_EVENTS = ("StartInstances", "RunInstances")
 STOP_EVENTS = ("StopInstances", "TerminateInstances")
@@ -313,6 +316,15 @@ class Case:
         return not any(g.call.lower().startswith("organizations:") for g in self.evidence.gaps)
 
     @cached_property
+    def launcher_policies(self) -> PrincipalPolicies | None:
+        """The launcher's identity policies, boundary and SCP levels (kit.frames.policies), read once."""
+        if self.launcher is None:
+            return None
+        from kit.frames.policies import policy_documents_for
+
+        return policy_documents_for(self.frames, self.launcher.arn)
+
+    @cached_property
     def authorizations(self) -> dict[str, Authorization]:
         """kms:CreateGrant as EC2 makes it for the launcher, evaluated for each key of the launch."""
         launcher = self.launcher
@@ -324,7 +336,7 @@ class Case:
             grantee = self._grantee_from_events(key_arn)
             request = creategrant_request(launcher.arn, launcher.request_type, key_arn, self.region,
                                           self.instance_id, self.account_id, volume, grantee)
-            policies, unknown = policies_for(self.frames, launcher.arn, key_arn,
+            policies, unknown = policies_for(self.frames, self.launcher_policies, launcher.arn, key_arn,
                                              principal_type=launcher.request_type, scp_known=self.scp_known)
             out[key_arn] = authorize(request, policies, unknown)
         return out
@@ -339,11 +351,7 @@ class Case:
                 continue
             volume = failure.volume_ids[0] if failure.volume_ids else None
             request = infrastructure_request(failure.identity_arn, f"kms:{failure.event_name}", failure.key_arn, volume)
-            scps: list[Any] = []
-            if self.launcher is not None:
-                from kit.frames.policies import policy_documents_for
-
-                scps = [list(level) for level in policy_documents_for(self.frames, self.launcher.arn).scps]
+            scps = [list(level) for level in self.launcher_policies.scps] if self.launcher_policies else []
             policies, unknown = infrastructure_policies(self.frames, request, scps=scps, scp_known=self.scp_known)
             out[failure.event_id or ""] = authorize(request, policies, unknown)
         return out
