@@ -65,9 +65,9 @@ class Case:
         """The instance's account (reservation owner), else the collector's, else the launch events'."""
         if self.instance and self.instance.get("account_id"):
             return self.instance["account_id"]
-        for arn in (self.evidence.collector_arn,):
-            if arn and arn.count(":") >= 5 and arn.split(":")[4].isdigit():
-                return arn.split(":")[4]
+        arn = self.evidence.collector_arn
+        if arn and arn.count(":") >= 5 and arn.split(":")[4].isdigit():
+            return arn.split(":")[4]
         for event in self.launch_events:
             if event.get("recipient_account_id"):
                 return event["recipient_account_id"]

@@ -53,7 +53,8 @@ class Judgement:
 def decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
     """The verdict for the case, with the diagnosis's own gaps (what it could not check)."""
     judgement = _decide(case, lookalikes)
-    judgement.gaps = _general_gaps(case) + [g for g in judgement.gaps if g not in _general_gaps(case)]
+    general = _general_gaps(case)
+    judgement.gaps = general + [g for g in judgement.gaps if g not in general]
     return judgement
 
 
