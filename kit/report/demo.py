@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -15,11 +14,7 @@ from kit.report.run import RunResult, run_investigation
 def run(args: argparse.Namespace) -> int:
     """Start the simulated account with the scenario, investigate its instance headless, print the verdict."""
     result = demo(args.scenario or "seed", args.out)
-    print(result.verdict_line())
-    if result.failed:
-        print(f"kit demo: the investigation failed: {result.error_name}: {result.error_value}", file=sys.stderr)
-    print(f"report: {result.out_dir / 'report.html'}")
-    return result.exit_code
+    return result.print_outcome("kit demo")
 
 
 def demo(scenario: str, out_dir: str) -> RunResult:

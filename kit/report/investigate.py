@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from kit.params import validate
@@ -27,8 +26,4 @@ def run(args: argparse.Namespace) -> int:
         values["window_after_minutes"] = args.window_after
     params = validate(values, require_target=True)
     result = run_investigation(params, args.out)
-    print(result.verdict_line())
-    if result.failed:
-        print(f"kit investigate: the investigation failed: {result.error_name}: {result.error_value}", file=sys.stderr)
-    print(f"report: {result.out_dir / 'report.html'}")
-    return result.exit_code
+    return result.print_outcome("kit investigate")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -59,6 +60,15 @@ class RunResult:
         if verdict.get("principal_arn"):
             parts.append(f"principal={verdict['principal_arn']}")
         return " ".join(parts)
+
+    def print_outcome(self, command: str) -> int:
+        """What `kit investigate` and `kit demo` print: the verdict line, the failure (on stderr, prefixed
+        with `command`) and where the report is; returns the exit code."""
+        print(self.verdict_line())
+        if self.failed:
+            print(f"{command}: the investigation failed: {self.error_name}: {self.error_value}", file=sys.stderr)
+        print(f"report: {self.out_dir / 'report.html'}")
+        return self.exit_code
 
 
 def notebook_path() -> Path:
