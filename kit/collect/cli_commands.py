@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from datetime import timedelta
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
-from kit.collect.principal import requested_keys
+from kit.collect.principal import launching_principal, requested_keys, session_window
 from kit.frames.cloudtrail import lookup_event_record, touched_resources
-from kit.frames.timestamps import to_utc
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
 
 LOOKUP_PREFIX = "cloudtrail.lookup-events"
@@ -295,26 +293,15 @@ def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-SESSION_SLACK = timedelta(minutes=2)
-
-
 def _launching_sessions(records: list[dict[str, Any]], instance_id: str) -> list[RoleSession]:
     """The role session behind the latest RunInstances/StartInstances of the instance, if a role session
-    launched it: its creating AssumeRole* event holds any session policy."""
-    launches = [r for r in records if r.get("eventName") in ("RunInstances", "StartInstances")
-                and instance_id in touched_resources(r)[0]]
-    if not launches:
+    launched it (as live collection finds it): its creating AssumeRole* event holds any session policy."""
+    principal = launching_principal(records, instance_id)
+    around = session_window(principal)
+    if principal is None or around is None:
         return []
-    latest = max(launches, key=lambda r: str(r.get("eventTime")))
-    identity = latest.get("userIdentity") or {}
-    context = identity.get("sessionContext") or {}
-    issuer = context.get("sessionIssuer") or {}
-    created = to_utc((context.get("attributes") or {}).get("creationDate"))
-    if identity.get("type") != "AssumedRole" or not issuer.get("arn") or created is None:
-        return []
-    name = issuer.get("userName") or issuer["arn"].rsplit("/", 1)[-1]
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return [RoleSession(name, issuer["arn"], (created - SESSION_SLACK).strftime(fmt), (created + SESSION_SLACK).strftime(fmt))]
+    return [RoleSession(principal.name, principal.arn, around.start.strftime(fmt), around.end.strftime(fmt))]
 
 
 def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,10 @@ from kit.collect import identity, keys, storage
 from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
-from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window, parse_time
+from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
 from kit.collect.principal import (Principal, launching_principal, principal_of, records_from_lookup,
-                                   requested_keys)
+                                   requested_keys, session_window)
 from kit.errors import BadInput
 from kit.evidence import Evidence
 
@@ -39,7 +39,6 @@ __all__ = ["CollectWindow", "collect_live"]
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 ASG_TAG = "aws:autoscaling:groupName"
-SESSION_SLACK_MINUTES = 2
 
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
@@ -136,11 +135,9 @@ class _Collection:
     def _session_events(self, principal: Principal | None) -> None:
         """For a role session: the AssumeRole* event that created it (its session policy, if any), looked up
         by the role's ARN in the minutes around the session's creationDate."""
-        created = parse_time(principal.session_created) if principal else None
-        if self.source or not principal or not principal.session_arn or created is None:
+        around = session_window(principal)
+        if self.source or principal is None or around is None:
             return
-        around = TimeRange(created - timedelta(minutes=SESSION_SLACK_MINUTES),
-                           created + timedelta(minutes=SESSION_SLACK_MINUTES))
         lookup_events(self.fetch, principal.name, "ResourceName", principal.arn, around, 1)
 
     def _scaling_activities(self, instance: dict[str, Any] | None) -> None:

@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from kit.collect.cloudtrail_window import TimeRange, parse_time
+
 LAUNCH_EVENT_NAMES = ("RunInstances", "StartInstances")
+SESSION_SLACK = timedelta(minutes=2)  # a role session's creating AssumeRole* lies this close to its creationDate
 _ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/(.+)$")
 
 
@@ -64,6 +68,15 @@ def launching_principal(records: list[dict[str, Any]], instance_id: str) -> Prin
         return None
     return Principal(principal.arn, principal.kind, principal.name, principal.account_id, principal.session_arn,
                      latest.get("eventName"), latest.get("eventTime"), principal.session_created)
+
+
+def session_window(principal: Principal | None) -> TimeRange | None:
+    """For a launching role session: the minutes around its creationDate in which to look up the AssumeRole*
+    event that created it (where a session policy would be); None for any other principal."""
+    created = parse_time(principal.session_created) if principal and principal.session_arn else None
+    if created is None:
+        return None
+    return TimeRange(created - SESSION_SLACK, created + SESSION_SLACK)
 
 
 def names_instance(record: dict[str, Any], instance_id: str) -> bool:
