@@ -228,9 +228,7 @@ def _default_key(case: Any, key: str | None, auth: Any) -> list[Remediation]:
     if launcher is not None and case.account_id and auth is not None:
         aws_key = _aws_ebs_key_arn(case)
         request = Request(launcher.arn, "kms:CreateGrant", aws_key, dict(auth.request.context), launcher.request_type)
-        policies = PolicySet(identity=auth.policies.identity, boundary=auth.policies.boundary,
-                             scps=auth.policies.scps, session_policies=auth.policies.session_policies,
-                             resource_policy=aws_ebs_policy(case.account_id, case.region))
+        policies = replace(auth.policies, resource_policy=aws_ebs_policy(case.account_id, case.region))
         decision = evaluate(request, policies)
         verified = decision.allowed and not auth.unknown_layers
         note = ("the evaluator allows EC2's CreateGrant on aws/ebs (its fixed key policy) for the launcher"
