@@ -17,11 +17,9 @@ from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.collect.principal import launching_principal, requested_keys, session_window
-from kit.frames.cloudtrail import lookup_event_record, touched_resources
+from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record, touched_resources
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
 
-LOOKUP_PREFIX = "cloudtrail.lookup-events"
-LOGS_PREFIX = "cloudtrail-logs/"
 AZ_REGION = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+)")
 
 
