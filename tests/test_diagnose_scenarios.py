@@ -279,6 +279,18 @@ def test_cross_account_fix_is_not_verified_when_the_key_policy_is_unreadable(liv
     assert any(g.call == "diagnosis:key-policy" for g in findings.gaps)
 
 
+def test_sibling_launches_on_the_same_key_keep_their_own_kms_failures(sim, aws_env):
+    """Instances that share a key and a launcher fail seconds apart (a fleet after one policy change): each
+    diagnosis keeps only the refused CreateGrant whose grantee names its own instance, not its siblings'."""
+    siblings = [sim.seed("seed"), sim.seed("seed")]
+    for seeded in siblings:
+        findings = diagnose(collect_live(seeded.instance_id, seeded.region))
+        rows = findings.step("kms-events").rows
+        assert list(rows["instance_ids"]) == [[seeded.instance_id]]
+        assert list(rows["volume_ids"]) == [list(seeded.volume_ids)]
+        assert findings.verdict.cause == "kms-grant-denied" and findings.verdict.confidence == "confirmed"
+
+
 def test_seed_steps_show_the_proof(sim, live):
     findings = diagnose(live["seed"])
     status = {s.id: s.status for s in findings.steps}

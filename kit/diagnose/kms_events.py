@@ -67,7 +67,8 @@ def kms_failures_for(events: pd.DataFrame, instance_id: str, volume_ids: set[str
         elif volume_ids and set(volumes) & volume_ids:
             tie = "volume"
         elif _after_a_launch(row.get("event_time"), launches) and _by_ec2_for(row, launch_principals) and (
-                not key_arns or not keys or set(keys) & key_arns):
+                not key_arns or not keys or set(keys) & key_arns) and not _names_another_launch(
+                instances, volumes, volume_ids):
             tie = "timing"
         if tie is None:
             continue
@@ -123,6 +124,12 @@ def _failure(row: dict[str, Any], tie: str, instance_id: str) -> KmsFailure:
         infrastructure=bool(identity_arn and "aws:ec2-infrastructure" in identity_arn),
         denied_by=layer[0] if layer else None, agrees_with=layer[1] if layer else (),
         grantee=_str(request.get("granteePrincipal")) if isinstance(request, dict) else None)
+
+
+def _names_another_launch(instances: list[str], volumes: list[str], volume_ids: set[str]) -> bool:
+    """The event identifies some other instance, or (when this instance's volumes are known) other volumes:
+    it is that launch's evidence, however close in time (instances sharing a key and a launcher)."""
+    return bool(instances) or bool(volume_ids and volumes)
 
 
 def _after_a_launch(when: Any, launches: list[Any]) -> bool:
