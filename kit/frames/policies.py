@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from kit.frames.cloudtrail import role_arn_from_session
+
 if TYPE_CHECKING:  # kit.policy is imported lazily: frames do not need the evaluator to load
     from kit.frames.build import Frames
     from kit.policy import Policy, PolicySet
 
-ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
 ROLE = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
 
@@ -42,15 +43,11 @@ class PrincipalPolicies:
 def principal_of(frames: Frames, arn: str) -> str:
     """The IAM principal ARN for `arn`: an assumed-role session becomes its role (with the role's path when
     the evidence knows it); a role ARN without its path gets it."""
-    session = ASSUMED_ROLE.match(arn or "")
+    arn = role_arn_from_session(arn) or arn
+    role = ROLE.match(arn or "")
     name = account = None
-    if session:
-        partition, account, name = session.groups()
-        arn = f"arn:{partition}:iam::{account}:role/{name}"
-    else:
-        role = ROLE.match(arn or "")
-        if role:
-            _, account, name = role.groups()
+    if role:
+        _, account, name = role.groups()
     if name and len(frames.principals):
         roles = frames.principals[(frames.principals["type"] == "role") & (frames.principals["name"] == name)]
         roles = roles[roles["account"] == account]
