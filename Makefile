@@ -6,18 +6,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-browser env clean
+.PHONY: demo test test-browser env system-packages clean
 
 demo: $(STAMP)
 	$(BIN)/kit demo
 
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25
 
-test-browser: $(STAMP)
+test-browser: system-packages $(STAMP)
 	$(BIN)/python -m pytest tests/browser -q
 
 env: $(STAMP)
+
+# Chromium (browser tests), node and npm (differential policy test): installed as root with apt-get,
+# otherwise make stops here with one line naming what to install.
+system-packages:
+	@tools/system-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
