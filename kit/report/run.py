@@ -72,8 +72,9 @@ class RunResult:
 
 
 def notebook_path() -> Path:
-    """The investigation notebook (notebooks/ beside the kit package in a checkout or editable install)."""
-    return Path(kit.__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME
+    """The investigation notebook, shipped inside the package (`kit/notebooks/`; `notebooks/` in a checkout
+    links there), so an installed kit finds it as an editable one does."""
+    return Path(kit.__file__).resolve().parent / "notebooks" / NOTEBOOK_NAME
 
 
 def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, km: Any | None = None,
