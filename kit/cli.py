@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from kit import __version__
+from kit import DISTRIBUTION, version
 from kit.errors import BadInput, KitError
 
 # subcommand -> "module:function" implementing it
@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "batch": "kit.batch.command:run_batch",
     "scan": "kit.batch.command:run_scan",
     "policy": "kit.policy.command:run",
+    "notebooks": "kit.report.notebooks:run",
 }
 
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="kit", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    parser.add_argument("--version", action="version", version=f"kit {version()} ({DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="investigate a simulated incident end to end and write its report")
@@ -103,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     policy_sub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
     check = policy_sub.add_parser("check", help="evaluate one authorization request (contracts.md section 4)")
     check.add_argument("case", metavar="CASE.json")
+
+    notebooks = sub.add_parser("notebooks", help="list the notebooks the kit ships, or copy them to open in JupyterLab")
+    notebooks.add_argument("--copy", metavar="DIR", help="copy the notebooks into this folder")
+    notebooks.add_argument("--force", action="store_true", help="overwrite changed copies already in DIR")
     return parser
 
 

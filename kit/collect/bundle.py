@@ -16,7 +16,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from kit import __version__
+from kit import version
 from kit.collect.cli_commands import spec_for_file
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
@@ -45,7 +45,7 @@ def write_bundle(evidence: Evidence, out_dir: str | Path) -> Path:
                       "call": found[0].call if found else None})
     manifest = {
         "schema": SCHEMA,
-        "kit_version": __version__,
+        "kit_version": version(),
         "collected_at": evidence.collected_at,
         "collector_arn": evidence.collector_arn,
         "region": evidence.region,

@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from kit import __version__
+from kit import version
 from kit.collect import identity, keys, storage
 from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_logs import collect_log_archive
@@ -65,7 +65,7 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
         instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),
         gaps=list(fetch.gaps), source="live", collector_arn=facts.get("collector_arn"),
         collected_at=started.isoformat(timespec="seconds"),
-        parameters={"kit_version": __version__, "window": window.to_dict(),
+        parameters={"kit_version": version(), "window": window.to_dict(),
                     "cloudtrail_source": cloudtrail_source or "lookup", **facts.get("derived", {})},
         calls=list(fetch.clients.recorder.calls))
 

@@ -274,9 +274,9 @@ class Investigation:
                      ("AWS calls made", str(len(self.evidence.calls))),
                      ("Gaps", str(len(self.evidence.gaps))),
                      ("Collected by", self.evidence.collector_arn or ""), ("Collected at", self.evidence.collected_at or "")]
-        from kit import __version__
+        from kit import version
 
-        rows.append(("Kit version", __version__))
+        rows.append(("Kit version", version()))
         frame = pd.DataFrame([(k, self.text(str(v))) for k, v in rows], columns=["", "value"])
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
 
