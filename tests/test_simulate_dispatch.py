@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -167,7 +166,7 @@ def test_every_registered_operation_has_a_routing_check():
 def test_each_extended_operation_reaches_its_handler(sim, sim_client, spare_key, service, operation):
     assert handler_for(service, operation) is not None
     check = CHECKS[(service, operation)]         # (sim, client, a spare key) -> asserts what moto alone lacks
-    client = lambda name, region="eu-west-1": sim_client(name, region=region)   # noqa: E731
+    client = lambda name, region="eu-west-1": sim_client(name, region=region)
     check(sim, client, spare_key)
 
 

@@ -32,7 +32,7 @@ class Extensions:
             return self.app(environ, start_response)
         try:
             handler = handler_for(request.service, request.operation)
-        except Exception:
+        except (ValueError, OSError):
             handler = None     # a body that cannot be read for its Action: moto answers it as before
         if handler is None:
             return self.app(environ, start_response)

@@ -99,7 +99,7 @@ def aws_ebs_key_arn(account: str, region: str) -> str:
     from moto.kms.models import kms_backends
 
     kms = kms_backends[account][region]
-    return str(kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn)
+    return str(kms.keys[str(kms.get_key_id_from_alias("alias/aws/ebs"))].arn)
 
 
 def rewrite_volume_keys(account: str, region: str, rewrite: Callable[[str], str]) -> None:
@@ -107,7 +107,8 @@ def rewrite_volume_keys(account: str, region: str, rewrite: Callable[[str], str]
     from moto.ec2.models import ec2_backends
 
     backend = ec2_backends[account][region]
-    for resource in [*backend.volumes.values(), *backend.snapshots.values()]:
+    resources: list[Any] = [*backend.volumes.values(), *backend.snapshots.values()]
+    for resource in resources:
         if resource.kms_key_id and not str(resource.kms_key_id).startswith("arn:"):
             resource.kms_key_id = rewrite(resource.kms_key_id)
 

@@ -4,7 +4,7 @@ lacks, and volumes' KmsKeyId as the key ARN after the calls that create volumes.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kit.simulate import moto_state
 from kit.simulate.extensions.context import Context, Handler
@@ -79,7 +79,7 @@ def pending_answer(body: bytes, instance_ids: set[str]) -> bytes:
         if instance_id in instance_ids and state is not None:
             state.find(f"{{{NAMESPACE}}}code").text = "0"      # type: ignore[union-attr]
             state.find(f"{{{NAMESPACE}}}name").text = "pending"  # type: ignore[union-attr]
-    return ET.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
 # ---- world -------------------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def failing_launches(account: str, region: str, instance_ids: list[str]) -> list
 def start_failing(launches: list[tuple[Launch, bool]], context: Context) -> None:
     """Each launch pending now; those not already replaying stop with the scenario's StateReason after their
     last KMS call (+0.5 s), and the launch's events are appended with the new times."""
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     for launch, replaying in launches:
         launch.set_pending()
         if not replaying:
