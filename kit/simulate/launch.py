@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from kit.simulate import records
+from kit.simulate import moto_state, records
 from kit.simulate.records import Principal
 
 
@@ -99,24 +99,10 @@ class Launch:
 
     def apply_final_state(self, at: datetime) -> None:
         """Put the moto instance into the scenario's final state, with StateReason and StateTransitionReason."""
-        from moto.ec2.models import ec2_backends
-        from moto.ec2.models.instances import StateReason
-
-        instance = ec2_backends[self.account_id][self.region].get_instance(self.instance_id)
-        state = self.failure["state"]
-        if state == "stopped":
-            instance.stop()
-        elif state == "terminated":
-            instance.terminate()
-        else:
-            instance.start()
         reason = self.failure.get("state_reason")
-        if reason:
-            instance.state_reason = StateReason(reason["message"], reason["code"])
-            instance._reason = self.transition_reason(at)
-        elif state == "running":
-            instance.state_reason = StateReason()
-            instance._reason = ""
+        moto_state.set_instance_final_state(self.account_id, self.region, self.instance_id, self.failure["state"],
+                                            (reason["code"], reason["message"]) if reason else None,
+                                            self.transition_reason(at) if reason else "")
 
     def create_grants(self) -> None:
         """The grants EC2's successful CreateGrant calls leave on the keys of a running instance."""
@@ -137,13 +123,7 @@ class Launch:
 
     def set_pending(self) -> None:
         """The state StartInstances reports: pending (code 0)."""
-        from moto.ec2.models import ec2_backends
-        from moto.ec2.models.instances import StateReason
-
-        instance = ec2_backends[self.account_id][self.region].get_instance(self.instance_id)
-        instance._state.name, instance._state.code = "pending", 0
-        instance._reason = ""
-        instance.state_reason = StateReason()
+        moto_state.set_instance_pending(self.account_id, self.region, self.instance_id)
 
 
 def fill(template: str, **values: str) -> str:

@@ -1,0 +1,136 @@
+"""EC2: StartInstances as AWS answers it for failing and terminated instances, the default EBS key calls moto
+lacks, and volumes' KmsKeyId as the key ARN after the calls that create volumes."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+from kit.simulate import moto_state
+from kit.simulate.extensions.context import Context, Handler
+from kit.simulate.keys import normalise_key_arn
+from kit.simulate.launch import Launch
+from kit.simulate.logs import publish
+from kit.simulate.wire import Request, Response, error_response, request_id, xml_response
+from kit.simulate.world import world
+
+NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+
+def start_instances(request: Request, context: Context) -> Response:
+    """StartInstances: IncorrectInstanceState for a terminated instance; a failing scenario instance answers
+    pending and later stops with its StateReason; anything else is moto's."""
+    account, region, ids = request.account, request.region, request.members("InstanceId.")
+    for instance_id in ids:
+        if moto_state.instance_state(account, region, instance_id) == "terminated":
+            return error_response("ec2", "IncorrectInstanceState",
+                                  f"The instance '{instance_id}' is not in a state from which it can be started.")
+    failing = failing_launches(account, region, ids)
+    response = context.forward(request)
+    if not failing or not response.ok:
+        return response
+    start_failing(failing, context)
+    return response.with_body(pending_answer(response.body, {launch.instance_id for launch, _ in failing}))
+
+
+def get_ebs_default_kms_key_id(request: Request, context: Context) -> Response:
+    """GetEbsDefaultKmsKeyId (moto has none). Never set, AWS answers alias/aws/ebs."""
+    key_id = ebs_default_key(request.account, request.region)
+    return _key_id_answer("GetEbsDefaultKmsKeyId", key_id)
+
+
+def reset_ebs_default_kms_key_id(request: Request, context: Context) -> Response:
+    """ResetEbsDefaultKmsKeyId (moto has none): back to aws/ebs, answered with its ARN."""
+    key_arn = reset_ebs_default_key(request.account, request.region)
+    return _key_id_answer("ResetEbsDefaultKmsKeyId", key_arn)
+
+
+def creating_volumes(request: Request, context: Context) -> Response:
+    """moto's answer to a call that creates volumes or snapshots, after which their KmsKeyId is the key ARN."""
+    response = context.forward(request)
+    normalise_volume_keys(request.account, request.region)
+    return response
+
+
+HANDLERS: dict[str, Handler] = {
+    "StartInstances": start_instances,
+    "GetEbsDefaultKmsKeyId": get_ebs_default_kms_key_id,
+    "ResetEbsDefaultKmsKeyId": reset_ebs_default_kms_key_id,
+    "RunInstances": creating_volumes,
+    "CreateVolume": creating_volumes,
+    "CopySnapshot": creating_volumes,
+    "CreateSnapshot": creating_volumes,
+    "CreateSnapshots": creating_volumes,
+}
+
+
+def _key_id_answer(action: str, key_id: str) -> Response:
+    return xml_response(f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{NAMESPACE}">'
+                        f"<requestId>{request_id()}</requestId><kmsKeyId>{key_id}</kmsKeyId></{action}Response>")
+
+
+def pending_answer(body: bytes, instance_ids: set[str]) -> bytes:
+    """Rewrite a StartInstances answer so the given instances report currentState pending (code 0)."""
+    ET.register_namespace("", NAMESPACE)
+    root = ET.fromstring(body)
+    for item in root.iter(f"{{{NAMESPACE}}}item"):
+        instance_id = item.findtext(f"{{{NAMESPACE}}}instanceId")
+        state = item.find(f"{{{NAMESPACE}}}currentState")
+        if instance_id in instance_ids and state is not None:
+            state.find(f"{{{NAMESPACE}}}code").text = "0"      # type: ignore[union-attr]
+            state.find(f"{{{NAMESPACE}}}name").text = "pending"  # type: ignore[union-attr]
+    return bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+# ---- world -------------------------------------------------------------------------------------------------
+
+def failing_launches(account: str, region: str, instance_ids: list[str]) -> list[tuple[Launch, bool]]:
+    """The seeded failing launches among the instances that are stopped, or pending (True: a replay is under
+    way, AWS answers pending again)."""
+    found = []
+    for instance_id in instance_ids:
+        launch = world().failures.get((account, region, instance_id))
+        state = moto_state.instance_state(account, region, instance_id)
+        if launch is not None and state in ("stopped", "pending"):
+            found.append((launch, state == "pending"))
+    return found
+
+
+def start_failing(launches: list[tuple[Launch, bool]], context: Context) -> None:
+    """Each launch pending now; those not already replaying stop with the scenario's StateReason after their
+    last KMS call (+0.5 s), and the launch's events are appended with the new times."""
+    at = datetime.now(UTC)
+    for launch, replaying in launches:
+        launch.set_pending()
+        if not replaying:
+            delay = max((c.after for c in launch.kms_calls), default=1.0) + 0.5
+            context.later(delay, finish_failed_start, launch, at)
+
+
+def finish_failed_start(launch: Launch, at: datetime) -> None:
+    """The replay's end: the launch's events in the trail, the instance in its final state."""
+    with world().lock:
+        publish(launch.timeline(at))
+        launch.apply_final_state(at)
+
+
+def ebs_default_key(account: str, region: str) -> str:
+    """The default EBS key as GetEbsDefaultKmsKeyId names it: alias/aws/ebs while it is aws/ebs (set on
+    first read, as AWS's default is), else the key's ARN."""
+    aws_managed = moto_state.aws_ebs_key_arn(account, region)
+    if not moto_state.ebs_default_key(account, region):
+        moto_state.set_ebs_default_key(account, region, aws_managed)
+    key = moto_state.ebs_default_key(account, region)
+    return "alias/aws/ebs" if key == aws_managed else key
+
+
+def reset_ebs_default_key(account: str, region: str) -> str:
+    """Set the default EBS key back to aws/ebs; its ARN."""
+    aws_managed = moto_state.aws_ebs_key_arn(account, region)
+    moto_state.set_ebs_default_key(account, region, aws_managed)
+    return aws_managed
+
+
+def normalise_volume_keys(account: str, region: str) -> None:
+    """Every volume's and snapshot's KmsKeyId as the key ARN (moto keeps the id it was given)."""
+    moto_state.rewrite_volume_keys(account, region, lambda key_id: normalise_key_arn(key_id, account, region))
