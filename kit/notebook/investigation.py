@@ -159,9 +159,9 @@ class Investigation:
             findings["account_id"] = None
         return findings
 
-    def view(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    def view(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A frame as shown: every text cell redacted when `redact` is true."""
-        if frame is None or not self.params.redact:
+        if not self.params.redact:
             return frame
         from kit.redact import redact_value
 

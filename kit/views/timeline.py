@@ -2,8 +2,10 @@
 
 `points_from_timeline` turns the findings' timeline frame (one fixed producer, `kit.diagnose.timeline`:
 time, kind = state | launch | kms, event_name, event_source, error_code, label, ...) into the points the
-picture draws (time, lane, label, error). Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display needed) and
-returned as PNG bytes, which the report embeds so the picture works offline and survives conversion.
+picture draws (time, lane, label, error).
+
+The picture is drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display
+needed) and returned as PNG bytes, which the report embeds so it works offline and survives conversion.
 """
 
 from __future__ import annotations
