@@ -27,18 +27,18 @@ def test_kernels_are_warmed_fresh_and_one_per_incident() -> None:
     import nbformat
 
     warm = notebook_imports(nbformat.read(str(notebook_path()), as_version=4).cells)
-    assert "kit.report.session" in warm
+    assert "kit.notebook.investigation" in warm
     with KernelPool(1, budget=2, cwd=notebook_path().parent, warm_modules=warm) as pool:
         first = pool.take()
         second = pool.take()  # started while the first was handed out
         try:
             assert pool.started == 2
             assert first.manager.provisioner.pid != second.manager.provisioner.pid
-            assert _ask(first, "'kit.report.session' in __import__('sys').modules") == "True"
+            assert _ask(first, "'kit.notebook.investigation' in __import__('sys').modules") == "True"
             # the warm-up bound no name and counted no cell
             assert _ask(first, "sorted(k for k in globals() if 'kit' in k.lower())") == "[]"
             assert _ask(first, "get_ipython().execution_count") == "1"
-            assert "kit.report.session" in imported_modules(first)
+            assert "kit.notebook.investigation" in imported_modules(first)
             pool.learn(first)
             assert pool.learned and "pandas" in pool.warm_modules
         finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kit.report.html import text
+from kit.views.html import text
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Investigation failed: {title}</title>

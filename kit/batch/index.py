@@ -15,7 +15,7 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
-from kit.report.html import text
+from kit.views.html import text
 
 # (summary field, column title)
 COLUMNS: tuple[tuple[str, str], ...] = (

@@ -1,8 +1,8 @@
-"""kit.report: the investigation notebook's views, headless runs and their reports.
+"""kit.report: headless runs of the investigation notebook and their reports.
 
-- `kit.report.session.Investigation`: what the notebook's cells call (static HTML headless, live sections
-  interactive).
-- `kit.report.run.run_investigation`: papermill + nbconvert -> investigation.ipynb, findings.json, report.html.
-- `kit.report.html`, `kit.report.timeline`: escaped HTML blocks and the timeline picture.
+- `kit.report.run.run_investigation`: papermill + nbconvert -> investigation.ipynb, findings.json, report.html
+  (nbconvert template in `templates/kit_report`); `findings.schema.json` is findings.json's schema.
 - `kit.report.investigate` / `kit.report.demo`: the `kit investigate` and `kit demo` commands.
+
+What the notebook's cells call is `kit.notebook`; the HTML blocks and timeline picture are `kit.views`.
 """

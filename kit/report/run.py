@@ -157,7 +157,7 @@ def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = No
     """report.html: the executed notebook without code, readable on its own (a failure shown first)."""
     nb = copy.deepcopy(nb)
     if failure is not None:
-        from kit.report.html import failure_block, stylesheet
+        from kit.views.html import failure_block, stylesheet
 
         banner = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(
             "display_data", data={"text/html": stylesheet() + failure_block(failure[0], failure[1] or "")})])

@@ -34,8 +34,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "investigate_instance.ipynb"
 SEED_SCENARIO = "seed"  # seeded by the lab_sim fixture
 OTHER_SCENARIO = "key-disabled"  # another failed launch in the same account and Region, another cause
-PICKER = "Instance"  # the instance picker's description (kit.widgets.controls)
-VERDICT = ".jp-OutputArea-output .kit-banner[data-cause]"  # the verdict banner (kit.report.html.verdict_banner)
+PICKER = "Instance"  # the instance picker's description (kit.notebook.controls)
+VERDICT = ".jp-OutputArea-output .kit-banner[data-cause]"  # the verdict banner (kit.views.html.verdict_banner)
 
 
 @dataclass

@@ -11,9 +11,9 @@ import json
 import pytest
 
 from kit.params import validate
-from kit.report.session import Investigation
-from kit.widgets.controls import InvestigationControls
-from kit.widgets.what_if import WhatIfEditor
+from kit.notebook.controls import InvestigationControls
+from kit.notebook.investigation import Investigation
+from kit.notebook.what_if import WhatIfEditor
 
 
 def _seed(sim):

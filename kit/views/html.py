@@ -189,8 +189,8 @@ def failure_block(error_name: str, error_value: str) -> str:
 
 @lru_cache(maxsize=1)
 def causes() -> dict[str, Any]:
-    """Verdict causes' titles and tones (kit/report/causes.yaml)."""
-    return yaml.safe_load(resources.files("kit.report").joinpath("causes.yaml").read_text(encoding="utf-8"))
+    """Verdict causes' titles and tones (kit/views/causes.yaml); the one place that reads that file."""
+    return yaml.safe_load(resources.files("kit.views").joinpath("causes.yaml").read_text(encoding="utf-8"))
 
 
 def _title_of(code: str) -> str:
@@ -213,7 +213,7 @@ def _lookalike_titles() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _css() -> str:
-    return resources.files("kit.report").joinpath("report.css").read_text(encoding="utf-8")
+    return resources.files("kit.views").joinpath("report.css").read_text(encoding="utf-8")
 
 
 def _code(value: Any) -> str:

@@ -9,14 +9,17 @@ widget callback.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import pandas as pd
 
 from kit.errors import KitError
-from kit.report import html as blocks
-from kit.widgets.live import LiveSection
+from kit.notebook.live import LiveSection
+from kit.views import html as blocks
+
+if TYPE_CHECKING:
+    from kit.notebook.investigation import Investigation
 
 WINDOW_MAX_MINUTES = 24 * 60
 
@@ -24,7 +27,7 @@ WINDOW_MAX_MINUTES = 24 * 60
 class InvestigationControls:
     """Instance picker, CloudTrail window sliders and the volume/key chooser of one investigation."""
 
-    def __init__(self, investigation: Any, failed: pd.DataFrame | None = None) -> None:
+    def __init__(self, investigation: Investigation, failed: pd.DataFrame | None = None) -> None:
         self.investigation = investigation
         params = investigation.params
         self.failed = failed if failed is not None else self._load_failed()
@@ -102,7 +105,7 @@ class InvestigationControls:
         p = self.investigation.params
         if p.source != "live" or not p.region:
             return pd.DataFrame()
-        from kit.widgets.instances import failed_instances
+        from kit.notebook.instances import failed_instances
 
         try:
             return failed_instances(p.region, profile=p.profile, role_arn=p.role_arn)

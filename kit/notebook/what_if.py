@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from kit.errors import KitError
-from kit.report import html as blocks
+from kit.views import html as blocks
+
+if TYPE_CHECKING:
+    from kit.notebook.investigation import Investigation
 
 KEY_POLICY = "key-policy"
 
@@ -24,7 +27,7 @@ KEY_POLICY = "key-policy"
 class WhatIfEditor:
     """Textarea + button re-evaluating the failing request with an edited policy."""
 
-    def __init__(self, investigation: Any) -> None:
+    def __init__(self, investigation: Investigation) -> None:
         self.investigation = investigation
         self.policy_choice = widgets.Dropdown(description="Policy", layout=widgets.Layout(width="620px"))
         self.editor = widgets.Textarea(layout=widgets.Layout(width="100%", height="280px"))

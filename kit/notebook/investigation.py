@@ -2,8 +2,8 @@
 
 The notebook stays thin: each cell calls one `Investigation` method. Headless (`interactive = False`) every
 `show_*` displays static HTML, which nbconvert keeps in report.html. Interactive, each `show_*` displays a
-live section (an Output widget) that re-renders when a control changes (kit.widgets), so an analyst never
-re-runs cells by hand.
+live section (an Output widget) that re-renders when a control changes (kit.notebook's widgets), so an
+analyst never re-runs cells by hand.
 """
 
 from __future__ import annotations
@@ -14,13 +14,23 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from kit.errors import BadInput
 from kit.params import InvestigationParameters, from_namespace
-from kit.report import html as blocks
+from kit.views import html as blocks
+
+if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays quick to import
+    from kit.diagnose.findings import Findings, StepResult
+    from kit.evidence import Evidence
+    from kit.frames import Frames
+    from kit.notebook.controls import InvestigationControls
+    from kit.notebook.live import LiveSections
+    from kit.notebook.what_if import WhatIfEditor
+    from kit.simulate.account import SimulatedAccount
+    from kit.simulate.seeder import SeededScenario
 
 
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
@@ -32,14 +42,14 @@ class Investigation:
 
     def __init__(self, params: InvestigationParameters) -> None:
         self.params = params
-        self.evidence: Any = None
-        self.frames: Any = None
-        self.findings: Any = None
-        self.simulated: Any = None  # the SimulatedAccount this kernel started, if any
-        self.scenario: Any = None  # its SeededScenario
-        self._sections: Any = None  # kit.widgets.live.LiveSections when interactive
-        self.controls: Any = None  # kit.widgets.controls.InvestigationControls when interactive
-        self.what_if: Any = None  # kit.widgets.what_if.WhatIfEditor when interactive
+        self.evidence: Evidence | None = None
+        self.frames: Frames | None = None
+        self.findings: Findings | None = None
+        self.simulated: SimulatedAccount | None = None  # the simulated account this kernel started, if any
+        self.scenario: SeededScenario | None = None  # its seeded scenario
+        self._sections: LiveSections | None = None  # when interactive
+        self.controls: InvestigationControls | None = None  # when interactive
+        self.what_if: WhatIfEditor | None = None  # when interactive
         self.listeners: list[Callable[[], None]] = []  # called after every (re-)analysis
 
     # -- starting -------------------------------------------------------------------------------------------
@@ -133,11 +143,15 @@ class Investigation:
 
     # -- values as the reader sees them (redacted when asked) -----------------------------------------------
 
-    def findings_dict(self) -> dict[str, Any]:
-        """findings.json of this investigation, redacted when `redact` is true."""
+    def diagnosed(self) -> Findings:
+        """The findings of the last analysis; BadInput while no instance has been investigated."""
         if self.findings is None:
             raise BadInput("instance_id", "an instance to investigate (pick one, or set the parameter)", "")
-        findings = self.findings.to_dict()
+        return self.findings
+
+    def findings_dict(self) -> dict[str, Any]:
+        """findings.json of this investigation, redacted when `redact` is true."""
+        findings = self.diagnosed().to_dict()
         if self.params.redact:
             from kit.redact import redact_value
 
@@ -145,9 +159,9 @@ class Investigation:
             findings["account_id"] = None
         return findings
 
-    def view(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    def view(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A frame as shown: every text cell redacted when `redact` is true."""
-        if frame is None or not self.params.redact:
+        if not self.params.redact:
             return frame
         from kit.redact import redact_value
 
@@ -164,8 +178,8 @@ class Investigation:
     # -- what the cells show ---------------------------------------------------------------------------------
 
     @property
-    def sections(self) -> Any:
-        """The live sections on screen (kit.widgets.live.LiveSections), or None when headless."""
+    def sections(self) -> LiveSections | None:
+        """The live sections on screen, or None when headless."""
         return self._sections
 
     def show(self, render: Callable[[], str], name: str) -> None:
@@ -174,7 +188,7 @@ class Investigation:
         from IPython.display import HTML, display
 
         if self.params.interactive:
-            from kit.widgets.live import LiveSections
+            from kit.notebook.live import LiveSections
 
             if self._sections is None:
                 self._sections = LiveSections()
@@ -208,7 +222,7 @@ class Investigation:
             return
         from IPython.display import display
 
-        from kit.widgets.controls import InvestigationControls
+        from kit.notebook.controls import InvestigationControls
 
         self.controls = InvestigationControls(self)
         display(self.controls.widget())
@@ -223,7 +237,7 @@ class Investigation:
             display(HTML('<p class="kit-muted">The what-if editor is off while <code>redact</code> is true: it '
                          "would show the policies unmasked.</p>"))
             return
-        from kit.widgets.what_if import WhatIfEditor
+        from kit.notebook.what_if import WhatIfEditor
 
         self.what_if = WhatIfEditor(self)
         display(self.what_if.widget())
@@ -286,7 +300,7 @@ class Investigation:
     def render_steps_overview(self) -> str:
         return blocks.steps_overview(self.findings_dict()["steps"])
 
-    def render_steps(self, steps: list[Any]) -> str:
+    def render_steps(self, steps: list[StepResult]) -> str:
         if not steps:
             return '<p class="kit-muted">No step of the diagnosis covers this.</p>'
         shown = {s["id"]: s for s in self.findings_dict()["steps"]}
@@ -298,7 +312,7 @@ class Investigation:
         return "".join(parts)
 
     def render_timeline(self) -> str:
-        from kit.report.timeline import timeline_png
+        from kit.views.timeline import timeline_png
 
         points = self.timeline_points()
         png = timeline_png(points, title=self.text(f"{self.params.instance_id} in {self.params.region}"))
@@ -306,8 +320,8 @@ class Investigation:
         return blocks.png_figure(png, "Timeline of the incident") + f'<div class="kit-report">{table}</div>'
 
     def render_failing_request(self) -> str:
-        request = getattr(self.findings, "request", None)
-        decision = getattr(self.findings, "decision", None)
+        request = self.findings.request if self.findings is not None else None
+        decision = self.findings.decision if self.findings is not None else None
         if request is None:
             return '<p class="kit-muted">No authorization request failed in this incident.</p>'
         rows = [("principal", request.principal_arn), ("action", request.action), ("resource", request.resource),
@@ -320,19 +334,19 @@ class Investigation:
 
     # -- the steps, in the seed article's order first ---------------------------------------------------------
 
-    def seed_steps(self, number: int) -> list[Any]:
+    def seed_steps(self, number: int) -> list[StepResult]:
         """Step results automating seed step `number` (steps.yaml `seed_step`)."""
-        return [s for s in self.findings.steps if _seed_number(s.seed_step) == number]
+        return [s for s in self.diagnosed().steps if _seed_number(s.seed_step) == number]
 
-    def steps_beyond(self) -> list[Any]:
+    def steps_beyond(self) -> list[StepResult]:
         """Step results that go beyond the seed article."""
-        return [s for s in self.findings.steps if _seed_number(s.seed_step) not in SEED_SECTIONS]
+        return [s for s in self.diagnosed().steps if _seed_number(s.seed_step) not in SEED_SECTIONS]
 
     def timeline_points(self) -> pd.DataFrame:
         """The findings' timeline frame as points of the picture (time, lane, label, error), redacted if asked."""
-        from kit.report.timeline_points import points_from_timeline
+        from kit.views.timeline import points_from_timeline
 
-        return self.view(points_from_timeline(self.findings.timeline))
+        return self.view(points_from_timeline(self.diagnosed().timeline))
 
     # -- finishing ---------------------------------------------------------------------------------------------
 

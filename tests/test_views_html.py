@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kit.report import html as blocks
-from kit.report.timeline import points_from_rows, timeline_png
+from kit.views import html as blocks
+from kit.views.timeline import points_from_rows, timeline_png
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -70,7 +70,7 @@ def test_timeline_picture_is_a_png_even_with_hostile_labels() -> None:
 
 
 def test_timeline_keeps_the_burst_around_the_errors() -> None:
-    from kit.report.timeline import incident_burst
+    from kit.views.timeline import incident_burst
 
     points = points_from_rows([
         {"time": "2024-01-01T10:00:00Z", "lane": "launch", "label": "StartInstances", "error": False},

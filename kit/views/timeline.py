@@ -1,7 +1,11 @@
 """The incident's timeline as a picture: state changes, the start call, KMS errors, one lane each.
 
-Drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display needed) and
-returned as PNG bytes, which the report embeds so the picture works offline and survives conversion.
+`points_from_timeline` turns the findings' timeline frame (one fixed producer, `kit.diagnose.timeline`:
+time, kind = state | launch | kms, event_name, event_source, error_code, label, ...) into the points the
+picture draws (time, lane, label, error).
+
+The picture is drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display
+needed) and returned as PNG bytes, which the report embeds so it works offline and survives conversion.
 """
 
 from __future__ import annotations
@@ -98,3 +102,17 @@ def points_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["error"] = frame["error"].fillna(False).astype(bool)
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def points_from_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
+    """Points (time, lane, label, error) from the findings' timeline frame, oldest first.
+
+    Its `kind` is the lane (anything else goes to "other"); a row without a time is not drawn.
+    """
+    if timeline is None or len(timeline) == 0:
+        return points_from_rows([])
+    dated = timeline[timeline["time"].notna()]
+    return points_from_rows([
+        {"time": time, "lane": kind if kind in LANES else "other", "label": str(label),
+         "error": isinstance(error_code, str) and error_code != ""}
+        for time, kind, label, error_code in zip(dated["time"], dated["kind"], dated["label"], dated["error_code"])])

@@ -1,1 +1,0 @@
-"""kit.widgets: the investigation notebook's interactive controls (ipywidgets), seeded from its parameters."""
