@@ -167,7 +167,8 @@ def parse_table(document: Any) -> CauseTable:
                                  _text(entry, "because", f"{SOURCE}: denied_by.{word}"))
              for word, entry in _mapping(document, "denied_by", SOURCE).items()}
     kind_table = {str(name): _kind(str(name), entry) for name, entry in _mapping(document, "kinds", SOURCE).items()}
-    table = {str(cid): _cause(str(cid), entry, kind_table, words) for cid, entry in _mapping(document, "causes", SOURCE).items()}
+    table = {str(cause_id): _cause(str(cause_id), entry, kind_table, words)
+             for cause_id, entry in _mapping(document, "causes", SOURCE).items()}
     seen: dict[str, str] = {}
     owners = [(f"kinds.{k.name}", k.state_reasons) for k in kind_table.values()]
     owners += [(f"causes.{c.id}", c.state_reasons) for c in table.values()]
@@ -232,7 +233,7 @@ def _reasons(entries: Any, where: str, reads_as: str, cause_id: str | None,
              lookalike: str | None) -> tuple[StateReasonCode, ...]:
     if not isinstance(entries, dict):
         raise BadInput(where, "a mapping of state reason -> {meaning, lookalike}", entries)
-    out = []
+    out: list[StateReasonCode] = []
     for code, entry in entries.items():
         if not isinstance(entry, dict):
             raise BadInput(f"{where}.{code}", "a mapping with meaning", entry)
