@@ -12,13 +12,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from kit.diagnose import diagnose
+from kit.causes import causes_of_kind
 from kit.evidence import Evidence
 
 DATA = Path("/work/shared/data/cloudtrail/invictus-ir/CloudTrail")
 ACCOUNT = "123837392027"  # the records' account (the file names carry another)
 REGION = "us-east-1"
-KMS_CAUSES = {"kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
-              "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable"}
+KMS_CAUSES = set(causes_of_kind("kms"))
 
 
 def log_documents() -> dict[str, dict]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from kit.causes import cause_ids, causes, causes_of_kind
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
 from kit.collect.cli_commands import checklist
@@ -27,11 +28,11 @@ from kit.evidence import Evidence
 from kit.policy import Policy, PolicySet, evaluate
 from kit.simulate.catalogue import load_catalogue
 
-KMS_CAUSES = {"kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
-              "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable"}
+KMS_CAUSES = set(causes_of_kind("kms"))
+KEY_STATE_CAUSES = {c.id for c in causes().values() if c.key_states}
 SCENARIOS = [s.name for s in load_catalogue()]
 LOOKALIKE_SCENARIOS = [s.name for s in load_catalogue() if s.cause not in KMS_CAUSES]
-POLICY_CAUSES = {"kms-grant-denied", "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable"}
+POLICY_CAUSES = KMS_CAUSES - KEY_STATE_CAUSES
 CONFIDENCE = {"possible": 0, "likely": 1, "confirmed": 2}
 AWS_CLI = Path(sys.executable).with_name("aws")
 VERDICT_FIELDS = ("cause", "denied_by", "principal_arn", "key_arn")
@@ -153,8 +154,7 @@ def test_without_cloudtrail_verdicts_degrade_never_change(live, name):
 
 
 def test_the_catalogue_has_lookalikes():
-    assert {"not-a-launch-failure", "volume-limit-exceeded", "insufficient-capacity", "snapshot-not-found",
-            "no-failure", "undetermined"} <= {s.cause for s in load_catalogue()}
+    assert set(cause_ids()) - KMS_CAUSES <= {s.cause for s in load_catalogue()}
 
 
 @pytest.mark.parametrize("name", LOOKALIKE_SCENARIOS)
@@ -215,7 +215,7 @@ def test_verified_remediation_really_allows_the_failing_request(sim, live, name)
         return
     assert findings.request is not None and findings.policies is not None
     assert not evaluate(findings.request, findings.policies).allowed or findings.verdict.cause in (
-        "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable", "ebs-default-key-unusable")
+        KEY_STATE_CAUSES | {"ebs-default-key-unusable"})
     for change_set in {r.change_set for r in verified}:
         items = [r for r in findings.remediation if r.change_set == change_set]
         documents = [r for r in items if r.kind in ("iam-policy", "key-policy")]

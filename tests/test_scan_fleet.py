@@ -18,13 +18,14 @@ import yaml
 
 from kit.batch.incidents import read_parameter_file
 from kit.batch.scan import ScanRequest, scan
+from kit.causes import causes_of_kind
 
 pytestmark = pytest.mark.xdist_group("batch-fleet")
 
 REGIONS = ("ap-southeast-2", "ca-central-1")  # Regions no other test seeds into
 ACCOUNTS = ("123456789012", "444455556666")
 ROLE = "OrganizationAccountAccessRole"
-NOT_FAILED = ("not-a-launch-failure", "no-failure")
+NOT_FAILED = causes_of_kind("not-a-failure")
 # (scenario, Region, account): four launch failures (one per pair, KMS and non-KMS), two lookalikes
 FLEET = (
     ("seed", REGIONS[0], ACCOUNTS[0]),

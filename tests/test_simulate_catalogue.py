@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from kit.simulate import load_catalogue
-from kit.simulate.catalogue import CAUSES
+from kit.causes import cause_ids, causes_of_kind
 
 KIT = [sys.executable, "-m", "kit"]
 NAMES = [s.name for s in load_catalogue()]
@@ -19,7 +19,7 @@ def test_catalogue_covers_every_cause_code_and_starts_with_seed():
     catalogue = load_catalogue()
     assert len(catalogue) >= 18
     assert catalogue[0].name == "seed"
-    assert {s.cause for s in catalogue} == set(CAUSES)
+    assert {s.cause for s in catalogue} == set(cause_ids())
     denied_by = {s.spec["expected"]["denied_by"] for s in catalogue if s.cause == "kms-grant-denied"}
     assert denied_by >= {"identity-policy", "key-policy", "explicit-deny", "permissions-boundary", "scp",
                          "session-policy"}
@@ -32,7 +32,7 @@ def test_kit_scenarios_lists_name_cause_and_story():
     assert len(lines) == len(NAMES) >= 14
     rows = {line.split()[0]: line.split()[1] for line in lines}
     assert rows == {s.name: s.cause for s in load_catalogue()}
-    assert set(rows.values()) == set(CAUSES)
+    assert set(rows.values()) == set(cause_ids())
     assert all(len(line.split(maxsplit=2)) == 3 for line in lines), "every row has a story"
 
 
@@ -139,9 +139,7 @@ def test_seeded_scenario_is_internally_consistent(sim, sim_client, name):
             assert record["userIdentity"]["arn"] == launch["userIdentity"]["arn"]
         assert record["resources"][0]["ARN"] in seeded.key_arns.values()
     errors = [r for r in kms_records if r.get("errorCode")]
-    kms_causes = {"kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
-                  "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable"}
-    if seeded.expected["cause"] in kms_causes:
+    if seeded.expected["cause"] in causes_of_kind("kms"):
         assert errors and all(r["resources"][0]["ARN"] == seeded.expected["key_arn"] for r in errors)
         assert all(seeded.expected["key_arn"] in r["errorMessage"] for r in errors)
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kit.causes import denied_by_words
 from kit.policy import Decision, Policy, PolicySet, Request, evaluate
 
 if TYPE_CHECKING:
@@ -55,8 +56,7 @@ def denied_by_of(decision: Decision) -> str | None:
     if decision.decided_by == "explicit-deny":
         return {"scp": "scp", "permissions-boundary": "permissions-boundary",
                 "session-policy": "session-policy"}.get(decision.layer or "", "explicit-deny")
-    return decision.decided_by if decision.decided_by in (
-        "identity-policy", "key-policy", "permissions-boundary", "scp", "session-policy") else "unknown"
+    return decision.decided_by if decision.decided_by in denied_by_words() else "unknown"
 
 
 def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, region: str, instance_id: str,

@@ -12,17 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from kit.causes import cause, cause_ids, causes, denied_by_words
+
 SCHEMA = "kit.findings/1"
 STATUSES = ("pass", "fail", "unknown", "skipped")
 CONFIDENCES = ("confirmed", "likely", "possible")
-CAUSES = (
-    "kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
-    "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable",
-    "volume-limit-exceeded", "insufficient-capacity", "snapshot-not-found",
-    "not-a-launch-failure", "no-failure", "undetermined",
-)
-DENIED_BY = ("identity-policy", "key-policy", "explicit-deny", "permissions-boundary", "scp",
-             "session-policy", "unknown")
 REMEDIATION_KINDS = ("iam-policy", "key-policy", "kms-grant", "cli", "terraform")
 
 
@@ -61,14 +55,16 @@ class Verdict:
     summary: str
 
     def __post_init__(self) -> None:
-        if self.cause not in CAUSES:
-            raise ValueError(f"cause {self.cause!r} not in {CAUSES}")
+        if self.cause not in cause_ids():
+            raise ValueError(f"cause {self.cause!r} not in {cause_ids()}")
         if self.confidence not in CONFIDENCES:
             raise ValueError(f"confidence {self.confidence!r} not in {CONFIDENCES}")
-        if self.denied_by is not None and self.denied_by not in DENIED_BY:
-            raise ValueError(f"denied_by {self.denied_by!r} not in {DENIED_BY}")
-        if (self.cause == "kms-grant-denied") != (self.denied_by is not None):
-            raise ValueError("denied_by is set for kms-grant-denied and only for it")
+        if self.denied_by is not None and self.denied_by not in denied_by_words():
+            raise ValueError(f"denied_by {self.denied_by!r} not in {tuple(denied_by_words())}")
+        allowed = cause(self.cause).denied_by
+        if (self.denied_by is not None) != bool(allowed) or (self.denied_by and self.denied_by not in allowed):
+            with_denied_by = ", ".join(c.id for c in causes().values() if c.denied_by)
+            raise ValueError(f"denied_by is set for {with_denied_by} and only for it")
 
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from kit.causes import denied_by_words
 from kit.diagnose.metadata import load_data
 
 # EC2's front ends, as CloudTrail names them when EC2 calls KMS on the launcher's behalf.
@@ -108,8 +109,7 @@ def _failure(row: dict[str, Any], tie: str, instance_id: str) -> KmsFailure:
     kind = error_kind(code)
     layer = denial_layer(message) if kind == "access-denied" else None
     if kind == "access-denied" and layer is None:
-        layer = ("unknown", ("identity-policy", "key-policy", "explicit-deny", "permissions-boundary", "scp",
-                             "session-policy"))
+        layer = ("unknown", tuple(word for word in denied_by_words() if word != "unknown"))
     identity_arn = _str(row.get("identity_arn"))
     keys = row.get("key_arns") if isinstance(row.get("key_arns"), list) else []
     record = row.get("record") or {}

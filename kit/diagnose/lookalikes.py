@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kit.causes import causes
 from kit.diagnose.metadata import load_data
 
 STATUSES = ("confirmed", "possible", "ruled-out", "unknown")
@@ -19,10 +20,14 @@ class Lookalike:
 
 
 def judge_lookalikes(case: Any) -> dict[str, Lookalike]:
-    """Every lookalike of lookalikes.yaml judged against the case's evidence."""
-    table = load_data("lookalikes.yaml")["lookalikes"]
+    """Every lookalike judged against the case's evidence: the causes of kind lookalike (kit/causes.yaml,
+    by their state reasons and Auto Scaling words), then those of lookalikes.yaml."""
     out: dict[str, Lookalike] = {}
-    for lookalike_id, meta in table.items():
+    for cause in causes().values():
+        if cause.lookalike is not None:
+            status, why = _reason(case, cause.state_reason_codes, cause.lookalike.autoscaling)
+            out[cause.id] = Lookalike(cause.id, cause.lookalike.title, status, why)
+    for lookalike_id, meta in load_data("lookalikes.yaml")["lookalikes"].items():
         status, why = _JUDGES[lookalike_id](case)
         out[lookalike_id] = Lookalike(lookalike_id, meta["title"], status, why)
     return out
@@ -43,19 +48,6 @@ def _reason(case: Any, wanted: tuple[str, ...], activity_words: tuple[str, ...] 
     if not sr.effective:
         return "unknown", "no state reason recorded"
     return "ruled-out", f"state reason is {sr.effective}, not {' / '.join(wanted)}"
-
-
-def _volume_limit(case: Any) -> tuple[str, str]:
-    return _reason(case, ("Client.VolumeLimitExceeded",), ("VolumeLimitExceeded",))
-
-
-def _capacity(case: Any) -> tuple[str, str]:
-    return _reason(case, ("Server.InsufficientInstanceCapacity", "Server.InsufficientCapacity"),
-                   ("InsufficientInstanceCapacity",))
-
-
-def _snapshot_missing(case: Any) -> tuple[str, str]:
-    return _reason(case, ("Client.InvalidSnapshot.NotFound",), ("InvalidSnapshot.NotFound",))
 
 
 def _os_shutdown(case: Any) -> tuple[str, str]:
@@ -153,9 +145,6 @@ def _activities(case: Any) -> list[dict[str, Any]]:
 
 
 _JUDGES = {
-    "volume-limit-exceeded": _volume_limit,
-    "insufficient-capacity": _capacity,
-    "snapshot-not-found": _snapshot_missing,
     "snapshot-corrupt": _snapshot_corrupt,
     "os-shutdown": _os_shutdown,
     "user-stop": _user_stop,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kit.diagnose.metadata import load_data
+from kit.causes import state_reasons
 
 _PREFIX = re.compile(r"^\s*((?:Client|Server)\.[A-Za-z0-9.]+)\s*:")
 _USER_INITIATED = re.compile(r"User initiated(?: \((?P<when>[^)]*)\))?", re.IGNORECASE)
@@ -58,8 +58,9 @@ def read_state_reason(state: Any, code: Any, message: Any, transition: Any) -> S
 
 @lru_cache(maxsize=1)
 def reason_table() -> dict[str, dict[str, Any]]:
-    """state_reasons.yaml: effective reason -> {kind, cause, lookalike, meaning}."""
-    return dict(load_data("state_reasons.yaml")["reasons"])
+    """Effective reason -> {kind, cause, lookalike, meaning}, from the cause table (kit/causes.yaml)."""
+    return {code: {"kind": r.kind, "cause": r.cause if r.kind == "cause" else None, "lookalike": r.lookalike,
+                   "meaning": r.meaning} for code, r in state_reasons().items()}
 
 
 def _text(value: Any) -> str | None:

@@ -12,22 +12,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit import causes as cause_table
 from kit.diagnose.authorization import Authorization
 from kit.diagnose.findings import FindingsGap, Verdict
 from kit.diagnose.kms_events import KmsFailure
 from kit.diagnose.lookalikes import Lookalike
-from kit.diagnose.metadata import load_data
 from kit.diagnose.principal import kind_label
 
 NOT_LAUNCH = ("user-stop", "os-shutdown", "spot-interruption", "scheduled-retirement", "hibernation",
               "asg-health-replacement")
-KEY_STATE_CAUSES = {"Disabled": "kms-key-disabled", "PendingDeletion": "kms-key-pending-deletion",
-                    "PendingReplicaDeletion": "kms-key-pending-deletion", "PendingImport": "kms-key-unusable",
-                    "Unavailable": "kms-key-unusable", "Creating": "kms-key-unusable"}
-ERROR_KIND_CAUSES = {"key-disabled": "kms-key-disabled", "key-not-found": "kms-key-unusable",
-                     "key-unavailable": "kms-key-unusable", "key-invalid-state": "kms-key-unusable"}
-KMS_CAUSES = ("kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
-              "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable")
+SUMMARY_FIELDS = ("principal", "principal_kind", "key", "key_kind", "key_state", "key_account", "account", "layer",
+                  "reason", "lookalike", "deletion", "proof")  # what a summary template of kit/causes.yaml may use
+
+
+def _kms_causes() -> tuple[str, ...]:
+    """The KMS causes (kit/causes.yaml kind kms), in table order."""
+    return cause_table.causes_of_kind("kms")
+
+
+def _key_state_causes() -> dict[str, str]:
+    """KMS KeyState -> the cause it makes (kit/causes.yaml key_states)."""
+    return {state: c.id for c in cause_table.causes().values() for state in c.key_states}
+
+
+def _error_kind_causes() -> dict[str, str]:
+    """CloudTrail KMS error kind -> the cause it makes (kit/causes.yaml kms_errors)."""
+    return {kind: c.id for c in cause_table.causes().values() for kind in c.kms_errors}
 
 
 @dataclass
@@ -83,7 +93,7 @@ def _decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
         return Judgement(_verdict("not-a-launch-failure", None, who, None, "confirmed",
                                   lookalike=title.lower(), reason=why),
                          _ruled_out_all_but("not-a-launch-failure", lookalike_out))
-    quota = [l for l in confirmed if l.id in ("volume-limit-exceeded", "insufficient-capacity", "snapshot-not-found")]
+    quota = [l for l in confirmed if l.id in cause_table.causes_of_kind("lookalike")]
     if quota and sr.kind != "kms-candidate":
         return Judgement(_verdict(quota[0].id, None, who, None, "confirmed", reason=quota[0].why),
                          _ruled_out_all_but(quota[0].id, lookalike_out))
@@ -108,20 +118,20 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
     ruled = list(lookalike_out)
 
     # 1. the key's state
-    state_cause = KEY_STATE_CAUSES.get(key_row.get("key_state") or "")
+    state_cause = _key_state_causes().get(key_row.get("key_state") or "")
     proof = f"describe-key shows KeyState {key_row.get('key_state')}." if state_cause else ""
-    if not state_cause and failure and failure.error_kind in ERROR_KIND_CAUSES:
-        state_cause = ERROR_KIND_CAUSES[failure.error_kind]
+    if not state_cause and failure and failure.error_kind in _error_kind_causes():
+        state_cause = _error_kind_causes()[failure.error_kind]
         proof = f"CloudTrail: {failure.event_name} failed with {failure.error_code}."
     if not state_cause and key and not key_row and _describe_key_not_found(case, key):
         state_cause, proof = "kms-key-unusable", "describe-key answers NotFoundException."
     if state_cause:
-        if failure and failure.error_kind in ERROR_KIND_CAUSES and "CloudTrail" not in proof:
+        if failure and failure.error_kind in _error_kind_causes() and "CloudTrail" not in proof:
             proof += f" CloudTrail: {failure.event_name} failed with {failure.error_code}."
         confidence = "confirmed" if (kms_like or failure) else "likely"
         cause = "ebs-default-key-unusable" if use and use.implicit_default else state_cause
         fields.update(proof=proof.strip(), reason=f"{(key_row.get('key_state') or 'unusable')}")
-        ruled += [c for c in KMS_CAUSES if c != cause and c not in ("kms-grant-denied",)]
+        ruled += [c for c in _kms_causes() if c != cause and c not in ("kms-grant-denied",)]
         if auth and auth.decision.allowed and auth.conclusive:
             ruled.append("kms-grant-denied")
         return Judgement(_verdict(cause, None, principal, key, confidence, **fields), _dedupe(ruled), gaps, auth,
@@ -148,7 +158,7 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
         if cause != "kms-grant-denied":
             denied_by = None
         fields["reason"] = "denied"
-        ruled += ["kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable"] if key_row.get(
+        ruled += [c.id for c in cause_table.causes().values() if c.key_states] if key_row.get(
             "key_state") == "Enabled" else []
         return Judgement(_verdict(cause, denied_by, principal, key, confidence, **fields), _dedupe(ruled), gaps,
                          auth, denial, cross)
@@ -161,10 +171,10 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
 
     # 4. nothing points at KMS
     if key_row.get("key_state") == "Enabled" and auth and auth.decision.allowed and auth.conclusive:
-        ruled += list(KMS_CAUSES)
+        ruled += list(_kms_causes())
         reason = f"{sr.effective or 'no state reason'}; the volume keys are enabled and EC2's CreateGrant is allowed"
     elif case.encryption_known and not case.key_uses:
-        ruled += list(KMS_CAUSES)
+        ruled += list(_kms_causes())
         reason = f"{sr.effective or 'no state reason'}; no volume of the launch is encrypted"
     elif not key:
         reason = f"{sr.effective or 'no state reason'}; the evidence does not show which keys the volumes use"
@@ -276,16 +286,8 @@ def _fields(case: Any, key: str | None, key_row: dict[str, Any], launcher: Any,
 
 
 def _layer_words(denied_by: str) -> str:
-    words = {
-        "identity-policy": "no identity-based (IAM) policy allows kms:CreateGrant on it",
-        "key-policy": "the key policy neither names it nor delegates to IAM for it",
-        "explicit-deny": "an explicit Deny in an identity or key policy refuses it",
-        "permissions-boundary": "its permissions boundary does not allow it",
-        "scp": "a service control policy refuses it",
-        "session-policy": "its session policy refuses it",
-        "unknown": "a policy layer the evidence does not show refuses it",
-    }
-    return words.get(denied_by, denied_by)
+    entry = cause_table.denied_by().get(denied_by)
+    return entry.because if entry else denied_by
 
 
 def _undetermined(case: Any, reason: str, ruled: list[str], gaps: list[FindingsGap],
@@ -297,9 +299,8 @@ def _undetermined(case: Any, reason: str, ruled: list[str], gaps: list[FindingsG
 
 def _verdict(cause: str, denied_by: str | None, principal_arn: str | None, key_arn: str | None,
              confidence: str, **fields: str) -> Verdict:
-    template = load_data("summaries.yaml")[cause]
-    values = {k: "" for k in ("principal", "principal_kind", "key", "key_kind", "key_state", "key_account",
-                              "account", "layer", "reason", "lookalike", "deletion", "proof")}
+    template = cause_table.cause(cause).summary
+    values = {k: "" for k in SUMMARY_FIELDS}
     values.update(fields)
     summary = " ".join(template.format(**values).split())
     return Verdict(cause, denied_by, principal_arn, key_arn, confidence, summary)
@@ -307,7 +308,7 @@ def _verdict(cause: str, denied_by: str | None, principal_arn: str | None, key_a
 
 def _ruled_out_all_but(cause: str, lookalike_out: list[str]) -> list[str]:
     """Every KMS cause is ruled out when a non-KMS reason decides, plus the ruled-out lookalikes."""
-    return _dedupe([c for c in KMS_CAUSES if c != cause] + [l for l in lookalike_out if l != cause])
+    return _dedupe([c for c in _kms_causes() if c != cause] + [l for l in lookalike_out if l != cause])
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -13,15 +13,9 @@ from typing import Any
 
 import yaml
 
+from kit.causes import cause, cause_ids, causes, denied_by_words
 from kit.errors import BadInput
 
-CAUSES = (
-    "kms-grant-denied", "kms-key-disabled", "kms-key-pending-deletion", "kms-key-unusable",
-    "kms-cross-account-key", "service-role-key-access", "ebs-default-key-unusable", "volume-limit-exceeded",
-    "insufficient-capacity", "snapshot-not-found", "not-a-launch-failure", "no-failure", "undetermined",
-)
-DENIED_BY = ("identity-policy", "key-policy", "explicit-deny", "permissions-boundary", "scp", "session-policy",
-             "unknown")
 PRINCIPAL_TYPES = ("user", "role", "sso-role", "service-linked-role")
 REQUIRED = ("name", "story", "region", "principal", "instance", "failure", "expected")
 
@@ -85,13 +79,13 @@ def parse_scenario(spec: Any, source: str) -> Scenario:
     if principal_type not in PRINCIPAL_TYPES:
         raise BadInput(f"{source}: principal.type", " | ".join(PRINCIPAL_TYPES), principal_type)
     expected = spec["expected"]
-    if expected.get("cause") not in CAUSES:
+    if expected.get("cause") not in cause_ids():
         raise BadInput(f"{source}: expected.cause", "a cause code of contracts.md section 3", expected.get("cause"))
     denied_by = expected.get("denied_by")
-    if (expected["cause"] == "kms-grant-denied") != (denied_by is not None) or (
-            denied_by is not None and denied_by not in DENIED_BY):
-        raise BadInput(f"{source}: expected.denied_by", "one of " + ", ".join(DENIED_BY)
-                       + " for kms-grant-denied, null otherwise", denied_by)
+    allowed = cause(expected["cause"]).denied_by
+    if (denied_by is not None) != bool(allowed) or (denied_by is not None and denied_by not in allowed):
+        raise BadInput(f"{source}: expected.denied_by", "one of " + ", ".join(denied_by_words()) + " for "
+                       + ", ".join(c.id for c in causes().values() if c.denied_by) + ", null otherwise", denied_by)
     keys = spec.get("keys") or {}
     for call in spec.get("kms_calls") or []:
         if call.get("key") not in keys:

@@ -17,7 +17,6 @@ from importlib import resources
 from typing import Any
 
 import pandas as pd
-import yaml
 
 STATUSES = ("pass", "fail", "unknown", "skipped")
 
@@ -189,8 +188,11 @@ def failure_block(error_name: str, error_value: str) -> str:
 
 @lru_cache(maxsize=1)
 def causes() -> dict[str, Any]:
-    """Verdict causes' titles and tones (kit/views/causes.yaml); the one place that reads that file."""
-    return yaml.safe_load(resources.files("kit.views").joinpath("causes.yaml").read_text(encoding="utf-8"))
+    """Verdict causes' titles and tones, and denied_by in words (the cause table, kit/causes.yaml)."""
+    from kit import causes as cause_table
+
+    return {**{c.id: {"title": c.title, "tone": c.tone} for c in cause_table.causes().values()},
+            "denied_by": cause_table.denied_by_words()}
 
 
 def _title_of(code: str) -> str:

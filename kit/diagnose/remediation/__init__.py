@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from kit import causes as cause_table
 from kit.diagnose.authorization import without_modelled_grant
 from kit.diagnose.findings import Remediation
 from kit.diagnose.remediation.changes import PolicyChange, apply_change, fix_policies
@@ -19,9 +20,15 @@ from kit.diagnose.remediation.render import cli, policy_cli, policy_terraform, t
 from kit.diagnose.remediation.verify import aws_ebs_policy, verify
 from kit.policy import PolicySet, Request, evaluate
 
-POLICY_CAUSES = ("kms-grant-denied", "service-role-key-access", "kms-cross-account-key", "ebs-default-key-unusable")
-KEY_STATE = {"kms-key-disabled": "Disabled", "kms-key-pending-deletion": "PendingDeletion",
-             "kms-key-unusable": "unusable"}
+
+def key_state_causes() -> tuple[str, ...]:
+    """The KMS causes a key's state makes (kit/causes.yaml key_states): fixed by making the key usable."""
+    return tuple(c.id for c in cause_table.causes().values() if c.key_states)
+
+
+def policy_causes() -> tuple[str, ...]:
+    """The other KMS causes: a policy (or the key's owner) refuses EC2's use of the key."""
+    return tuple(c for c in cause_table.causes_of_kind("kms") if c not in key_state_causes())
 
 
 def remediate(case: Any, judgement: Any) -> list[Remediation]:
@@ -32,18 +39,18 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
     key_row = case.key(key) or {}
     auth = judgement.authorization
     items: list[Remediation] = []
-    if key_row.get("key_manager") == "AWS" and cause in POLICY_CAUSES:
+    if key_row.get("key_manager") == "AWS" and cause in policy_causes():
         items.append(Remediation("cli", key, {"commands": [], "files": {}}, False, title="AWS managed key",
                                  explanation=text("aws-managed", key=key), note="an AWS managed key policy cannot change"))
     state = key_row.get("key_state")
-    if cause in KEY_STATE or (cause == "ebs-default-key-unusable" and state and state != "Enabled"):
+    if cause in key_state_causes() or (cause == "ebs-default-key-unusable" and state and state != "Enabled"):
         items += _key_state(case, key, key_row, auth)
-        if cause in KEY_STATE and auth is not None and not auth.decision.allowed:
+        if cause in key_state_causes() and auth is not None and not auth.decision.allowed:
             items += _policies(case, judgement, key_row)  # usable again, the key would still be refused
     slr_cross_account = cause == "service-role-key-access" and bool(key) and case.foreign_key(key)
     if slr_cross_account:
         items += _grant_for_service_role(case, key)
-    elif cause in POLICY_CAUSES and auth is not None and not auth.decision.allowed:
+    elif cause in policy_causes() and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
     elif verdict.denied_by == "session-policy" and key:
         items += _session_policy(case, key)
