@@ -22,7 +22,7 @@ from kit.diagnose.metadata import load_data
 from kit.diagnose.state_reason import read_state_reason, reason_table
 from kit.diagnose.verdict import SUMMARY_FIELDS
 from kit.errors import BadInput
-from kit.report.html import verdict_banner
+from kit.views.html import verdict_banner
 from kit.simulate.catalogue import parse_scenario
 
 KIT = Path(cause_table.__file__).parent
