@@ -23,6 +23,7 @@ from kit.collect.cli_commands import (
     region_from_zone,
     spec_for_file,
 )
+from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.redact import redact_log, redact_lookup
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
@@ -117,7 +118,12 @@ def read_json_file(path: Path) -> Any:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
         raise ValueError(f"not {encoding.upper()}: {err}") from err
-    return json.loads(text.strip())
+    try:
+        document = json.loads(text.strip())
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    check_depth(document)
+    return document
 
 
 def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str | None:
@@ -158,7 +164,7 @@ def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str
     if spec.kind == "key-policy":
         try:
             json.loads(document["Policy"])
-        except ValueError:
+        except (ValueError, RecursionError):
             return "Policy is not a JSON policy document"
     return None
 
