@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +57,15 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             problem = shape_problem(spec, qualifier, document)
         except ValueError as err:
             problem = f"not valid JSON ({err})"
+            refused = aws_cli_error(path)
+            if refused is not None and not spec.required:
+                rejected[name] = len(gaps)  # its next step is the checklist's command, as for a missing file
+                impact = spec.impact.format_map(_Every(qualifier or "it"))
+                _skip(gaps, name, refused[0], f"{name} holds the AWS CLI's error instead of its output: "
+                      f"{refused[0]}: {refused[1]}. {impact}", spec.call)
+                continue
+            if refused is not None:
+                problem = f"the AWS CLI's error instead of its output ({refused[0]}: {refused[1]})"
         if problem:
             if spec.required:
                 raise BadInput(name, "the JSON output of `aws ec2 describe-instances --output json`", problem)
@@ -124,6 +134,18 @@ def read_json_file(path: Path) -> Any:
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
     check_depth(document)
     return document
+
+
+_CLI_ERROR = re.compile(r"\s*(?:aws: \[ERROR\]: )?An error occurred \(([\w.]+)\) when calling the \w+ operation"
+                        r"(?: \(reached max retries: \d+\))?: ([^\r\n]*)")
+
+
+def aws_cli_error(path: Path) -> tuple[str, str] | None:
+    """(error code, message) when the file holds the AWS CLI's error line (`2>&1` redirected) instead of JSON."""
+    raw = path.read_bytes()[:8192]
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    found = _CLI_ERROR.match(raw.decode(encoding, errors="replace"))
+    return (found.group(1), found.group(2).strip()[:300]) if found else None
 
 
 def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str | None:
