@@ -93,3 +93,21 @@ def test_a_deeply_nested_bundle_file_is_bad_input_naming_it(tmp_path: Path, dept
     (bundle / "manifest.json").write_text(_nested(depth), encoding="utf-8")
     with pytest.raises(BadInput, match="manifest.json"):
         load_bundle(bundle)
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_a_deeply_nested_cloudtrail_event_string_is_an_invalid_file_gap(tmp_path: Path, depth: int) -> None:
+    """Before: no gap; past the parser's limit, decoding the event later raised RecursionError."""
+    from kit.frames.cloudtrail import records_from_documents
+
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    (folder / "ec2.describe-instances.json").write_text(json.dumps(_describe_instances()), encoding="utf-8")
+    events = {"Events": [{"EventId": "e-1", "EventName": "CreateGrant", "CloudTrailEvent": _nested(depth)}]}
+    (folder / "cloudtrail.lookup-events.instance.json").write_text(json.dumps(events), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        evidence = load_cli_folder(folder)
+    gap = next(g for g in evidence.gaps if g.call == "cloudtrail:LookupEvents" and g.error == "invalid-file")
+    assert "cloudtrail.lookup-events.instance.json" in gap.impact and "CloudTrailEvent" in gap.impact
+    assert records_from_documents(evidence) == []

@@ -170,7 +170,7 @@ def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str |
     for key in present:
         if spec.shape[key] == "list" and any(not isinstance(item, dict) for item in document[key]):
             return f"every item of {key} should be an object"
-    return _qualifier_problem(spec, qualifier, document)
+    return _qualifier_problem(spec, qualifier, document) or _event_depth_problem(spec, document)
 
 
 def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str, Any]) -> str | None:
@@ -188,6 +188,24 @@ def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str
             json.loads(document["Policy"])
         except (ValueError, RecursionError):
             return "Policy is not a JSON policy document"
+    return None
+
+
+def _event_depth_problem(spec: FileSpec, document: dict[str, Any]) -> str | None:
+    """Lookup events whose `CloudTrailEvent` JSON string nests too deeply to be read later (not JSON: kept)."""
+    if spec.kind != "lookup-events":
+        return None
+    for i, event in enumerate(document.get("Events") or []):
+        raw = event.get("CloudTrailEvent")
+        if not isinstance(raw, str):
+            continue
+        try:
+            check_depth(json.loads(raw))
+        except RecursionError:
+            return f"Events[{i}].CloudTrailEvent is nested more than {MAX_DEPTH} levels deep"
+        except ValueError as err:
+            if "nested" in str(err):
+                return f"Events[{i}].CloudTrailEvent is {err}"
     return None
 
 
