@@ -12,13 +12,17 @@ import ipaddress
 import re
 from typing import Any
 
-# 12 digits standing alone: not part of an id like i-0123..., vol-..., a UUID group or a longer number.
-ACCOUNT_ID = re.compile(r"(?<![A-Za-z0-9-])([0-9]{8})([0-9]{4})(?![A-Za-z0-9])")
+# 12 digits standing alone: not part of an id like i-0123..., vol-..., a UUID group or a longer number. A hyphen
+# before them is allowed (CDK role names, CloudTrail/Config bucket names end `-<account>-...`) unless it ends the
+# first four groups of a UUID (key ids, event ids), whose last group may be 12 digits.
+_UUID_HEAD = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+ACCOUNT_ID = re.compile(rf"(?<![A-Za-z0-9])(?<!{_UUID_HEAD})([0-9]{{8}})([0-9]{{4}})(?![A-Za-z0-9])")
 # AKIA (long-term) and ASIA (session) access keys, plus IAM unique ids (users, roles, ...), which identify too.
 ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|AGPA|APKA)[A-Z0-9]{12,128}(?![A-Z0-9])")
 IPV4 = re.compile(r"(?<![0-9.])((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
                   r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![0-9]|\.[0-9])")
-IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+# IPv6, including the forms that end in a dotted IPv4 address (`::ffff:10.1.2.3`), masked whole.
+IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}(\.[0-9]{1,3}){0,3}(?![\w:]|\.[0-9])")
 
 ACCOUNT_MASK = "XXXXXXXX"
 IPV4_MASK = "x.x.x.x"

@@ -88,8 +88,13 @@ def read_parameter_file(path: Path) -> InvestigationParameters:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput("params file", "a readable YAML file", f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput("params file", "a YAML file in UTF-8", f"{path}: byte {exc.start} is not UTF-8") from None
     try:
-        values = yaml.safe_load(text)
+        values = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader that also refuses aliases
+    except _AliasRefused as exc:
+        raise BadInput("params file", "a YAML mapping without anchors or aliases (&name, *name)",
+                       f"{path}: {exc.kind} on line {exc.line}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -99,6 +104,27 @@ def read_parameter_file(path: Path) -> InvestigationParameters:
     if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
         raise BadInput("params file", "a YAML mapping of parameter names to values", type(values).__name__)
     return validate(values, require_target=True)
+
+
+class _AliasRefused(Exception):
+    """A YAML anchor or alias in a parameter file (aliases expand into exponentially large values)."""
+
+    def __init__(self, kind: str, line: int) -> None:
+        super().__init__(f"{kind} on line {line}")
+        self.kind = kind
+        self.line = line
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses anchors and aliases before anything is built from them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _AliasRefused(f"alias *{event.anchor}", event.start_mark.line + 1)
+        if getattr(event, "anchor", None) is not None:
+            raise _AliasRefused(f"anchor &{event.anchor}", event.start_mark.line + 1)
+        return super().compose_node(parent, index)
 
 
 def _folder_name(path: Path) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from kit import version
 from kit.collect.cli_commands import spec_for_file
+from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 
@@ -147,7 +148,7 @@ def _credential_findings(value: Any, where: str, env_secrets: list[str]) -> Iter
         if text.startswith("{") and len(text) > 2:
             try:
                 nested = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return
             yield from _credential_findings(nested, where + "(json)", env_secrets)
 
@@ -210,9 +211,13 @@ def _parse(name: str, payload: bytes) -> Any:
     try:
         if name.endswith(".gz"):
             payload = gzip.decompress(payload)
-        return json.loads(payload.decode("utf-8-sig"))
+        document = json.loads(payload.decode("utf-8-sig"))
+        check_depth(document)
+        return document
     except (OSError, EOFError, ValueError) as err:
         raise BadInput(name, "a JSON document (gzipped when named .gz)", str(err)) from err
+    except RecursionError:
+        raise BadInput(name, "a JSON document (gzipped when named .gz)", f"nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -221,8 +226,11 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         raise BadInput(MANIFEST, "the bundle's manifest", "missing")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
+        check_depth(manifest)
     except (OSError, ValueError) as err:
         raise BadInput(MANIFEST, "a JSON object", str(err)) from err
+    except RecursionError:
+        raise BadInput(MANIFEST, "a JSON object", f"nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(manifest, dict):
         raise BadInput(MANIFEST, "a JSON object", type(manifest).__name__)
     if manifest.get("schema") != SCHEMA:

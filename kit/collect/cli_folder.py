@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from kit.collect.cli_commands import (
     region_from_zone,
     spec_for_file,
 )
+from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.redact import redact_log, redact_lookup
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
@@ -55,6 +57,15 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             problem = shape_problem(spec, qualifier, document)
         except ValueError as err:
             problem = f"not valid JSON ({err})"
+            refused = aws_cli_error(path)
+            if refused is not None and not spec.required:
+                rejected[name] = len(gaps)  # its next step is the checklist's command, as for a missing file
+                impact = spec.impact.format_map(_Every(qualifier or "it"))
+                _skip(gaps, name, refused[0], f"{name} holds the AWS CLI's error instead of its output: "
+                      f"{refused[0]}: {refused[1]}. {impact}", spec.call)
+                continue
+            if refused is not None:
+                problem = f"the AWS CLI's error instead of its output ({refused[0]}: {refused[1]})"
         if problem:
             if spec.required:
                 raise BadInput(name, "the JSON output of `aws ec2 describe-instances --output json`", problem)
@@ -117,7 +128,24 @@ def read_json_file(path: Path) -> Any:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
         raise ValueError(f"not {encoding.upper()}: {err}") from err
-    return json.loads(text.strip())
+    try:
+        document = json.loads(text.strip())
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    check_depth(document)
+    return document
+
+
+_CLI_ERROR = re.compile(r"\s*(?:aws: \[ERROR\]: )?An error occurred \(([\w.]+)\) when calling the \w+ operation"
+                        r"(?: \(reached max retries: \d+\))?: ([^\r\n]*)")
+
+
+def aws_cli_error(path: Path) -> tuple[str, str] | None:
+    """(error code, message) when the file holds the AWS CLI's error line (`2>&1` redirected) instead of JSON."""
+    raw = path.read_bytes()[:8192]
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    found = _CLI_ERROR.match(raw.decode(encoding, errors="replace"))
+    return (found.group(1), found.group(2).strip()[:300]) if found else None
 
 
 def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str | None:
@@ -142,7 +170,7 @@ def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str |
     for key in present:
         if spec.shape[key] == "list" and any(not isinstance(item, dict) for item in document[key]):
             return f"every item of {key} should be an object"
-    return _qualifier_problem(spec, qualifier, document)
+    return _qualifier_problem(spec, qualifier, document) or _event_depth_problem(spec, document)
 
 
 def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str, Any]) -> str | None:
@@ -158,8 +186,26 @@ def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str
     if spec.kind == "key-policy":
         try:
             json.loads(document["Policy"])
-        except ValueError:
+        except (ValueError, RecursionError):
             return "Policy is not a JSON policy document"
+    return None
+
+
+def _event_depth_problem(spec: FileSpec, document: dict[str, Any]) -> str | None:
+    """Lookup events whose `CloudTrailEvent` JSON string nests too deeply to be read later (not JSON: kept)."""
+    if spec.kind != "lookup-events":
+        return None
+    for i, event in enumerate(document.get("Events") or []):
+        raw = event.get("CloudTrailEvent")
+        if not isinstance(raw, str):
+            continue
+        try:
+            check_depth(json.loads(raw))
+        except RecursionError:
+            return f"Events[{i}].CloudTrailEvent is nested more than {MAX_DEPTH} levels deep"
+        except ValueError as err:
+            if "nested" in str(err):
+                return f"Events[{i}].CloudTrailEvent is {err}"
     return None
 
 

@@ -30,3 +30,17 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "read"):  # a streaming body that slipped through
         return base64.b64encode(value.read()).decode("ascii")
     return value
+
+
+MAX_DEPTH = 100  # AWS CLI outputs nest a few dozen levels at most; deeper input would exhaust recursion later
+
+
+def check_depth(document: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise ValueError when `document` nests lists/objects deeper than `limit` (checked without recursion)."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                raise ValueError(f"nested more than {limit} levels deep")
+            pending.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))

@@ -38,7 +38,7 @@ def redact_lookup(document: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             record = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict) and redact_record(record):
             event["CloudTrailEvent"] = json.dumps(record, separators=(",", ":"))

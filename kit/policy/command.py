@@ -25,8 +25,13 @@ def run(args: argparse.Namespace) -> int:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(str(path), f"JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    request, policies = load_case(data)
-    decision = evaluate(request, policies)
+    except RecursionError:
+        raise BadInput(str(path), "JSON nested less deeply (it is nested too deeply to read)") from None
+    try:
+        request, policies = load_case(data)
+        decision = evaluate(request, policies)
+    except RecursionError:
+        raise BadInput(str(path), "a case nested less deeply (it is nested too deeply to evaluate)") from None
     json.dump(decision.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

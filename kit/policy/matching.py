@@ -18,7 +18,7 @@ ARN_SEGMENTS = 6  # arn, partition, service, region, account, resource
 
 def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """Whether `value` matches `pattern`, where `*` and `?` are wildcards (`*` may span any character)."""
-    return _compiled(pattern, ignore_case).fullmatch(value) is not None
+    return _compiled(pattern, ignore_case).fullmatch(value)
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -55,17 +55,47 @@ def has_wildcard(text: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _compiled(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    pieces = []
-    for char in pattern:
-        if char == LITERAL_STAR:
-            pieces.append(re.escape("*"))
-        elif char == LITERAL_QUESTION:
-            pieces.append(re.escape("?"))
-        elif char == "*":
-            pieces.append(".*")
-        elif char == "?":
-            pieces.append(".")
-        else:
-            pieces.append(re.escape(char))
-    return re.compile("".join(pieces), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def _compiled(pattern: str, ignore_case: bool) -> _Glob:
+    """The pattern as the pieces between its `*`s, each a regex of single characters (nothing to backtrack)."""
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    pieces = pattern.split("*")
+    return _Glob([re.compile("".join(_char_regex(c) for c in piece), flags) for piece in pieces],
+                 [len(piece) for piece in pieces])
+
+
+def _char_regex(char: str) -> str:
+    if char == LITERAL_STAR:
+        return re.escape("*")
+    if char == LITERAL_QUESTION:
+        return re.escape("?")
+    if char == "?":
+        return "."
+    return re.escape(char)
+
+
+class _Glob:
+    """A glob matched piece by piece: the first piece at the start, the last at the end, the others leftmost.
+
+    Every piece matches exactly as many characters as it has (one per pattern character), so the leftmost
+    occurrence of each middle piece is always a right choice and nothing is retried: the time is bounded by
+    pattern length times value length (a regex with `.*` per star backtracks exponentially on hostile input).
+    """
+
+    def __init__(self, pieces: list[re.Pattern[str]], widths: list[int]) -> None:
+        self.pieces = pieces
+        self.widths = widths
+
+    def fullmatch(self, value: str) -> bool:
+        """Whether `value` matches the whole glob."""
+        if len(self.pieces) == 1:
+            return self.pieces[0].fullmatch(value) is not None
+        start, end = self.widths[0], len(value) - self.widths[-1]
+        if end < start or self.pieces[0].match(value, 0, start) is None or self.pieces[-1].match(value, end) is None:
+            return False
+        for piece, width in zip(self.pieces[1:-1], self.widths[1:-1]):
+            if width:
+                found = piece.search(value, start, end)
+                if found is None:
+                    return False
+                start = found.end()
+        return True

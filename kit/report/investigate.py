@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
+from kit.errors import BadInput
 from kit.params import validate
 from kit.report.run import run_investigation
 
@@ -25,5 +28,19 @@ def run(args: argparse.Namespace) -> int:
     if args.window_after is not None:
         values["window_after_minutes"] = args.window_after
     params = validate(values, require_target=True)
+    _check_out(Path(args.out))
     result = run_investigation(params, args.out)
     return result.print_outcome("kit investigate")
+
+
+def _check_out(out: Path) -> None:
+    """Create the report folder now, or raise BadInput naming --out (as `kit collect` does)."""
+    expected = "a folder (or a path where one can be created) that can be written"
+    if out.exists() and not out.is_dir():
+        raise BadInput("--out", expected + " (it is a file)", str(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput("--out", f"{expected} ({exc.strerror or exc})", str(out)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BadInput("--out", expected + " (permission denied)", str(out))

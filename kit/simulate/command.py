@@ -8,13 +8,19 @@ import sys
 import threading
 from typing import Any
 
+from kit.errors import BadInput
 from kit.simulate.catalogue import load_catalogue, scenario_named
+
+MAX_PORT = 65535
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Run the simulated account on 127.0.0.1 until interrupted; print the endpoint and the seeded instances."""
     from kit.simulate.account import SimulatedAccount
 
+    port = args.port
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+        raise BadInput("--port", f"a port from 1 to {MAX_PORT}, or 0 for any free port", port)
     names = list(args.scenarios or [s.name for s in load_catalogue()])
     for name in names:
         scenario_named(name)                      # BadInput (exit 2) listing the valid names
