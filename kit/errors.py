@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 
 class KitError(Exception):
     """Base of every error the kit raises on purpose."""
@@ -33,5 +35,9 @@ class ReadOnlyViolation(KitError):
 
 
 def _short(value: object, limit: int = 120) -> str:
-    text = repr(value)
+    """repr(value) cut to `limit` characters, without building the whole repr of a huge or deep value."""
+    bounded = reprlib.Repr()
+    bounded.maxlevel, bounded.maxstring, bounded.maxother, bounded.maxlong = 3, limit, limit, limit
+    bounded.maxdict = bounded.maxlist = bounded.maxtuple = bounded.maxset = 10
+    text = bounded.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

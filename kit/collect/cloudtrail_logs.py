@@ -54,7 +54,7 @@ def parse_log(name: str, data: bytes) -> dict[str, Any] | None:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         document = json.loads(data)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep to be a log file
         return None
     if not isinstance(document, dict) or not isinstance(document.get("Records"), list):
         return None

@@ -50,7 +50,7 @@ def records_from_lookup(document: dict[str, Any]) -> list[dict[str, Any]]:
         raw = event.get("CloudTrailEvent")
         try:
             record = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to be a CloudTrail record
             continue
         if isinstance(record, dict):
             records.append(record)

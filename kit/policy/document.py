@@ -77,6 +77,9 @@ def parse_policy(document: str | dict[str, Any], name: str) -> Policy:
         except json.JSONDecodeError as exc:
             raise BadInput(name, f"a JSON policy document ({exc.msg} at line {exc.lineno} column {exc.colno})",
                            document) from None
+        except RecursionError:
+            raise BadInput(name, "a JSON policy document (this one is nested too deep to read)",
+                           document[:80]) from None
     return Policy(document, name)  # type: ignore[arg-type]
 
 
