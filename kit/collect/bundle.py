@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from kit import version
 from kit.collect.cli_commands import spec_for_file
 from kit.collect.cli_json import MAX_DEPTH, check_depth
+from kit.collect.local_files import files_inside
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 
@@ -74,9 +75,13 @@ def load_bundle(directory: str | Path) -> Evidence:
     folder = Path(directory)
     if not folder.is_dir():
         raise BadInput("bundle:DIR", "a folder written by `kit collect`", str(directory))
+    found_files = files_inside(folder)
+    for link in found_files.links:
+        raise BadInput(link.relative_to(folder).as_posix(), "a regular file inside the bundle",
+                       "a symbolic link (evidence is read only from inside its folder)")
     manifest = _read_manifest(folder)
     listed = {entry["path"]: entry for entry in manifest["files"]}
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+    present = {p.relative_to(folder).as_posix() for p in found_files.regular} - {MANIFEST}
     for name in sorted(present - set(listed)):
         raise BadInput(name, f"only files listed in {MANIFEST}", "a file the manifest does not list")
     documents: dict[str, Any] = {}

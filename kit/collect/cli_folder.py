@@ -25,6 +25,7 @@ from kit.collect.cli_commands import (
     spec_for_file,
 )
 from kit.collect.cli_json import MAX_DEPTH, check_depth
+from kit.collect.local_files import files_inside
 from kit.collect.redact import redact_log, redact_lookup
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
@@ -45,7 +46,12 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
     documents: dict[str, Any] = {}
     gaps: list[Gap] = []
     rejected: dict[str, int] = {}  # skipped file -> index of its gap
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    found_files = files_inside(folder)
+    for link in found_files.links:
+        name = link.relative_to(folder).as_posix()
+        _skip(gaps, name, "invalid-file", f"{name} is a symbolic link; evidence is read only from files inside "
+              "the folder, so it was skipped.", "cli:" + name)
+    for path in found_files.regular:
         name = path.relative_to(folder).as_posix()
         found = spec_for_file(name)
         if found is None:
