@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
@@ -20,6 +19,8 @@ from kit import version
 from kit.collect.cli_commands import spec_for_file
 from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
+from kit.collect.secrets import (ACCESS_KEY_ID, SECRET_IN_TEXT, SECRET_NAMES, SECRET_VALUE, SESSION_TOKEN, TOKEN_NAMES,
+                                 environment_secrets, mask_secrets)
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 
@@ -94,7 +95,7 @@ def load_bundle(directory: str | Path) -> Evidence:
         if digest != entry["sha256"]:
             raise BadInput(name, f"sha256 {entry['sha256']} (as {MANIFEST} says)", f"sha256 {digest}: the file was changed")
         documents[name] = _parse(name, payload)
-    return Evidence(
+    return mask_secrets(Evidence(
         instance_id=manifest["instance_id"],
         region=manifest["region"],
         documents=documents,
@@ -104,17 +105,11 @@ def load_bundle(directory: str | Path) -> Evidence:
         collected_at=manifest.get("collected_at"),
         parameters=manifest.get("parameters") or {},
         calls=manifest["calls"],
-    )
+    ))
 
 
 # -- credentials -------------------------------------------------------------------------------------
 
-ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
-SESSION_TOKEN = re.compile(r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2lu)[A-Za-z0-9/+=]{60,}")
-SECRET_IN_TEXT = re.compile(r"(?i)(?:aws_)?secret_?access_?key[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-SECRET_VALUE = re.compile(r"^[A-Za-z0-9/+=]{40}$")
-SECRET_NAMES = {"secretaccesskey", "awssecretaccesskey", "secretkey", "awssecretkey"}
-TOKEN_NAMES = {"sessiontoken", "awssessiontoken", "securitytoken", "xamzsecuritytoken", "awssecuritytoken"}
 # Fields where AWS itself reports which access key made a call (CloudTrail userIdentity.accessKeyId,
 # LookupEvents AccessKeyId, GetCallerIdentity UserId as moto answers it): an id there, alone, is kept.
 KEY_ID_NAMES = {"accesskeyid", "userid"}
@@ -125,7 +120,7 @@ def refuse_credentials(name: str, document: Any) -> None:
     AWS credential: a secret access key, a session token, an access key id anywhere but the fields where AWS
     reports which key made a call (KEY_ID_NAMES; beside a secret or token it is refused there too), or the
     secret or session token of the current environment."""
-    for where, problem in _credential_findings(document, "", _environment_secrets()):
+    for where, problem in _credential_findings(document, "", environment_secrets()):
         raise BadInput(f"{name}: {where or '/'}", "evidence without AWS credentials", problem)
 
 
@@ -181,11 +176,6 @@ def _text_findings(text: str, where: str, env_secrets: list[str]) -> Iterator[tu
     for secret in env_secrets:
         if secret in text:
             yield where, "a credential of the current environment"
-
-
-def _environment_secrets() -> list[str]:
-    names = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-    return [os.environ[n] for n in names if len(os.environ.get(n, "")) >= 16]
 
 
 # -- files -------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from kit.collect.cli_commands import (
 from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
 from kit.collect.redact import redact_log, redact_lookup
+from kit.collect.secrets import mask_secrets
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 from kit.frames.keyrefs import KEY_ARN
@@ -98,7 +99,7 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             continue
         gaps.append(Gap(command.call, "missing", command.impact, command.command))
     caller = documents.get("sts.get-caller-identity.json") or {}
-    return Evidence(
+    return mask_secrets(Evidence(
         instance_id=instance_id,
         region=region,
         documents=documents,
@@ -106,7 +107,7 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
         source=f"cli:{folder}",
         collector_arn=caller.get("Arn"),
         parameters={"instance_id": instance_id, "region": region},
-    )
+    ))
 
 
 def _without_session_tokens(spec: FileSpec, document: Any) -> Any:

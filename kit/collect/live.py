@@ -31,6 +31,7 @@ from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_win
 from kit.collect.fetcher import Fetcher
 from kit.collect.principal import (Principal, launching_principal, principal_of, records_from_lookup,
                                    requested_keys, session_window)
+from kit.collect.secrets import mask_secrets
 from kit.errors import BadInput
 from kit.evidence import Evidence
 
@@ -61,13 +62,13 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
     started = datetime.now(timezone.utc)
     fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, recorder or CallRecorder()))
     facts = _Collection(fetch, instance_id, window, source).run()
-    return Evidence(
+    return mask_secrets(Evidence(
         instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),
         gaps=list(fetch.gaps), source="live", collector_arn=facts.get("collector_arn"),
         collected_at=started.isoformat(timespec="seconds"),
         parameters={"kit_version": version(), "window": window.to_dict(),
                     "cloudtrail_source": cloudtrail_source or "lookup", **facts.get("derived", {})},
-        calls=list(fetch.clients.recorder.calls))
+        calls=list(fetch.clients.recorder.calls)))
 
 
 class _Collection:
