@@ -72,3 +72,23 @@ def test_a_symlinked_manifest_is_refused(tmp_path: Path, evidence) -> None:  # n
     with pytest.raises(BadInput) as err:
         load_bundle(bundle)
     assert err.value.field == MANIFEST
+
+
+def test_bundle_files_swapped_between_names_are_refused_even_with_a_rehashed_manifest(tmp_path: Path,
+                                                                                      evidence) -> None:  # noqa: F811
+    """Issue 16 #15: each bundle file must hold what its name says."""
+    import hashlib
+
+    bundle = write_bundle(evidence, tmp_path / "bundle")
+    volumes, aliases = bundle / "ec2.describe-volumes.json", bundle / "kms.list-aliases.json"
+    volume_bytes, alias_bytes = volumes.read_bytes(), aliases.read_bytes()
+    volumes.write_bytes(alias_bytes)
+    aliases.write_bytes(volume_bytes)
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    for entry in manifest["files"]:
+        entry["sha256"] = hashlib.sha256((bundle / entry["path"]).read_bytes()).hexdigest()
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BadInput) as err:
+        load_bundle(bundle)
+    assert err.value.field in {"ec2.describe-volumes.json", "kms.list-aliases.json"}
+    assert "as the file name says" in str(err.value)

@@ -42,6 +42,7 @@ def write_bundle(evidence: Evidence, out_dir: str | Path) -> Path:
     files = []
     for name in sorted(evidence.documents):
         _check_name(name)
+        _check_shape(name, evidence.documents[name])
         payloads[name] = _serialise(name, evidence.documents[name])
         found = spec_for_file(name)
         files.append({"path": name, "sha256": hashlib.sha256(payloads[name]).hexdigest(),
@@ -95,6 +96,7 @@ def load_bundle(directory: str | Path) -> Evidence:
         if digest != entry["sha256"]:
             raise BadInput(name, f"sha256 {entry['sha256']} (as {MANIFEST} says)", f"sha256 {digest}: the file was changed")
         documents[name] = _parse(name, payload)
+        _check_shape(name, documents[name])
     return mask_secrets(Evidence(
         instance_id=manifest["instance_id"],
         region=manifest["region"],
@@ -213,6 +215,18 @@ def _parse(name: str, payload: bytes) -> Any:
         raise BadInput(name, "a JSON document (gzipped when named .gz)", str(err)) from err
     except RecursionError:
         raise BadInput(name, "a JSON document (gzipped when named .gz)", f"nested more than {MAX_DEPTH} levels deep") from None
+
+
+def _check_shape(name: str, document: Any) -> None:
+    """Refuse a file whose content is not what its name says (e.g. two files swapped, manifest rehashed)."""
+    from kit.collect.cli_folder import shape_problem  # the cli: folder's shape table, one for both
+
+    found = spec_for_file(name)
+    if found is None:
+        return
+    problem = shape_problem(found[0], found[1], document)
+    if problem:
+        raise BadInput(name, f"the output of {found[0].call}, as the file name says", problem)
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
