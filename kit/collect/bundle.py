@@ -21,6 +21,7 @@ from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
 from kit.collect.secrets import (ACCESS_KEY_ID, SECRET_IN_TEXT, SECRET_NAMES, SECRET_VALUE, SESSION_TOKEN, TOKEN_NAMES,
                                  environment_secrets, mask_secrets)
+from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 
@@ -91,7 +92,10 @@ def load_bundle(directory: str | Path) -> Evidence:
         path = folder.joinpath(*PurePosixPath(name).parts)
         if name not in present:
             raise BadInput(name, f"the file {MANIFEST} lists", "missing")
-        payload = path.read_bytes()
+        try:
+            payload = read_bounded(path)
+        except EvidenceTooLarge as err:
+            raise BadInput(name, "an evidence file within the kit's size budget", str(err)) from None
         digest = hashlib.sha256(payload).hexdigest()
         if digest != entry["sha256"]:
             raise BadInput(name, f"sha256 {entry['sha256']} (as {MANIFEST} says)", f"sha256 {digest}: the file was changed")
@@ -207,7 +211,7 @@ def _serialise(name: str, document: Any) -> bytes:
 def _parse(name: str, payload: bytes) -> Any:
     try:
         if name.endswith(".gz"):
-            payload = gzip.decompress(payload)
+            payload = gunzip_bounded(payload)
         document = json.loads(payload.decode("utf-8-sig"))
         check_depth(document)
         return document

@@ -28,6 +28,7 @@ from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
 from kit.collect.redact import redact_log, redact_lookup
 from kit.collect.secrets import mask_secrets
+from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 from kit.frames.keyrefs import KEY_ARN
@@ -62,6 +63,8 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
         try:
             document = read_json_file(path)
             problem = shape_problem(spec, qualifier, document)
+        except EvidenceTooLarge as err:
+            problem = f"too large ({err})"
         except ValueError as err:
             problem = f"not valid JSON ({err})"
             refused = aws_cli_error(path)
@@ -123,10 +126,10 @@ def _without_session_tokens(spec: FileSpec, document: Any) -> Any:
 def read_json_file(path: Path) -> Any:
     """One CLI output file: UTF-8 (a BOM and surrounding whitespace allowed) or UTF-16 with a BOM, gzipped
     when named .gz."""
-    raw = path.read_bytes()
+    raw = read_bounded(path)
     if path.name.endswith(".gz"):
         try:
-            raw = gzip.decompress(raw)
+            raw = gunzip_bounded(raw)
         except (OSError, EOFError) as err:
             raise ValueError(f"not gzip: {err}") from err
     # Windows PowerShell 5 redirects (`aws ... > file.json`) write UTF-16 with a BOM

@@ -19,7 +19,9 @@ from kit.collect.cloudtrail_window import TimeRange
 from kit.collect.fetcher import Fetcher
 from kit.collect.gaps import gap_from_exception
 from kit.collect.redact import redact_log
+from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput
+from kit.evidence import Gap
 
 _FILE_NAME = re.compile(r"^(\d{12})_CloudTrail_([\w-]+)_(\d{8}T\d{4}Z)_[^/]+\.json(\.gz)?$")
 _DATE_PATH = re.compile(r"/CloudTrail/([\w-]+)/(\d{4})/(\d{2})/(\d{2})/")
@@ -37,10 +39,14 @@ def collect_log_archive(fetch: Fetcher, source: str, account_id: str | None, reg
         if not root.is_dir():
             raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                            source)
-        files = _local_files(root, region, window)
+        files = _local_files(fetch, root, region, window)
     records: list[dict[str, Any]] = []
     for relative, data in files:
-        document = parse_log(relative, data)
+        try:
+            document = parse_log(relative, data)
+        except EvidenceTooLarge as err:
+            fetch.add_gap(too_large_gap(relative, err))
+            continue
         if document is not None:
             redact_log(document)
             fetch.store(f"cloudtrail-logs/{relative}", document)
@@ -48,12 +54,20 @@ def collect_log_archive(fetch: Fetcher, source: str, account_id: str | None, reg
     return records
 
 
+def too_large_gap(relative: str, err: EvidenceTooLarge) -> Gap:
+    """The gap for a log file over the per-file budget: its events are missing, and the analysis says so."""
+    return Gap("cloudtrail:log-file", "EvidenceTooLarge",
+               f"{relative} was not read ({err}); its events are missing from the CloudTrail evidence.", None)
+
+
 def parse_log(name: str, data: bytes) -> dict[str, Any] | None:
     """`{"Records": [...]}` from a log file's bytes (gzipped or not); None when it is not a log file."""
     try:
         if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            data = gunzip_bounded(data)
         document = json.loads(data)
+    except EvidenceTooLarge:
+        raise
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep to be a log file
         return None
     if not isinstance(document, dict) or not isinstance(document.get("Records"), list):
@@ -80,12 +94,15 @@ def wanted(relative: str, region: str, window: TimeRange) -> bool:
     return bool(folder) or path.endswith((".json", ".json.gz"))
 
 
-def _local_files(root: Path, region: str, window: TimeRange) -> list[tuple[str, bytes]]:
+def _local_files(fetch: Fetcher, root: Path, region: str, window: TimeRange) -> list[tuple[str, bytes]]:
     out = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
         if path.is_file() and relative.endswith((".json", ".json.gz")) and wanted(relative, region, window):
-            out.append((relative, path.read_bytes()))
+            try:
+                out.append((relative, read_bounded(path)))
+            except EvidenceTooLarge as err:
+                fetch.add_gap(too_large_gap(relative, err))
     return out
 
 

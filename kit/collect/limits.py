@@ -1,0 +1,55 @@
+"""How much evidence one investigation reads: a stated budget per file, so a huge or hostile file (a 300 MB
+lookup-events dump, a gzip bomb) is refused by name, or skipped with a gap, before it costs gigabytes.
+
+Parsed JSON takes about ten times its size in memory, so 128 MiB per file keeps one investigation under a few
+GB; a real CLI output or CloudTrail log file for one instance is far smaller (a day of an account's log files
+is delivered in files of a few MB)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+MAX_EVIDENCE_FILE_BYTES = 128 * 1024 * 1024
+
+
+class EvidenceTooLarge(ValueError):
+    """An evidence file (or its decompressed content) is larger than the per-file budget."""
+
+
+def read_bounded(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes, or EvidenceTooLarge when it holds more than `limit` (default: the budget; checked
+    before reading)."""
+    limit = MAX_EVIDENCE_FILE_BYTES if limit is None else limit
+    size = path.stat().st_size
+    if size > limit:
+        raise EvidenceTooLarge(f"{size} bytes, more than the kit's budget of {limit} bytes per evidence file")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # grew while we read it
+        raise EvidenceTooLarge(f"more than the kit's budget of {limit} bytes per evidence file")
+    return data
+
+
+def gunzip_bounded(data: bytes, limit: int | None = None) -> bytes:
+    """gzip.decompress that stops at `limit` decompressed bytes (default: the budget) with EvidenceTooLarge
+    instead of exhausting memory. Raises OSError/EOFError for data that is not (complete) gzip, as
+    gzip.decompress does."""
+    limit = MAX_EVIDENCE_FILE_BYTES if limit is None else limit
+    out = bytearray()
+    remaining = data
+    while remaining:
+        inflater = zlib.decompressobj(wbits=31)  # one gzip member; concatenated members loop
+        try:
+            chunk = inflater.decompress(remaining, limit + 1 - len(out))
+        except zlib.error as err:
+            raise OSError(f"not gzip: {err}") from err
+        out += chunk
+        if len(out) > limit:
+            raise EvidenceTooLarge(f"more than the kit's budget of {limit} bytes per evidence file, decompressed")
+        if not inflater.eof:
+            if inflater.unconsumed_tail:
+                raise EvidenceTooLarge(f"more than the kit's budget of {limit} bytes per evidence file, decompressed")
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        remaining = inflater.unused_data
+    return bytes(out)
