@@ -26,6 +26,7 @@ from kit.collect.cli_commands import (
 )
 from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
+from kit.collect.output_shapes import output_shape_problem
 from kit.collect.redact import redact_log, redact_lookup
 from kit.collect.secrets import mask_secrets
 from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
@@ -93,6 +94,8 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
         every = _instance_ids(documents[REQUIRED])
         if len(every) > 1:
             raise BadInput("instance_id", f"one of {', '.join(every)} (the file describes several instances)", None)
+    if not isinstance(instance.get("InstanceId"), str):
+        raise BadInput(REQUIRED, "instances that carry their InstanceId", "an instance without one")
     instance_id = instance_id or instance["InstanceId"]
     region = region or _region(instance, documents)
     for command in missing_commands(documents, instance_id, region):
@@ -180,7 +183,8 @@ def shape_problem(spec: FileSpec, qualifier: str | None, document: Any) -> str |
     for key in present:
         if spec.shape[key] == "list" and any(not isinstance(item, dict) for item in document[key]):
             return f"every item of {key} should be an object"
-    return _qualifier_problem(spec, qualifier, document) or _event_depth_problem(spec, document)
+    return (output_shape_problem(spec.call, document) or _qualifier_problem(spec, qualifier, document)
+            or _event_depth_problem(spec, document))
 
 
 def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str, Any]) -> str | None:
