@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from kit import __version__
+from kit.aws_ids import ACCESS_KEY_ID
 from kit.collect.cli_commands import spec_for_file
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
@@ -103,7 +104,6 @@ def load_bundle(directory: str | Path) -> Evidence:
 
 # -- credentials -------------------------------------------------------------------------------------
 
-ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 SESSION_TOKEN = re.compile(r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2lu)[A-Za-z0-9/+=]{60,}")
 SECRET_IN_TEXT = re.compile(r"(?i)(?:aws_)?secret_?access_?key[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
 SECRET_VALUE = re.compile(r"^[A-Za-z0-9/+=]{40}$")

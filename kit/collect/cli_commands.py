@@ -16,11 +16,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
+from kit.aws_ids import instance_account, region_of_zone
 from kit.collect.principal import launching_principal, requested_keys, session_window
 from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record, touched_resources
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
-
-AZ_REGION = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+)")
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,7 @@ def missing_commands(documents: Mapping[str, Any], instance_id: str, region: str
 def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) -> dict[str, Any]:
     """Ids the checklist needs, read from the documents at hand."""
     instance = find_instance(documents.get("ec2.describe-instances.json"), instance_id) or {}
-    account_id = instance.get("_OwnerId")
+    account_id = instance_account(documents, instance_id)
     aliases = (documents.get("kms.list-aliases.json") or {}).get("Aliases") or []
     described = [
         (d.get("KeyMetadata") or {}).get("Arn")
@@ -328,9 +327,8 @@ def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | No
 
 
 def region_from_zone(zone: str | None) -> str | None:
-    """eu-west-1a -> eu-west-1; us-west-2-lax-1a -> us-west-2."""
-    match = AZ_REGION.match(zone or "")
-    return match.group(1) if match else None
+    """eu-west-1a -> eu-west-1; us-west-2-lax-1a -> us-west-2 (kit.aws_ids.region_of_zone)."""
+    return region_of_zone(zone)
 
 
 def _organization_chain(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kit.aws_ids import KEY_ARN
 from kit.collect.cli_commands import (
     FileSpec,
     find_instance,
@@ -26,7 +27,6 @@ from kit.collect.cli_commands import (
 from kit.collect.redact import redact_log, redact_lookup
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
-from kit.frames.keyrefs import KEY_ARN
 
 REQUIRED = "ec2.describe-instances.json"
 

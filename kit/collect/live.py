@@ -15,7 +15,6 @@ Every error becomes a gap; every call is recorded in `evidence.calls`.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import boto3
 
 from kit import __version__
+from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_logs import collect_log_archive
@@ -36,8 +36,6 @@ from kit.evidence import Evidence
 
 __all__ = ["CollectWindow", "collect_live"]
 
-_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 ASG_TAG = "aws:autoscaling:groupName"
 
 
@@ -49,9 +47,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
     cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, else a folder or s3://bucket/prefix
     of CloudTrail log files. recorder: one that already holds earlier calls (make_session's AssumeRole).
     """
-    if not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
+    if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not REGION.match(region):
         raise BadInput("region", "an AWS Region name like eu-west-1", region)
     window = window or CollectWindow()
     source = None if cloudtrail_source in (None, "", "lookup") else cloudtrail_source
@@ -87,7 +85,7 @@ class _Collection:
             lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases", page_size=100),
             lambda: identity.authorization_details(f),
         )
-        account_id = (caller or {}).get("Account") or _owner_account(f.documents)
+        account_id = instance_account(f.documents, self.instance_id)
         outer = incident_window(instance, self.window)
 
         _, records, _, _ = f.together(
@@ -205,11 +203,4 @@ def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str,
         if about_instance or for_launcher:
             arns += [r.get("ARN") for r in record.get("resources") or [] if ":key/" in (r.get("ARN") or "")]
     return [a for a in dict.fromkeys(arns) if a]
-
-
-def _owner_account(documents: dict[str, Any]) -> str | None:
-    for reservation in (documents.get("ec2.describe-instances.json") or {}).get("Reservations") or []:
-        if reservation.get("OwnerId"):
-            return str(reservation["OwnerId"])
-    return None
 

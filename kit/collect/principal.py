@@ -9,16 +9,15 @@ shares these rules with live collection.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from kit.aws_ids import ASSUMED_ROLE_ARN, account_of
 from kit.collect.cloudtrail_window import TimeRange, parse_time
 
 LAUNCH_EVENT_NAMES = ("RunInstances", "StartInstances")
 SESSION_SLACK = timedelta(minutes=2)  # a role session's creating AssumeRole* lies this close to its creationDate
-_ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -119,14 +118,14 @@ def principal_of(identity: dict[str, Any]) -> Principal | None:
     if kind == "AssumedRole":
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
         role_arn = issuer.get("arn")
-        match = _ASSUMED_ROLE.match(arn)
+        match = ASSUMED_ROLE_ARN.match(arn)
         if not role_arn and match:
-            role_arn = f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
+            role_arn = f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
         if not role_arn:
             return None
         name = issuer.get("userName") or role_arn.rsplit("/", 1)[-1]
         created = ((identity.get("sessionContext") or {}).get("attributes") or {}).get("creationDate")
-        return Principal(role_arn, role_kind(role_arn), name, account or _account_of(role_arn), arn or None,
+        return Principal(role_arn, role_kind(role_arn), name, account or account_of(role_arn), arn or None,
                          session_created=created)
     if kind == "FederatedUser":
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
@@ -146,8 +145,3 @@ def role_kind(role_arn: str) -> str:
     if "/aws-service-role/" in role_arn:
         return "service-linked-role"
     return "role"
-
-
-def _account_of(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None
