@@ -17,8 +17,8 @@ from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
-from kit.collect.principal import launching_principal, requested_keys, session_window
-from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record, touched_resources
+from kit.collect.principal import Principal, keys_in_kms_events, launching_principal, requested_keys, session_window
+from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
 
 
@@ -261,8 +261,9 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         refs.append(default)
     refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
     key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
-    if not key_arns:  # nothing names a key we can resolve: KMS events about the instance do
-        key_arns = _keys_in_kms_events(records, instance_id)
+    principal = launching_principal(records, instance_id)
+    if not key_arns:  # nothing names a key we can resolve: KMS events about the launch do (as live chooses)
+        key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = _organization_chain(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
@@ -275,7 +276,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "scp_targets": targets,
         "scp_policy_ids": policy_ids,
         "ebs_defaults": ebs_defaults,
-        "role_sessions": _launching_sessions(records, instance_id),
+        "role_sessions": _launching_sessions(principal),
     }
 
 
@@ -290,27 +291,14 @@ def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _launching_sessions(records: list[dict[str, Any]], instance_id: str) -> list[RoleSession]:
+def _launching_sessions(principal: Principal | None) -> list[RoleSession]:
     """The role session behind the latest RunInstances/StartInstances of the instance, if a role session
     launched it (as live collection finds it): its creating AssumeRole* event holds any session policy."""
-    principal = launching_principal(records, instance_id)
     around = session_window(principal)
     if principal is None or around is None:
         return []
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     return [RoleSession(principal.name, principal.arn, around.start.strftime(fmt), around.end.strftime(fmt))]
-
-
-def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:
-    """Key ARNs of KMS events that touch the instance (its grant, its infrastructure role's Decrypt)."""
-    arns: list[str] = []
-    for record in records:
-        if record.get("eventSource") != "kms.amazonaws.com":
-            continue
-        instances, _, keys = touched_resources(record)
-        if instance_id in instances:
-            arns += keys
-    return list(_unique(arns))
 
 
 def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ Every error becomes a gap; every call is recorded in `evidence.calls`.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
-from kit.collect.principal import (Principal, launching_principal, principal_of, records_from_lookup,
+from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
                                    requested_keys, session_window)
 from kit.errors import BadInput
 from kit.evidence import Evidence
@@ -165,11 +164,11 @@ class _Collection:
               narrow: TimeRange, principal: Principal | None, records: list[dict[str, Any]]) -> list[keys.Key]:
         f = self.fetch
         if self.source:  # the log files already hold every KMS event of the window
-            refs = refs or _keys_in_kms_events(records, self.instance_id, principal)
+            refs = refs or keys_in_kms_events(records, self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         if not refs:
             document = lookup_events(f, "kms", "EventSource", "kms.amazonaws.com", narrow, self.window.max_pages)
-            refs = _keys_in_kms_events(records_from_lookup(document or {}), self.instance_id, principal)
+            refs = keys_in_kms_events(records_from_lookup(document or {}), self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         found = keys.collect_keys(f, refs, account_id, aliases)
         named = [k for k in found if k.arn and k.key_id]
@@ -188,19 +187,3 @@ class _Collection:
 def _launch_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records as LookupEvents-style {EventName, EventTime} (what kms_window reads)."""
     return [{"EventName": r.get("eventName"), "EventTime": r.get("eventTime")} for r in records]
-
-
-def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str,
-                        principal: Principal | None) -> list[str]:
-    """Key ARNs of KMS events about the instance: the grant for its EC2 infrastructure role, that role's
-    Decrypt, or a call EC2 made for the launching principal."""
-    arns: list[str] = []
-    for record in records:
-        about_instance = instance_id in json.dumps([record.get("requestParameters"), record.get("userIdentity")])
-        via_ec2 = "ec2" in str(record.get("userIdentity", {}).get("invokedBy") or record.get("sourceIPAddress"))
-        caller = principal_of(record.get("userIdentity") or {})
-        for_launcher = bool(principal and caller and caller.arn == principal.arn and via_ec2)
-        if about_instance or for_launcher:
-            arns += [r.get("ARN") for r in record.get("resources") or [] if ":key/" in (r.get("ARN") or "")]
-    return [a for a in dict.fromkeys(arns) if a]
-
