@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from kit.errors import BadInput
 from kit.aws_ids import ACCOUNT_ID, DESCRIBE_INSTANCES, REGION, ROLE_NAME, instance_account
+from kit.errors import BadInput
 from kit.params import PROFILE, validate
 
 SCHEMA = "kit.scan-summary/1"

@@ -6,9 +6,9 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from kit.aws_ids import instance_account
 from kit.evidence import Evidence
 from kit.frames import autoscaling, ec2, iam, kms
-from kit.aws_ids import instance_account
 from kit.frames.cloudtrail import events_frame, records_from_documents
 from kit.frames.keyrefs import KeyResolver
 from kit.frames.schemas import FrameSchemaError, frame_from_rows, load_schemas, validate_frame

@@ -7,15 +7,17 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
-from kit.aws_ids import ASSUMED_ROLE_ARN, EC2_INFRASTRUCTURE, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, VOLUME_ID_IN_TEXT, account_of
+from kit.aws_ids import (ASSUMED_ROLE_ARN, EC2_INFRASTRUCTURE, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, VOLUME_ID_IN_TEXT,
+                         account_of)
 from kit.evidence import Evidence
 from kit.frames.schemas import frame_from_rows
 
 LOOKUP_PREFIX = "cloudtrail.lookup-events"
 LOGS_PREFIX = "cloudtrail-logs/"
 
-# The instance's hidden role (kit.aws_ids.EC2_INFRASTRUCTURE): arn:aws:sts::<acct>:assumed-role/aws:ec2-infrastructure/<instance-id>,
-# in older records <acct>:aws:ec2-infrastructure:<instance-id>.
+# The instance's hidden role (kit.aws_ids.EC2_INFRASTRUCTURE):
+# arn:aws:sts::<acct>:assumed-role/aws:ec2-infrastructure/<instance-id>, in older records
+# <acct>:aws:ec2-infrastructure:<instance-id>.
 
 _INSTANCE_KEYS = {"instanceId", "InstanceId"}
 _VOLUME_KEYS = {"volumeId", "VolumeId", "aws:ebs:id"}
