@@ -14,15 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kit.aws_ids import ACCESS_KEY_ID, INSTANCE_ID, REGION, ROLE_ARN
 from kit.errors import BadInput
 
-INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 PROFILE = re.compile(r"^[\w+=,.@-]{1,128}$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 SCENARIO = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Strings that look like credentials: these never belong in a parameter.
-CREDENTIAL = re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])|aws_secret_access_key|aws_session_token",
+CREDENTIAL = re.compile(ACCESS_KEY_ID.pattern + r"|aws_secret_access_key|aws_session_token",
                         re.IGNORECASE)
 MAX_WINDOW_MINUTES = 90 * 24 * 60  # CloudTrail lookup-events keeps 90 days
 

@@ -31,9 +31,8 @@ def run_batch(args: argparse.Namespace) -> int:
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
     out.mkdir(parents=True, exist_ok=True)
     incidents = load_incidents(args.params, out)
-    options = BatchOptions(jobs=jobs, notebook=Path(args.notebook) if getattr(args, "notebook", None) else None,
-                           progress=not getattr(args, "no_progress", False))
-    share = not getattr(args, "no_shared_evidence", False)
+    options = BatchOptions(jobs=jobs)
+    share = not args.no_shared_evidence
     with SharedEvidence(enabled=share) as shared:
         outcomes = run_incidents(incidents, options, prepare=shared.prepare)
         extra = {"shared_evidence": shared.stats()}
@@ -61,8 +60,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from kit.batch.scan import ScanRequest, scan, write_scan
 
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
-                                    since=args.since, profile=getattr(args, "profile", None),
-                                    until=getattr(args, "until", None))
+                                    since=args.since, profile=args.profile, until=args.until)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))

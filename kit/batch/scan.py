@@ -1,8 +1,9 @@
 """`kit scan`: find the instances that failed to launch, across Regions and accounts, read-only.
 
-An instance failed to launch when it is stopped or terminated and its state reason is one the diagnosis
-classifies as a launch failure (kit.diagnose.state_reason: a KMS candidate, or a named non-KMS cause such
-as the volume quota), not a stop someone or something asked for. Each account is read through a role
+An instance failed to launch by kit.diagnose.state_reason.failed_to_launch (the notebook's picker uses it
+too): it is stopping, stopped, shutting-down or terminated and its state reason is one the diagnosis
+classifies as a launch failure (a KMS candidate, or a named non-KMS cause such as the volume quota), not a
+stop someone or something asked for. Each account is read through a role
 assumed in it (sts:AssumeRole), with kit.collect's guarded read-only clients; every account/Region pair is
 scanned concurrently, and one that cannot be read is reported and skipped. The result is one papermill
 parameter file per instance (the notebook's parameter names) and `scan-summary.json`.
@@ -11,7 +12,6 @@ parameter file per instance (the notebook's parameter names) and `scan-summary.j
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +22,11 @@ from typing import Any
 
 import yaml
 
+from kit.aws_ids import ACCOUNT_ID, DESCRIBE_INSTANCES, REGION, ROLE_NAME, instance_account
 from kit.errors import BadInput
-from kit.params import PROFILE, REGION, validate
+from kit.params import PROFILE, validate
 
 SCHEMA = "kit.scan-summary/1"
-FAILED_STATES = ("stopped", "terminated")
-LAUNCH_FAILURE_KINDS = ("kms-candidate", "cause")  # kit.diagnose.state_reason kinds that mean "failed to launch"
-ACCOUNT = re.compile(r"^[0-9]{12}$")
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 MAX_WORKERS = 8
 
 
@@ -55,7 +52,7 @@ class ScanRequest:
             if not isinstance(region, str) or not REGION.match(region):
                 raise BadInput("--region", "a Region code like eu-west-1", region)
         for account in accounts or ():
-            if not isinstance(account, str) or not ACCOUNT.match(account):
+            if not isinstance(account, str) or not ACCOUNT_ID.match(account):
                 raise BadInput("--account", "a 12-digit AWS account id", account)
         if accounts and not role_name:
             raise BadInput("--role-name", "the name of a role to assume in each --account (e.g. a read-only "
@@ -214,15 +211,10 @@ def partition(region: str) -> str:
 def launch_failure(instance: dict[str, Any]) -> tuple[Any, datetime | None] | None:
     """(the diagnosis's reading of the state reason, the failure time) when `instance` failed to launch."""
     from kit.collect.cloudtrail_window import incident_time
-    from kit.diagnose.state_reason import read_state_reason
+    from kit.diagnose.state_reason import failed_to_launch, read_instance_state
 
-    state = (instance.get("State") or {}).get("Name")
-    if state not in FAILED_STATES:
-        return None
-    reason = instance.get("StateReason") or {}
-    reading = read_state_reason(state, reason.get("Code"), reason.get("Message"),
-                                instance.get("StateTransitionReason"))
-    if reading.kind not in LAUNCH_FAILURE_KINDS:
+    reading = read_instance_state(instance)
+    if not failed_to_launch(reading):
         return None
     return reading, incident_time(instance)
 
@@ -264,18 +256,20 @@ class _Unreadable(Exception):
 
 def _scan_target(request: ScanRequest, sessions: _Sessions, account: str | None, region: str) -> TargetResult:
     from kit.collect.clients import ReadOnlyClients
+    from kit.diagnose.state_reason import FAILED_LAUNCH_STATES
 
     target = TargetResult(account_id=account, region=region)
     try:
         session = sessions.get(account, region)
         ec2 = ReadOnlyClients(session, region)("ec2")
         pages = ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "instance-state-name", "Values": list(FAILED_STATES)}])
+            Filters=[{"Name": "instance-state-name", "Values": list(FAILED_LAUNCH_STATES)}])
         for page in pages:
             for reservation in page.get("Reservations") or []:
-                owner = reservation.get("OwnerId") or account
                 for instance in reservation.get("Instances") or []:
                     target.instances_examined += 1
+                    owner = instance_account({DESCRIBE_INSTANCES: {"Reservations": [reservation]}},
+                                             instance.get("InstanceId") or "") or account
                     found = _failed_launch(request, instance, owner, account, region)
                     if found is not None:
                         target.failed.append(found)

@@ -68,17 +68,16 @@ class SharedEvidence:
         then lets the notebook collect on its own, so the incident's report shows the error.
         """
         from kit.collect.bundle import write_bundle
-        from kit.collect.cloudtrail_window import CollectWindow
         from kit.collect.live import collect_live
+        from kit.collect.options import collect_options
 
         params = incident.params
         if params is None or not self.applies(params):
             return params  # type: ignore[return-value]
         session = self._session(params)
-        window = CollectWindow(before_minutes=params.window_before_minutes,
-                               after_minutes=params.window_after_minutes)
-        evidence = collect_live(params.instance_id, params.region, session=session, window=window,
-                                cloudtrail_source=params.cloudtrail_source or None)
+        options = collect_options(params)
+        evidence = collect_live(options.instance_id, options.region, session=session, window=options.window,
+                                cloudtrail_source=options.cloudtrail_source)
         folder = self._scratch() / incident.name if params.redact else incident.out_dir / EVIDENCE_FOLDER
         if folder.exists():
             _empty(folder)
@@ -100,14 +99,13 @@ class SharedEvidence:
 
     def _session(self, params: InvestigationParameters) -> SharingSession:
         """One sharing session per credentials (profile, role): the calls of one account are shared."""
-        from kit.collect.clients import make_session
+        from kit.collect.options import collect_options
 
         key = (params.profile, params.role_arn)
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
-                base = make_session(profile=params.profile or None, role_arn=params.role_arn or None,
-                                    region=params.region, session_name="kit-batch")
+                base = collect_options(params).session(session_name="kit-batch")
                 session = self._sessions[key] = SharingSession(base)
             return session
 

@@ -16,11 +16,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
-from kit.collect.principal import launching_principal, requested_keys, session_window
-from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record, touched_resources
+from kit.aws_ids import instance_account, region_of_zone
+from kit.collect.principal import Principal, keys_in_kms_events, launching_principal, requested_keys, session_window
+from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
-
-AZ_REGION = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+)")
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,7 @@ def missing_commands(documents: Mapping[str, Any], instance_id: str, region: str
 def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) -> dict[str, Any]:
     """Ids the checklist needs, read from the documents at hand."""
     instance = find_instance(documents.get("ec2.describe-instances.json"), instance_id) or {}
-    account_id = instance.get("_OwnerId")
+    account_id = instance_account(documents, instance_id)
     aliases = (documents.get("kms.list-aliases.json") or {}).get("Aliases") or []
     described = [
         (d.get("KeyMetadata") or {}).get("Arn")
@@ -262,8 +261,9 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         refs.append(default)
     refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
     key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
-    if not key_arns:  # nothing names a key we can resolve: KMS events about the instance do
-        key_arns = _keys_in_kms_events(records, instance_id)
+    principal = launching_principal(records, instance_id)
+    if not key_arns:  # nothing names a key we can resolve: KMS events about the launch do (as live chooses)
+        key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = _organization_chain(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
@@ -276,7 +276,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "scp_targets": targets,
         "scp_policy_ids": policy_ids,
         "ebs_defaults": ebs_defaults,
-        "role_sessions": _launching_sessions(records, instance_id),
+        "role_sessions": _launching_sessions(principal),
     }
 
 
@@ -291,27 +291,14 @@ def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _launching_sessions(records: list[dict[str, Any]], instance_id: str) -> list[RoleSession]:
+def _launching_sessions(principal: Principal | None) -> list[RoleSession]:
     """The role session behind the latest RunInstances/StartInstances of the instance, if a role session
     launched it (as live collection finds it): its creating AssumeRole* event holds any session policy."""
-    principal = launching_principal(records, instance_id)
     around = session_window(principal)
     if principal is None or around is None:
         return []
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     return [RoleSession(principal.name, principal.arn, around.start.strftime(fmt), around.end.strftime(fmt))]
-
-
-def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str) -> list[str]:
-    """Key ARNs of KMS events that touch the instance (its grant, its infrastructure role's Decrypt)."""
-    arns: list[str] = []
-    for record in records:
-        if record.get("eventSource") != "kms.amazonaws.com":
-            continue
-        instances, _, keys = touched_resources(record)
-        if instance_id in instances:
-            arns += keys
-    return list(_unique(arns))
 
 
 def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | None:
@@ -328,9 +315,8 @@ def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | No
 
 
 def region_from_zone(zone: str | None) -> str | None:
-    """eu-west-1a -> eu-west-1; us-west-2-lax-1a -> us-west-2."""
-    match = AZ_REGION.match(zone or "")
-    return match.group(1) if match else None
+    """eu-west-1a -> eu-west-1; us-west-2-lax-1a -> us-west-2 (kit.aws_ids.region_of_zone)."""
+    return region_of_zone(zone)
 
 
 def _organization_chain(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:

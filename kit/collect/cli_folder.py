@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kit.aws_ids import KEY_ARN
 from kit.collect.cli_commands import (
     FileSpec,
     find_instance,
@@ -32,7 +33,6 @@ from kit.collect.secrets import mask_secrets
 from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
-from kit.frames.keyrefs import KEY_ARN
 
 REQUIRED = "ec2.describe-instances.json"
 

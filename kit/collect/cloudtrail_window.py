@@ -48,16 +48,6 @@ class CollectWindow:
         if self.start and self.end and self.start >= self.end:
             raise BadInput("window.start", "a time before window.end", self.start)
 
-    @classmethod
-    def from_args(cls, before: int | None, after: int | None) -> CollectWindow:
-        """The window for `--window-before/--window-after` (None keeps the default)."""
-        kwargs: dict[str, int] = {}
-        if before is not None:
-            kwargs["before_minutes"] = before
-        if after is not None:
-            kwargs["after_minutes"] = after
-        return cls(**kwargs)
-
     def to_dict(self) -> dict[str, Any]:
         """The parameters as recorded in the evidence."""
         return {"before_minutes": self.before_minutes, "after_minutes": self.after_minutes,

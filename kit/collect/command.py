@@ -6,18 +6,18 @@ import argparse
 import sys
 
 from kit.collect.bundle import write_bundle
-from kit.collect.clients import CallRecorder, make_session
-from kit.collect.cloudtrail_window import CollectWindow
+from kit.collect.clients import CallRecorder
 from kit.collect.live import collect_live
+from kit.collect.options import collect_options, parameters_from_args
 
 
 def run(args: argparse.Namespace) -> int:
     """Collect live (profile / role from the arguments), write the bundle, print what was collected."""
-    window = CollectWindow.from_args(getattr(args, "window_before", None), getattr(args, "window_after", None))
+    options = collect_options(parameters_from_args(args))
     recorder = CallRecorder()  # the AssumeRole of --role-arn is a call made too
-    session = make_session(profile=args.profile, role_arn=args.role_arn, region=args.region, recorder=recorder)
-    evidence = collect_live(args.instance_id, args.region, session=session, window=window,
-                            cloudtrail_source=getattr(args, "cloudtrail_source", None), recorder=recorder)
+    session = options.session(recorder=recorder)
+    evidence = collect_live(options.instance_id, options.region, session=session, window=options.window,
+                            cloudtrail_source=options.cloudtrail_source, recorder=recorder)
     folder = write_bundle(evidence, args.out)
     print(f"bundle {folder}: {len(evidence.documents)} files, {len(evidence.calls)} AWS calls, "
           f"{len(evidence.gaps)} gaps")

@@ -8,14 +8,11 @@ key id (uuid). GetKeyPolicy cannot be called across accounts: that is recorded a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from kit.aws_ids import ALIAS_ARN, KEY_ARN, KEY_ID
 from kit.collect.fetcher import Fetcher
-
-_KEY_ARN = re.compile(r"^arn:(aws[\w-]*):kms:([\w-]+):(\d{12}):key/([\w-]+)$")
-_ALIAS_ARN = re.compile(r"^arn:(aws[\w-]*):kms:([\w-]+):(\d{12}):(alias/.+)$")
 
 
 @dataclass(frozen=True)
@@ -70,13 +67,13 @@ def policy_and_grants(fetch: Fetcher, key: Key, account_id: str | None) -> None:
 
 def _resolve_without_describe(fetch: Fetcher, reference: str, account_id: str | None,
                               aliases: dict[str, Any] | None, region: str) -> Key:
-    match = _KEY_ARN.match(reference)
+    match = KEY_ARN.match(reference)
     if match:
-        return Key(reference, reference, match.group(4), match.group(3), match.group(2))
-    if re.fullmatch(r"[0-9a-f-]{36}|mrk-[0-9a-f]{32}", reference) and account_id:
+        return Key(reference, reference, match["key_id"], match["account"], match["region"])
+    if KEY_ID.match(reference) and account_id:
         return Key(reference, _key_arn(region, account_id, reference), reference, account_id, region)
-    alias = _ALIAS_ARN.match(reference)
-    alias_name = alias.group(4) if alias else reference
+    alias = ALIAS_ARN.match(reference)
+    alias_name = alias["alias"] if alias else reference
     for entry in (aliases or {}).get("Aliases") or []:
         if entry.get("AliasName") == alias_name and entry.get("TargetKeyId") and account_id:
             target = entry["TargetKeyId"]
@@ -89,6 +86,6 @@ def _key_arn(region: str, account_id: str, key_id: str) -> str:
 
 
 def _region_of(reference: str) -> str | None:
-    match = _KEY_ARN.match(reference) or _ALIAS_ARN.match(reference)
-    return match.group(2) if match else None
+    match = KEY_ARN.match(reference) or ALIAS_ARN.match(reference)
+    return match["region"] if match else None
 

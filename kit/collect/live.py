@@ -14,8 +14,6 @@ Every error becomes a gap; every call is recorded in `evidence.calls`.
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,14 @@ from typing import Any
 import boto3
 
 from kit import version
+from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
-from kit.collect.principal import (Principal, launching_principal, principal_of, records_from_lookup,
+from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
                                    requested_keys, session_window)
 from kit.collect.secrets import mask_secrets
 from kit.errors import BadInput
@@ -37,8 +36,6 @@ from kit.evidence import Evidence
 
 __all__ = ["CollectWindow", "collect_live"]
 
-_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 ASG_TAG = "aws:autoscaling:groupName"
 
 
@@ -50,9 +47,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
     cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, else a folder or s3://bucket/prefix
     of CloudTrail log files. recorder: one that already holds earlier calls (make_session's AssumeRole).
     """
-    if not isinstance(instance_id, str) or not _INSTANCE_ID.match(instance_id):
+    if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not REGION.match(region):
         raise BadInput("region", "an AWS Region name like eu-west-1", region)
     window = window or CollectWindow()
     source = None if cloudtrail_source in (None, "", "lookup") else cloudtrail_source
@@ -88,7 +85,7 @@ class _Collection:
             lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases", page_size=100),
             lambda: identity.authorization_details(f),
         )
-        account_id = (caller or {}).get("Account") or _owner_account(f.documents)
+        account_id = instance_account(f.documents, self.instance_id)
         outer = incident_window(instance, self.window)
 
         _, records, _, _ = f.together(
@@ -168,11 +165,11 @@ class _Collection:
               narrow: TimeRange, principal: Principal | None, records: list[dict[str, Any]]) -> list[keys.Key]:
         f = self.fetch
         if self.source:  # the log files already hold every KMS event of the window
-            refs = refs or _keys_in_kms_events(records, self.instance_id, principal)
+            refs = refs or keys_in_kms_events(records, self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         if not refs:
             document = lookup_events(f, "kms", "EventSource", "kms.amazonaws.com", narrow, self.window.max_pages)
-            refs = _keys_in_kms_events(records_from_lookup(document or {}), self.instance_id, principal)
+            refs = keys_in_kms_events(records_from_lookup(document or {}), self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         found = keys.collect_keys(f, refs, account_id, aliases)
         named = [k for k in found if k.arn and k.key_id]
@@ -191,26 +188,3 @@ class _Collection:
 def _launch_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records as LookupEvents-style {EventName, EventTime} (what kms_window reads)."""
     return [{"EventName": r.get("eventName"), "EventTime": r.get("eventTime")} for r in records]
-
-
-def _keys_in_kms_events(records: list[dict[str, Any]], instance_id: str,
-                        principal: Principal | None) -> list[str]:
-    """Key ARNs of KMS events about the instance: the grant for its EC2 infrastructure role, that role's
-    Decrypt, or a call EC2 made for the launching principal."""
-    arns: list[str] = []
-    for record in records:
-        about_instance = instance_id in json.dumps([record.get("requestParameters"), record.get("userIdentity")])
-        via_ec2 = "ec2" in str(record.get("userIdentity", {}).get("invokedBy") or record.get("sourceIPAddress"))
-        caller = principal_of(record.get("userIdentity") or {})
-        for_launcher = bool(principal and caller and caller.arn == principal.arn and via_ec2)
-        if about_instance or for_launcher:
-            arns += [r.get("ARN") for r in record.get("resources") or [] if ":key/" in (r.get("ARN") or "")]
-    return [a for a in dict.fromkeys(arns) if a]
-
-
-def _owner_account(documents: dict[str, Any]) -> str | None:
-    for reservation in (documents.get("ec2.describe-instances.json") or {}).get("Reservations") or []:
-        if reservation.get("OwnerId"):
-            return str(reservation["OwnerId"])
-    return None
-

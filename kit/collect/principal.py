@@ -2,23 +2,23 @@
 
 A role session is reported as its role (the role ARN from `sessionContext.sessionIssuer`, path included,
 which tells SSO roles `aws-reserved/sso.amazonaws.com/` and service-linked roles `aws-service-role/` apart).
-Also what the launch request itself asked for (`requested_keys`). No AWS client here: the cli: checklist
-shares these rules with live collection.
+Also what the launch request itself asked for (`requested_keys`) and the keys its KMS events name
+(`keys_in_kms_events`). No AWS client here: the cli: checklist shares these rules with live collection.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from kit.aws_ids import ASSUMED_ROLE_ARN, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, account_of
 from kit.collect.cloudtrail_window import TimeRange, parse_time
 
 LAUNCH_EVENT_NAMES = ("RunInstances", "StartInstances")
+KMS_EVENT_SOURCE = "kms.amazonaws.com"
 SESSION_SLACK = timedelta(minutes=2)  # a role session's creating AssumeRole* lies this close to its creationDate
-_ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,36 @@ def requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[lis
     return refs, implicit
 
 
+def keys_in_kms_events(records: list[dict[str, Any]], instance_id: str, principal: Principal | None) -> list[str]:
+    """Key ARNs of the KMS events about the launch, first seen first: events that name the instance (the grant
+    for its EC2 infrastructure role, that role's Decrypt, any request, response, resource or caller naming it)
+    and calls EC2 made for the launching principal (its GenerateDataKeyWithoutPlaintext, CreateGrant). The keys
+    are the event's key ARNs (resources, request, response, error message). Live collection and the cli:
+    checklist both choose keys from KMS events with this, when nothing else names a key."""
+    arns: list[str] = []
+    for record in records:
+        if record.get("eventSource") != KMS_EVENT_SOURCE:
+            continue
+        if _kms_event_names_instance(record, instance_id) or _kms_call_for_launcher(record, principal):
+            text = json.dumps([record.get(k) for k in ("resources", "requestParameters", "responseElements",
+                                                        "errorMessage")], default=str)
+            arns += KEY_ARN_IN_TEXT.findall(text)
+    return list(dict.fromkeys(arns))
+
+
+def _kms_event_names_instance(record: dict[str, Any], instance_id: str) -> bool:
+    text = json.dumps([record.get(k) for k in ("requestParameters", "responseElements", "additionalEventData",
+                                                "userIdentity", "resources")], default=str)
+    return instance_id in INSTANCE_ID_IN_TEXT.findall(text)
+
+
+def _kms_call_for_launcher(record: dict[str, Any], principal: Principal | None) -> bool:
+    identity = record.get("userIdentity") or {}
+    via_ec2 = "ec2" in str(identity.get("invokedBy") or record.get("sourceIPAddress"))
+    caller = principal_of(identity)
+    return bool(principal and caller and caller.arn == principal.arn and via_ec2)
+
+
 def principal_of(identity: dict[str, Any]) -> Principal | None:
     """The principal (a role session as its role) of a CloudTrail `userIdentity`."""
     kind = identity.get("type")
@@ -119,14 +149,14 @@ def principal_of(identity: dict[str, Any]) -> Principal | None:
     if kind == "AssumedRole":
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
         role_arn = issuer.get("arn")
-        match = _ASSUMED_ROLE.match(arn)
+        match = ASSUMED_ROLE_ARN.match(arn)
         if not role_arn and match:
-            role_arn = f"arn:{match.group(1)}:iam::{match.group(2)}:role/{match.group(3)}"
+            role_arn = f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
         if not role_arn:
             return None
         name = issuer.get("userName") or role_arn.rsplit("/", 1)[-1]
         created = ((identity.get("sessionContext") or {}).get("attributes") or {}).get("creationDate")
-        return Principal(role_arn, role_kind(role_arn), name, account or _account_of(role_arn), arn or None,
+        return Principal(role_arn, role_kind(role_arn), name, account or account_of(role_arn), arn or None,
                          session_created=created)
     if kind == "FederatedUser":
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
@@ -146,8 +176,3 @@ def role_kind(role_arn: str) -> str:
     if "/aws-service-role/" in role_arn:
         return "service-linked-role"
     return "role"
-
-
-def _account_of(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kit.aws_ids import account_of
 from kit.causes import denied_by_words
 from kit.policy import Decision, Policy, PolicySet, Request, evaluate
 
@@ -63,7 +64,7 @@ def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, r
                         account_id: str | None, volume_id: str | None = None,
                         grantee: str | None = None) -> Request:
     """kms:CreateGrant as EC2 makes it on the launcher's behalf (GrantIsForAWSResource, ViaService ...)."""
-    caller_account = principal_arn.split(":")[4] if principal_arn.count(":") >= 5 else account_id
+    caller_account = account_of(principal_arn) if principal_arn.count(":") >= 5 else account_id
     instance_account = account_id or caller_account
     context: dict[str, str | list[str]] = {
         "kms:GrantIsForAWSResource": "true",

@@ -63,15 +63,10 @@ class Case:
     @cached_property
     def account_id(self) -> str | None:
         """The instance's account (reservation owner), else the collector's, else the launch events'."""
-        if self.instance and self.instance.get("account_id"):
-            return self.instance["account_id"]
-        arn = self.evidence.collector_arn
-        if arn and arn.count(":") >= 5 and arn.split(":")[4].isdigit():
-            return arn.split(":")[4]
-        for event in self.launch_events:
-            if event.get("recipient_account_id"):
-                return event["recipient_account_id"]
-        return None
+        from kit.aws_ids import instance_account
+
+        return instance_account(self.evidence.documents, self.instance_id, collector_arn=self.evidence.collector_arn,
+                                launch_event_accounts=[e.get("recipient_account_id") for e in self.launch_events])
 
     @cached_property
     def _instance_account(self) -> str | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from kit.aws_ids import ROLE_ARN
 
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 SERVICE_ROLE_PATH = "/aws-service-role/"
@@ -15,7 +16,6 @@ AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
 AUTOMATION_MARKERS = ("aws_lambda", "exec-env/aws_lambda", "scheduler.amazonaws.com", "ssm.amazonaws.com",
                       "events.amazonaws.com", "karpenter", "packer", "terraform", "cloudformation.amazonaws.com",
                       "codebuild", "github-actions")
-_ROLE_ARN = re.compile(r"^arn:(?P<p>[\w-]+):iam::(?P<acct>\d{12}):role/(?P<path>(?:.*/)?)(?P<name>[^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def describe(arn: str, identity_arn: str | None, principals: pd.DataFrame, sourc
         return Launcher(arn, "user", account, None, source)
     if arn.endswith(":root"):
         return Launcher(arn, "root", account, None, source)
-    match = _ROLE_ARN.match(arn)
+    match = ROLE_ARN.match(arn)
     if not match:
         return Launcher(arn, "unknown", account, session, source)
     path = "/" + match.group("path")
@@ -102,11 +102,11 @@ def kind_label(kind: str) -> str:
 
 def _with_path(arn: str, principals: pd.DataFrame) -> str:
     """arn:aws:iam::A:role/Name -> the role's full ARN (with path) when the IAM evidence knows it."""
-    match = _ROLE_ARN.match(arn)
+    match = ROLE_ARN.match(arn)
     if not match or match.group("path") or principals is None or not len(principals):
         return arn
     rows = principals[(principals["type"] == "role") & (principals["name"] == match.group("name"))
-                      & (principals["account"] == match.group("acct"))]
+                      & (principals["account"] == match.group("account"))]
     return str(rows.iloc[0]["arn"]) if len(rows) else arn
 
 

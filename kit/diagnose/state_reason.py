@@ -75,3 +75,25 @@ def _text(value: Any) -> str | None:
         pass
     text = str(value).strip()
     return text or None
+
+
+# -- "failed to launch": the one rule the notebook's instance picker and `kit scan` share ----------------
+
+# An instance whose launch failed is stopping or stopped (EBS-backed) or shutting-down or terminated
+# (instance store, or terminated by Auto Scaling); stopping and shutting-down are a failure in progress.
+FAILED_LAUNCH_STATES = ("stopping", "stopped", "shutting-down", "terminated")
+FAILED_LAUNCH_KINDS = ("kms-candidate", "cause")  # read_state_reason kinds that mean "the launch failed"
+
+
+def read_instance_state(instance: dict[str, Any]) -> StateReason:
+    """read_state_reason of one describe-instances Instance (State, StateReason, StateTransitionReason)."""
+    reason = instance.get("StateReason") or {}
+    return read_state_reason((instance.get("State") or {}).get("Name"), reason.get("Code"), reason.get("Message"),
+                             instance.get("StateTransitionReason"))
+
+
+def failed_to_launch(reading: StateReason) -> bool:
+    """True when the reading is a launch that failed: a state in FAILED_LAUNCH_STATES (a stop or termination,
+    done or under way) with a state reason the diagnosis reads as a launch failure (a KMS candidate or a named
+    cause), not a stop someone or something asked for."""
+    return reading.state in FAILED_LAUNCH_STATES and reading.kind in FAILED_LAUNCH_KINDS

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
+from kit.aws_ids import INSTANCE_ID_IN_TEXT
 from kit.evidence import Evidence
-
-INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 
 
 def activity_rows(evidence: Evidence) -> Iterator[dict[str, Any]]:
@@ -15,7 +13,7 @@ def activity_rows(evidence: Evidence) -> Iterator[dict[str, Any]]:
     document = evidence.document("autoscaling.describe-scaling-activities.json") or {}
     for activity in document.get("Activities") or []:
         text = " ".join(str(activity.get(k) or "") for k in ("Description", "Cause", "Details"))
-        found = INSTANCE_ID.findall(text)
+        found = INSTANCE_ID_IN_TEXT.findall(text)
         yield {
             "activity_id": activity.get("ActivityId"),
             "auto_scaling_group_name": activity.get("AutoScalingGroupName"),

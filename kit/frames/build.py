@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from kit.aws_ids import instance_account
 from kit.evidence import Evidence
 from kit.frames import autoscaling, ec2, iam, kms
 from kit.frames.cloudtrail import events_frame, records_from_documents
@@ -75,11 +76,5 @@ def build_frames(evidence: Evidence) -> Frames:
 
 
 def account_of_evidence(evidence: Evidence) -> str | None:
-    """The instance's account: its reservation's OwnerId, else who collected (sts), else None."""
-    document = evidence.document("ec2.describe-instances.json") or {}
-    for reservation in document.get("Reservations") or []:
-        for instance in reservation.get("Instances") or []:
-            if instance.get("InstanceId") == evidence.instance_id and reservation.get("OwnerId"):
-                return reservation["OwnerId"]
-    caller = evidence.document("sts.get-caller-identity.json") or {}
-    return caller.get("Account")
+    """The instance's account (kit.aws_ids.instance_account): its reservation's OwnerId, else who collected."""
+    return instance_account(evidence.documents, evidence.instance_id, collector_arn=evidence.collector_arn)

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
+from kit.aws_ids import (ASSUMED_ROLE_ARN, EC2_INFRASTRUCTURE, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, VOLUME_ID_IN_TEXT,
+                         account_of)
 from kit.evidence import Evidence
 from kit.frames.schemas import frame_from_rows
 
 LOOKUP_PREFIX = "cloudtrail.lookup-events"
 LOGS_PREFIX = "cloudtrail-logs/"
 
-INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
-VOLUME_ID = re.compile(r"\bvol-[0-9a-f]{8,17}\b")
-KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
-# The instance's hidden role: arn:aws:sts::<acct>:assumed-role/aws:ec2-infrastructure/<instance-id>,
-# in older records <acct>:aws:ec2-infrastructure:<instance-id>.
-EC2_INFRASTRUCTURE = re.compile(r"aws:ec2-infrastructure[/:](i-[0-9a-f]{8,17})")
+# The instance's hidden role (kit.aws_ids.EC2_INFRASTRUCTURE):
+# arn:aws:sts::<acct>:assumed-role/aws:ec2-infrastructure/<instance-id>, in older records
+# <acct>:aws:ec2-infrastructure:<instance-id>.
 
 _INSTANCE_KEYS = {"instanceId", "InstanceId"}
 _VOLUME_KEYS = {"volumeId", "VolumeId", "aws:ebs:id"}
@@ -97,7 +95,7 @@ def principal_arn(identity: dict[str, Any]) -> str | None:
     if kind == "IAMUser":
         return arn
     if kind == "Root":
-        account = identity.get("accountId") or _arn_account(arn)
+        account = identity.get("accountId") or account_of(arn)
         return f"arn:aws:iam::{account}:root" if account else arn
     if kind in ("AssumedRole", "FederatedUser"):
         if issuer.get("arn"):
@@ -110,11 +108,10 @@ def role_arn_from_session(arn: str | None) -> str | None:
     """arn:aws:sts::A:assumed-role/Name/session -> arn:aws:iam::A:role/Name (path unknown without an issuer)."""
     if not arn:
         return None
-    match = re.match(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/", arn)
+    match = ASSUMED_ROLE_ARN.match(arn)
     if not match:
         return None
-    partition, account, name = match.groups()
-    return f"arn:{partition}:iam::{account}:role/{name}"
+    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
 
 
 def touched_resources(record: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
@@ -126,11 +123,11 @@ def touched_resources(record: dict[str, Any]) -> tuple[list[str], list[str], lis
         for key, value in _walk(record.get(section)):
             if not isinstance(value, str):
                 continue
-            if key in _INSTANCE_KEYS and INSTANCE_ID.fullmatch(value):
+            if key in _INSTANCE_KEYS and INSTANCE_ID_IN_TEXT.fullmatch(value):
                 instances.add(value)
-            elif key in _VOLUME_KEYS and VOLUME_ID.fullmatch(value):
+            elif key in _VOLUME_KEYS and VOLUME_ID_IN_TEXT.fullmatch(value):
                 volumes.add(value)
-            elif key in _KEY_KEYS and KEY_ARN.fullmatch(value):
+            elif key in _KEY_KEYS and KEY_ARN_IN_TEXT.fullmatch(value):
                 keys.add(value)
             elif key in _PRINCIPAL_KEYS:
                 instances.update(EC2_INFRASTRUCTURE.findall(value))
@@ -139,17 +136,17 @@ def touched_resources(record: dict[str, Any]) -> tuple[list[str], list[str], lis
             continue
         arn = resource.get("ARN") or resource.get("arn") or ""
         kind = resource.get("type") or ""
-        if KEY_ARN.fullmatch(arn):
+        if KEY_ARN_IN_TEXT.fullmatch(arn):
             keys.add(arn)
         elif kind == "AWS::EC2::Instance" or ":instance/" in arn:
-            instances.update(INSTANCE_ID.findall(arn))
+            instances.update(INSTANCE_ID_IN_TEXT.findall(arn))
         elif kind == "AWS::EC2::Volume" or ":volume/" in arn:
-            volumes.update(VOLUME_ID.findall(arn))
+            volumes.update(VOLUME_ID_IN_TEXT.findall(arn))
     identity_arn = (record.get("userIdentity") or {}).get("arn") or ""
     instances.update(EC2_INFRASTRUCTURE.findall(identity_arn))
     message = record.get("errorMessage")
     if isinstance(message, str):
-        keys.update(KEY_ARN.findall(message))
+        keys.update(KEY_ARN_IN_TEXT.findall(message))
     return sorted(instances), sorted(volumes), sorted(keys)
 
 
@@ -206,9 +203,3 @@ def lookup_event_record(event: dict[str, Any]) -> dict[str, Any] | None:
     }
     return record
 
-
-def _arn_account(arn: str | None) -> str | None:
-    if not arn:
-        return None
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None

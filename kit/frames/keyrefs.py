@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Mapping
 
-KEY_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/(?P<key_id>[A-Za-z0-9-]+)$")
-ALIAS_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<alias>alias/.+)$")
-KEY_ID = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+from kit.aws_ids import ALIAS_ARN, KEY_ARN, KEY_ID, account_of, region_of
+
+__all__ = ["ALIAS_ARN", "KEY_ARN", "KEY_ID", "KeyResolver", "account_of", "key_id_of", "region_of"]
 
 
 def key_id_of(key_arn: str) -> str | None:
@@ -16,18 +15,6 @@ def key_id_of(key_arn: str) -> str | None:
     if match:
         return match.group("key_id")
     return key_arn if KEY_ID.match(key_arn or "") else None
-
-
-def region_of(arn: str) -> str | None:
-    """The Region field of an ARN, or None."""
-    parts = (arn or "").split(":")
-    return parts[3] or None if len(parts) > 5 else None
-
-
-def account_of(arn: str) -> str | None:
-    """The account field of an ARN, or None."""
-    parts = (arn or "").split(":")
-    return parts[4] or None if len(parts) > 5 else None
 
 
 class KeyResolver:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from kit.aws_ids import ROLE_ARN
 from kit.frames.cloudtrail import role_arn_from_session
 
 if TYPE_CHECKING:  # kit.policy is imported lazily: frames do not need the evaluator to load
     from kit.frames.build import Frames
     from kit.policy import Policy, PolicySet
-
-ROLE = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,10 @@ def principal_of(frames: Frames, arn: str) -> str:
     """The IAM principal ARN for `arn`: an assumed-role session becomes its role (with the role's path when
     the evidence knows it); a role ARN without its path gets it."""
     arn = role_arn_from_session(arn) or arn
-    role = ROLE.match(arn or "")
+    role = ROLE_ARN.match(arn or "")
     name = account = None
     if role:
-        _, account, name = role.groups()
+        account, name = role["account"], role["name"]
     if name and len(frames.principals):
         roles = frames.principals[(frames.principals["type"] == "role") & (frames.principals["name"] == name)]
         roles = roles[roles["account"] == account]

@@ -127,19 +127,10 @@ class Investigation:
             self._sections.refresh()
 
     def _collect_options(self, p: InvestigationParameters) -> dict[str, Any]:
-        """Options for kit.collect.load_evidence from the parameters."""
-        from kit.collect.cloudtrail_window import CollectWindow
+        """Options for kit.collect.load_evidence from the parameters (kit.collect.options)."""
+        from kit.collect.options import collect_options
 
-        options: dict[str, Any] = {"window": CollectWindow(before_minutes=p.window_before_minutes,
-                                                           after_minutes=p.window_after_minutes)}
-        if p.cloudtrail_source:
-            options["cloudtrail_source"] = p.cloudtrail_source
-        if p.source == "live" and (p.profile or p.role_arn):
-            from kit.collect.clients import make_session
-
-            options["session"] = make_session(profile=p.profile or None, role_arn=p.role_arn or None,
-                                              region=p.region)
-        return options
+        return collect_options(p).load_options()
 
     # -- values as the reader sees them (redacted when asked) -----------------------------------------------
 
