@@ -15,27 +15,27 @@ _INSTANCE = r"i-[0-9a-f]{8,17}"
 _VOLUME = r"vol-[0-9a-f]{8,17}"
 _KEY_ARN = rf"arn:{PARTITION}:kms:[a-z0-9-]+:\d{{12}}:key/[A-Za-z0-9-]+"
 
-INSTANCE_ID = re.compile(rf"^{_INSTANCE}$")
+INSTANCE_ID = re.compile(rf"^{_INSTANCE}\Z")
 INSTANCE_ID_IN_TEXT = re.compile(rf"\b{_INSTANCE}\b")
 VOLUME_ID_IN_TEXT = re.compile(rf"\b{_VOLUME}\b")
 # The EC2 infrastructure principal a launch's KMS grant and Decrypt name: aws:ec2-infrastructure/i-...
 EC2_INFRASTRUCTURE = re.compile(rf"aws:ec2-infrastructure[/:]({_INSTANCE})")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 # The Region at the start of an Availability Zone or Local Zone name (eu-west-1a, us-west-2-lax-1a).
 REGION_OF_ZONE = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+)")
-ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-KEY_ID = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
+KEY_ID = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z")
 KEY_ARN = re.compile(rf"^arn:(?P<partition>{PARTITION}):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):"
-                     r"key/(?P<key_id>[A-Za-z0-9-]+)$")
+                     r"key/(?P<key_id>[A-Za-z0-9-]+)\Z")
 KEY_ARN_IN_TEXT = re.compile(_KEY_ARN)
 ALIAS_ARN = re.compile(rf"^arn:(?P<partition>{PARTITION}):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):"
-                       r"(?P<alias>alias/.+)$")
+                       r"(?P<alias>alias/.+)\Z")
 # An IAM role ARN; `path` is the role's path without its leading "/" ("" or "aws-service-role/.../").
 ROLE_ARN = re.compile(rf"^arn:(?P<partition>{PARTITION}):iam::(?P<account>\d{{12}}):role/"
-                      r"(?P<path>(?:[!-~]*/)?)(?P<name>[\w+=,.@-]+)$")
+                      r"(?P<path>(?:[!-~]*/)?)(?P<name>[\w+=,.@-]+)\Z")
 ASSUMED_ROLE_ARN = re.compile(rf"^arn:(?P<partition>{PARTITION}):sts::(?P<account>\d{{12}}):assumed-role/"
-                              r"(?P<role>[^/]+)/(?P<session>.+)$")
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+                              r"(?P<role>[^/]+)/(?P<session>.+)\Z")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}\Z")
 # An access key id (long-term AKIA, temporary ASIA) standing alone.
 ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 

@@ -12,6 +12,7 @@ parameter file per instance (the notebook's parameter names) and `scan-summary.j
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -148,15 +149,24 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous(out)
     written: list[Path] = []
+    refused: list[dict[str, Any]] = []
     for failed in result.instances:
-        name = f"{failed.account_id or 'account'}-{failed.region}-{failed.instance_id}.yaml"
+        try:  # everything from AWS that becomes a path or YAML is checked first (ids, Region, role ARN)
+            parameters = failed.parameters(result.request.profile)
+        except BadInput as err:
+            refused.append({"instance_id": failed.instance_id, "region": failed.region,
+                            "account_id": failed.account_id, "error": str(err)})
+            continue
+        account = failed.account_id if failed.account_id and ACCOUNT_ID.fullmatch(failed.account_id) else None
+        name = f"{account or 'account'}-{failed.region}-{failed.instance_id}.yaml"
         path = out / name
-        header = (f"# kit scan {result.scanned_at}: {failed.instance_id} in {failed.region}"
-                  f"{', account ' + failed.account_id if failed.account_id else ''} is {failed.state}: "
-                  f"{failed.effective_reason or failed.state_reason_code or 'no state reason'} "
-                  f"({failed.kind}{': ' + failed.cause if failed.cause else ''}) at {failed.failed_at or 'unknown time'}\n"
-                  "# papermill parameters of notebooks/investigate_instance.ipynb; run: kit batch <files> --out DIR\n")
-        body = yaml.safe_dump(failed.parameters(result.request.profile), sort_keys=False, default_flow_style=False)
+        header = _comment(f"kit scan {result.scanned_at}: {failed.instance_id} in {failed.region}"
+                          f"{', account ' + failed.account_id if failed.account_id else ''} is {failed.state}: "
+                          f"{failed.effective_reason or failed.state_reason_code or 'no state reason'} "
+                          f"({failed.kind}{': ' + failed.cause if failed.cause else ''}) at "
+                          f"{failed.failed_at or 'unknown time'}")
+        header += "# papermill parameters of the investigation notebook; run: kit batch <files> --out DIR\n"
+        body = yaml.safe_dump(parameters, sort_keys=False, default_flow_style=False)
         path.write_text(header + body, encoding="utf-8")
         failed.params_file = name
         written.append(path)
@@ -170,10 +180,19 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
         "role_name": result.request.role_name or None,
         "targets": [t.to_dict() for t in result.targets],
         "skipped": [t.to_dict() for t in result.targets if t.error],
-        "instances": [asdict(f) for f in result.instances],
+        "instances": [asdict(f) for f in result.instances if f.params_file],
+        "refused": refused,  # failed launches whose ids from AWS could not be written safely
     }
     (out / "scan-summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return written
+
+
+def _comment(text: str) -> str:
+    """One YAML comment line: line breaks and other control characters from AWS fields become spaces."""
+    return "# " + _CONTROL.sub(" ", text) + "\n"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
 def _remove_previous(out: Path) -> None:
