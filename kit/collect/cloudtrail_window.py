@@ -51,7 +51,7 @@ class CollectWindow:
     @classmethod
     def from_args(cls, before: int | None, after: int | None) -> CollectWindow:
         """The window for `--window-before/--window-after` (None keeps the default)."""
-        kwargs: dict[str, int] = {}
+        kwargs: dict[str, Any] = {}
         if before is not None:
             kwargs["before_minutes"] = before
         if after is not None:

@@ -18,13 +18,13 @@ def key_id_of(key_arn: str) -> str | None:
     return key_arn if KEY_ID.match(key_arn or "") else None
 
 
-def region_of(arn: str) -> str | None:
+def region_of(arn: str | None) -> str | None:
     """The Region field of an ARN, or None."""
     parts = (arn or "").split(":")
     return parts[3] or None if len(parts) > 5 else None
 
 
-def account_of(arn: str) -> str | None:
+def account_of(arn: str | None) -> str | None:
     """The account field of an ARN, or None."""
     parts = (arn or "").split(":")
     return parts[4] or None if len(parts) > 5 else None

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -25,6 +25,7 @@ from kit.report import html as blocks
 
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
+_Frame = TypeVar("_Frame", pd.DataFrame, None)  # view() keeps None as None
 
 
 class Investigation:
@@ -145,7 +146,7 @@ class Investigation:
             findings["account_id"] = None
         return findings
 
-    def view(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    def view(self, frame: _Frame) -> _Frame:
         """A frame as shown: every text cell redacted when `redact` is true."""
         if frame is None or not self.params.redact:
             return frame

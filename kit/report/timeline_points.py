@@ -20,7 +20,7 @@ def points_from_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
     """Points (time, lane, label, error) from the findings' timeline frame, oldest first."""
     if timeline is None or len(timeline) == 0:
         return points_from_rows([])
-    rows = [_point(row) for row in timeline.to_dict("records")]
+    rows = [_point({str(k): v for k, v in row.items()}) for row in timeline.to_dict("records")]
     return points_from_rows([row for row in rows if row is not None])
 
 

@@ -298,7 +298,7 @@ def _normalise_volume_keys(account: str, region: str) -> None:
 def _scaling_activities(start_response: StartResponse, account: str, region: str,
                         params: dict[str, list[str]]) -> list[bytes]:
     """DescribeScalingActivities from the world's activities (moto always answers an empty list)."""
-    group = (params.get("AutoScalingGroupName") or [None])[0]
+    group = next(iter(params.get("AutoScalingGroupName") or []), None)
     wanted = {v[0] for k, v in params.items() if k.startswith("ActivityIds.member.")}
     activities = [a for a in reversed(world().activities.get((account, region), []))
                   if (group is None or a["AutoScalingGroupName"] == group) and (not wanted or a["ActivityId"] in wanted)]
@@ -325,7 +325,7 @@ def _default_ebs_key(start_response: StartResponse, action: str, account: str, r
     from moto.kms.models import kms_backends
 
     backend, kms = ec2_backends[account][region], kms_backends[account][region]
-    aws_managed = kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn  # moto makes aws/ebs if it is missing
+    aws_managed = kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn  # type: ignore[index]  # moto makes aws/ebs if it is missing
     if action == "ResetEbsDefaultKmsKeyId" or not backend.default_kms_key_id:
         backend.default_kms_key_id = aws_managed
     key_id = "alias/aws/ebs" if backend.default_kms_key_id == aws_managed else backend.default_kms_key_id
