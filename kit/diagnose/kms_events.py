@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -17,7 +17,8 @@ WINDOW_BEFORE = pd.Timedelta(seconds=5)  # clock skew between EC2's and KMS's re
 WINDOW_AFTER = pd.Timedelta(minutes=5)  # "seconds after the start"; generous, still one launch
 
 # How strongly a failure is tied to the instance, strongest first.
-TIES = ("grantee", "volume", "timing")
+Tie = Literal["grantee", "volume", "timing"]
+TIES: tuple[Tie, ...] = ("grantee", "volume", "timing")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class KmsFailure:
     invoked_by: str | None
     key_arn: str | None
     volume_ids: tuple[str, ...]
-    tie: str  # grantee | volume | timing
+    tie: Tie
     infrastructure: bool  # the caller is the instance's aws:ec2-infrastructure role (Decrypt after the grant)
     denied_by: str | None  # the layer the message names (findings denied_by), None when not a denial
     agrees_with: tuple[str, ...]  # evaluator answers compatible with the message
@@ -63,7 +64,7 @@ def kms_failures_for(events: pd.DataFrame, instance_id: str, volume_ids: set[str
         instances = _list(row.get("instance_ids"))
         volumes = _list(row.get("volume_ids"))
         keys = _list(row.get("key_arns"))
-        tie = None
+        tie: Tie | None = None
         if instance_id in instances:
             tie = "grantee"
         elif volume_ids and set(volumes) & volume_ids:
@@ -105,7 +106,7 @@ def _tables() -> dict[str, Any]:
     return tables
 
 
-def _failure(row: dict[str, Any], tie: str, instance_id: str) -> KmsFailure:
+def _failure(row: dict[str, Any], tie: Tie, instance_id: str) -> KmsFailure:
     message = row.get("error_message")
     message = None if message is None or (not isinstance(message, str) and pd.isna(message)) else message
     code = str(row.get("error_code"))
