@@ -3,7 +3,6 @@ commands `kit.collect.cli_commands` gives; then the same frames from cli:, live 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -21,7 +21,6 @@ from kit.causes import cause_ids, causes, causes_of_kind
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
 from kit.collect.cli_commands import checklist
-from kit.collect.cli_folder import read_json_file
 from kit.collect.live import collect_live
 from kit.diagnose import diagnose
 from kit.evidence import Evidence

@@ -15,7 +15,7 @@ from kit.diagnose import diagnose
 from kit.diagnose.kms_events import denial_layer, error_kind
 from kit.diagnose.metadata import load_steps
 from kit.diagnose.state_reason import read_state_reason
-from kit.diagnose.steps import step_function
+from kit.diagnose.steps import STEP_FUNCTIONS
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
 
@@ -185,8 +185,15 @@ def test_step_catalogue_metadata_is_data_and_every_step_has_its_function():
                                         "kms-events", "launching-principal", "authorization", "cross-check",
                                         "lookalikes"]
     for step in steps:
-        assert callable(step_function(step["function"]))
         assert step["title"] and step["checks"] and "seed_step" in step
+        assert set(step) <= {"id", "title", "checks", "seed_step"}, f"{step['id']}: keys nothing reads"
+
+
+def test_every_catalogue_step_has_a_function_and_every_function_a_catalogue_step():
+    ids = [s["id"] for s in load_steps()]
+    assert sorted(ids) == sorted(STEP_FUNCTIONS), "steps.yaml ids and kit.diagnose.steps.STEP_FUNCTIONS differ"
+    assert len(set(ids)) == len(ids)
+    assert all(callable(function) for function in STEP_FUNCTIONS.values())
 
 
 # ---- whole diagnoses over CLI-shaped evidence ---------------------------------------------------------------

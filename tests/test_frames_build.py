@@ -178,7 +178,7 @@ def test_identity_statements_say_where_they_come_from(frames):
 def test_policy_documents_for_a_user(frames):
     policies = policy_documents_for(frames, USER)
     names = sorted(p.name for p in policies.identity)
-    assert names == sorted([f"inline:own", f"managed:{MANAGED}", "group-inline:operators/group-inline",
+    assert names == sorted(["inline:own", f"managed:{MANAGED}", "group-inline:operators/group-inline",
                             f"group-managed:operators/{MANAGED}"])
     assert policies.boundary.name == f"boundary:{BOUNDARY}" and policies.boundary.document == doc(ALLOW_ALL)
     assert policies.missing == [f"managed:{AWS_MANAGED}"]
@@ -261,7 +261,7 @@ def test_same_frames_from_cli_folder_bundle_and_cli_v2_output(tmp_path, frames):
 def test_rows_are_sorted_deterministically():
     documents = rich_documents()
     shuffled = copy.deepcopy(documents)
-    for name, document in shuffled.items():
+    for document in shuffled.values():
         for value in document.values() if isinstance(document, dict) else []:
             if isinstance(value, list):
                 value.reverse()

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 

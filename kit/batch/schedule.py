@@ -128,7 +128,7 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
                                    km=kernel.manager, notebook=notebook)
         clock.lap("notebook")
     except Exception as exc:  # noqa: BLE001 - recorded as this incident's failure, the batch goes on
-        error = f"{type(exc).__name__}: {exc}"
+        error: str | None = f"{type(exc).__name__}: {exc}"
         report = write_failure_report(incident.out_dir, incident.params_file, type(exc).__name__, str(exc),
                                       detail="".join(traceback.format_exception_only(exc)))
         return Outcome(incident, "failed", error=error, report=report, seconds=clock.total(), notes=notes,

@@ -49,7 +49,7 @@ class SharingSession(boto3.Session):
         self.shared = cache or SharedCalls()
         self._lock = threading.Lock()
 
-    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def client(self, *args: Any, **kwargs: Any) -> Any:
         """A client as boto3 makes it, answering shared calls from the cache."""
         with self._lock:  # creating clients from one session is not thread-safe
             client = super().client(*args, **kwargs)

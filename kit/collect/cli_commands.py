@@ -240,8 +240,8 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         if isinstance(v, dict) and any(a.get("InstanceId") == instance_id for a in v.get("Attachments") or [])
     ]
     snapshot_ids = sorted({v["SnapshotId"] for v in volumes if v.get("SnapshotId")})
-    refs += [v.get("KmsKeyId") for v in volumes if v.get("KmsKeyId")]
-    refs += [s.get("KmsKeyId") for s in (documents.get("ec2.describe-snapshots.json") or {}).get("Snapshots") or []
+    refs += [v["KmsKeyId"] for v in volumes if v.get("KmsKeyId")]
+    refs += [s["KmsKeyId"] for s in (documents.get("ec2.describe-snapshots.json") or {}).get("Snapshots") or []
              if isinstance(s, dict) and s.get("KmsKeyId")]
     for image in (documents.get("ec2.describe-images.json") or {}).get("Images") or []:
         for mapping in image.get("BlockDeviceMappings") or [] if isinstance(image, dict) else []:

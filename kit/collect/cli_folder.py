@@ -195,7 +195,7 @@ def _qualifier_problem(spec: FileSpec, qualifier: str | None, document: dict[str
     if spec.kind == "grants":
         for grant in document["Grants"]:
             key = str(grant.get("KeyId", ""))
-            if key and key != qualifier and not (KEY_ARN.match(key) and key.endswith("/" + qualifier)):
+            if key and key != qualifier and not (KEY_ARN.match(key) and key.endswith(f"/{qualifier}")):
                 return f"it lists grants of key {key!r}, not {qualifier!r} as its name says"
     if spec.kind == "key-policy":
         try:

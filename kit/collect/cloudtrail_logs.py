@@ -157,7 +157,8 @@ def _account_prefixes(fetch: Fetcher, bucket: str, prefix: str, account_id: str 
 
 
 def _days(window: TimeRange) -> list[date]:
-    days, day = [], window.start.date()
+    days: list[date] = []
+    day = window.start.date()
     while day <= (window.end + DELIVERY_SLACK).date() and len(days) < 31:
         days.append(day)
         day += timedelta(days=1)

@@ -9,7 +9,7 @@ key id (uuid). GetKeyPolicy cannot be called across accounts: that is recorded a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from kit.aws_ids import ALIAS_ARN, KEY_ARN, KEY_ID
 from kit.collect.fetcher import Fetcher
@@ -56,7 +56,7 @@ def policy_and_grants(fetch: Fetcher, key: Key, account_id: str | None) -> None:
         fetch.skip("kms", "GetKeyPolicy", policy_params, region=key.region, error="CrossAccountKey",
                    impact=f"key {key.arn} belongs to account {key.account_id}: KMS does not return a key policy "
                           f"to another account, so the key owner must run the command below and share the policy")
-        calls = [lambda: None]
+        calls: list[Callable[[], object]] = [lambda: None]
     else:
         calls = [lambda: fetch.fetch(f"kms.get-key-policy.{key.key_id}.json", "kms", "GetKeyPolicy",
                                      policy_params, target=key.arn or "", region=key.region)]

@@ -60,7 +60,7 @@ def collect_image_snapshots(fetch: Fetcher, instance: dict[str, Any] | None) -> 
 
 def key_references(fetch: Fetcher) -> list[str]:
     """Every KMS key id/ARN/alias the EC2 documents name (volumes, snapshots, AMI mappings), in order."""
-    refs: list[str] = []
+    refs: list[str | None] = []
     for volume in (fetch.documents.get("ec2.describe-volumes.json") or {}).get("Volumes") or []:
         refs.append(volume.get("KmsKeyId"))
     for snapshot in (fetch.documents.get("ec2.describe-snapshots.json") or {}).get("Snapshots") or []:

@@ -11,15 +11,18 @@ with kit.policy's evaluator and never applied.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kit.diagnose.findings import Findings, FindingsGap, Remediation, StepResult, Verdict
 from kit.evidence import Evidence
 
+if TYPE_CHECKING:
+    from kit.frames import Frames
+
 __all__ = ["Findings", "FindingsGap", "Remediation", "StepResult", "Verdict", "diagnose"]
 
 
-def diagnose(evidence: Evidence, frames: Any | None = None) -> Findings:
+def diagnose(evidence: Evidence, frames: Frames | None = None) -> Findings:
     """Diagnose one instance from its evidence (and its frames, built here when not given)."""
     from kit.diagnose.run import run
 

@@ -18,6 +18,7 @@ from kit.causes import denied_by_words
 from kit.policy import Decision, Policy, PolicySet, Request, evaluate
 
 if TYPE_CHECKING:
+    from kit.frames import Frames
     from kit.frames.policies import PrincipalPolicies
 
 VERSION = "2012-10-17"
@@ -87,7 +88,7 @@ def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, r
                    principal_type=principal_type)
 
 
-def policies_for(frames: Any, mine: PrincipalPolicies, principal_arn: str, key_arn: str, *, principal_type: str,
+def policies_for(frames: Frames, mine: PrincipalPolicies, principal_arn: str, key_arn: str, *, principal_type: str,
                  scp_known: bool = True) -> tuple[PolicySet, list[str]]:
     """The PolicySet deciding the principal's use of the key: its policies `mine` (kit.frames.policies'
     PrincipalPolicies) and the key policy, and the layers the evidence lacks (each replaced by a stand-in
@@ -123,7 +124,7 @@ def infrastructure_request(failure_identity: str, action: str, key_arn: str, vol
                    principal_type="role_session")
 
 
-def infrastructure_policies(frames: Any, request: Request, *, scps: list[list[Policy]],
+def infrastructure_policies(frames: Frames, request: Request, *, scps: list[list[Policy]],
                             scp_known: bool = True) -> tuple[PolicySet, list[str]]:
     """Key policy and SCPs for the infrastructure role, with the grant EC2 created standing in as the
     permission it gives (the evaluator does not model grants): an explicit Deny still wins over it."""

@@ -6,9 +6,10 @@ failed) from the frames of `kit.frames`; it decides nothing. Everything is compu
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -20,8 +21,11 @@ from kit.diagnose.state_reason import StateReason, read_state_reason
 from kit.evidence import Evidence
 
 if TYPE_CHECKING:
+    from kit.evidence import Gap
+    from kit.frames import Frames
     from kit.frames.policies import PrincipalPolicies
 
+KeyUseSource = Literal["volume", "image-snapshot", "launch-request", "default-key"]
 LAUNCH_EVENTS = ("StartInstances", "RunInstances")
 STOP_EVENTS = ("StopInstances", "TerminateInstances")
 
@@ -34,14 +38,14 @@ class KeyUse:
     key_ref: str | None  # the key as the evidence names it (ARN, id, alias)
     volume_id: str | None
     snapshot_id: str | None
-    source: str  # volume | image-snapshot | launch-request | default-key
+    source: KeyUseSource
     implicit_default: bool  # the Region's default EBS key, picked without being named
 
 
 class Case:
     """Evidence + frames, seen from one instance."""
 
-    def __init__(self, evidence: Evidence, frames: Any) -> None:
+    def __init__(self, evidence: Evidence, frames: Frames) -> None:
         self.evidence = evidence
         self.frames = frames
         self.instance_id = evidence.instance_id
@@ -148,8 +152,8 @@ class Case:
         explicit_in_request = {(m.get("ebs") or {}).get("kmsKeyId") for m in mappings} - {None}
         by_default = bool((self.ebs_defaults or {}).get("encryption_by_default"))
         snapshots = {r["snapshot_id"]: _clean(r) for r in self.snapshot_rows.to_dict("records")}
-        for row in self.volume_rows.to_dict("records"):
-            row = _clean(row)
+        for record in self.volume_rows.to_dict("records"):
+            row = _clean(record)
             if not row.get("encrypted"):
                 continue
             key = row.get("key_arn") or self._resolve_key(row.get("kms_key_id"))
@@ -161,7 +165,7 @@ class Case:
         if uses or len(self.volume_rows):
             return uses
         # The volumes are gone (a failed new launch): read the launch's inputs instead.
-        covered: set[str] = set()
+        covered: set[str | None] = set()  # device names
         for mapping in mappings:
             ebs = mapping.get("ebs") or {}
             device = mapping.get("deviceName")
@@ -174,8 +178,8 @@ class Case:
                 uses.append(KeyUse(default, (self.ebs_defaults or {}).get("default_kms_key_id"), None,
                                    ebs.get("snapshotId"), "default-key", True))
                 covered.add(device)
-        for row in self.image_rows.to_dict("records"):
-            row = _clean(row)
+        for record in self.image_rows.to_dict("records"):
+            row = _clean(record)
             if not row.get("snapshot_id") or row.get("device_name") in covered:
                 continue
             snapshot = snapshots.get(row["snapshot_id"]) or {}
@@ -223,7 +227,7 @@ class Case:
     def key_account(self, key_arn: str | None) -> str | None:
         row = self.key(key_arn)
         if row and row.get("account"):
-            return row["account"]
+            return str(row["account"])
         parts = (key_arn or "").split(":")
         return parts[4] if len(parts) > 4 and parts[4] else None
 
@@ -322,8 +326,8 @@ class Case:
     @cached_property
     def authorizations(self) -> dict[str, Authorization]:
         """kms:CreateGrant as EC2 makes it for the launcher, evaluated for each key of the launch."""
-        launcher = self.launcher
-        if launcher is None or launcher.kind == "unknown":
+        launcher, mine = self.launcher, self.launcher_policies
+        if launcher is None or launcher.kind == "unknown" or mine is None:
             return {}
         out: dict[str, Authorization] = {}
         for key_arn in self.key_arns:
@@ -331,7 +335,7 @@ class Case:
             grantee = self._grantee_from_events(key_arn)
             request = creategrant_request(launcher.arn, launcher.request_type, key_arn, self.region,
                                           self.instance_id, self.account_id, volume, grantee)
-            policies, unknown = policies_for(self.frames, self.launcher_policies, launcher.arn, key_arn,
+            policies, unknown = policies_for(self.frames, mine, launcher.arn, key_arn,
                                              principal_type=launcher.request_type, scp_known=self.scp_known)
             out[key_arn] = authorize(request, policies, unknown)
         return out
@@ -379,16 +383,17 @@ class Case:
 
     # ---- gaps -----------------------------------------------------------------------------------------
 
-    def gap_for(self, *calls: str) -> list[Any]:
+    def gap_for(self, *calls: str) -> list[Gap]:
         """The evidence's gaps for any of these calls ("kms:GetKeyPolicy", ...)."""
         wanted = {c.lower() for c in calls}
         return [g for g in self.evidence.gaps if g.call.lower() in wanted]
 
 
-def _clean(row: dict[str, Any]) -> dict[str, Any]:
-    """A frame row with pandas' missing markers (NA, NaT, NaN) as None."""
-    out = {}
-    for key, value in row.items():
+def _clean(row: Mapping[Hashable, Any]) -> dict[str, Any]:
+    """A frame row (column name -> value) with pandas' missing markers (NA, NaT, NaN) as None."""
+    out: dict[str, Any] = {}
+    for column, value in row.items():
+        key = str(column)
         if isinstance(value, (list, dict)) or value is None:
             out[key] = value
             continue

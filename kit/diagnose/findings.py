@@ -8,11 +8,21 @@ timeline frame; those are not serialised.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from kit.causes import cause, cause_ids, causes, denied_by_words
+if TYPE_CHECKING:
+    from kit.policy import Decision, PolicySet, Request
+
+StepStatus = Literal["pass", "fail", "unknown", "skipped"]
+Confidence = Literal["confirmed", "likely", "possible"]
+LookalikeStatus = Literal["confirmed", "possible", "ruled-out", "unknown"]
+RemediationKind = Literal["iam-policy", "key-policy", "kms-grant", "cli", "terraform"]
+# iam-policy / key-policy: a policy document; kms-grant: create-grant parameters; cli: {"commands", "files"};
+# terraform: text.
+RemediationDocument = dict[str, Any] | str
 
 SCHEMA = "kit.findings/1"
 STATUSES = ("pass", "fail", "unknown", "skipped")
@@ -26,7 +36,7 @@ class StepResult:
 
     id: str
     title: str
-    status: str  # pass | fail | unknown | skipped
+    status: StepStatus
     detail: str
     rows: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
     seed_step: str | None = None  # which step of the seed article it automates
@@ -51,7 +61,7 @@ class Verdict:
     denied_by: str | None
     principal_arn: str | None
     key_arn: str | None
-    confidence: str
+    confidence: Confidence
     summary: str
 
     def __post_init__(self) -> None:
@@ -81,9 +91,9 @@ class Remediation:
     (`change_set`) and nothing broader than needed is granted.
     """
 
-    kind: str
+    kind: RemediationKind
     target: str | None
-    document: Any
+    document: RemediationDocument
     verified: bool
     title: str = ""
     explanation: str = ""
@@ -134,10 +144,10 @@ class Findings:
     steps: list[StepResult]
     gaps: list[FindingsGap]
     remediation: list[Remediation]
-    lookalikes: dict[str, str] = field(default_factory=dict)  # lookalike id -> confirmed | ruled-out | unknown
-    request: Any = None  # kit.policy.Request of the failing authorization, or None
-    policies: Any = None  # kit.policy.PolicySet it was evaluated against, or None
-    decision: Any = None  # kit.policy.Decision, or None
+    lookalikes: dict[str, LookalikeStatus] = field(default_factory=dict)  # lookalike id -> its status
+    request: Request | None = None  # of the failing authorization
+    policies: PolicySet | None = None  # the request was evaluated against
+    decision: Decision | None = None
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
 
     def step(self, step_id: str) -> StepResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -18,7 +18,8 @@ WINDOW_BEFORE = pd.Timedelta(seconds=5)  # clock skew between EC2's and KMS's re
 WINDOW_AFTER = pd.Timedelta(minutes=5)  # "seconds after the start"; generous, still one launch
 
 # How strongly a failure is tied to the instance, strongest first.
-TIES = ("grantee", "volume", "timing")
+Tie = Literal["grantee", "volume", "timing"]
+TIES: tuple[Tie, ...] = ("grantee", "volume", "timing")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class KmsFailure:
     invoked_by: str | None
     key_arn: str | None
     volume_ids: tuple[str, ...]
-    tie: str  # grantee | volume | timing
+    tie: Tie
     infrastructure: bool  # the caller is the instance's aws:ec2-infrastructure role (Decrypt after the grant)
     denied_by: str | None  # the layer the message names (findings denied_by), None when not a denial
     agrees_with: tuple[str, ...]  # evaluator answers compatible with the message
@@ -56,13 +57,15 @@ def kms_failures_for(events: pd.DataFrame, instance_id: str, volume_ids: set[str
         return []
     frame = events[(events["event_source"] == KMS_SOURCE) & events["error_code"].notna()]
     launches = [e["event_time"] for e in launch_events if e.get("event_time") is not None and not e.get("error_code")]
-    launch_principals = {e.get("principal_arn") for e in launch_events if not e.get("error_code")} - {None}
+    launch_principals = {str(e["principal_arn"]) for e in launch_events
+                         if not e.get("error_code") and e.get("principal_arn") is not None}
     out: list[KmsFailure] = []
-    for row in frame.to_dict("records"):
-        instances = row.get("instance_ids") if isinstance(row.get("instance_ids"), list) else []
-        volumes = row.get("volume_ids") if isinstance(row.get("volume_ids"), list) else []
-        keys = row.get("key_arns") if isinstance(row.get("key_arns"), list) else []
-        tie = None
+    for record in frame.to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
+        instances = _list(row.get("instance_ids"))
+        volumes = _list(row.get("volume_ids"))
+        keys = _list(row.get("key_arns"))
+        tie: Tie | None = None
         if instance_id in instances:
             tie = "grantee"
         elif volume_ids and set(volumes) & volume_ids:
@@ -94,15 +97,17 @@ def error_kind(code: str | None) -> str:
     if not code:
         return "other"
     bare = code.rsplit(":", 1)[-1].rsplit(".", 1)[-1].strip().lower()
-    return _tables()["error_codes"].get(bare, "other")
+    kind: str = _tables()["error_codes"].get(bare, "other")
+    return kind
 
 
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, Any]:
-    return load_data("denials.yaml")
+    tables: dict[str, Any] = load_data("denials.yaml")
+    return tables
 
 
-def _failure(row: dict[str, Any], tie: str, instance_id: str) -> KmsFailure:
+def _failure(row: dict[str, Any], tie: Tie, instance_id: str) -> KmsFailure:
     message = row.get("error_message")
     message = None if message is None or (not isinstance(message, str) and pd.isna(message)) else message
     code = str(row.get("error_code"))
@@ -113,7 +118,8 @@ def _failure(row: dict[str, Any], tie: str, instance_id: str) -> KmsFailure:
     identity_arn = _str(row.get("identity_arn"))
     keys = row.get("key_arns") if isinstance(row.get("key_arns"), list) else []
     record = row.get("record") or {}
-    request = record.get("requestParameters") if isinstance(record.get("requestParameters"), dict) else {}
+    parameters = record.get("requestParameters")
+    request: dict[str, Any] = parameters if isinstance(parameters, dict) else {}
     key_arn = keys[0] if keys else _key_from_request(request)
     return KmsFailure(
         event_id=_str(row.get("event_id")), event_time=row.get("event_time"), event_name=str(row.get("event_name")),
@@ -124,6 +130,11 @@ def _failure(row: dict[str, Any], tie: str, instance_id: str) -> KmsFailure:
         infrastructure=bool(identity_arn and "aws:ec2-infrastructure" in identity_arn),
         denied_by=layer[0] if layer else None, agrees_with=layer[1] if layer else (),
         grantee=_str(request.get("granteePrincipal")) if isinstance(request, dict) else None)
+
+
+def _list(value: Any) -> list[str]:
+    """A list-valued frame cell, [] for anything else (NA, None)."""
+    return value if isinstance(value, list) else []
 
 
 def _names_another_launch(instances: list[str], volumes: list[str], volume_ids: set[str]) -> bool:

@@ -6,20 +6,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit.causes import causes
+from kit.diagnose.case import Case
+from kit.diagnose.findings import LookalikeStatus
 from kit.diagnose.metadata import load_data
 
 STATUSES = ("confirmed", "possible", "ruled-out", "unknown")
+Judged = tuple[LookalikeStatus, str]  # a lookalike's status and why
 
 
 @dataclass(frozen=True)
 class Lookalike:
     id: str
     title: str
-    status: str  # confirmed | possible | ruled-out | unknown
+    status: LookalikeStatus
     why: str
 
 
-def judge_lookalikes(case: Any) -> dict[str, Lookalike]:
+def judge_lookalikes(case: Case) -> dict[str, Lookalike]:
     """Every lookalike judged against the case's evidence: the causes of kind lookalike (kit/causes.yaml,
     by their state reasons and Auto Scaling words), then those of lookalikes.yaml."""
     out: dict[str, Lookalike] = {}
@@ -33,7 +36,7 @@ def judge_lookalikes(case: Any) -> dict[str, Lookalike]:
     return out
 
 
-def _reason(case: Any, wanted: tuple[str, ...], activity_words: tuple[str, ...] = ()) -> tuple[str, str]:
+def _reason(case: Case, wanted: tuple[str, ...], activity_words: tuple[str, ...] = ()) -> Judged:
     sr = case.state_reason
     if case.instance is None:
         return "unknown", "describe-instances does not show the instance"
@@ -50,29 +53,29 @@ def _reason(case: Any, wanted: tuple[str, ...], activity_words: tuple[str, ...] 
     return "ruled-out", f"state reason is {sr.effective}, not {' / '.join(wanted)}"
 
 
-def _os_shutdown(case: Any) -> tuple[str, str]:
+def _os_shutdown(case: Case) -> Judged:
     return _reason(case, ("Client.InstanceInitiatedShutdown",))
 
 
-def _scheduled(case: Any) -> tuple[str, str]:
+def _scheduled(case: Case) -> Judged:
     return _reason(case, ("Server.ScheduledStop",))
 
 
-def _hibernation(case: Any) -> tuple[str, str]:
+def _hibernation(case: Case) -> Judged:
     status, why = _reason(case, ("Client.UserInitiatedHibernate",))
     if status != "confirmed" and "hibernat" in (case.state_reason.transition or "").lower():
         return "confirmed", f"state transition: {case.state_reason.transition}"
     return status, why
 
 
-def _spot(case: Any) -> tuple[str, str]:
+def _spot(case: Case) -> Judged:
     status, why = _reason(case, ("Server.SpotInstanceShutdown", "Server.SpotInstanceTermination"))
     if status == "ruled-out" and (case.instance or {}).get("instance_lifecycle") != "spot":
         return "ruled-out", "not a Spot instance"
     return status, why
 
 
-def _user_stop(case: Any) -> tuple[str, str]:
+def _user_stop(case: Case) -> Judged:
     sr = case.state_reason
     status, why = _reason(case, ("Client.UserInitiatedShutdown",))
     if status == "confirmed" or sr.kind in ("running",):
@@ -89,7 +92,7 @@ def _user_stop(case: Any) -> tuple[str, str]:
     return status, why
 
 
-def _asg_health(case: Any) -> tuple[str, str]:
+def _asg_health(case: Case) -> Judged:
     activities = _activities(case)
     for activity in activities:
         text = " ".join(str(activity.get(k) or "") for k in ("cause", "description", "status_message"))
@@ -102,7 +105,7 @@ def _asg_health(case: Any) -> tuple[str, str]:
     return "unknown", "the instance is in an Auto Scaling group but its activities are not in the evidence"
 
 
-def _server_internal(case: Any) -> tuple[str, str]:
+def _server_internal(case: Case) -> Judged:
     sr = case.state_reason
     if sr.effective != "Server.InternalError":
         if sr.kind == "running":
@@ -117,7 +120,7 @@ def _server_internal(case: Any) -> tuple[str, str]:
     return "unknown", "without CloudTrail and key evidence a KMS cause cannot be excluded"
 
 
-def _snapshot_corrupt(case: Any) -> tuple[str, str]:
+def _snapshot_corrupt(case: Case) -> Judged:
     sr = case.state_reason
     if sr.effective != "Client.InternalError":
         return ("ruled-out", f"state reason is {sr.effective or sr.state}") if (sr.effective or sr.kind == "running") \
@@ -132,16 +135,16 @@ def _snapshot_corrupt(case: Any) -> tuple[str, str]:
     return "unknown", "without CloudTrail and key evidence a KMS cause cannot be excluded"
 
 
-def _unusable_keys(case: Any) -> list[str]:
+def _unusable_keys(case: Case) -> list[str]:
     return [k for k in case.key_arns if (case.key(k) or {}).get("key_state") not in (None, "Enabled")]
 
 
-def _activities(case: Any) -> list[dict[str, Any]]:
+def _activities(case: Case) -> list[dict[str, Any]]:
     frame = case.frames.autoscaling_activities
     if not len(frame):
         return []
     rows = frame[frame["instance_id"] == case.instance_id]
-    return rows.to_dict("records")
+    return [{str(k): v for k, v in r.items()} for r in rows.to_dict("records")]
 
 
 _JUDGES = {

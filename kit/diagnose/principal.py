@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from kit.aws_ids import ROLE_ARN
+if TYPE_CHECKING:
+    from kit.diagnose.kms_events import KmsFailure
+
+LauncherKind = Literal["user", "role", "sso-role", "service-linked-role", "automation-role", "root", "unknown"]
+LauncherSource = Literal["launch-event", "kms-event", "autoscaling-tag", "parameter"]  # how the kit knows
 
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 SERVICE_ROLE_PATH = "/aws-service-role/"
@@ -23,10 +28,10 @@ class Launcher:
     """The principal behind the launch."""
 
     arn: str  # IAM user or role ARN (a role session is reported as its role, with its path when known)
-    kind: str  # user | role | sso-role | service-linked-role | automation-role | root | unknown
+    kind: LauncherKind
     account_id: str | None
     session_arn: str | None  # the STS session ARN when a role session launched
-    source: str  # launch-event | kms-event | autoscaling-tag | parameter
+    source: LauncherSource
     service: str | None = None  # for service-linked roles: the service, e.g. autoscaling.amazonaws.com
 
     @property
@@ -46,7 +51,7 @@ class Launcher:
         return self.source in ("launch-event", "kms-event")
 
 
-def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[Any], principals: pd.DataFrame,
+def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[KmsFailure], principals: pd.DataFrame,
                   autoscaling_group: str | None, hinted_arn: str | None,
                   account_id: str | None = None) -> Launcher | None:
     """The launcher from the launch event, else the KMS failure's caller, else a given hint, else the
@@ -68,7 +73,7 @@ def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[Any], 
     return None
 
 
-def describe(arn: str, identity_arn: str | None, principals: pd.DataFrame, source: str,
+def describe(arn: str, identity_arn: str | None, principals: pd.DataFrame, source: LauncherSource,
              user_agent: str | None = None, invoked_by: str | None = None) -> Launcher:
     """Classify a principal ARN (recovering a role's path from the IAM evidence when the ARN lacks it)."""
     arn = _with_path(arn, principals)

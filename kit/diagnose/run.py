@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Findings, FindingsGap
@@ -14,8 +14,11 @@ from kit.diagnose.verdict import decide
 from kit.errors import BadInput
 from kit.evidence import Evidence
 
+if TYPE_CHECKING:
+    from kit.frames import Frames
 
-def run(evidence: Evidence, frames: Any | None = None) -> Findings:
+
+def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     """diagnose(): see kit.diagnose."""
     if not isinstance(evidence, Evidence):
         raise BadInput("evidence", "a kit.evidence.Evidence", type(evidence).__name__)

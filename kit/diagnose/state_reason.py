@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from kit.causes import state_reasons
 
+StateReasonKind = Literal["kms-candidate", "cause", "not-a-launch-failure", "running", "unknown"]
 _PREFIX = re.compile(r"^\s*((?:Client|Server)\.[A-Za-z0-9.]+)\s*:")
 _USER_INITIATED = re.compile(r"User initiated(?: \((?P<when>[^)]*)\))?", re.IGNORECASE)
 
@@ -22,7 +23,7 @@ class StateReason:
     message: str | None  # StateReason.Message
     transition: str | None  # StateTransitionReason
     effective: str | None  # message prefix before ':' when it names a reason, else the code
-    kind: str  # kms-candidate | cause | not-a-launch-failure | running | unknown
+    kind: StateReasonKind
     cause: str | None  # contracts cause code when kind == "cause"
     lookalike: str | None  # the lookalike the reason confirms
     meaning: str

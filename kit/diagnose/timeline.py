@@ -7,11 +7,13 @@ from typing import Any
 
 import pandas as pd
 
+from kit.diagnose.case import Case
+
 COLUMNS = ["time", "kind", "event_name", "event_source", "error_code", "label", "principal_arn", "event_id"]
 _GMT = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
 
 
-def timeline(case: Any) -> pd.DataFrame:
+def timeline(case: Case) -> pd.DataFrame:
     """One row per moment (time, kind: state | launch | kms | other, label ...), oldest first."""
     rows: list[dict[str, Any]] = []
     instance = case.instance or {}
@@ -33,7 +35,8 @@ def timeline(case: Any) -> pd.DataFrame:
         mask = (events["event_source"] == "kms.amazonaws.com") & (
             events["event_id"].isin(tied) | events["instance_ids"].map(
                 lambda ids: case.instance_id in (ids if isinstance(ids, list) else [])))
-        for event in events[mask].to_dict("records"):
+        for record in events[mask].to_dict("records"):
+            event = {str(k): v for k, v in record.items()}
             rows.append(_row(event.get("event_time"), "kms", event.get("event_name"), event.get("event_source"),
                              event.get("error_code"), _event_label(event), event.get("principal_arn"),
                              event.get("event_id")))

@@ -14,10 +14,11 @@ from typing import Any
 
 from kit import causes as cause_table
 from kit.diagnose.authorization import Authorization
-from kit.diagnose.findings import FindingsGap, Verdict
+from kit.diagnose.case import Case, KeyUse
+from kit.diagnose.findings import Confidence, FindingsGap, Verdict
 from kit.diagnose.kms_events import KmsFailure
 from kit.diagnose.lookalikes import Lookalike
-from kit.diagnose.principal import kind_label
+from kit.diagnose.principal import Launcher, kind_label
 
 NOT_LAUNCH = ("user-stop", "os-shutdown", "spot-interruption", "scheduled-retirement", "hibernation",
               "asg-health-replacement")
@@ -60,7 +61,7 @@ class Judgement:
     cross_check: CrossCheck | None = None
 
 
-def decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
+def decide(case: Case, lookalikes: dict[str, Lookalike]) -> Judgement:
     """The verdict for the case, with the diagnosis's own gaps (what it could not check)."""
     judgement = _decide(case, lookalikes)
     general = _general_gaps(case)
@@ -68,7 +69,7 @@ def decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
     return judgement
 
 
-def _decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
+def _decide(case: Case, lookalikes: dict[str, Lookalike]) -> Judgement:
     sr = case.state_reason
     who = case.launcher.arn if case.launcher else None
     confirmed = [l for l in lookalikes.values() if l.status == "confirmed"]
@@ -81,7 +82,7 @@ def _decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
     if sr.kind == "running":
         return Judgement(_verdict("no-failure", None, who, None, "confirmed", reason=sr.state or "running"),
                          _ruled_out_all_but("no-failure", lookalike_out))
-    if sr.kind == "cause":
+    if sr.kind == "cause" and sr.cause:
         return Judgement(_verdict(sr.cause, None, who, None, "confirmed",
                                   reason=f"{sr.effective}: {sr.message or sr.meaning}"),
                          _ruled_out_all_but(sr.cause, lookalike_out))
@@ -102,7 +103,7 @@ def _decide(case: Any, lookalikes: dict[str, Lookalike]) -> Judgement:
 
 # ---- KMS ------------------------------------------------------------------------------------------------
 
-def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
+def _kms(case: Case, lookalike_out: list[str]) -> Judgement:
     sr = case.state_reason
     kms_like = sr.kind == "kms-candidate"
     key = case.suspect_key
@@ -128,7 +129,7 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
     if state_cause:
         if failure and failure.error_kind in _error_kind_causes() and "CloudTrail" not in proof:
             proof += f" CloudTrail: {failure.event_name} failed with {failure.error_code}."
-        confidence = "confirmed" if (kms_like or failure) else "likely"
+        confidence: Confidence = "confirmed" if (kms_like or failure) else "likely"
         cause = "ebs-default-key-unusable" if use and use.implicit_default else state_cause
         fields.update(proof=proof.strip(), reason=f"{(key_row.get('key_state') or 'unusable')}")
         ruled += [c for c in _kms_causes() if c != cause and c not in ("kms-grant-denied",)]
@@ -144,12 +145,14 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
     evaluator_denies = bool(auth and not auth.decision.allowed)
     cross = _cross_check(denial, auth)
     if denial or evaluator_denies:
+        denied_by: str | None  # None unless the cause is kms-grant-denied
         denied_by = _denied_by(denial, auth)
         if denial:
             confidence = "confirmed" if (cross is None or cross.agree is not False) else "likely"
             proof = f"CloudTrail: EC2's {denial.event_name} for this instance failed with {denial.error_code}."
         else:
-            confidence = "likely" if kms_like and auth and launcher and launcher.confirmed else "possible"
+            assert auth is not None  # the evaluator denies
+            confidence = "likely" if kms_like and launcher and launcher.confirmed else "possible"
             proof = f"The evaluator denies EC2's CreateGrant ({auth.decision.decided_by})."
             if case.cloudtrail_present and case.launch_event is not None:
                 confidence = "possible"  # CloudTrail shows the launch but no KMS failure
@@ -183,7 +186,7 @@ def _kms(case: Any, lookalike_out: list[str]) -> Judgement:
     return _undetermined(case, reason, ruled, gaps, auth, principal, key)
 
 
-def _denial_cause(case: Any, key: str | None, key_row: dict[str, Any], launcher: Any, use: Any) -> str:
+def _denial_cause(case: Case, key: str | None, key_row: dict[str, Any], launcher: Launcher | None, use: KeyUse | None) -> str:
     # A service-linked role first: its own permissions cannot change, so its fix differs even cross-account
     # (a grant created for it); then a key of another account; then the implicitly picked default key.
     if launcher and launcher.kind == "service-linked-role" and key_row.get("key_manager") != "AWS":
@@ -230,11 +233,11 @@ def _cross_check(denial: KmsFailure | None, auth: Authorization | None) -> Cross
     return CrossCheck(cloudtrail, evaluator, agree, f"CloudTrail names {cloudtrail}; the evaluator ({evaluator}) {verb} it")
 
 
-def _describe_key_not_found(case: Any, key: str) -> bool:
+def _describe_key_not_found(case: Case, key: str) -> bool:
     return any("notfound" in g.error.lower() for g in case.gap_for("kms:DescribeKey"))
 
 
-def _general_gaps(case: Any) -> list[FindingsGap]:
+def _general_gaps(case: Case) -> list[FindingsGap]:
     gaps: list[FindingsGap] = []
     if not case.cloudtrail_present:
         gaps.append(FindingsGap("cloudtrail:LookupEvents", "missing",
@@ -253,7 +256,7 @@ def _general_gaps(case: Any) -> list[FindingsGap]:
     return gaps
 
 
-def _own_gaps(case: Any, key: str | None, auth: Authorization | None) -> list[FindingsGap]:
+def _own_gaps(case: Case, key: str | None, auth: Authorization | None) -> list[FindingsGap]:
     gaps: list[FindingsGap] = []
     if key and case.key(key) is None:
         gaps.append(FindingsGap("kms:DescribeKey", "missing", f"the state and owner of key {key} are unknown",
@@ -265,7 +268,7 @@ def _own_gaps(case: Any, key: str | None, auth: Authorization | None) -> list[Fi
     return gaps
 
 
-def _fields(case: Any, key: str | None, key_row: dict[str, Any], launcher: Any,
+def _fields(case: Case, key: str | None, key_row: dict[str, Any], launcher: Launcher | None,
             failure: KmsFailure | None) -> dict[str, str]:
     manager = key_row.get("key_manager")
     deletion = key_row.get("deletion_date")
@@ -290,7 +293,7 @@ def _layer_words(denied_by: str) -> str:
     return entry.because if entry else denied_by
 
 
-def _undetermined(case: Any, reason: str, ruled: list[str], gaps: list[FindingsGap],
+def _undetermined(case: Case, reason: str, ruled: list[str], gaps: list[FindingsGap],
                   auth: Authorization | None = None, principal: str | None = None,
                   key: str | None = None) -> Judgement:
     return Judgement(_verdict("undetermined", None, principal, key, "possible", reason=reason), _dedupe(ruled),
@@ -298,7 +301,7 @@ def _undetermined(case: Any, reason: str, ruled: list[str], gaps: list[FindingsG
 
 
 def _verdict(cause: str, denied_by: str | None, principal_arn: str | None, key_arn: str | None,
-             confidence: str, **fields: str) -> Verdict:
+             confidence: Confidence, **fields: str) -> Verdict:
     template = cause_table.cause(cause).summary
     values = {k: "" for k in SUMMARY_FIELDS}
     values.update(fields)

@@ -162,12 +162,12 @@ def _walk(value: Any, key: str | None = None) -> Iterator[tuple[str | None, Any]
 
 
 def _all_records(evidence: Evidence) -> Iterator[dict[str, Any]]:
-    for name, document in evidence.documents_with_prefix(LOOKUP_PREFIX).items():
+    for document in evidence.documents_with_prefix(LOOKUP_PREFIX).values():
         for event in (document or {}).get("Events") or []:
             record = lookup_event_record(event)
             if record is not None:
                 yield record
-    for name, document in evidence.documents_with_prefix(LOGS_PREFIX).items():
+    for document in evidence.documents_with_prefix(LOGS_PREFIX).values():
         for record in (document or {}).get("Records") or []:
             if isinstance(record, dict):
                 yield record

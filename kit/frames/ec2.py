@@ -140,6 +140,6 @@ def _mapping(mapping: dict[str, Any]) -> dict[str, Any]:
     return dict(mapping, Ebs=dict(ebs, AttachTime=iso(ebs["AttachTime"])))
 
 
-def tag_dict(tags: Any) -> dict[str, str]:
+def tag_dict(tags: Any) -> dict[str, str | None]:
     """EC2 Tags [{Key, Value}] as a dict."""
     return {t["Key"]: t.get("Value") for t in tags or [] if isinstance(t, dict) and "Key" in t}

@@ -18,7 +18,7 @@ def described_key_arns(evidence: Evidence) -> list[str]:
             for doc in evidence.documents_with_prefix("kms.describe-key.").values()
             if isinstance(doc, dict)
         }
-        - {None}
+        - {None}  # type: ignore[arg-type]  # mypy does not narrow a set difference
     )
 
 
@@ -44,7 +44,7 @@ def key_policies(evidence: Evidence, keys: KeyResolver) -> dict[str, dict[str, A
 
 def key_rows(evidence: Evidence, keys: KeyResolver, policies: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """One row per described key."""
-    aliases: dict[str, list[str]] = {}
+    aliases: dict[str, list[str | None]] = {}
     for alias in aliases_of(evidence):
         target = keys.resolve(alias.get("TargetKeyId")) if alias.get("TargetKeyId") else None
         if target:
@@ -108,7 +108,7 @@ def grant_rows(evidence: Evidence, keys: KeyResolver) -> Iterator[dict[str, Any]
         file_key = name[len("kms.list-grants."):].removesuffix(".json")
         for grant in (document or {}).get("Grants") or []:
             constraints = grant.get("Constraints")
-            context = {}
+            context: dict[str, Any] = {}
             for part in ("EncryptionContextSubset", "EncryptionContextEquals"):
                 context.update((constraints or {}).get(part) or {})
             grantee = grant.get("GranteePrincipal") or ""

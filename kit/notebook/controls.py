@@ -121,7 +121,7 @@ class InvestigationControls:
         if "instance_id" in self.failed.columns:
             for row in self.failed.itertuples(index=False):
                 label = f"{row.instance_id}  {row.name}  {row.state_reason}".strip()
-                options.append((self.investigation.text(label), row.instance_id))
+                options.append((self.investigation.text(label), str(row.instance_id)))
         current = self.investigation.params.instance_id
         if current and current not in {value for _, value in options}:
             options.insert(0, (current, current))

@@ -40,7 +40,7 @@ def failed_from_instances(instances: list[dict[str, Any]]) -> pd.DataFrame:
         tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or []}
         rows.append({"instance_id": instance.get("InstanceId"), "name": tags.get("Name") or "",
                      "state": instance.get("State", {}).get("Name"), "state_reason": read.effective or "",
-                     "launch_time": pd.to_datetime(instance.get("LaunchTime"), utc=True),
+                     "launch_time": pd.to_datetime(instance.get("LaunchTime"), utc=True),  # type: ignore[arg-type]  # None -> NaT
                      "instance_type": instance.get("InstanceType")})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.sort_values("launch_time", ascending=False, kind="stable").reset_index(drop=True)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
 
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
+_Frame = TypeVar("_Frame", pd.DataFrame, None)  # view() keeps None as None
 
 
 class Investigation:
@@ -150,7 +151,7 @@ class Investigation:
             findings["account_id"] = None
         return findings
 
-    def view(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def view(self, frame: _Frame) -> _Frame:
         """A frame as shown: every text cell redacted when `redact` is true."""
         if not self.params.redact:
             return frame

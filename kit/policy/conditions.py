@@ -122,7 +122,8 @@ def evaluate_condition(condition: Condition, context: Mapping[str, str | list[st
 def _operator_table() -> dict[str, dict[str, Any]]:
     """The operator table (kit/policy/operators.json), read on first use."""
     text = resources.files("kit.policy").joinpath("operators.json").read_text(encoding="utf-8")
-    return json.loads(text)["operators"]
+    table: dict[str, dict[str, Any]] = json.loads(text)["operators"]
+    return table
 
 
 def _parse_operator(operator: object, field: str) -> tuple[str, str | None, bool, dict[str, Any]]:
@@ -211,10 +212,10 @@ def _compare(condition: Condition, request_value: str, policy_value: Any) -> boo
         return moment is not None and _ordered(test, moment, policy_value)
     if family == "bool":
         flag = _boolean(request_value)
-        return flag is not None and flag == policy_value
+        return flag is not None and bool(flag == policy_value)
     if family == "binary":
         try:
-            return base64.b64decode(str(request_value), validate=True) == policy_value
+            return bool(base64.b64decode(str(request_value), validate=True) == policy_value)
         except (binascii.Error, ValueError):
             return False
     if family == "ip":
@@ -226,8 +227,8 @@ def _compare(condition: Condition, request_value: str, policy_value: Any) -> boo
 
 
 def _ordered(test: str, left: Any, right: Any) -> bool:
-    return {"eq": left == right, "lt": left < right, "le": left <= right,
-            "gt": left > right, "ge": left >= right}[test]
+    return bool({"eq": left == right, "lt": left < right, "le": left <= right,
+                 "gt": left > right, "ge": left >= right}[test])
 
 
 def _number(value: object) -> float | None:

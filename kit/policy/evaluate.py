@@ -81,9 +81,9 @@ def effective_context(request: Request, caller: Caller) -> dict[str, str | list[
         "aws:username": caller.user_name,
         "kms:calleraccount": caller.account if request.action.lower().startswith("kms:") else None,
     }
-    for key, value in derived.items():
-        if value is not None and key not in context:
-            context[key] = value
+    for key, known in derived.items():
+        if known is not None and key not in context:
+            context[key] = known
     return context
 
 
@@ -187,7 +187,7 @@ class _Evaluation:
             elif statement.not_principal is not None:
                 if not not_principal_applies(statement.not_principal, self.caller,
                                              self.policies.boundary is not None, statement.effect):
-                    return False, None, f"its NotPrincipal excludes this caller"
+                    return False, None, "its NotPrincipal excludes this caller"
                 how = DIRECT
         for condition in statement.conditions:
             ok, why = evaluate_condition(condition, self.context, policy.variables_enabled)

@@ -190,4 +190,5 @@ def _identity(request: Request) -> tuple[Any, ...]:
 
 @lru_cache(maxsize=1)
 def _probe_data() -> dict[str, Any]:
-    return json.loads(resources.files("kit.policy").joinpath("probes.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(resources.files("kit.policy").joinpath("probes.json").read_text(encoding="utf-8"))
+    return data

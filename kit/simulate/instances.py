@@ -57,7 +57,7 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     instance_id = response["Instances"][0]["InstanceId"]
     backend = ec2_backends[account][region]
     instance = backend.get_instance(instance_id)
-    instance.launch_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    instance.launch_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # type: ignore[assignment]  # moto prints the string as is
     if not mappings and ispec.get("volumes") is not None:
         for device in list(instance.block_device_mapping):       # the launch never got a volume
             volume_id = instance.block_device_mapping[device].volume_id

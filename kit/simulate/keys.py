@@ -25,7 +25,7 @@ def scenario_key(spec: dict[str, Any], account: str, region: str, values: dict[s
     kms = kms_backends[key_account][region]
     alias = spec["alias"]
     if kms.alias_exists(alias):
-        return kms.keys[kms.get_key_id_from_alias(alias)].arn
+        return kms.keys[kms.get_key_id_from_alias(alias)].arn  # type: ignore[index]  # the alias exists
     policy = spec.get("policy", "default")
     document = key_policy_templates()[policy] if isinstance(policy, str) else policy
     document = resolve(document, dict(values, key_account=key_account))
@@ -40,7 +40,7 @@ def scenario_key(spec: dict[str, Any], account: str, region: str, values: dict[s
     elif state == "PendingDeletion":
         kms.schedule_key_deletion(key.id, int(spec.get("pending_window_days", 7)))
     elif state == "PendingImport":
-        key.key_state, key.enabled, key.key_material = "PendingImport", False, None
+        key.key_state, key.enabled, key.key_material = "PendingImport", False, None  # type: ignore[assignment]  # no material until imported
     return key.arn
 
 
@@ -51,7 +51,7 @@ def aws_managed_ebs_key(account: str, region: str) -> str:
 
     kms = kms_backends[account][region]
     if kms.alias_exists("alias/aws/ebs"):   # (get_key_id_from_alias would make moto create its own)
-        return kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn
+        return kms.keys[kms.get_key_id_from_alias("alias/aws/ebs")].arn  # type: ignore[index]  # it exists
     policy = resolve(key_policy_templates()["aws-ebs"], {"key_account": account, "region": region})
     with lazy_private_keys():
         key = kms.create_key(policy=json.dumps(policy), key_usage="ENCRYPT_DECRYPT",

@@ -156,7 +156,7 @@ def run_instances(principal: Principal, region: str, at: datetime, instance_id: 
 
 def describe(principal: Principal, name: str, region: str, at: datetime) -> dict[str, Any]:
     """A read-only Describe* call (noise)."""
-    request = {"instancesSet": {}, "filterSet": {}} if name == "DescribeInstances" else {"volumeSet": {}, "filterSet": {}}
+    request: dict[str, Any] = {"instancesSet": {}, "filterSet": {}} if name == "DescribeInstances" else {"volumeSet": {}, "filterSet": {}}
     return ec2_call(principal, name, region, at, request, None, read_only=True)
 
 

@@ -49,7 +49,7 @@ def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10
         ypos = [len(lanes) - 1 - lanes.index(lane if lane in lanes else "other") for lane in points["lane"]]
         colours = [ERROR_COLOUR if bool(err) else OK_COLOUR for err in points["error"]]
         markers_x = list(times)
-        axes.scatter(markers_x, ypos, c=colours, s=60, zorder=3,
+        axes.scatter(markers_x, ypos, c=colours, s=60, zorder=3,  # type: ignore[arg-type]  # dates: matplotlib's units
                      marker="o", edgecolors="white", linewidths=0.8)
         middle = times.min() + (times.max() - times.min()) / 2
         for index, (x, y, label, err) in enumerate(zip(markers_x, ypos, points["label"], points["error"])):
@@ -61,7 +61,7 @@ def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10
                           color=ERROR_COLOUR if bool(err) else "#1d1d1f", parse_math=False)
         span = times.max() - times.min()
         pad = max(span * 0.08, pd.Timedelta(seconds=30))
-        axes.set_xlim(times.min() - pad, times.max() + pad)
+        axes.set_xlim(times.min() - pad, times.max() + pad)  # type: ignore[arg-type]  # dates: matplotlib's units
     else:
         axes.text(0.5, 0.5, "no events in the window", ha="center", va="center", transform=axes.transAxes)
     axes.set_yticks(range(len(lanes)))

@@ -13,11 +13,13 @@ from dataclasses import replace
 from typing import Any
 
 from kit import causes as cause_table
-from kit.diagnose.authorization import without_modelled_grant
-from kit.diagnose.findings import Remediation
+from kit.diagnose.authorization import Authorization, without_modelled_grant
+from kit.diagnose.case import Case
+from kit.diagnose.findings import Remediation, RemediationKind
 from kit.diagnose.remediation.changes import PolicyChange, apply_change, fix_policies
 from kit.diagnose.remediation.render import cli, policy_cli, policy_terraform, terraform, text
 from kit.diagnose.remediation.verify import aws_ebs_policy, verify
+from kit.diagnose.verdict import Judgement
 from kit.policy import PolicySet, Request, evaluate
 
 
@@ -31,7 +33,7 @@ def policy_causes() -> tuple[str, ...]:
     return tuple(c for c in cause_table.causes_of_kind("kms") if c not in key_state_causes())
 
 
-def remediate(case: Any, judgement: Any) -> list[Remediation]:
+def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
     """The remediation items for the verdict (empty for causes outside KMS)."""
     verdict = judgement.verdict
     cause = verdict.cause
@@ -48,7 +50,7 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
         if cause in key_state_causes() and auth is not None and not auth.decision.allowed:
             items += _policies(case, judgement, key_row)  # usable again, the key would still be refused
     slr_cross_account = cause == "service-role-key-access" and bool(key) and case.foreign_key(key)
-    if slr_cross_account:
+    if slr_cross_account and key:
         items += _grant_for_service_role(case, key)
     elif cause in policy_causes() and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
@@ -63,8 +65,10 @@ def remediate(case: Any, judgement: Any) -> list[Remediation]:
 
 # ---- policies --------------------------------------------------------------------------------------------
 
-def _policies(case: Any, judgement: Any, key_row: dict[str, Any]) -> list[Remediation]:
+def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list[Remediation]:
     auth = judgement.authorization
+    if auth is None:
+        return []
     launcher = case.launcher
     new_volumes = bool(case.launch_event and case.launch_event.get("event_name") == "RunInstances") or bool(
         (case.instance or {}).get("autoscaling_group"))
@@ -74,21 +78,21 @@ def _policies(case: Any, judgement: Any, key_row: dict[str, Any]) -> list[Remedi
     changes = [replace(c, document=without_modelled_grant(c.document)) if c.layer == "key-policy" and c.document
                else c for c in changes]
     items: list[Remediation] = []
-    for index, change in enumerate(changes):
-        if not change.possible:
+    for change in changes:
+        if not change.possible or change.document is None:  # the same: no document when impossible
             items.append(Remediation("cli", change.target, {"commands": [], "files": {}}, False,
                                      title=f"{change.layer}: cannot be changed by a policy edit",
                                      explanation=text(change.text, key=auth.request.resource,
                                                       principal=auth.request.principal_arn),
                                      change_set="policy", note=note))
             continue
-        kind = "key-policy" if change.layer == "key-policy" else "iam-policy"
+        kind: RemediationKind = "key-policy" if change.layer == "key-policy" else "iam-policy"
         explanation = text(change.text, principal=auth.request.principal_arn, target=change.target,
                            statement=change.statement or "", key=auth.request.resource)
         title = {"identity-policy": "IAM policy for the launching principal", "key-policy": "Key policy",
                  "permissions-boundary": "Permissions boundary", "scp": "Service control policy",
                  "session-policy": "Session policy"}[change.layer]
-        common = dict(change_set="policy", note=note, layer=change.layer, replaces=change.replaces)
+        common: dict[str, Any] = dict(change_set="policy", note=note, layer=change.layer, replaces=change.replaces)
         items.append(Remediation(kind, change.target, change.document, ok, title=title, explanation=explanation,
                                  **common))
         items.append(Remediation("cli", change.target, policy_cli(change, case.region), ok,
@@ -98,7 +102,7 @@ def _policies(case: Any, judgement: Any, key_row: dict[str, Any]) -> list[Remedi
     return items
 
 
-def _session_policy(case: Any, key: str) -> list[Remediation]:
+def _session_policy(case: Case, key: str) -> list[Remediation]:
     """Session policies are not in the evidence: propose the statement the next session's policy needs."""
     from kit.diagnose.remediation.changes import scoped_identity_statement
 
@@ -114,7 +118,7 @@ def _session_policy(case: Any, key: str) -> list[Remediation]:
                              "the session policy the workflow passes")]
 
 
-def _grant_for_service_role(case: Any, key: str) -> list[Remediation]:
+def _grant_for_service_role(case: Case, key: str) -> list[Remediation]:
     """Cross-account, a service-linked role gets the key through a grant a person of its account creates
     (no kms:GrantIsForAWSResource condition: a person, not a service, creates it)."""
     launcher = case.launcher
@@ -153,7 +157,7 @@ def _grant_for_service_role(case: Any, key: str) -> list[Remediation]:
 
 # ---- key state -------------------------------------------------------------------------------------------
 
-def _key_state(case: Any, key: str | None, key_row: dict[str, Any], auth: Any) -> list[Remediation]:
+def _key_state(case: Case, key: str | None, key_row: dict[str, Any], auth: Authorization | None) -> list[Remediation]:
     if not key:
         return []
     state = key_row.get("key_state")
@@ -195,7 +199,7 @@ def _key_state(case: Any, key: str | None, key_row: dict[str, Any], auth: Any) -
 
 # ---- cross-account and AMIs ------------------------------------------------------------------------------
 
-def _cross_account(case: Any, key: str | None, key_row: dict[str, Any], auth: Any) -> list[Remediation]:
+def _cross_account(case: Case, key: str | None, key_row: dict[str, Any], auth: Authorization | None) -> list[Remediation]:
     items: list[Remediation] = []
     owner = case.key_account(key)
     launcher = case.launcher
@@ -228,7 +232,7 @@ def _cross_account(case: Any, key: str | None, key_row: dict[str, Any], auth: An
 
 # ---- the default EBS key ---------------------------------------------------------------------------------
 
-def _default_key(case: Any, key: str | None, auth: Any) -> list[Remediation]:
+def _default_key(case: Case, key: str | None, auth: Authorization | None) -> list[Remediation]:
     launcher = case.launcher
     commands = [cli("reset-default-key", region=case.region)]
     verified, note = False, "not verified: the launcher is unknown"
@@ -256,7 +260,7 @@ def _default_key(case: Any, key: str | None, auth: Any) -> list[Remediation]:
                         note="not verified: the key to use is the analyst's choice")]
 
 
-def _aws_ebs_key_arn(case: Any) -> str:
+def _aws_ebs_key_arn(case: Case) -> str:
     aliases = case.frames.aliases
     rows = aliases[aliases["alias_name"] == "alias/aws/ebs"]
     if len(rows) and isinstance(rows.iloc[0]["key_arn"], str):

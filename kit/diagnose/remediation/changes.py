@@ -256,4 +256,5 @@ def _policy_ref(name: str) -> str:
 
 
 def _names() -> dict[str, str]:
-    return load_data("remediation.yaml")["names"]
+    names: dict[str, str] = load_data("remediation.yaml")["names"]
+    return names

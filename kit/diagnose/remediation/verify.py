@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kit.diagnose.authorization import Authorization
 from kit.diagnose.remediation.changes import PolicyChange
 from kit.policy import Policy, PolicySet, what_if
 
@@ -13,7 +14,7 @@ NEW_VOLUME_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms
 IDENTITY_LAYERS = ("identity-policy", "permissions-boundary", "scp", "session-policy")
 
 
-def verify(auth: Any, changes: list[PolicyChange], after: PolicySet, *, new_volumes: bool) -> tuple[bool, str]:
+def verify(auth: Authorization, changes: list[PolicyChange], after: PolicySet, *, new_volumes: bool) -> tuple[bool, str]:
     """(verified, why): the evaluator allows the failing request with the changes, and they grant nothing
     broader than needed."""
     if not changes:
@@ -82,6 +83,6 @@ def _previous_statements(before: PolicySet, change: PolicyChange) -> list[dict[s
     policies += [p for p in (before.boundary, before.resource_policy) if p is not None]
     for policy in policies:
         if policy.name == change.replaces:
-            statements = policy.document.get("Statement")
+            statements: Any = policy.document.get("Statement")  # a statement or a list of them
             return list(statements) if isinstance(statements, list) else [statements]
     return []

@@ -2,46 +2,43 @@
 
 Each step function takes the case (the evidence's facts) and the analysis (lookalikes and judgement) and
 returns a `Check`: status (pass, fail, unknown, skipped), a detail line, and the evidence rows behind it.
+`STEP_FUNCTIONS` registers each function under its steps.yaml id (a test checks both sides match).
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import pandas as pd
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from kit.diagnose.findings import StepResult
 from kit.diagnose.metadata import load_steps
+from kit.diagnose.steps import (authorization, cross_check, keys, kms_events, launch_failure, lookalikes,
+                                principal, state_reason, volumes)
+from kit.diagnose.steps.check import Analysis, Check, StepFunction
+
+if TYPE_CHECKING:
+    from kit.diagnose.case import Case
+
+__all__ = ["STEP_FUNCTIONS", "Analysis", "Check", "StepFunction", "run_steps"]
+
+STEP_FUNCTIONS: MappingProxyType[str, StepFunction] = MappingProxyType({
+    "state-reason": state_reason.check,
+    "launch-failure": launch_failure.check,
+    "encrypted-volumes": volumes.check,
+    "key-state": keys.check,
+    "kms-events": kms_events.check,
+    "launching-principal": principal.check,
+    "authorization": authorization.check,
+    "cross-check": cross_check.check,
+    "lookalikes": lookalikes.check,
+})
 
 
-@dataclass(frozen=True)
-class Check:
-    status: str
-    detail: str
-    rows: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """What the steps present: the lookalikes' judgements and the verdict's reasoning."""
-
-    lookalikes: dict[str, Any]
-    judgement: Any
-
-
-def run_steps(case: Any, analysis: Analysis) -> list[StepResult]:
+def run_steps(case: Case, analysis: Analysis) -> list[StepResult]:
     """Every step of steps.yaml, in order."""
     results = []
     for meta in load_steps():
-        check = step_function(meta["function"])(case, analysis)
+        check = STEP_FUNCTIONS[meta["id"]](case, analysis)
         results.append(StepResult(meta["id"], meta["title"], check.status, check.detail, check.rows,
                                   meta.get("seed_step"), " ".join(meta["checks"].split())))
     return results
-
-
-def step_function(ref: str) -> Callable[[Any, Analysis], Check]:
-    """`module:function` of kit.diagnose.steps."""
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(f"kit.diagnose.steps.{module}"), name)

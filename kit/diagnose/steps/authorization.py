@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.findings import StepStatus
+from kit.diagnose.steps.check import Analysis, Check
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail when the evaluator denies, pass when it allows with every layer known, unknown otherwise."""
     if not case.key_arns:
         return Check("skipped" if case.encryption_known else "unknown", "no key to evaluate")
@@ -30,5 +30,5 @@ def check(case: Any, analysis: Analysis) -> Check:
             why = decision.explanation[-1] if decision.explanation else decision.decided_by
             parts.append(f"{key_arn}: denied by {auth.denied_by} — {why}")
             statuses.append("fail")
-    status = "fail" if "fail" in statuses else ("unknown" if "unknown" in statuses else "pass")
+    status: StepStatus = "fail" if "fail" in statuses else ("unknown" if "unknown" in statuses else "pass")
     return Check(status, "; ".join(parts), pd.DataFrame(rows))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """pass when both sides agree, fail when they disagree, skipped when there is nothing to compare."""
     cross = analysis.judgement.cross_check
     if cross is None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.findings import StepStatus
+from kit.diagnose.steps.check import Analysis, Check
 
 COLUMNS = ["key_arn", "account", "key_manager", "key_state", "enabled", "deletion_date", "origin",
            "description", "aliases", "policy_available"]
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail for a key that is not Enabled, unknown when a key's metadata is missing, pass otherwise."""
     keys = case.frames.keys
     rows = keys[keys["key_arn"].isin(case.key_arns)]
@@ -34,5 +34,5 @@ def check(case: Any, analysis: Analysis) -> Check:
             bad.append(key_arn)
         deletion = f" (deletion {row['deletion_date']})" if row.get("deletion_date") else ""
         parts.append(f"{key_arn}: {kind}, account {row.get('account') or owner}{foreign}, {state}{deletion}")
-    status = "fail" if bad else ("unknown" if unknown else "pass")
+    status: StepStatus = "fail" if bad else ("unknown" if unknown else "pass")
     return Check(status, "; ".join(parts), rows)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 
 COLUMNS = ["event_time", "event_name", "error_code", "error_message", "identity_arn", "principal_arn",
            "invoked_by", "source_ip", "volume_ids", "key_arns", "instance_ids", "event_id"]
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail with a tied KMS failure, pass when CloudTrail covers the launch without one, unknown otherwise."""
     events = case.events
     ids = [f.event_id for f in case.kms_failures]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 from kit.diagnose.verdict import NOT_LAUNCH
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail when a launch failed, pass when the instance runs or was stopped on purpose."""
     rows = case.instance_rows
     if case.instance is None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail when a lookalike is confirmed, pass when all are ruled out, unknown when some cannot be checked."""
     items = list(analysis.lookalikes.values())
     rows = pd.DataFrame([{"lookalike": l.id, "title": l.title, "status": l.status, "why": l.why} for l in items])

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kit.diagnose.principal import kind_label
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 
 COLUMNS = ["event_time", "event_name", "identity_type", "identity_arn", "principal_arn", "session_issuer_arn",
            "invoked_by", "user_agent", "error_code", "event_id"]
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """pass when CloudTrail names the launcher, unknown when it is only suggested or not known."""
     events = case.events
     ids = [e.get("event_id") for e in case.launch_events]

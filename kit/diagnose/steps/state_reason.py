@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 
 COLUMNS = ["instance_id", "state", "state_reason_code", "state_reason_message", "state_transition_reason",
            "launch_time"]
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail for a reason that names a failure, pass when the instance runs, unknown without a reason."""
     rows = case.instance_rows[[c for c in COLUMNS if c in case.instance_rows.columns]]
     if case.instance is None:

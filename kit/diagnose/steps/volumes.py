@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from kit.diagnose.steps import Analysis, Check
+from kit.diagnose.case import Case
+from kit.diagnose.steps.check import Analysis, Check
 
 
-def check(case: Any, analysis: Analysis) -> Check:
+def check(case: Case, analysis: Analysis) -> Check:
     """fail when an encrypted volume exists (its key must be checked), pass when none is encrypted."""
     uses = pd.DataFrame([u.__dict__ for u in case.key_uses],
                         columns=["key_arn", "key_ref", "volume_id", "snapshot_id", "source", "implicit_default"])
