@@ -12,8 +12,13 @@ import pytest
 
 from kit.collect.bundle import MANIFEST, load_bundle, write_bundle
 from kit.errors import BadInput
-from tests.test_bundle import evidence  # noqa: F401 - the fixture
+from kit.evidence import Evidence
 from tests.test_cli_folder import load_quietly, sample_documents, write_folder
+
+@pytest.fixture
+def evidence() -> Evidence:
+    return Evidence("i-0abc12345678def01", "eu-west-1", sample_documents())
+
 
 OUTSIDE_POLICY = {"Version": "2012-10-17", "Statement": [{"Sid": "PlantedFromOutside", "Effect": "Allow",
                                                            "Principal": "*", "Action": "kms:*", "Resource": "*"}]}
@@ -50,7 +55,7 @@ def test_a_symlinked_folder_in_a_cli_folder_is_not_walked(tmp_path: Path) -> Non
     assert any("cloudtrail-logs" in g.impact and "symbolic link" in g.impact for g in evidence.gaps)
 
 
-def test_a_bundle_file_replaced_by_a_link_to_the_same_bytes_is_refused(tmp_path: Path, evidence) -> None:  # noqa: F811
+def test_a_bundle_file_replaced_by_a_link_to_the_same_bytes_is_refused(tmp_path: Path, evidence) -> None:
     bundle = write_bundle(evidence, tmp_path / "bundle")
     target = bundle / "ec2.describe-volumes.json"
     outside = tmp_path / "outside.json"
@@ -63,7 +68,7 @@ def test_a_bundle_file_replaced_by_a_link_to_the_same_bytes_is_refused(tmp_path:
     assert "symbolic link" in str(err.value)
 
 
-def test_a_symlinked_manifest_is_refused(tmp_path: Path, evidence) -> None:  # noqa: F811
+def test_a_symlinked_manifest_is_refused(tmp_path: Path, evidence) -> None:
     bundle = write_bundle(evidence, tmp_path / "bundle")
     outside = tmp_path / "manifest-outside.json"
     shutil.copyfile(bundle / MANIFEST, outside)
@@ -75,7 +80,7 @@ def test_a_symlinked_manifest_is_refused(tmp_path: Path, evidence) -> None:  # n
 
 
 def test_bundle_files_swapped_between_names_are_refused_even_with_a_rehashed_manifest(tmp_path: Path,
-                                                                                      evidence) -> None:  # noqa: F811
+                                                                                      evidence) -> None:
     """Issue 16 #15: each bundle file must hold what its name says."""
     import hashlib
 

@@ -166,7 +166,9 @@ def test_every_registered_operation_has_a_routing_check():
 def test_each_extended_operation_reaches_its_handler(sim, sim_client, spare_key, service, operation):
     assert handler_for(service, operation) is not None
     check = CHECKS[(service, operation)]         # (sim, client, a spare key) -> asserts what moto alone lacks
-    client = lambda name, region="eu-west-1": sim_client(name, region=region)
+    def client(name, region="eu-west-1"):
+        return sim_client(name, region=region)
+
     check(sim, client, spare_key)
 
 

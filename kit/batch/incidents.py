@@ -118,12 +118,14 @@ class _AliasRefused(Exception):
 class _NoAliasLoader(yaml.SafeLoader):
     """yaml.SafeLoader that refuses anchors and aliases before anything is built from them."""
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if isinstance(event, yaml.AliasEvent):
-            raise _AliasRefused(f"alias *{event.anchor}", event.start_mark.line + 1)
-        if getattr(event, "anchor", None) is not None:
-            raise _AliasRefused(f"anchor &{event.anchor}", event.start_mark.line + 1)
+            raise _AliasRefused(f"alias *{event.anchor}", line)
+        anchor = getattr(event, "anchor", None)  # only node events carry one
+        if anchor is not None:
+            raise _AliasRefused(f"anchor &{anchor}", line)
         return super().compose_node(parent, index)
 
 

@@ -19,7 +19,8 @@ from kit import version
 from kit.collect.cli_commands import spec_for_file
 from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
-from kit.collect.secrets import (ACCESS_KEY_ID, SECRET_IN_TEXT, SECRET_NAMES, SECRET_VALUE, SESSION_TOKEN, TOKEN_NAMES,
+from kit.aws_ids import ACCESS_KEY_ID
+from kit.collect.secrets import (SECRET_IN_TEXT, SECRET_NAMES, SECRET_VALUE, SESSION_TOKEN, TOKEN_NAMES,
                                  environment_secrets, mask_secrets)
 from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput

@@ -9,7 +9,6 @@ unknown is reported by name (a warning and a gap) and skipped; only a missing or
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import warnings

@@ -8,7 +8,6 @@ hold events of the window. Each file is stored as `cloudtrail-logs/<path relativ
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from datetime import date, datetime, timedelta, timezone

@@ -38,31 +38,34 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "float": (int, float), "double": (int, float), "timestamp": (str, int, float),  # CLI v1 prints epochs too
 }
 _INTEGER_BITS = {"integer": 32, "long": 64}
-_WORDS = {"structure": "an object", "list": "a list", "map": "an object"}
 
 
 def _problem(shape: Shape, value: Any, where: str) -> str | None:
     kind = shape.type_name
-    if kind in _WORDS:
-        expected: tuple[type, ...] = (list,) if kind == "list" else (dict,)
-        if not isinstance(value, expected):
-            return f"{where or 'the document'} should be {_WORDS[kind]}, got {_type_name(value)}"
-        if kind == "structure":
-            for name, member in shape.members.items():  # type: ignore[attr-defined]
-                if name in value and value[name] is not None:
-                    found = _problem(member, value[name], f"{where}.{name}" if where else name)
-                    if found:
-                        return found
-        elif kind == "list":
-            for i, item in enumerate(value):
-                found = _problem(shape.member, item, f"{where}[{i}]")  # type: ignore[attr-defined]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return f"{where or 'the document'} should be an object, got {_type_name(value)}"
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                found = _problem(member, value[name], f"{where}.{name}" if where else name)
                 if found:
                     return found
-        else:
-            for key, item in value.items():
-                found = _problem(shape.value, item, f"{where}.{key}")  # type: ignore[attr-defined]
-                if found:
-                    return found
+        return None
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"{where or 'the document'} should be a list, got {_type_name(value)}"
+        for i, item in enumerate(value):
+            found = _problem(shape.member, item, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if kind == "map":
+        if not isinstance(value, dict):
+            return f"{where or 'the document'} should be an object, got {_type_name(value)}"
+        for key, item in value.items():
+            found = _problem(shape.value, item, f"{where}.{key}")
+            if found:
+                return found
         return None
     allowed = _SCALARS.get(kind)
     if allowed is None:

@@ -10,11 +10,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from kit.aws_ids import ACCESS_KEY_ID
 from kit.evidence import Evidence, Gap
 
-# What an AWS credential looks like (also what bundles refuse to hold, kit.collect.bundle); ACCESS_KEY_ID
-# is kit.aws_ids's, re-exported here beside them.
+# What an AWS credential looks like (also what bundles refuse to hold, kit.collect.bundle).
 SESSION_TOKEN = re.compile(r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz|AgoJb3JpZ2lu)[A-Za-z0-9/+=]{60,}")
 SECRET_IN_TEXT = re.compile(r"(?i)(?:aws_)?secret_?access_?key[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
 SECRET_VALUE = re.compile(r"^[A-Za-z0-9/+=]{40}$")

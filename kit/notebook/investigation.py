@@ -153,7 +153,7 @@ class Investigation:
 
     def view(self, frame: _Frame) -> _Frame:
         """A frame as shown: every text cell redacted when `redact` is true."""
-        if not self.params.redact:
+        if not self.params.redact or frame is None:
             return frame
         from kit.redact import redact_value
 

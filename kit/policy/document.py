@@ -79,7 +79,7 @@ def parse_policy(document: str | dict[str, Any], name: str) -> Policy:
                            document) from None
         except RecursionError:
             raise BadInput(name, "a JSON policy document (this one is nested too deep to read)",
-                           document[:80]) from None
+                           str(document)[:80]) from None
     return Policy(document, name)  # type: ignore[arg-type]
 
 
