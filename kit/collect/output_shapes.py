@@ -5,10 +5,10 @@ a string, a key id that is a number) is refused by name instead of crashing the 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import UnknownServiceError
-from botocore.model import OperationNotFoundError, Shape, ServiceModel
+if TYPE_CHECKING:  # botocore is imported only when a document is checked (pure readers stay light)
+    from botocore.model import ServiceModel, Shape
 
 SERVICES = ("ec2", "kms", "iam", "cloudtrail", "sts", "organizations", "autoscaling")  # calls the kit reads
 
@@ -23,6 +23,9 @@ def _service_model(service: str) -> ServiceModel:
 def output_shape_problem(call: str, document: Any) -> str | None:
     """Why `document` is not the output of `call` ("service:Operation") in the types botocore's model gives, or
     None when it is (or the call has no model the kit checks against). Unknown members are allowed."""
+    from botocore.exceptions import UnknownServiceError
+    from botocore.model import OperationNotFoundError
+
     service, _, operation = call.partition(":")
     if service not in SERVICES:
         return None
