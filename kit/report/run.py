@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -105,8 +107,10 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
             km = KernelManager(kernel_name=kernel_name)
             start_quiet_kernel(km)
             own_kernel = km
-        papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
-                                   kernel_name=kernel_name, progress_bar=False, km=km)
+        with _watched(km):
+            papermill.execute_notebook(str(notebook or notebook_path()), str(executed),
+                                       parameters=params.to_dict(), kernel_name=kernel_name,
+                                       progress_bar=False, km=km)
     except PapermillExecutionError as exc:
         error_name, error_value = exc.ename, exc.evalue
     except Exception as exc:  # noqa: BLE001 - the kernel died or never started: still a report, with the failure
@@ -140,6 +144,25 @@ def start_quiet_kernel(manager: Any, *, cwd: str | None = None) -> None:
     nbclient keeps it for the kernels it starts, not in the user's sqlite file."""
     manager.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=cwd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextmanager
+def _watched(km: Any) -> Iterator[None]:
+    """Let papermill (nbclient) notice `km`'s kernel dying while a cell runs.
+
+    nbclient polls the kernel's liveness once a second from its event loop, next to the task that waits
+    for the cell's output; with the blocking client a synchronous KernelManager makes, that wait blocks
+    the loop for good when the kernel is killed (SIGKILL, the out-of-memory killer) and the poll never
+    runs. An asynchronous client keeps the loop free: a dead kernel then raises DeadKernelError at once.
+    """
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    blocking = km.client_factory
+    km.client_factory = AsyncKernelClient
+    try:
+        yield
+    finally:
+        km.client_factory = blocking
 
 
 def _reset_namespace(km: Any) -> None:
