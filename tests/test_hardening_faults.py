@@ -150,3 +150,185 @@ def test_a_client_made_from_make_session_refuses_mutations_before_sending(sim, s
     assert ec2.describe_instances(InstanceIds=[seed.instance_id])["Reservations"]
     assert kms.describe_key(KeyId=seed.expected["key_arn"])["KeyMetadata"]["KeyState"]
     assert len(sent) == 2
+
+
+# 6. Ctrl-C stops the batch: the queue stops, the kernels end, the index of what finished is written.
+# 21. A second batch into a folder a running batch holds is refused at once.
+
+QUEUED = ("first", "second", "third", "fourth")
+
+
+def _kernels_of(pid: int) -> list[int]:
+    """Kernel processes started by process `pid` (jupyter_client marks them with JPY_PARENT_PID)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if process.environ().get("JPY_PARENT_PID") == str(pid) and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def interrupted_batch(tmp_path_factory):
+    """`kit batch` on four scenario incidents, one at a time; a second batch into its --out while it runs;
+    SIGINT once the first incident's report is written."""
+    folder = tmp_path_factory.mktemp("queued")
+    files = [_scenario_file(folder, name) for name in QUEUED]
+    out = folder / "batch"
+    command = [sys.executable, "-m", "kit", "batch", *map(str, files), "--out", str(out), "--jobs", "1"]
+    batch = subprocess.Popen(command, env=_environ_without_aws(), cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / QUEUED[0] / "report.html").exists():
+            assert batch.poll() is None, batch.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the first incident never finished"
+            time.sleep(0.2)
+        started = time.monotonic()
+        second = subprocess.run([sys.executable, "-m", "kit", "batch", str(files[0]), "--out", str(out)],
+                                env=_environ_without_aws(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+        second_seconds = time.monotonic() - started
+        kernels_before = _kernels_of(batch.pid)
+        batch.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        try:
+            stdout, stderr = batch.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            batch.kill()
+            stdout, stderr = batch.communicate()
+            pytest.fail(f"kit batch did not stop within 120 s of Ctrl-C: {stderr[-2000:]}")
+        stop_seconds = time.monotonic() - sent
+        time.sleep(1)
+        return {"returncode": batch.returncode, "stdout": stdout, "stderr": stderr, "out": out,
+                "stop_seconds": stop_seconds, "second": second, "second_seconds": second_seconds,
+                "kernels_before": kernels_before, "kernels_after": _kernels_of(batch.pid)}
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+
+
+def test_ctrl_c_stops_the_queue_ends_the_kernels_and_writes_the_index(interrupted_batch) -> None:
+    run = interrupted_batch
+    assert run["returncode"] == 130, run["stderr"][-3000:]
+    assert run["stop_seconds"] < 60
+    summary = json.loads((run["out"] / "summary.json").read_text())
+    entries = {e["name"]: e for e in summary["incidents"]}
+    assert list(entries) == list(QUEUED)
+    assert entries["first"]["status"] == "ok"
+    assert entries["fourth"]["status"] == "interrupted"
+    finished = [e for e in entries.values() if e["status"] in ("ok", "failed")]
+    assert 1 <= len(finished) < len(QUEUED)
+    assert summary["counts"]["interrupted"] == len(QUEUED) - len(finished)
+    index = (run["out"] / "index.html").read_text()
+    assert "interrupted" in index
+    assert run["kernels_after"] == [], f"kernels left running: {run['kernels_after']}"
+
+
+def test_a_second_batch_into_a_folder_a_running_batch_holds_fails_at_once(interrupted_batch) -> None:
+    second = interrupted_batch["second"]
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert "--out" in second.stderr
+    assert interrupted_batch["second_seconds"] < 30
+
+
+# 21. Reports are replaced whole: the old one stays until the new one is ready, then is renamed over.
+
+def _observing_notebook(folder: Path, seen: Path) -> Path:
+    """A notebook whose one cell records which report files its folder holds while it runs."""
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('instance_id = ""\nregion = ""\nout_dir = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    look = ("import json, pathlib\n"
+            "folder = pathlib.Path(out_dir)\n"
+            "names = ('report.html', 'findings.json', 'investigation.ipynb')\n"
+            "state = {n: (folder / n).read_text() if (folder / n).exists() else None for n in names}\n"
+            f"pathlib.Path({str(seen)!r}).write_text(json.dumps(state))\n")
+    nb.cells = [parameters, nbformat.v4.new_code_cell(look)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "observe.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_a_rerun_keeps_the_old_report_until_the_new_one_replaces_it(tmp_path) -> None:
+    from kit.params import validate
+    from kit.report.run import run_investigation
+
+    seen = tmp_path / "seen.json"
+    notebook = _observing_notebook(tmp_path, seen)
+    out = tmp_path / "report"
+    params = validate({"instance_id": "i-0123456789abcdef0", "region": "eu-west-1"}, require_target=True)
+    run_investigation(params, out, notebook=notebook)
+    first = {name: (out / name).read_text() for name in ("report.html", "findings.json", "investigation.ipynb")}
+    inodes = {name: (out / name).stat().st_ino for name in first}
+    run_investigation(params, out, notebook=notebook)
+    during = json.loads(seen.read_text())
+    assert during["report.html"] == first["report.html"]  # not deleted before the new one was ready
+    assert during["findings.json"] == first["findings.json"]
+    assert during["investigation.ipynb"] == first["investigation.ipynb"]
+    for name, inode in inodes.items():  # each replaced by a rename, not rewritten in place
+        assert (out / name).stat().st_ino != inode, name
+    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "investigation.ipynb", "report.html"]
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings["verdict"]["cause"] == "undetermined"  # the old findings were not taken for this run's
+
+
+def test_batch_pages_and_failure_reports_are_renamed_into_place(tmp_path) -> None:
+    from kit.batch.failure import write_failure_report
+    from kit.batch.index import write_index
+    from kit.batch.summary import write_summary
+
+    summary = {"schema": "kit.batch-summary/1", "counts": {"incidents": 0, "ok": 0, "failed": 0}, "incidents": []}
+    paths = [write_summary(summary, tmp_path), write_index(summary, tmp_path),
+             write_failure_report(tmp_path / "one", "one.yaml", "BadInput", "first")]
+    inodes = [p.stat().st_ino for p in paths]
+    again = [write_summary(summary, tmp_path), write_index(summary, tmp_path),
+             write_failure_report(tmp_path / "one", "one.yaml", "BadInput", "second")]
+    assert again == paths
+    assert all(p.stat().st_ino != inode for p, inode in zip(paths, inodes))
+    assert "second" in paths[2].read_text()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["index.html", "one", "report.html", "summary.json"]
+
+
+# 18. Nothing could be read: kit collect and kit investigate exit 1, by the rule the batch counts failures by.
+
+def _dead_endpoint_environ() -> dict[str, str]:
+    """Credentials that look fine and an endpoint where nothing answers (a closed port on 127.0.0.1)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return {**_environ_without_aws(), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-real-secret",
+            "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"}
+
+
+def test_collect_that_read_nothing_exits_1_naming_the_instance_call(tmp_path) -> None:
+    out = tmp_path / "bundle"
+    result = subprocess.run([sys.executable, "-m", "kit", "collect", "--instance-id", "i-0123456789abcdef0",
+                             "--region", "eu-west-1", "--out", str(out)], env=_dead_endpoint_environ(), cwd=ROOT,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
+    assert "ec2:DescribeInstances" in result.stderr
+    assert (out / "manifest.json").is_file()  # the bundle (its gaps) is still written
+
+
+def test_investigate_that_read_nothing_exits_1_as_the_batch_counts_it_failed(tmp_path) -> None:
+    from kit.batch.schedule import instance_unreadable
+
+    out = tmp_path / "report"
+    result = subprocess.run([sys.executable, "-m", "kit", "investigate", "--instance-id", "i-0123456789abcdef0",
+                             "--region", "eu-west-1", "--out", str(out)], env=_dead_endpoint_environ(), cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings["verdict"]["cause"] == "undetermined"
+    assert instance_unreadable(findings)  # the batch would count this incident failed
+    assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
+    assert "ec2:DescribeInstances" in result.stderr
+    assert (out / "report.html").is_file()

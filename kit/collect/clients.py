@@ -8,6 +8,7 @@ Credentials stay in memory: `--role-arn` credentials are never written anywhere.
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -100,7 +101,11 @@ class ReadOnlyClients:
         self.session = session
         self.region = region
         self.recorder = recorder or CallRecorder()
-        self._config = Config(retries=RETRY_CONFIG, max_pool_connections=max_pool_connections,
+        retries = dict(RETRY_CONFIG)
+        attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
+        if attempts.isdigit() and int(attempts) > 0:  # the standard setting, when given, wins (e.g. to fail fast)
+            retries["max_attempts"] = int(attempts)
+        self._config = Config(retries=retries, max_pool_connections=max_pool_connections,
                               connect_timeout=10, read_timeout=60)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
