@@ -226,6 +226,7 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_writes_the_index(interrupte
     assert summary["counts"]["interrupted"] == len(QUEUED) - len(finished)
     index = (run["out"] / "index.html").read_text()
     assert "interrupted" in index
+    assert run["kernels_before"], "no kernel was running when Ctrl-C came: the check below would prove nothing"
     assert run["kernels_after"] == [], f"kernels left running: {run['kernels_after']}"
 
 

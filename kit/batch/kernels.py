@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import queue
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,8 +260,16 @@ def imported_modules(kernel: Kernel, *, timeout: float = 60.0) -> list[str]:
 def _run_silently(client: Any, code: str, timeout: float, **options: Any) -> dict[str, Any]:
     """Execute `code` without history or execution count, wait for its reply, return the reply's content."""
     message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False, **options)
+    deadline = time.monotonic() + timeout
     while True:
-        reply = client.get_shell_msg(timeout=timeout)
+        try:
+            reply = client.get_shell_msg(timeout=0.5)
+        except queue.Empty:  # a kernel killed meanwhile (the batch was interrupted) never answers
+            if not client.is_alive():
+                raise KernelStartError("the kernel died") from None
+            if time.monotonic() > deadline:
+                raise
+            continue
         if reply.get("parent_header", {}).get("msg_id") == message_id:
             if reply["content"].get("status") != "ok":
                 raise KernelStartError(f"warm-up failed: {reply['content'].get('ename')}")

@@ -172,7 +172,7 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
                 break
             except TimeoutError:
                 continue
-            except BaseException:  # noqa: BLE001 - read again below, with the notes
+            except Exception:  # noqa: BLE001 - read again below, with the notes
                 break
         if stop.is_set():
             return interrupted_outcome(incident)
