@@ -110,6 +110,37 @@ def test_investigate_fails_at_once_when_its_kernel_dies(tmp_path) -> None:
     assert "DeadKernelError" in (out / "report.html").read_text()
 
 
+
+def test_ctrl_c_stops_an_investigation_at_once_and_leaves_no_kernel(tmp_path) -> None:
+    """Ctrl-C while a cell runs (collection against an endpoint that refuses every connection, retried for
+    a minute and more): the command stops within seconds, exit 130, no kernel left, nothing half-written."""
+    out = tmp_path / "report"
+    environ = {k: v for k, v in _dead_endpoint_environ().items() if k != "AWS_MAX_ATTEMPTS"}
+    command = [sys.executable, "-m", "kit", "investigate", "--instance-id", "i-0123456789abcdef0",
+               "--region", "eu-west-1", "--out", str(out)]
+    run = subprocess.Popen(command, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.is_dir() and any(out.iterdir())):  # the notebook has started
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1][-2000:]
+            time.sleep(0.2)
+        time.sleep(5)
+        kernels = _kernels_of(run.pid)
+        run.send_signal(signal.SIGINT)
+        try:
+            run.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("kit investigate ignored Ctrl-C for 30 s")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130
+    assert kernels, "no kernel was running when Ctrl-C came"
+    time.sleep(1)
+    assert _kernels_of(run.pid) == []
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
 # 22. Every client made from make_session() is guarded, not only those ReadOnlyClients makes.
 
 def _role_to_read_with(sim) -> str:

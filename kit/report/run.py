@@ -108,13 +108,13 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     # A previous run's report stays whole until this run's replaces it (each file renamed into place).
     previous_findings = _stamp(out / "findings.json")
     params = replace(params, interactive=False, out_dir=str(out))
-    descriptor, staged = tempfile.mkstemp(dir=out, prefix=".investigation.", suffix=".ipynb")
-    os.close(descriptor)
-    executed = Path(staged)  # papermill saves the notebook as it runs: beside the report, hidden, until done
     error_name = error_value = None
     own_kernel = None
     if km is not None:
         _reset_namespace(km)
+    descriptor, staged = tempfile.mkstemp(dir=out, prefix=".investigation.", suffix=".ipynb")
+    os.close(descriptor)
+    executed = Path(staged)  # papermill saves the notebook as it runs: beside the report, hidden, until done
     try:
         if km is None:
             from jupyter_client import KernelManager
@@ -130,6 +130,9 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         error_name, error_value = exc.ename, exc.evalue
     except Exception as exc:  # noqa: BLE001 - the kernel died or never started: still a report, with the failure
         error_name, error_value = type(exc).__name__, str(exc) or repr(exc)
+    except BaseException:  # Ctrl-C: the previous report stays as it was, nothing half-written is left
+        executed.unlink(missing_ok=True)
+        raise
     finally:
         if own_kernel is not None:
             own_kernel.shutdown_kernel(now=True)
