@@ -341,13 +341,24 @@ def _dead_endpoint_environ() -> dict[str, str]:
             "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1"}
 
 
-def test_collect_that_read_nothing_exits_1_naming_the_instance_call(tmp_path) -> None:
+def _no_credentials_environ(home: Path) -> dict[str, str]:
+    """No credentials anywhere (no variables, no files, no instance metadata); the endpoint is dead too."""
+    environ = {k: v for k, v in _dead_endpoint_environ().items() if not k.startswith("AWS_ACCESS_KEY_ID")
+               and not k.startswith("AWS_SECRET")}
+    return {**environ, "HOME": str(home), "AWS_CONFIG_FILE": str(home / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none")}
+
+
+@pytest.mark.parametrize("nothing", ["dead-endpoint", "no-credentials"])
+def test_collect_that_read_nothing_exits_1_naming_the_instance_call(tmp_path, nothing) -> None:
     out = tmp_path / "bundle"
+    environ = _dead_endpoint_environ() if nothing == "dead-endpoint" else _no_credentials_environ(tmp_path)
     result = subprocess.run([sys.executable, "-m", "kit", "collect", "--instance-id", "i-0123456789abcdef0",
-                             "--region", "eu-west-1", "--out", str(out)], env=_dead_endpoint_environ(), cwd=ROOT,
+                             "--region", "eu-west-1", "--out", str(out)], env=environ, cwd=ROOT,
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
     assert "ec2:DescribeInstances" in result.stderr
+    assert ("NoCredentialsError" if nothing == "no-credentials" else "EndpointConnectionError") in result.stderr
     assert (out / "manifest.json").is_file()  # the bundle (its gaps) is still written
 
 
