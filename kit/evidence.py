@@ -9,6 +9,7 @@ and a `cli:` folder is read into the same model, so nothing below `kit.collect` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,3 +53,18 @@ class Evidence:
     def documents_with_prefix(self, prefix: str) -> dict[str, Any]:
         """All documents whose name starts with `prefix`, sorted by name."""
         return {k: v for k, v in sorted(self.documents.items()) if k.startswith(prefix)}
+
+
+INSTANCE_CALL = "ec2:DescribeInstances"  # the gap that means the instance itself could not be read
+
+
+def instance_unreadable(gaps: Iterable[Mapping[str, Any]]) -> str | None:
+    """Why the instance itself could not be read (missing, not visible, nothing answering), or None.
+
+    The one rule for "nothing was investigated": kit batch counts such an incident failed, kit collect and
+    kit investigate exit 1. `gaps` as findings.json or a manifest holds them (`Gap.to_dict()`).
+    """
+    for gap in gaps:
+        if gap.get("call") == INSTANCE_CALL:
+            return f"{INSTANCE_CALL} {gap.get('error')}: {gap.get('impact')}"
+    return None

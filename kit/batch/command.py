@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import IO
 
 from kit.errors import BadInput
 
 MAX_JOBS = 64
+LOCK_FILE = ".kit-batch.lock"  # held (flock) by the batch writing into --out
 
 
 def run_batch(args: argparse.Namespace) -> int:
@@ -17,12 +19,6 @@ def run_batch(args: argparse.Namespace) -> int:
     Exit 0 when the batch did its job (whatever the verdicts, whichever incidents failed), 2 when no
     parameter file was usable.
     """
-    from kit.batch.incidents import load_incidents
-    from kit.batch.index import write_index
-    from kit.batch.schedule import BatchOptions, run_incidents
-    from kit.batch.shared import SharedEvidence
-    from kit.batch.summary import build_summary, write_summary
-
     jobs = args.jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
         raise BadInput("--jobs", f"a whole number from 1 to {MAX_JOBS}", jobs)
@@ -30,11 +26,43 @@ def run_batch(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
     out.mkdir(parents=True, exist_ok=True)
+    lock = lock_out(out)
+    try:
+        return _run_locked(args, out, jobs)
+    finally:
+        lock.close()
+
+
+def lock_out(out: Path) -> IO[str]:
+    """Hold `out/.kit-batch.lock` for this batch (released when the returned file closes or the process
+    ends); a second batch into the same folder is refused at once, naming --out."""
+    import fcntl
+
+    handle = (out / LOCK_FILE).open("a", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise BadInput("--out", "a folder no other running kit batch is writing to", str(out)) from None
+    return handle
+
+
+def _run_locked(args: argparse.Namespace, out: Path, jobs: int) -> int:
+    from kit.batch.incidents import load_incidents
+    from kit.batch.index import write_index
+    from kit.batch.schedule import BatchInterrupted, BatchOptions, run_incidents
+    from kit.batch.shared import SharedEvidence
+    from kit.batch.summary import build_summary, write_summary
+
     incidents = load_incidents(args.params, out)
     options = BatchOptions(jobs=jobs)
     share = not args.no_shared_evidence
+    interrupted = False
     with SharedEvidence(enabled=share) as shared:
-        outcomes = run_incidents(incidents, options, prepare=shared.prepare)
+        try:
+            outcomes = run_incidents(incidents, options, prepare=shared.prepare)
+        except BatchInterrupted as stopped:  # Ctrl-C: the index of what finished, then exit 130
+            outcomes, interrupted = stopped.outcomes, True
         extra = {"shared_evidence": shared.stats()}
     summary = build_summary(outcomes, out, extra=extra)
     write_summary(summary, out)
@@ -46,6 +74,9 @@ def run_batch(args: argparse.Namespace) -> int:
     print(f"{counts['incidents']} incidents: {counts['ok']} ok, {counts['failed']} failed")
     print(f"index: {index}")
     print(f"summary: {out / 'summary.json'}")
+    if interrupted:
+        print(f"kit batch: interrupted: {counts.get('interrupted', 0)} incidents did not finish", file=sys.stderr)
+        return 130
     if not any(incident.usable for incident in incidents):
         print("kit batch: error: no parameter file was usable", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kit.report.files import write_text_atomically
 from kit.views.html import text
 
 PAGE = """<!DOCTYPE html>
@@ -31,5 +32,4 @@ def write_failure_report(out_dir: Path, params_file: str, error_name: str, error
                {"title": params_file, "params_file": params_file, "error_name": error_name,
                 "error_value": error_value}.items()}
     extra = f"<pre>{text(detail)}</pre>" if detail else ""
-    path.write_text(PAGE.format(detail=extra, **escaped), encoding="utf-8")
-    return path
+    return write_text_atomically(path, PAGE.format(detail=extra, **escaped))

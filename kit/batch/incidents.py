@@ -18,7 +18,7 @@ from kit.errors import BadInput
 from kit.params import InvestigationParameters, validate
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-STATUSES = ("ok", "failed")
+STATUSES = ("ok", "failed", "interrupted")  # interrupted: Ctrl-C stopped the batch first
 
 
 @dataclass

@@ -6,7 +6,6 @@ script are the kit's own (kit/batch/index_page.html).
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -15,6 +14,7 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
+from kit.report.files import write_text_atomically
 from kit.views.html import text
 
 # (summary field, column title)
@@ -34,18 +34,16 @@ def render_index(summary: Mapping[str, Any], *, title: str = "Postmortem: failed
     by_cause = Counter(str(e.get("cause")) for e in entries if e.get("status") == "ok" and e.get("cause"))
     causes = ", ".join(f"{cause} {number}" for cause, number in by_cause.most_common())
     line = (f"{counts.get('incidents', len(entries))} incidents: {counts.get('ok', 0)} investigated, "
-            f"{counts.get('failed', 0)} failed." + (f" Causes: {causes}." if causes else "")
+            f"{counts.get('failed', 0)} failed"
+            + (f", {counts['interrupted']} interrupted (the batch was stopped)" if counts.get("interrupted") else "")
+            + "." + (f" Causes: {causes}." if causes else "")
             + " Click a column header to sort.")
     return _template().substitute(title=text(title), counts=text(line), header=header, rows=rows)
 
 
 def write_index(summary: Mapping[str, Any], batch_dir: Path, **options: Any) -> Path:
     """Write `index.html` into the batch folder (atomically)."""
-    path = batch_dir / "index.html"
-    temporary = path.with_suffix(".html.tmp")
-    temporary.write_text(render_index(summary, **options), encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_text_atomically(batch_dir / "index.html", render_index(summary, **options))
 
 
 def _row(entry: Mapping[str, Any]) -> str:
@@ -57,7 +55,7 @@ def _row(entry: Mapping[str, Any]) -> str:
         elif field == "status":
             title = f' title="{text(entry.get("error"))}"' if entry.get("error") else ""
             cells.append(f'<td><span class="kit-status kit-status-{text(status)}"{title}>{text(status)}</span></td>')
-        elif field == "cause" and status == "failed" and not entry.get("cause"):
+        elif field == "cause" and status != "ok" and not entry.get("cause"):
             cells.append(f"<td>{text(_first_line(entry.get('error')) or 'failed')}</td>")
         else:
             cells.append(f"<td>{text(entry.get(field))}</td>")

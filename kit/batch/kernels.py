@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import queue
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,20 @@ class Kernel:
         except Exception:  # noqa: BLE001 - already gone is fine
             pass
 
+    def kill(self) -> None:
+        """Kill the kernel process at once, from any thread (the batch was interrupted): the notebook
+        running in it stops with DeadKernelError; `shutdown()` still cleans up afterwards."""
+        process = getattr(self.manager.provisioner, "process", None)
+        try:
+            if process is not None and process.poll() is None:
+                process.kill()
+        except OSError:  # already gone
+            pass
+
+
+class PoolClosed(KitError):
+    """The pool was closed (the batch was interrupted) while waiting for a kernel."""
+
 
 class KernelPool:
     """`size` kernels started ahead; `take()` hands out a ready one and starts its replacement.
@@ -66,6 +81,7 @@ class KernelPool:
         self._closed = False
         self._learned = False
         self._threads: list[threading.Thread] = []
+        self._handed_out: list[Kernel] = []
 
     def __enter__(self) -> KernelPool:
         for _ in range(min(self.size, self.budget)):
@@ -76,12 +92,38 @@ class KernelPool:
         self.close()
 
     def take(self) -> Kernel:
-        """A ready kernel (waits for one to finish starting); starts a replacement within the budget."""
-        item = self._ready.get()
+        """A ready kernel (waits for one to finish starting); starts a replacement within the budget.
+
+        Raises PoolClosed when the pool is closed (or stopped) meanwhile.
+        """
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise PoolClosed("the batch was interrupted before a kernel was handed out")
+            try:
+                item = self._ready.get(timeout=0.2)
+                break
+            except queue.Empty:
+                continue
+        with self._lock:
+            if self._closed:  # taken while closing: close() will not see it, so shut it here
+                if isinstance(item, Kernel):
+                    item.shutdown()
+                raise PoolClosed("the batch was interrupted before a kernel was handed out")
+            if isinstance(item, Kernel):
+                self._handed_out.append(item)
         self._start_one()
         if isinstance(item, BaseException):
             raise KernelStartError(f"kernel {self.kernel_name} did not start: {item}") from item
         return item
+
+    def stop(self) -> None:
+        """Interrupt: start no more kernels, hand out no more, kill those running notebooks now."""
+        with self._lock:
+            self._closed = True
+            handed_out = list(self._handed_out)
+        for kernel in handed_out:
+            kernel.kill()
 
     def close(self) -> None:
         """Shut down every kernel still in the pool, including those still starting."""
@@ -218,8 +260,16 @@ def imported_modules(kernel: Kernel, *, timeout: float = 60.0) -> list[str]:
 def _run_silently(client: Any, code: str, timeout: float, **options: Any) -> dict[str, Any]:
     """Execute `code` without history or execution count, wait for its reply, return the reply's content."""
     message_id = client.execute(code, silent=True, store_history=False, allow_stdin=False, **options)
+    deadline = time.monotonic() + timeout
     while True:
-        reply = client.get_shell_msg(timeout=timeout)
+        try:
+            reply = client.get_shell_msg(timeout=0.5)
+        except queue.Empty:  # a kernel killed meanwhile (the batch was interrupted) never answers
+            if not client.is_alive():
+                raise KernelStartError("the kernel died") from None
+            if time.monotonic() > deadline:
+                raise
+            continue
         if reply.get("parent_header", {}).get("msg_id") == message_id:
             if reply["content"].get("status") != "ok":
                 raise KernelStartError(f"warm-up failed: {reply['content'].get('ename')}")

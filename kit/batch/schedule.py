@@ -19,10 +19,11 @@ from typing import Any
 
 from kit.batch.failure import write_failure_report
 from kit.batch.incidents import Incident, Outcome
-from kit.batch.kernels import Kernel, KernelPool, notebook_imports
+from kit.batch.kernels import Kernel, KernelPool, PoolClosed, notebook_imports
+from kit.evidence import INSTANCE_CALL  # noqa: F401 - importable from here as before
+from kit.evidence import instance_unreadable as _unreadable
 from kit.params import InvestigationParameters
 
-INSTANCE_CALL = "ec2:DescribeInstances"  # the gap that means the instance itself could not be read
 
 # Prepares an incident's parameters before its notebook runs (e.g. collects shared evidence into a bundle
 # and points `source` at it); returns the parameters to run with.
@@ -70,19 +71,69 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
     if usable:
         warm = notebook_warm_modules(notebook) if options.warm_up else []
         jobs = max(1, min(options.jobs, len(usable)))
-        with KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
-                        warm_modules=warm, learn=options.warm_up) as pool, \
-                ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect") as collectors, \
-                ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch") as workers:
+        pool = KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
+                          warm_modules=warm, learn=options.warm_up)
+        collectors = ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect")
+        workers = ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch")
+        stop = threading.Event()
+        futures: dict[Future[Outcome], int] = {}
+        try:
+            pool.__enter__()
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
             prepared = {index: collectors.submit(prepare, incident) if prepare else None
                         for index, incident in enumerate(incidents) if incident.usable}
-            futures = {workers.submit(_investigate, incidents[index], pool, notebook, ready): index
+            futures = {workers.submit(_investigate, incidents[index], pool, notebook, ready, stop): index
                        for index, ready in prepared.items()}
             for future in as_completed(futures):
                 done(futures[future], future.result())
+        except KeyboardInterrupt:
+            stop.set()
+            _stop_now(pool, collectors, workers, futures)
+            for future, index in futures.items():
+                if future.done() and not future.cancelled() and index not in outcomes:
+                    done(index, future.result())
+            for index, incident in enumerate(incidents):
+                if index not in outcomes:
+                    done(index, interrupted_outcome(incident))
+            progress.close()
+            raise BatchInterrupted([outcomes[i] for i in range(len(incidents))]) from None
+        finally:
+            collectors.shutdown(wait=not stop.is_set(), cancel_futures=stop.is_set())
+            workers.shutdown(wait=not stop.is_set(), cancel_futures=stop.is_set())
+            pool.close()
     progress.close()
     return [outcomes[i] for i in range(len(incidents))]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the batch: `outcomes` holds what finished and, for the rest, `interrupted`."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        super().__init__("the batch was interrupted")
+        self.outcomes = outcomes
+
+
+INTERRUPT_GRACE = 30.0  # seconds the notebooks whose kernels were killed get to write their failure reports
+
+
+def _stop_now(pool: KernelPool, collectors: ThreadPoolExecutor, workers: ThreadPoolExecutor,
+              futures: dict[Future[Outcome], int]) -> None:
+    """Stop the queue (nothing new starts), kill the kernels running notebooks, wait (bounded) for the
+    runs in progress to come back with their reports."""
+    collectors.shutdown(wait=False, cancel_futures=True)
+    workers.shutdown(wait=False, cancel_futures=True)
+    pool.stop()
+    running = [f for f in futures if not f.done()]
+    try:
+        for _ in as_completed(running, timeout=INTERRUPT_GRACE):
+            pass
+    except TimeoutError:
+        pass
+
+
+def interrupted_outcome(incident: Incident) -> Outcome:
+    """An incident the interrupted batch did not finish (or never started)."""
+    return Outcome(incident, "interrupted", error="interrupted: the batch was stopped before this incident finished")
 
 
 def unusable_outcome(incident: Incident) -> Outcome:
@@ -103,8 +154,11 @@ def notebook_warm_modules(notebook: Path) -> list[str]:
 
 
 def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
-                 prepared: Future[InvestigationParameters] | None) -> Outcome:
-    """Wait for its evidence, take a fresh kernel, run the notebook in it, read what it wrote; never raises."""
+                 prepared: Future[InvestigationParameters] | None, stop: threading.Event) -> Outcome:
+    """Wait for its evidence, take a fresh kernel, run the notebook in it, read what it wrote; never raises.
+
+    Once `stop` is set (Ctrl-C), it starts nothing more and comes back `interrupted`.
+    """
     from kit.report.run import run_investigation
 
     clock = _Clock()
@@ -112,6 +166,16 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
     params = incident.params
     notes: list[str] = []
     if prepared is not None:
+        while not stop.is_set():
+            try:
+                prepared.result(timeout=0.2)
+                break
+            except TimeoutError:
+                continue
+            except Exception:  # noqa: BLE001 - read again below, with the notes
+                break
+        if stop.is_set():
+            return interrupted_outcome(incident)
         try:
             params = prepared.result()
             if params.source != incident.params.source:
@@ -127,11 +191,14 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
         result = run_investigation(replace(params, out_dir=str(incident.out_dir)), incident.out_dir,
                                    km=kernel.manager, notebook=notebook)
         clock.lap("notebook")
+    except PoolClosed:
+        return interrupted_outcome(incident)
     except Exception as exc:  # noqa: BLE001 - recorded as this incident's failure, the batch goes on
         error: str | None = f"{type(exc).__name__}: {exc}"
         report = write_failure_report(incident.out_dir, incident.params_file, type(exc).__name__, str(exc),
                                       detail="".join(traceback.format_exception_only(exc)))
-        return Outcome(incident, "failed", error=error, report=report, seconds=clock.total(), notes=notes,
+        status = "interrupted" if stop.is_set() else "failed"
+        return Outcome(incident, status, error=error, report=report, seconds=clock.total(), notes=notes,
                        timings=clock.laps)
     finally:
         if kernel is not None:
@@ -139,6 +206,8 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
     out = Path(result.out_dir)
     error = f"{result.error_name}: {result.error_value}" if result.failed else instance_unreadable(result.findings)
     status = "failed" if error else "ok"
+    if stop.is_set() and result.failed:  # its kernel was killed by the interrupt
+        status, error = "interrupted", f"interrupted: {error}"
     return Outcome(incident, status, findings=result.findings, error=error, report=out / "report.html",
                    findings_file=out / "findings.json", notebook=out / "investigation.ipynb",
                    seconds=clock.total(), notes=notes, timings=clock.laps)
@@ -173,10 +242,7 @@ def instance_unreadable(findings: dict[str, Any]) -> str | None:
     The notebook finishes either way (verdict `undetermined`), but nothing was investigated: the batch
     counts it as failed, with the AWS error as the reason.
     """
-    for gap in findings.get("gaps") or []:
-        if gap.get("call") == INSTANCE_CALL:
-            return f"{INSTANCE_CALL} {gap.get('error')}: {gap.get('impact')}"
-    return None
+    return _unreadable(findings.get("gaps") or [])
 
 
 def _progress(total: int, enabled: bool) -> Any:

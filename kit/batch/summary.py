@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.batch.incidents import Outcome
+from kit.report.files import write_text_atomically
 
 SCHEMA = "kit.batch-summary/1"
 VERDICT_FIELDS = ("cause", "denied_by", "principal_arn", "key_arn", "confidence", "summary")
@@ -48,6 +49,9 @@ def build_summary(outcomes: Sequence[Outcome], batch_dir: Path, *, extra: dict[s
     incidents = [summary_entry(o, batch_dir) for o in outcomes]
     counts = {"incidents": len(incidents), "ok": sum(1 for e in incidents if e["status"] == "ok"),
               "failed": sum(1 for e in incidents if e["status"] == "failed")}
+    interrupted = sum(1 for e in incidents if e["status"] == "interrupted")
+    if interrupted:  # Ctrl-C stopped the batch: these did not finish (or never started)
+        counts["interrupted"] = interrupted
     summary: dict[str, Any] = {"schema": SCHEMA, "counts": counts}
     summary.update(extra or {})
     summary["incidents"] = incidents
@@ -56,11 +60,7 @@ def build_summary(outcomes: Sequence[Outcome], batch_dir: Path, *, extra: dict[s
 
 def write_summary(summary: dict[str, Any], batch_dir: Path) -> Path:
     """Write `summary.json` into the batch folder (atomically: a reader never sees half a file)."""
-    path = batch_dir / "summary.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    return write_text_atomically(batch_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def _relative(path: Path, base: Path) -> str:

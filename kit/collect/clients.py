@@ -8,6 +8,7 @@ Credentials stay in memory: `--role-arn` credentials are never written anywhere.
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from kit.collect.readonly import install_guard, operation_name
+from kit.collect.readonly import install_guard, operation_name, refuse_unlisted_operation
 from kit.errors import BadInput
 
 # botocore retry: adaptive = standard retries (throttling errors included) + a client-side rate limiter.
@@ -31,22 +32,32 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     """A boto3 session from the standard credential chain (or `profile`), optionally as `role_arn`.
 
     The role is assumed with a guarded STS client (its call recorded by `recorder` when given); the
-    temporary credentials live only in the returned session object.
+    temporary credentials live only in the returned session object. The returned session is guarded: every
+    client (and resource) made from it refuses non-read operations before sending (`guard_session`).
     """
     try:
         base = boto3.Session(profile_name=profile, region_name=region)
     except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
         raise BadInput("--profile", "a profile in the AWS config files", profile) from exc
     if not role_arn:
-        return base
+        return guard_session(base)
     if not role_arn.startswith("arn:") or ":role/" not in role_arn:
         raise BadInput("--role-arn", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", role_arn)
     sts = install_guard(base.client("sts", config=Config(retries=RETRY_CONFIG)), credentials=True)
     if recorder is not None:
         recorder.attach(sts)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=region or base.region_name)
+    return guard_session(boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                                       aws_secret_access_key=creds["SecretAccessKey"],
+                                       aws_session_token=creds["SessionToken"], region_name=region or base.region_name))
+
+
+def guard_session(session: boto3.Session) -> boto3.Session:
+    """Install the read-only guard on `session`'s events: every client made from it afterwards inherits it
+    (botocore copies a session's handlers into each new client), so none can send a non-read operation."""
+    for event in ("provide-client-params", "before-call"):
+        session.events.register_first(event, refuse_unlisted_operation, unique_id=f"kit-readonly-session-{event}")
+    return session
 
 
 class CallRecorder:
@@ -90,7 +101,11 @@ class ReadOnlyClients:
         self.session = session
         self.region = region
         self.recorder = recorder or CallRecorder()
-        self._config = Config(retries=RETRY_CONFIG, max_pool_connections=max_pool_connections,
+        retries = dict(RETRY_CONFIG)
+        attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
+        if attempts.isdigit() and int(attempts) > 0:  # the standard setting, when given, wins (e.g. to fail fast)
+            retries["max_attempts"] = int(attempts)
+        self._config = Config(retries=retries, max_pool_connections=max_pool_connections,
                               connect_timeout=10, read_timeout=60)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ from kit.collect.bundle import write_bundle
 from kit.collect.clients import CallRecorder
 from kit.collect.live import collect_live
 from kit.collect.options import collect_options, parameters_from_args
+from kit.evidence import instance_unreadable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,4 +26,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"gap {gap.call} {gap.error}: {gap.impact}", file=sys.stderr)
         if gap.next_step:
             print(f"    next step: {gap.next_step}", file=sys.stderr)
+    unreadable = instance_unreadable(gap.to_dict() for gap in evidence.gaps)
+    if unreadable:  # as kit batch and kit investigate count it: nothing was collected about the instance
+        print(f"kit collect: error: the instance could not be read: {unreadable}", file=sys.stderr)
+        return 1
     return 0

@@ -44,6 +44,16 @@ def operation_name(model: Any) -> str:
     return f"{model.service_model.service_name}:{model.name}"
 
 
+def refuse_unlisted_operation(model: Any, **_: Any) -> None:
+    """Event handler: raise ReadOnlyViolation for an operation outside the read allow-list."""
+    name = operation_name(model)
+    if name not in allowed_operations():
+        raise ReadOnlyViolation(
+            f"{name} is not a read operation on the kit's allow-list "
+            f"(kit/collect/{ALLOW_LIST_FILE}); the request was not sent"
+        )
+
+
 def install_guard(client: Any, *, credentials: bool = False) -> Any:
     """Make `client` refuse every operation outside the allow-list; returns the client."""
     allowed = allowed_operations(credentials=credentials)

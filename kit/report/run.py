@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ import nbformat
 
 import kit
 from kit.params import InvestigationParameters, check_target
+from kit.report.files import write_text_atomically
 
 NOTEBOOK_NAME = "investigate_instance.ipynb"
 REPORT_FILES = ("investigation.ipynb", "findings.json", "report.html")
@@ -44,10 +49,18 @@ class RunResult:
         return self.error_name is not None
 
     @property
+    def unreadable(self) -> str | None:
+        """Why nothing was investigated (the instance itself could not be read), as kit batch counts it."""
+        from kit.evidence import instance_unreadable
+
+        return instance_unreadable(self.findings.get("gaps") or [])
+
+    @property
     def exit_code(self) -> int:
-        """contracts.md section 1: 0 whatever the verdict, 2 bad input, 1 any other failure."""
+        """contracts.md section 1: 0 whatever the verdict, 2 bad input, 1 any other failure (a notebook
+        that failed, or an instance that could not be read at all: nothing was investigated)."""
         if not self.failed:
-            return 0
+            return 1 if self.unreadable else 0
         return 2 if self.error_name == "BadInput" else 1
 
     def verdict_line(self) -> str:
@@ -67,6 +80,8 @@ class RunResult:
         print(self.verdict_line())
         if self.failed:
             print(f"{command}: the investigation failed: {self.error_name}: {self.error_value}", file=sys.stderr)
+        elif self.unreadable:
+            print(f"{command}: nothing was investigated: {self.unreadable}", file=sys.stderr)
         print(f"report: {self.out_dir / 'report.html'}")
         return self.exit_code
 
@@ -90,14 +105,16 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     check_target(params)  # a scenario's instance is resolved by the notebook (it seeds the simulated account)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for name in REPORT_FILES:
-        (out / name).unlink(missing_ok=True)
+    # A previous run's report stays whole until this run's replaces it (each file renamed into place).
+    previous_findings = _stamp(out / "findings.json")
     params = replace(params, interactive=False, out_dir=str(out))
-    executed = out / "investigation.ipynb"
     error_name = error_value = None
     own_kernel = None
     if km is not None:
         _reset_namespace(km)
+    descriptor, staged = tempfile.mkstemp(dir=out, prefix=".investigation.", suffix=".ipynb")
+    os.close(descriptor)
+    executed = Path(staged)  # papermill saves the notebook as it runs: beside the report, hidden, until done
     try:
         if km is None:
             from jupyter_client import KernelManager
@@ -105,19 +122,29 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
             km = KernelManager(kernel_name=kernel_name)
             start_quiet_kernel(km)
             own_kernel = km
-        papermill.execute_notebook(str(notebook or notebook_path()), str(executed), parameters=params.to_dict(),
-                                   kernel_name=kernel_name, progress_bar=False, km=km)
+        with _watched(km):
+            papermill.execute_notebook(str(notebook or notebook_path()), str(executed),
+                                       parameters=params.to_dict(), kernel_name=kernel_name,
+                                       progress_bar=False, km=km)
     except PapermillExecutionError as exc:
         error_name, error_value = exc.ename, exc.evalue
     except Exception as exc:  # noqa: BLE001 - the kernel died or never started: still a report, with the failure
         error_name, error_value = type(exc).__name__, str(exc) or repr(exc)
+    except BaseException:  # Ctrl-C: the previous report stays as it was, nothing half-written is left
+        executed.unlink(missing_ok=True)
+        raise
     finally:
         if own_kernel is not None:
             own_kernel.shutdown_kernel(now=True)
-    source = executed if executed.exists() else Path(notebook or notebook_path())
-    nb = nbformat.read(str(source), as_version=4)
+    try:
+        nb = nbformat.read(str(executed), as_version=4)
+    except Exception:  # noqa: BLE001 - nothing was saved (the kernel never started): show the notebook run
+        nb = nbformat.read(str(notebook or notebook_path()), as_version=4)
+    executed.unlink(missing_ok=True)
     params = _with_target(params, nb)
-    findings = _findings_after_run(out / "findings.json", params, error_name, error_value)
+    written = out / "findings.json"
+    findings = _findings_after_run(written if _stamp(written) != previous_findings else None, params,
+                                   error_name, error_value)
     if params.redact:
         from kit.redact import redact_notebook, redact_value
 
@@ -125,12 +152,23 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         findings = redact_value(findings)
         findings["account_id"] = None
         error_value = redact_value(error_value)
-    (out / "findings.json").write_text(json.dumps(findings, indent=2) + "\n", encoding="utf-8")
-    nbformat.write(nb, str(executed))
+    write_text_atomically(out / "findings.json", json.dumps(findings, indent=2) + "\n")
+    notebook_text = nbformat.writes(nb)
+    write_text_atomically(out / "investigation.ipynb", notebook_text if notebook_text.endswith("\n")
+                          else notebook_text + "\n")
     report = export_html(nb, title=f"Investigation of {params.instance_id or params.scenario}",
                          failure=(error_name, error_value) if error_name else None)
-    (out / "report.html").write_text(report, encoding="utf-8")
+    write_text_atomically(out / "report.html", report)
     return RunResult(out, findings, error_name, error_value)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from the next (inode, size, modification time), None if absent."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def start_quiet_kernel(manager: Any, *, cwd: str | None = None) -> None:
@@ -142,13 +180,47 @@ def start_quiet_kernel(manager: Any, *, cwd: str | None = None) -> None:
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@contextmanager
+def _watched(km: Any) -> Iterator[None]:
+    """Let papermill (nbclient) notice `km`'s kernel dying while a cell runs.
+
+    nbclient polls the kernel's liveness once a second from its event loop, next to the task that waits
+    for the cell's output; with the blocking client a synchronous KernelManager makes, that wait blocks
+    the loop for good when the kernel is killed (SIGKILL, the out-of-memory killer) and the poll never
+    runs. An asynchronous client keeps the loop free: a dead kernel then raises DeadKernelError at once.
+    """
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    blocking = km.client_factory
+    km.client_factory = AsyncKernelClient
+    try:
+        yield
+    finally:
+        km.client_factory = blocking
+
+
 def _reset_namespace(km: Any) -> None:
     """Forget the previous notebook's variables in a shared kernel (imported modules stay loaded)."""
+    import queue
+    import time
+
     client = km.client()
     client.start_channels()
     try:
         client.wait_for_ready(timeout=60)
-        client.execute_interactive("get_ipython().run_line_magic('reset', '-f')", store_history=False, timeout=60)
+        message_id = client.execute("get_ipython().run_line_magic('reset', '-f')", store_history=False)
+        deadline = time.monotonic() + 60
+        while True:  # the reply, checking twice a second that the kernel is still there (it may be killed)
+            try:
+                reply = client.get_shell_msg(timeout=0.5)
+            except queue.Empty:
+                if not km.is_alive():
+                    raise RuntimeError("the kernel died before the notebook ran") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the kernel did not reset its namespace within 60 s") from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == message_id:
+                break
     finally:
         client.stop_channels()
 
@@ -193,10 +265,11 @@ def _with_target(params: InvestigationParameters, nb: Any) -> InvestigationParam
     return params
 
 
-def _findings_after_run(path: Path, params: InvestigationParameters, error_name: str | None,
+def _findings_after_run(path: Path | None, params: InvestigationParameters, error_name: str | None,
                         error_value: str | None) -> dict[str, Any]:
-    """The notebook's findings.json; when a cell failed, the error is added as a gap (undetermined if none)."""
-    findings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    """The findings.json this run's notebook wrote (`path`, None when it wrote none); when a cell failed,
+    the error is added as a gap (undetermined if none)."""
+    findings = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.exists() else None
     if error_name is None and findings is not None:
         return findings
     gap = {"call": "kit:investigation-notebook", "error": error_name or "NoFindings",
