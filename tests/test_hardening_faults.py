@@ -65,9 +65,10 @@ def test_a_kernel_killed_mid_run_fails_its_incident_and_the_batch_goes_on(tmp_pa
     code = f"""
         import argparse, sys
         from kit.batch.command import run_batch
+        from pathlib import Path
         args = argparse.Namespace(params={[str(f) for f in files]!r}, out={str(out)!r}, jobs=2,
-                                  notebook={str(notebook)!r}, no_progress=True, no_shared_evidence=False)
-        sys.exit(run_batch(args))
+                                  no_shared_evidence=False)
+        sys.exit(run_batch(args, notebook=Path({str(notebook)!r})))
     """
     try:
         result = _run_python(code, timeout=300)

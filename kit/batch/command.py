@@ -13,8 +13,9 @@ MAX_JOBS = 64
 LOCK_FILE = ".kit-batch.lock"  # held (flock) by the batch writing into --out
 
 
-def run_batch(args: argparse.Namespace) -> int:
-    """One investigation per parameter file, then DIR/index.html and DIR/summary.json.
+def run_batch(args: argparse.Namespace, *, notebook: Path | None = None) -> int:
+    """One investigation per parameter file, then DIR/index.html and DIR/summary.json (`notebook`: another
+    notebook to run than the shipped one, for tests and callers from Python; the CLI has no such option).
 
     Exit 0 when the batch did its job (whatever the verdicts, whichever incidents failed), 2 when no
     parameter file was usable.
@@ -28,7 +29,7 @@ def run_batch(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     lock = lock_out(out)
     try:
-        return _run_locked(args, out, jobs)
+        return _run_locked(args, out, jobs, notebook)
     finally:
         lock.close()
 
@@ -47,7 +48,7 @@ def lock_out(out: Path) -> IO[str]:
     return handle
 
 
-def _run_locked(args: argparse.Namespace, out: Path, jobs: int) -> int:
+def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path | None) -> int:
     from kit.batch.incidents import load_incidents
     from kit.batch.index import write_index
     from kit.batch.schedule import BatchInterrupted, BatchOptions, run_incidents
@@ -55,7 +56,7 @@ def _run_locked(args: argparse.Namespace, out: Path, jobs: int) -> int:
     from kit.batch.summary import build_summary, write_summary
 
     incidents = load_incidents(args.params, out)
-    options = BatchOptions(jobs=jobs)
+    options = BatchOptions(jobs=jobs, notebook=notebook)
     share = not args.no_shared_evidence
     interrupted = False
     with SharedEvidence(enabled=share) as shared:
