@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kit.report.files import write_text_atomically
+from kit.redact import redact_text
 from kit.views.html import text
 
 PAGE = """<!DOCTYPE html>
@@ -24,8 +25,12 @@ pre {{ background: #f6f8fa; border: 1px solid #d0d7de; padding: 8px; white-space
 
 
 def write_failure_report(out_dir: Path, params_file: str, error_name: str, error_value: str,
-                         detail: str | None = None) -> Path:
-    """Write `report.html` saying why the incident could not be investigated; returns its path."""
+                         detail: str | None = None, *, redact: bool = False) -> Path:
+    """Write `report.html` saying why the incident could not be investigated (every text redacted when the
+    incident asked for it); returns its path."""
+    if redact:
+        params_file, error_value = redact_text(params_file), redact_text(error_value)
+        detail = redact_text(detail) if detail else detail
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
     escaped = {name: text(value) for name, value in

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from kit.errors import BadInput
+from kit.redact import redact_text
 from kit.params import InvestigationParameters, validate
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -69,12 +70,17 @@ def load_incidents(params_files: Sequence[str | Path], out: Path) -> list[Incide
     incidents: list[Incident] = []
     taken: set[str] = set()
     for given in params_files:
-        name = _unique(_folder_name(Path(given)), taken)
-        incident = Incident(params_file=str(given), name=name, out_dir=out / name)
+        params: InvestigationParameters | None = None
+        error: str | None = None
         try:
-            incident.params = read_parameter_file(Path(given))
+            params = read_parameter_file(Path(given))
         except BadInput as exc:
-            incident.error = f"{given}: {exc}"
+            error = f"{given}: {exc}"
+        folder = _folder_name(Path(given))
+        if params is not None and params.redact:  # kit scan names files <account>-<region>-<instance>
+            folder = redact_text(folder)
+        name = _unique(folder, taken)
+        incident = Incident(params_file=str(given), name=name, out_dir=out / name, params=params, error=error)
         incidents.append(incident)
     return incidents
 

@@ -196,7 +196,8 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
     except Exception as exc:  # noqa: BLE001 - recorded as this incident's failure, the batch goes on
         error: str | None = f"{type(exc).__name__}: {exc}"
         report = write_failure_report(incident.out_dir, incident.params_file, type(exc).__name__, str(exc),
-                                      detail="".join(traceback.format_exception_only(exc)))
+                                      detail="".join(traceback.format_exception_only(exc)),
+                                      redact=bool(incident.params and incident.params.redact))
         status = "interrupted" if stop.is_set() else "failed"
         return Outcome(incident, status, error=error, report=report, seconds=clock.total(), notes=notes,
                        timings=clock.laps)

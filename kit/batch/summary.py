@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.batch.incidents import Outcome
+from kit.redact import redact_value
 from kit.report.files import write_text_atomically
 
 SCHEMA = "kit.batch-summary/1"
@@ -40,6 +41,9 @@ def summary_entry(outcome: Outcome, batch_dir: Path) -> dict[str, Any]:
         "timings": dict(outcome.timings),
         "notes": list(outcome.notes),
     })
+    if params is not None and params.redact:  # as its findings.json: account ids, IPs, key ids masked
+        entry = redact_value(entry)
+        entry["account_id"] = None
     return entry
 
 
