@@ -16,7 +16,7 @@ import json
 
 from kit.diagnose import diagnose
 from kit.evidence import Gap
-from tests.test_diagnose_units import (INSTANCE, KEY_ARN, KEY_ID, USER, authorization_details, evidence, lookup,
+from tests.test_diagnose_units import (ACCOUNT, INSTANCE, KEY_ARN, KEY_ID, USER, authorization_details, evidence, lookup,
                                        seed_documents, start_and_denied_grant, validate)
 
 GRANT = {"Sid": "CreateGrantOnTheKey", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": KEY_ARN}
@@ -117,4 +117,57 @@ def test_two_unknown_layers_and_a_generic_refusal_stay_unknown_with_a_fix_for_ea
     layers = {r.layer for r in findings.remediation if r.kind in ("key-policy", "iam-policy")}
     assert layers == {"key-policy", "identity-policy"}
     assert not any(r.verified for r in findings.remediation)
+    validate(findings)
+
+
+def _organization(account_scp_content: str) -> dict:
+    """organizations.* files: the account under the root; FullAWSAccess on the root, one SCP on the account."""
+    full = {"Id": "p-FullAWSAccess", "Name": "FullAWSAccess", "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": True,
+            "Arn": "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess"}
+    guard = {"Id": "p-guard1234", "Name": "guard", "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": False,
+             "Arn": "arn:aws:organizations::999988887777:policy/o-abc/service_control_policy/p-guard1234"}
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    return {
+        f"organizations.list-parents.{ACCOUNT}.json": {"Parents": [{"Id": "r-ab12", "Type": "ROOT"}]},
+        "organizations.list-policies-for-target.r-ab12.json": {"Policies": [full]},
+        f"organizations.list-policies-for-target.{ACCOUNT}.json": {"Policies": [guard]},
+        "organizations.describe-policy.p-FullAWSAccess.json": {"Policy": {"PolicySummary": full,
+                                                                          "Content": json.dumps(allow_all)}},
+        "organizations.describe-policy.p-guard1234.json": {"Policy": {"PolicySummary": guard,
+                                                                      "Content": account_scp_content}},
+    }
+
+
+def test_a_malformed_scp_is_a_gap_naming_its_id_and_its_level_stays_unknown():
+    bad = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "allow", "Action": "*", "Resource": "*"}]})
+    refusal = (f"User: {USER} is not authorized to perform: kms:CreateGrant on resource: {KEY_ARN} because no "
+               "service control policy allows the kms:CreateGrant action")
+    docs = seed_documents(**{GAAD: authorization_details([GRANT]), TRAIL: lookup(start_and_denied_grant(refusal)),
+                             **_organization(bad)})
+    findings = diagnose(evidence(docs))  # raised BadInput before the fix
+    assert (findings.verdict.cause, findings.verdict.denied_by) == ("kms-grant-denied", "scp")
+    gaps = [g for g in findings.gaps if g.call.startswith("policy:scp:") and "p-guard1234" in g.call]
+    assert len(gaps) == 1 and "Effect" in gaps[0].impact and "scp" in gaps[0].impact
+    assert gaps[0].next_step == "aws organizations describe-policy --policy-id p-guard1234"
+    assert list(findings.step("authorization").rows["decision"]) == ["unknown"]
+    assert findings.step("cross-check").status == "unknown"
+    scp_items = [r for r in findings.remediation if r.layer == "scp"]
+    assert scp_items and not any(r.verified for r in findings.remediation)
+    validate(findings)
+
+
+def test_a_known_explicit_deny_still_decides_beside_a_malformed_identity_policy():
+    deny = {"Sid": "NoGrants", "Effect": "Deny", "Action": "kms:CreateGrant", "Resource": "*"}
+    details = authorization_details([deny])
+    details["UserDetailList"][0]["UserPolicyList"].append(
+        {"PolicyName": "broken", "PolicyDocument": {"Version": "2012-10-17", "Statement": [LOWER_CASE_ALLOW]}})
+    refusal = (f"User: {USER} is not authorized to perform: kms:CreateGrant on resource: {KEY_ARN} with an "
+               "explicit deny in an identity-based policy")
+    docs = seed_documents(**{GAAD: details, TRAIL: lookup(start_and_denied_grant(refusal))})
+    findings = diagnose(evidence(docs))  # raised BadInput before the fix
+    assert (findings.verdict.denied_by, findings.verdict.confidence) == ("explicit-deny", "confirmed")
+    assert findings.step("authorization").status == "fail"  # the Deny it can read is conclusive
+    assert findings.step("cross-check").status == "pass"
+    assert [g.call for g in findings.gaps if g.error == "malformed"] == ["policy:inline:broken"]
+    assert not any(r.verified for r in findings.remediation)  # the identity layer is not fully known
     validate(findings)
