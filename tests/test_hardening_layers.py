@@ -13,9 +13,10 @@ Evidence is built from AWS CLI output shapes (tests/test_diagnose_units.py).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from kit.diagnose import diagnose
-from kit.evidence import Gap
+from kit.evidence import Evidence, Gap
 from tests.test_diagnose_units import (ACCOUNT, INSTANCE, KEY_ARN, KEY_ID, USER, authorization_details, evidence, lookup,
                                        seed_documents, start_and_denied_grant, validate)
 
@@ -170,4 +171,51 @@ def test_a_known_explicit_deny_still_decides_beside_a_malformed_identity_policy(
     assert findings.step("cross-check").status == "pass"
     assert [g.call for g in findings.gaps if g.error == "malformed"] == ["policy:inline:broken"]
     assert not any(r.verified for r in findings.remediation)  # the identity layer is not fully known
+    validate(findings)
+
+
+# ---- the same on evidence collected from the simulated account --------------------------------------------------
+
+def _collected(sim, name: str) -> Evidence:
+    from kit.collect.live import collect_live
+
+    seeded = sim.scenario(name)
+    return collect_live(seeded.instance_id, seeded.region)
+
+
+def test_simulated_key_policy_unreadable_keeps_the_verdict_and_proposes_the_fix_unverified(sim, sim_env):
+    seeded = sim.scenario("key-policy-no-delegation")
+    live = _collected(sim, "key-policy-no-delegation")
+    key_files = [k for k in live.documents if k.startswith("kms.get-key-policy.")]
+    assert key_files  # the collector could read it; the test takes it away as an AccessDenied would
+    documents = {k: v for k, v in live.documents.items() if k not in key_files}
+    gap = Gap("kms:GetKeyPolicy", "AccessDeniedException", "the key policy could not be read")
+    findings = diagnose(replace(live, documents=documents, gaps=[*live.gaps, gap]))
+    verdict = findings.verdict
+    assert (verdict.cause, verdict.denied_by, verdict.key_arn) == (
+        seeded.expected["cause"], "key-policy", seeded.expected["key_arn"])
+    assert findings.step("cross-check").status == "unknown"
+    assert list(findings.step("authorization").rows["decision"]) == ["unknown"]
+    gaps = [g for g in findings.gaps if g.call == "diagnosis:key-policy"]
+    assert len(gaps) == 1 and f"aws kms get-key-policy --key-id {verdict.key_arn}" in (gaps[0].next_step or "")
+    fixes = [r for r in findings.remediation if r.kind == "key-policy"]
+    assert len(fixes) == 1 and fixes[0].target == verdict.key_arn and not fixes[0].verified
+    assert not any(r.verified for r in findings.remediation)
+    validate(findings)
+
+
+def test_simulated_malformed_key_policy_is_a_gap_and_the_verdict_stands(sim, sim_env):
+    seeded = sim.scenario("key-policy-no-delegation")
+    live = _collected(sim, "key-policy-no-delegation")
+    documents = dict(live.documents)
+    for name in [k for k in documents if k.startswith("kms.get-key-policy.")]:
+        answer = dict(documents[name])
+        answer["Policy"] = answer["Policy"].replace('"Effect": "Allow"', '"Effect": "allow"', 1)
+        assert answer["Policy"] != documents[name]["Policy"]
+        documents[name] = answer
+    findings = diagnose(replace(live, documents=documents))  # raised BadInput before the fix
+    assert (findings.verdict.cause, findings.verdict.denied_by) == (seeded.expected["cause"], "key-policy")
+    gaps = [g for g in findings.gaps if g.error == "malformed"]
+    assert [g.call for g in gaps] == [f"policy:key policy of key {seeded.expected['key_arn']}"]
+    assert "'allow'" in gaps[0].impact
     validate(findings)
