@@ -55,8 +55,7 @@ def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
         items += _grant_for_service_role(case, key)
     elif cause in policy_causes() and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
-    elif cause in policy_causes() and cause != "kms-cross-account-key" and auth is not None and \
-            auth.outcome == "unknown" and judgement.failure is not None and key:
+    elif key and cause != "kms-cross-account-key" and _refused_by_an_unseen_layer(judgement):
         items += _unseen_layers(case, judgement, key, key_row)
     elif verdict.denied_by == "session-policy" and key:
         items += _session_policy(case, key)
@@ -104,6 +103,13 @@ def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list
         items.append(Remediation("terraform", change.target, policy_terraform(change, auth.request.principal_arn), ok,
                                  title=f"{title}: Terraform", **common))
     return items
+
+
+def _refused_by_an_unseen_layer(judgement: Judgement) -> bool:
+    """CloudTrail shows the launcher's request refused while only stand-ins for missing layers let it through."""
+    auth, failure = judgement.authorization, judgement.failure
+    return (judgement.verdict.cause in policy_causes() and auth is not None and auth.outcome == "unknown"
+            and failure is not None and not failure.infrastructure)
 
 
 def _unseen_layers(case: Case, judgement: Judgement, key: str, key_row: dict[str, Any]) -> list[Remediation]:
