@@ -335,9 +335,9 @@ class Case:
             grantee = self._grantee_from_events(key_arn)
             request = creategrant_request(launcher.arn, launcher.request_type, key_arn, self.region,
                                           self.instance_id, self.account_id, volume, grantee)
-            policies, unknown = policies_for(self.frames, mine, launcher.arn, key_arn,
-                                             principal_type=launcher.request_type, scp_known=self.scp_known)
-            out[key_arn] = authorize(request, policies, unknown)
+            policies, unknown, malformed = policies_for(self.frames, mine, launcher.arn, key_arn,
+                                                        principal_type=launcher.request_type, scp_known=self.scp_known)
+            out[key_arn] = authorize(request, policies, unknown, malformed)
         return out
 
     @cached_property
@@ -350,9 +350,12 @@ class Case:
                 continue
             volume = failure.volume_ids[0] if failure.volume_ids else None
             request = infrastructure_request(failure.identity_arn, f"kms:{failure.event_name}", failure.key_arn, volume)
-            scps = [list(level) for level in self.launcher_policies.scps] if self.launcher_policies else []
-            policies, unknown = infrastructure_policies(self.frames, request, scps=scps, scp_known=self.scp_known)
-            out[failure.event_id or ""] = authorize(request, policies, unknown)
+            mine = self.launcher_policies
+            scps = [list(level) for level in mine.scps] if mine else []
+            policies, unknown, malformed = infrastructure_policies(self.frames, request, scps=scps,
+                                                                   scp_known=self.scp_known,
+                                                                   malformed=mine.malformed if mine else None)
+            out[failure.event_id or ""] = authorize(request, policies, unknown, malformed)
         return out
 
     def _grantee_from_events(self, key_arn: str) -> str | None:

@@ -149,6 +149,8 @@ def _kms(case: Case, lookalike_out: list[str]) -> Judgement:
         denied_by = _denied_by(denial, auth)
         if denial:
             confidence = "confirmed" if (cross is None or cross.agree is not False) else "likely"
+            if _inferred_layer(denial, auth):
+                confidence = "likely"  # by elimination: AWS did not name the layer, the evidence lacks it
             proof = f"CloudTrail: EC2's {denial.event_name} for this instance failed with {denial.error_code}."
         else:
             assert auth is not None  # the evaluator denies
@@ -198,8 +200,20 @@ def _denial_cause(case: Case, key: str | None, key_row: dict[str, Any], launcher
     return "kms-grant-denied"
 
 
+def _inferred_layer(denial: KmsFailure | None, auth: Authorization | None) -> str | None:
+    """The refusing layer by elimination: CloudTrail shows a refusal without naming its layer, every layer the
+    evidence shows allows, and exactly one layer could refuse unseen. None otherwise."""
+    if denial is None or denial.denied_by != "unknown" or auth is None or auth.outcome != "unknown":
+        return None
+    unseen = auth.unseen_layers
+    return unseen[0] if len(unseen) == 1 else None
+
+
 def _denied_by(denial: KmsFailure | None, auth: Authorization | None) -> str:
     evaluator = auth.denied_by if auth and not auth.decision.allowed else None
+    inferred = _inferred_layer(denial, auth)
+    if inferred:
+        return inferred
     if denial and denial.denied_by:
         if evaluator and evaluator in denial.agrees_with:
             return evaluator  # the evaluator is as right as CloudTrail and more precise
@@ -220,10 +234,16 @@ def _cross_check(denial: KmsFailure | None, auth: Authorization | None) -> Cross
                           f"CloudTrail names {cloudtrail}; the evaluator could not run (missing principal or key)")
     if auth.decision.allowed:
         unseen = set(auth.unknown_layers) | {"session-policy"}  # session policies are never in the evidence
-        if cloudtrail in unseen or (cloudtrail == "explicit-deny" and "key-policy" in auth.unknown_layers):
+        explicit = cloudtrail == "explicit-deny" and bool({"key-policy", "identity-policy"} & set(auth.unknown_layers))
+        if cloudtrail in unseen or explicit:
             return CrossCheck(cloudtrail, None, None,
                               f"CloudTrail names {cloudtrail}, a layer the evidence does not show: the evaluator "
                               "cannot confirm or contradict it")
+        if cloudtrail == "unknown" and auth.unknown_layers:
+            return CrossCheck(cloudtrail, None, None,
+                              "CloudTrail does not name the refusing layer and every layer the evidence shows "
+                              "allows: the refusal comes from one the evidence lacks (" +
+                              ", ".join(auth.unseen_layers) + ")")
         note = " (with assumed layers: " + ", ".join(auth.unknown_layers) + ")" if auth.unknown_layers else ""
         return CrossCheck(cloudtrail, None, False,
                           f"CloudTrail names {cloudtrail}, but the evaluator allows the request{note}: "
@@ -262,10 +282,34 @@ def _own_gaps(case: Case, key: str | None, auth: Authorization | None) -> list[F
         gaps.append(FindingsGap("kms:DescribeKey", "missing", f"the state and owner of key {key} are unknown",
                                 f"aws kms describe-key --key-id {key}"))
     if auth:
+        for bad in auth.malformed:
+            gaps.append(FindingsGap(f"policy:{bad.name}", "malformed",
+                                    f"{bad.name} is not a valid policy ({bad.problem}): the {bad.layer} is unknown "
+                                    "to the evaluator (neither allow nor deny)",
+                                    read_command(case, bad.layer, auth.request.resource, bad.name)))
         for layer in auth.unknown_layers:
             gaps.append(FindingsGap(f"diagnosis:{layer}", "unknown",
-                                    f"the {layer} is not in the evidence; the evaluator assumed it allows"))
+                                    f"the {layer} is not in the evidence (or not readable): the evaluation cannot "
+                                    f"tell whether it allows EC2's request, so an allow is only 'allowed if the "
+                                    f"{layer} allows'",
+                                    read_command(case, layer, auth.request.resource)))
     return gaps
+
+
+def read_command(case: Case, layer: str, key: str, policy_name: str | None = None) -> str:
+    """The AWS CLI command that reads a policy layer (run it with a principal allowed to)."""
+    region = key.split(":")[3] if key.count(":") >= 5 else case.region
+    if layer == "key-policy":
+        return f"aws kms get-key-policy --key-id {key} --policy-name default --region {region}"
+    if layer == "scp":
+        if policy_name and policy_name.startswith("scp:"):
+            return f"aws organizations describe-policy --policy-id {policy_name.rsplit('/', 1)[-1]}"
+        return (f"aws organizations list-policies-for-target --target-id {case.account_id or '<account-id>'} "
+                "--filter SERVICE_CONTROL_POLICY")
+    if layer == "session-policy":
+        return (f"aws cloudtrail lookup-events --region {case.region} --lookup-attributes "
+                "AttributeKey=EventName,AttributeValue=AssumeRole")
+    return "aws iam get-account-authorization-details"
 
 
 def _fields(case: Case, key: str | None, key_row: dict[str, Any], launcher: Launcher | None,

@@ -8,11 +8,22 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kit.aws_ids import ROLE_ARN
+from kit.errors import BadInput
 from kit.frames.cloudtrail import role_arn_from_session
 
 if TYPE_CHECKING:  # kit.policy is imported lazily: frames do not need the evaluator to load
     from kit.frames.build import Frames
     from kit.policy import Policy, PolicySet
+
+
+@dataclass(frozen=True)
+class MalformedPolicy:
+    """A policy in the evidence that kit.policy refuses to parse: its layer is unknown to the evaluator."""
+
+    name: str  # inline:Name, managed:arn, scp:target/p-id, key policy of key <arn>
+    layer: str  # identity-policy | permissions-boundary | scp | session-policy | key-policy
+    problem: str  # the BadInput message: which statement and field, and what was expected
+    scp_level: int | None = None  # for an SCP: its organization level (index into PrincipalPolicies.scps)
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,7 @@ class PrincipalPolicies:
     missing: list[str] = field(default_factory=list)  # policies that apply but whose document is not in the evidence
     known: bool = False  # the principal is in iam.get-account-authorization-details
     session_policies: list[Policy] = field(default_factory=list)  # when asked for a session ARN whose creation is in CloudTrail
+    malformed: list[MalformedPolicy] = field(default_factory=list)  # in the evidence, but not a valid policy
 
     def policy_set(self, resource_policy: Policy | dict[str, Any] | None = None, **extra: Any) -> PolicySet:
         """A kit.policy PolicySet with these policies and `resource_policy` (e.g. the key policy)."""
@@ -59,22 +71,25 @@ def policy_documents_for(frames: Frames, principal_arn: str) -> PrincipalPolicie
     `principal_arn` (a user, role, or role session ARN), as kit.policy Policy objects.
 
     SCPs do not apply to service-linked roles; for those `scps` is []. For a session ARN, the session
-    policies passed when it was created are in `session_policies` when CloudTrail in the evidence shows it."""
-    from kit.policy import Policy
-
+    policies passed when it was created are in `session_policies` when CloudTrail in the evidence shows it.
+    A document kit.policy refuses is left out and listed in `malformed`: its layer is then unknown."""
     arn = principal_of(frames, principal_arn)
     rows = frames.identity_statements
     mine = rows[rows["principal_arn"] == arn]
     identity: list[Policy] = []
     boundary: Policy | None = None
     missing: list[str] = []
+    malformed: list[MalformedPolicy] = []
     for (source, policy_name, policy_arn, group), group_rows in _grouped(mine, ["source", "policy_name", "policy_arn", "group_name"]):
         name = _policy_label(source, policy_name, policy_arn, group)
         document = _document(group_rows)
         if document is None:
             missing.append(name)
             continue
-        policy = Policy(document, name)
+        layer = "permissions-boundary" if source == "boundary" else "identity-policy"
+        policy = parsed_policy(document, name, layer, malformed)
+        if policy is None:
+            continue
         if source == "boundary":
             boundary = policy
         else:
@@ -93,7 +108,9 @@ def policy_documents_for(frames: Frames, principal_arn: str) -> PrincipalPolicie
                 if document is None:
                     missing.append(label)
                     continue
-                level_policies.append(Policy(document, label))
+                scp = parsed_policy(document, label, "scp", malformed, scp_level=len(scps))
+                if scp is not None:
+                    level_policies.append(scp)
             scps.append(level_policies)
     session_policies: list[Policy] = []
     if principal_arn != arn:  # a session: the policies passed when it was created, if CloudTrail shows it
@@ -104,9 +121,24 @@ def policy_documents_for(frames: Frames, principal_arn: str) -> PrincipalPolicie
             if document is None:
                 missing.append(label)
                 continue
-            session_policies.append(Policy(document, label))
+            session = parsed_policy(document, label, "session-policy", malformed)
+            if session is not None:
+                session_policies.append(session)
     return PrincipalPolicies(arn, identity, boundary, scps, missing, known=bool(len(principal)),
-                             session_policies=session_policies)
+                             session_policies=session_policies, malformed=malformed)
+
+
+def parsed_policy(document: dict[str, Any], name: str, layer: str, malformed: list[MalformedPolicy], *,
+                  scp_level: int | None = None) -> Policy | None:
+    """`document` as a kit.policy Policy, or None with a MalformedPolicy added to `malformed` when it is not a
+    valid policy (one bad document makes its layer unknown; it never stops the investigation)."""
+    from kit.policy import Policy
+
+    try:
+        return Policy(document, name)
+    except BadInput as exc:
+        malformed.append(MalformedPolicy(name, layer, str(exc), scp_level))
+        return None
 
 
 def key_policy_document(frames: Frames, key_arn: str) -> dict[str, Any] | None:

@@ -16,10 +16,11 @@ from kit import causes as cause_table
 from kit.diagnose.authorization import Authorization, without_modelled_grant
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Remediation, RemediationKind
+from kit.diagnose.metadata import load_data
 from kit.diagnose.remediation.changes import PolicyChange, apply_change, fix_policies
 from kit.diagnose.remediation.render import cli, policy_cli, policy_terraform, terraform, text
 from kit.diagnose.remediation.verify import aws_ebs_policy, verify
-from kit.diagnose.verdict import Judgement
+from kit.diagnose.verdict import Judgement, read_command
 from kit.policy import PolicySet, Request, evaluate
 
 
@@ -54,6 +55,8 @@ def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
         items += _grant_for_service_role(case, key)
     elif cause in policy_causes() and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
+    elif key and cause != "kms-cross-account-key" and _refused_by_an_unseen_layer(judgement):
+        items += _unseen_layers(case, judgement, key, key_row)
     elif verdict.denied_by == "session-policy" and key:
         items += _session_policy(case, key)
     if cause == "kms-cross-account-key":
@@ -99,6 +102,72 @@ def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list
                                  title=f"{title}: AWS CLI", **common))
         items.append(Remediation("terraform", change.target, policy_terraform(change, auth.request.principal_arn), ok,
                                  title=f"{title}: Terraform", **common))
+    return items
+
+
+def _refused_by_an_unseen_layer(judgement: Judgement) -> bool:
+    """CloudTrail shows the launcher's request refused while only stand-ins for missing layers let it through."""
+    auth, failure = judgement.authorization, judgement.failure
+    return (judgement.verdict.cause in policy_causes() and auth is not None and auth.outcome == "unknown"
+            and failure is not None and not failure.infrastructure)
+
+
+def _unseen_layers(case: Case, judgement: Judgement, key: str, key_row: dict[str, Any]) -> list[Remediation]:
+    """CloudTrail shows the refusal and every layer the evidence shows allows: the fix belongs to the refusing
+    layer the evidence lacks (the verdict's denied_by, or each unknown layer when it is `unknown`). Its document
+    is unknown, so the item is the statement to add to it, and it is never verified."""
+    from kit.diagnose.remediation.changes import key_policy_statements, scoped_identity_statement
+
+    auth = judgement.authorization
+    if auth is None:
+        return []
+    denied_by = judgement.verdict.denied_by
+    if denied_by in auth.unseen_layers:
+        layers = [denied_by]
+    elif denied_by == "unknown":
+        layers = list(auth.unknown_layers)
+    else:
+        return []  # CloudTrail names a layer the evidence shows: the evidence differs from what AWS applied
+    launcher = case.launcher
+    principal = auth.request.principal_arn
+    service_linked = bool(launcher and launcher.kind == "service-linked-role")
+    new_volumes = bool(case.launch_event and case.launch_event.get("event_name") == "RunInstances") or bool(
+        (case.instance or {}).get("autoscaling_group"))
+    region = key.split(":")[3] if key.count(":") >= 5 else case.region
+    items: list[Remediation] = []
+    for layer in layers:
+        read = read_command(case, layer, key)
+        note = f"not verified: the {layer} is not in the evidence; read it ({read}) and merge this into it"
+        explanation = text("unseen-layer", layer=layer, read=read)
+        common: dict[str, Any] = dict(change_set=f"unseen-{layer}", note=note, layer=layer)
+        if layer == "key-policy":
+            if key_row.get("key_manager") == "AWS":
+                continue  # an AWS managed key's policy cannot change (its own item says so)
+            account = principal.split(":")[4] if principal.count(":") >= 5 else None
+            statements = key_policy_statements(principal, region, account, service_linked=service_linked,
+                                               new_volumes=new_volumes)
+            items.append(Remediation("key-policy", key, {"Version": "2012-10-17", "Statement": statements}, False,
+                                     title="Key policy (not in the evidence): add these statements",
+                                     explanation=explanation, **common))
+        elif layer == "identity-policy" and not service_linked:
+            document = {"Version": "2012-10-17", "Statement": [scoped_identity_statement(key)]}
+            change = PolicyChange("identity-policy", principal, document, None, "identity-allow",
+                                  policy_name=load_data("remediation.yaml")["names"]["iam_policy"])
+            items.append(Remediation("iam-policy", principal, document, False,
+                                     title="IAM policy for the launching principal (its policies are not in the "
+                                           "evidence)", explanation=explanation, **common))
+            items.append(Remediation("cli", principal, policy_cli(change, case.region), False,
+                                     title="IAM policy for the launching principal: AWS CLI", **common))
+            items.append(Remediation("terraform", principal, policy_terraform(change, principal), False,
+                                     title="IAM policy for the launching principal: Terraform", **common))
+        elif layer == "session-policy":
+            items += _session_policy(case, key)
+        elif layer in ("scp", "permissions-boundary"):
+            title = {"scp": "Service control policy", "permissions-boundary": "Permissions boundary"}[layer]
+            items.append(Remediation("cli", principal, {"commands": [read], "files": {
+                "statement.json": scoped_identity_statement(key)}}, False,
+                title=f"{title} (not in the evidence): read it, then add the scoped statement",
+                explanation=explanation, **common))
     return items
 
 

@@ -10,7 +10,8 @@ from kit.diagnose.steps.check import Analysis, Check
 
 
 def check(case: Case, analysis: Analysis) -> Check:
-    """fail when the evaluator denies, pass when it allows with every layer known, unknown otherwise."""
+    """fail when the evaluator denies, pass when it allows with every layer known, unknown otherwise (an allow
+    through a stand-in for a missing layer is recorded as decision "unknown")."""
     if not case.key_arns:
         return Check("skipped" if case.encryption_known else "unknown", "no key to evaluate")
     if not case.authorizations:
@@ -19,13 +20,16 @@ def check(case: Case, analysis: Analysis) -> Check:
     for key_arn, auth in case.authorizations.items():
         decision = auth.decision
         rows.append({"key_arn": key_arn, "principal_arn": auth.request.principal_arn,
-                     "action": auth.request.action, "decision": decision.decision,
+                     "action": auth.request.action, "decision": auth.outcome,  # never "allow" through a stand-in
                      "decided_by": decision.decided_by, "layer": decision.layer, "statement": decision.statement,
                      "unknown_layers": list(auth.unknown_layers), "explanation": list(decision.explanation)})
-        if decision.allowed:
-            assumed = f" (assuming the unknown {', '.join(auth.unknown_layers)} allows)" if auth.unknown_layers else ""
-            parts.append(f"{key_arn}: allowed{assumed}")
-            statuses.append("unknown" if auth.unknown_layers else "pass")
+        if auth.outcome == "unknown":
+            parts.append(f"{key_arn}: unknown: the layers the evidence shows allow, but the "
+                         f"{', '.join(auth.unknown_layers)} is not in the evidence")
+            statuses.append("unknown")
+        elif decision.allowed:
+            parts.append(f"{key_arn}: allowed")
+            statuses.append("pass")
         else:
             why = decision.explanation[-1] if decision.explanation else decision.decided_by
             parts.append(f"{key_arn}: denied by {auth.denied_by} — {why}")
