@@ -219,3 +219,19 @@ def test_simulated_malformed_key_policy_is_a_gap_and_the_verdict_stands(sim, sim
     assert [g.call for g in gaps] == [f"policy:key policy of key {seeded.expected['key_arn']}"]
     assert "'allow'" in gaps[0].impact
     validate(findings)
+
+
+def test_the_notebook_names_the_layers_only_a_stand_in_allowed() -> None:
+    """The failing-request table says "unknown", not "allow", when a stand-in made the allow (#17)."""
+    from kit.diagnose.authorization import stand_in_identity, stand_in_key_policy
+    from kit.notebook.investigation import _stand_in_layers
+    from kit.policy import Policy, PolicySet
+
+    key = "arn:aws:kms:eu-west-1:123456789012:key/8e3426b8-1111-2222-3333-444455556666"
+    known = Policy({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                   "inline:admin")
+    assert _stand_in_layers(PolicySet(identity=[known], resource_policy=stand_in_key_policy("arn:aws:iam::123456789012:user/u"))) \
+        == ["key-policy"]
+    assert _stand_in_layers(PolicySet(identity=[stand_in_identity(key)], resource_policy=known)) == ["identity-policy"]
+    assert _stand_in_layers(PolicySet(identity=[known], resource_policy=known)) == []
+    assert _stand_in_layers(None) == []

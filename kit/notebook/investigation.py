@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
     from kit.notebook.controls import InvestigationControls
     from kit.notebook.live import LiveSections
     from kit.notebook.what_if import WhatIfEditor
+    from kit.policy import PolicySet
     from kit.simulate.account import SimulatedAccount
     from kit.simulate.seeder import SeededScenario
 
@@ -319,8 +320,15 @@ class Investigation:
         rows = [("principal", request.principal_arn), ("action", request.action), ("resource", request.resource),
                 ("context", json.dumps(dict(request.context), default=str))]
         if decision is not None:
-            rows += [("decision", decision.decision), ("decided by", decision.decided_by),
-                     ("layer", decision.layer or ""), ("why", " ".join(decision.explanation))]
+            policies = self.findings.policies if self.findings is not None else None
+            unseen = _stand_in_layers(policies)
+            if decision.allowed and unseen:  # only a stand-in allowed it: the unseen layer decides (issue 16 #17)
+                rows += [("decision", "unknown"),
+                         ("why", f"the layers the evidence shows allow it; the {', '.join(unseen)} "
+                                 "could not be read, so the evaluator cannot say")]
+            else:
+                rows += [("decision", decision.decision), ("decided by", decision.decided_by),
+                         ("layer", decision.layer or ""), ("why", " ".join(decision.explanation))]
         frame = pd.DataFrame([(k, self.text(str(v))) for k, v in rows], columns=["", "value"])
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="The failing request") + "</div>"
 
@@ -367,3 +375,15 @@ def _seed_number(seed_step: Any) -> int | None:
         return None
     match = _SEED_NUMBER.match(str(seed_step))
     return int(match.group(1)) if match else None
+
+
+def _stand_in_layers(policies: PolicySet | None) -> list[str]:
+    """The layers a stand-in replaced in an evaluated PolicySet (kit.diagnose.authorization's stand-ins)."""
+    from kit.diagnose.authorization import STAND_IN_PREFIX
+
+    if policies is None:
+        return []
+    named = [p.name for p in policies.identity] + [p.name for p in policies.session_policies]
+    named += [p.name for level in policies.scps for p in level]
+    named += [p.name for p in (policies.resource_policy, policies.boundary) if p is not None]
+    return sorted({name[len(STAND_IN_PREFIX):] for name in named if name.startswith(STAND_IN_PREFIX)})
