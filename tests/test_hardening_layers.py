@@ -230,8 +230,12 @@ def test_the_notebook_names_the_layers_only_a_stand_in_allowed() -> None:
     key = "arn:aws:kms:eu-west-1:123456789012:key/8e3426b8-1111-2222-3333-444455556666"
     known = Policy({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
                    "inline:admin")
+    key_policy = Policy({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                                                                 "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]},
+                        "key-policy")
     assert _stand_in_layers(PolicySet(identity=[known], resource_policy=stand_in_key_policy("arn:aws:iam::123456789012:user/u"))) \
         == ["key-policy"]
-    assert _stand_in_layers(PolicySet(identity=[stand_in_identity(key)], resource_policy=known)) == ["identity-policy"]
-    assert _stand_in_layers(PolicySet(identity=[known], resource_policy=known)) == []
+    assert _stand_in_layers(PolicySet(identity=[stand_in_identity(key)], resource_policy=key_policy)) \
+        == ["identity-policy"]
+    assert _stand_in_layers(PolicySet(identity=[known], resource_policy=key_policy)) == []
     assert _stand_in_layers(None) == []
