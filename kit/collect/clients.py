@@ -93,6 +93,15 @@ def loggable_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The first call of a collection tells whether AWS answers at all: short timeouts and one retry, so an endpoint
+# that accepts connections and never answers (or is not there) fails in about half a minute, not ten.
+REACH_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 12}
+REACH_RETRIES = {"mode": "standard", "total_max_attempts": 2}
+# Errors that mean nothing answered (as kit.collect.gaps.error_code names them), not that AWS said no.
+UNANSWERED = frozenset({"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+                        "ConnectionClosedError", "ProxyConnectionError", "SSLError", "ConnectionError"})
+
+
 class ReadOnlyClients:
     """One guarded, recorded client per (service, region), created on first use."""
 
@@ -107,15 +116,18 @@ class ReadOnlyClients:
             retries["max_attempts"] = int(attempts)
         self._config = Config(retries=retries, max_pool_connections=max_pool_connections,
                               connect_timeout=10, read_timeout=60)
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._reach_config = Config(retries=REACH_RETRIES, **REACH_TIMEOUTS)
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, service: str, region: str | None = None) -> Any:
-        """The client for `service` in `region` (default: the collection region)."""
-        key = (service, region or self.region)
+    def __call__(self, service: str, region: str | None = None, *, reach: bool = False) -> Any:
+        """The client for `service` in `region` (default: the collection region); `reach`: the short-timeout
+        client that tells whether AWS answers at all (REACH_TIMEOUTS, one retry)."""
+        key = (service, region or self.region, reach)
         with self._lock:
             if key not in self._clients:
-                client = self.session.client(service, region_name=key[1], config=self._config)
+                config = self._reach_config if reach else self._config
+                client = self.session.client(service, region_name=key[1], config=config)
                 install_guard(client)
                 self.recorder.attach(client)
                 self._clients[key] = client

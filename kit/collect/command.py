@@ -15,6 +15,8 @@ from kit.evidence import instance_unreadable
 def run(args: argparse.Namespace) -> int:
     """Collect live (profile / role from the arguments), write the bundle, print what was collected."""
     options = collect_options(parameters_from_args(args))
+    print(f"kit collect: reading {options.instance_id} in {options.region} (read-only) ...", file=sys.stderr,
+          flush=True)
     recorder = CallRecorder()  # the AssumeRole of --role-arn is a call made too
     session = options.session(recorder=recorder)
     evidence = collect_live(options.instance_id, options.region, session=session, window=options.window,

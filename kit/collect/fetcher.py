@@ -32,14 +32,15 @@ class Fetcher:
 
     def fetch(self, document: str | None, service: str, operation: str, params: dict[str, Any] | None = None,
               *, target: str = "", max_items: int | None = None, page_size: int | None = None,
-              region: str | None = None) -> dict[str, Any] | None:
+              region: str | None = None, reach: bool = False) -> dict[str, Any] | None:
         """Call `service.operation` (all pages, merged; at most `max_items` items), store it as `document`.
 
+        `reach`: made with the short-timeout client (the collection's first call: does AWS answer at all?).
         Returns the CLI-shaped result, or None after recording a gap. A result cut by `max_items`
         keeps botocore's `NextToken` so the caller can tell (and say so in a gap).
         """
         params = dict(params or {})
-        client = self.clients(service, region)
+        client = self.clients(service, region, reach=reach)
         method = _snake(operation)
         try:
             if client.can_paginate(method):

@@ -23,7 +23,7 @@ import boto3
 from kit import version
 from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
-from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
+from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
@@ -77,10 +77,25 @@ class _Collection:
         self.window = window
         self.source = source
 
+    def _unanswered(self) -> bool:
+        """Whether the first call got no answer at all; if so, record why the instance could not be read."""
+        errors = [g.error for g in self.fetch.gaps if g.call.startswith("sts:GetCallerIdentity")]
+        if not errors or errors[-1] not in UNANSWERED:
+            return False
+        endpoint = self.fetch.clients("sts", reach=True).meta.endpoint_url
+        self.fetch.skip("ec2", "DescribeInstances", {"InstanceIds": [self.instance_id]}, error="EndpointUnreachable",
+                        impact=f"nothing was read: AWS did not answer at {endpoint} ({errors[-1]}, twice within "
+                               f"{REACH_TIMEOUTS['connect_timeout']} s to connect and {REACH_TIMEOUTS['read_timeout']} s "
+                               "to answer). Check AWS_ENDPOINT_URL and the Region, the network path or proxy "
+                               "(HTTPS_PROXY) to that endpoint and any VPC endpoint, then run again")
+        return True
+
     def run(self) -> dict[str, Any]:
         f = self.fetch
-        caller, instance, aliases, details = f.together(
-            lambda: f.fetch("sts.get-caller-identity.json", "sts", "GetCallerIdentity"),
+        caller = f.fetch("sts.get-caller-identity.json", "sts", "GetCallerIdentity", reach=True)
+        if caller is None and self._unanswered():
+            return {}  # nothing answers: one clear gap (instance unreadable), not minutes of retries per call
+        instance, aliases, details = f.together(
             lambda: storage.describe_instance(f, self.instance_id),
             lambda: f.fetch("kms.list-aliases.json", "kms", "ListAliases", page_size=100),
             lambda: identity.authorization_details(f),
