@@ -58,3 +58,23 @@ def test_other_text_is_still_an_invalid_file(tmp_path: Path) -> None:
         evidence = load_cli_folder(_folder(tmp_path, "customer says: An error occurred, try again\n"))
     gap = next(g for g in evidence.gaps if g.call == "kms:GetKeyPolicy")
     assert gap.error == "invalid-file" and "not valid JSON" in gap.impact
+
+
+def test_every_skipped_file_gets_a_next_command_even_when_the_checklist_does_not_ask_for_it(tmp_path) -> None:
+    """Issue 16 #23, second half: an invalid file the checklist does not list still says how to print it again."""
+    import warnings
+
+    from kit.collect.cli_folder import load_cli_folder
+    from tests.test_cli_folder import sample_documents, write_folder
+
+    documents = sample_documents()
+    other_key = "kms.describe-key.11111111-2222-3333-4444-555555555555.json"
+    documents[other_key] = {"KeyMetadata": "not an object"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        evidence = load_cli_folder(write_folder(tmp_path / "cli", documents))
+    gap = next(g for g in evidence.gaps if other_key in g.impact)
+    assert gap.error == "invalid-file"
+    assert gap.next_step and gap.next_step.startswith("aws kms describe-key ")
+    assert gap.next_step.endswith(f"--output json > {other_key}")
+    assert all(g.next_step for g in evidence.gaps if g.error == "invalid-file")

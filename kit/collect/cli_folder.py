@@ -48,6 +48,7 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
     documents: dict[str, Any] = {}
     gaps: list[Gap] = []
     rejected: dict[str, int] = {}  # skipped file -> index of its gap
+    specs_of_rejected: dict[str, FileSpec] = {}
     found_files = files_inside(folder)
     for link in found_files.links:
         name = link.relative_to(folder).as_posix()
@@ -82,6 +83,7 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             rejected[name] = len(gaps)
             impact = spec.impact.format_map(_Every(qualifier or "it"))
             _skip(gaps, name, "invalid-file", f"{name} was skipped: {problem}. {impact}", spec.call)
+            specs_of_rejected[name] = spec
             continue
         documents[name] = _without_session_tokens(spec, document)
     if REQUIRED not in documents:
@@ -103,6 +105,9 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
             gaps[index] = replace(gaps[index], next_step=command.command)
             continue
         gaps.append(Gap(command.call, "missing", command.impact, command.command))
+    for name, spec in specs_of_rejected.items():  # not on the checklist: the command that prints such a file
+        if gaps[rejected[name]].next_step is None:
+            gaps[rejected[name]] = replace(gaps[rejected[name]], next_step=_command_for(spec, name, instance_id, region))
     caller = documents.get("sts.get-caller-identity.json") or {}
     return mask_secrets(Evidence(
         instance_id=instance_id,
@@ -113,6 +118,20 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
         collector_arn=caller.get("Arn"),
         parameters={"instance_id": instance_id, "region": region},
     ))
+
+
+def _command_for(spec: FileSpec, name: str, instance_id: str, region: str) -> str:
+    """The AWS CLI command that prints a file like `name`, with what is known filled in and the rest left as
+    <PLACEHOLDERS> (a skipped file the checklist does not ask for still gets its next command)."""
+    known = {"instance_id": instance_id, "region": region, "key_region": region}
+    words = []
+    for word in spec.argv:
+        if word.startswith("{") and word.endswith("}"):
+            field = word.strip("{}*")
+            words.append(known.get(field) or f"<{field.upper()}>")
+        else:
+            words.append(word)
+    return " ".join(["aws", *words, "--output", "json", ">", name])
 
 
 def _without_session_tokens(spec: FileSpec, document: Any) -> Any:
