@@ -112,11 +112,13 @@ def test_investigate_fails_at_once_when_its_kernel_dies(tmp_path) -> None:
 
 
 
-def test_ctrl_c_stops_an_investigation_at_once_and_leaves_no_kernel(tmp_path) -> None:
-    """Ctrl-C while a cell runs (collection against an endpoint that refuses every connection, retried for
-    a minute and more): the command stops within seconds, exit 130, no kernel left, nothing half-written."""
+def test_ctrl_c_stops_an_investigation_at_once_and_leaves_no_kernel(tmp_path, stalled_endpoint) -> None:
+    """Ctrl-C while a cell runs (collection against an endpoint that accepts connections and never answers,
+    so the cell waits for its timeouts): the command stops within seconds, exit 130, no kernel left, nothing
+    half-written."""
     out = tmp_path / "report"
     environ = {k: v for k, v in _dead_endpoint_environ().items() if k != "AWS_MAX_ATTEMPTS"}
+    environ["AWS_ENDPOINT_URL"] = stalled_endpoint
     command = [sys.executable, "-m", "kit", "investigate", "--instance-id", "i-0123456789abcdef0",
                "--region", "eu-west-1", "--out", str(out)]
     run = subprocess.Popen(command, env=environ, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
