@@ -15,8 +15,7 @@ MAX_PORT = 65535
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    """Run the simulated account on 127.0.0.1 until interrupted; print a shell `export` block that points AWS
-    clients at it (endpoint, fake credentials, Region) and the seeded instances."""
+    """Run the simulated account on 127.0.0.1 until interrupted; print the endpoint and the seeded instances."""
     from kit.simulate.account import SimulatedAccount
 
     port = args.port
@@ -29,12 +28,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     previous = _on_terminate(stop)
     try:
         with SimulatedAccount(scenarios=names, port=args.port, throttle=args.throttle) as sim:
-            region = sim.seeded[0].region if sim.seeded else "eu-west-1"
-            print("# The simulated AWS account is serving. Paste these lines into the shell that runs `jupyter lab`",
-                  flush=True)
-            print("# or the kit (fake credentials: the simulated account accepts any; never real ones):", flush=True)
-            for name, value in sim.environ(region).items():
-                print(f"export {name}={value}", flush=True)
+            print(f"AWS_ENDPOINT_URL={sim.endpoint_url}", flush=True)
             for seeded in sim.seeded:
                 print(f"scenario {seeded.name} {seeded.instance_id} {seeded.region}", flush=True)
             try:
