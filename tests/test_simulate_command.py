@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import socket
@@ -35,6 +36,44 @@ def test_kit_simulate_prints_endpoint_and_scenarios_and_serves_until_interrupted
         instance = ec2.describe_instances(InstanceIds=[names[0][2]])["Reservations"][0]["Instances"][0]
         assert instance["StateReason"]["Code"] == "Client.InternalError"
         assert process.poll() is None, "still serving"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+EXPORTS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION",
+           "AWS_EC2_METADATA_DISABLED")
+
+
+def test_kit_simulate_prints_an_export_block_that_is_enough_to_reach_it(tmp_path, monkeypatch):
+    """The README's path: paste the `export` lines (stderr; stdout keeps the contract's lines) and a client
+    configured by nothing else (no profile, no arguments, no ~/.aws) reads the seeded instance: no
+    NoCredentialsError, no missing Region."""
+    process = subprocess.Popen([*KIT, "simulate", "--scenario", "seed"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint_line, scenario_line = read_lines(process, 2)
+        block: list[str] = []
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
+        while len([line for line in block if line.startswith("export ")]) < len(EXPORTS):
+            block.append(lines.get(timeout=120).rstrip("\n"))
+        assert block[0].startswith("# The simulated AWS account is serving") and "jupyter lab" in block[0]
+        environ = dict(line[len("export "):].split("=", 1) for line in block if line.startswith("export "))
+        assert tuple(environ) == EXPORTS
+        assert f"AWS_ENDPOINT_URL={environ['AWS_ENDPOINT_URL']}" == endpoint_line
+        for name in [n for n in os.environ if n.startswith("AWS_")]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        instance_id = scenario_line.split()[2]
+        ec2 = boto3.session.Session().client("ec2")
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        assert instance["StateReason"]["Code"] == "Client.InternalError"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:

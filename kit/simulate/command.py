@@ -28,9 +28,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     previous = _on_terminate(stop)
     try:
         with SimulatedAccount(scenarios=names, port=args.port, throttle=args.throttle) as sim:
-            print(f"AWS_ENDPOINT_URL={sim.endpoint_url}", flush=True)
+            print(f"AWS_ENDPOINT_URL={sim.endpoint_url}", flush=True)  # stdout: contracts.md section 1
             for seeded in sim.seeded:
                 print(f"scenario {seeded.name} {seeded.instance_id} {seeded.region}", flush=True)
+            _print_exports(sim.environ(sim.seeded[0].region if sim.seeded else "eu-west-1"))
             try:
                 while not stop.wait(0.5):
                     pass
@@ -40,6 +41,16 @@ def run_simulate(args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _print_exports(environ: dict[str, str]) -> None:
+    """On stderr, for a person: the shell lines that point the notebook and the kit at the simulated account
+    (endpoint, fake credentials, Region); the endpoint alone ends in NoCredentialsError."""
+    print("# The simulated AWS account is serving. Paste these lines into the shell that runs `jupyter lab` or\n"
+          "# the kit (fake credentials: the simulated account accepts any; never put real ones here):",
+          file=sys.stderr, flush=True)
+    for name, value in environ.items():
+        print(f"export {name}={value}", file=sys.stderr, flush=True)
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
