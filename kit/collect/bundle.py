@@ -20,8 +20,7 @@ from kit.collect.cli_commands import spec_for_file
 from kit.collect.cli_json import MAX_DEPTH, check_depth
 from kit.collect.local_files import files_inside
 from kit.aws_ids import ACCESS_KEY_ID
-from kit.collect.secrets import (SECRET_IN_TEXT, SECRET_NAMES, SECRET_VALUE, SESSION_TOKEN, TOKEN_NAMES,
-                                 environment_secrets, mask_secrets)
+from kit.collect.secrets import SECRET_IN_TEXT, SESSION_TOKEN, environment_secrets, looks_secret, mask_secrets
 from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput
 from kit.evidence import Evidence, Gap
@@ -133,11 +132,11 @@ def refuse_credentials(name: str, document: Any) -> None:
 
 def _credential_findings(value: Any, where: str, env_secrets: list[str]) -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
-        secret_beside = any(_looks_secret(k, v) for k, v in value.items())
+        secret_beside = any(looks_secret(k, v) for k, v in value.items())
         for key, item in value.items():
             here = f"{where}.{key}" if where else str(key)
             norm = re.sub(r"[^a-z]", "", str(key).lower())
-            if _looks_secret(key, item):
+            if looks_secret(key, item):
                 yield here, "a secret access key or session token"
             elif norm in KEY_ID_NAMES and isinstance(item, str) and ACCESS_KEY_ID.fullmatch(item):
                 if secret_beside:
@@ -158,17 +157,6 @@ def _credential_findings(value: Any, where: str, env_secrets: list[str]) -> Iter
             except (ValueError, RecursionError):
                 return
             yield from _credential_findings(nested, where + "(json)", env_secrets)
-
-
-def _looks_secret(key: Any, value: Any) -> bool:
-    norm = re.sub(r"[^a-z]", "", str(key).lower())
-    if not isinstance(value, str):
-        return False
-    if norm in SECRET_NAMES:
-        return bool(SECRET_VALUE.match(value))
-    if norm in TOKEN_NAMES:
-        return len(value) >= 100 and re.fullmatch(r"[A-Za-z0-9/+=]+", value) is not None
-    return False
 
 
 def _text_findings(text: str, where: str, env_secrets: list[str]) -> Iterator[tuple[str, str]]:

@@ -47,7 +47,8 @@ def _norm(key: Any) -> str:
     return re.sub(r"[^a-z]", "", str(key).lower())
 
 
-def _secret_value(key: Any, value: Any) -> bool:
+def looks_secret(key: Any, value: Any) -> bool:
+    """Whether `value`, stored under `key`, is a secret access key or a session token (by name and form)."""
     if not isinstance(value, str):
         return False
     if _norm(key) in SECRET_NAMES:
@@ -63,7 +64,7 @@ def _mask(value: Any, where: str, places: list[str], env_secrets: list[str]) -> 
         masked: dict[Any, Any] = {}
         for key, item in value.items():
             here = f"{where}.{key}" if where else str(key)
-            if _secret_value(key, item) or (key == "Value" and tag_name and _secret_value(tag_name, item)):
+            if looks_secret(key, item) or (key == "Value" and tag_name and looks_secret(tag_name, item)):
                 places.append(here)
                 masked[key] = MASK
             else:
