@@ -15,9 +15,11 @@ import boto3
 KIT = [sys.executable, "-m", "kit"]
 
 
-def read_lines(process: subprocess.Popen, count: int, timeout: float = 180) -> list[str]:
+def read_lines(process: subprocess.Popen, count: int, timeout: float = 180, *, stderr: bool = False) -> list[str]:
+    """The next `count` lines the process prints on stdout (or stderr)."""
+    stream = process.stderr if stderr else process.stdout
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
     return [lines.get(timeout=timeout).rstrip("\n") for _ in range(count)]
 
 
@@ -56,11 +58,7 @@ def test_kit_simulate_prints_an_export_block_that_is_enough_to_reach_it(tmp_path
                                stderr=subprocess.PIPE, text=True)
     try:
         endpoint_line, scenario_line = read_lines(process, 2)
-        block: list[str] = []
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
-        while len([line for line in block if line.startswith("export ")]) < len(EXPORTS):
-            block.append(lines.get(timeout=120).rstrip("\n"))
+        block = read_lines(process, 2 + len(EXPORTS), stderr=True)  # two comment lines, then the exports
         assert block[0].startswith("# The simulated AWS account is serving") and "jupyter lab" in block[0]
         environ = dict(line[len("export "):].split("=", 1) for line in block if line.startswith("export "))
         assert tuple(environ) == EXPORTS
