@@ -10,9 +10,14 @@ import kit
 from kit.errors import BadInput
 
 
+def notebooks_folder() -> Path:
+    """kit/notebooks/ inside the installed package (a checkout's notebooks/ links there)."""
+    return Path(kit.__file__).resolve().parent / "notebooks"
+
+
 def shipped_notebooks() -> list[Path]:
     """The .ipynb files inside the installed package (kit/notebooks/), sorted by name."""
-    return sorted((Path(kit.__file__).resolve().parent / "notebooks").glob("*.ipynb"))
+    return sorted(notebooks_folder().glob("*.ipynb"))
 
 
 def copy_notebooks(destination: str | Path, *, force: bool = False) -> list[Path]:

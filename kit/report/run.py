@@ -23,7 +23,6 @@ from typing import Any
 
 import nbformat
 
-import kit
 from kit.params import InvestigationParameters, check_target
 from kit.report.files import write_text_atomically
 
@@ -89,7 +88,9 @@ class RunResult:
 def notebook_path() -> Path:
     """The investigation notebook, shipped inside the package (`kit/notebooks/`; `notebooks/` in a checkout
     links there), so an installed kit finds it as an editable one does."""
-    return Path(kit.__file__).resolve().parent / "notebooks" / NOTEBOOK_NAME
+    from kit.report.notebooks import notebooks_folder
+
+    return notebooks_folder() / NOTEBOOK_NAME
 
 
 def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, km: Any | None = None,
