@@ -36,6 +36,7 @@ class InvestigationParameters:
     source: str = "live"
     window_before_minutes: int = 60
     window_after_minutes: int = 30
+    change_lookback_days: int = 30
     cloudtrail_source: str = ""
     scenario: str = ""
     interactive: bool = True
@@ -78,6 +79,7 @@ def validate(values: Mapping[str, Any], *, require_target: bool = False) -> Inve
         merged[name] = _flag(name, merged[name])
     for name in ("window_before_minutes", "window_after_minutes"):
         merged[name] = _minutes(name, merged[name])
+    merged["change_lookback_days"] = _days("change_lookback_days", merged["change_lookback_days"])
 
     _match("instance_id", merged["instance_id"], INSTANCE_ID, "an instance id like i-0123456789abcdef0")
     _match("region", merged["region"], REGION, "a Region code like eu-west-1")
@@ -93,6 +95,14 @@ def validate(values: Mapping[str, Any], *, require_target: bool = False) -> Inve
     if require_target:
         check_target(params)
     return params
+
+
+def _days(name: str, value: Any) -> int:
+    """A whole number of days CloudTrail's event history still holds (0 to 90)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
+        raise BadInput(name, "a whole number of days between 0 and 90 (CloudTrail lookup-events keeps 90 days)",
+                       value)
+    return value
 
 
 def check_target(params: InvestigationParameters) -> None:

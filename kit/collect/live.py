@@ -14,7 +14,7 @@ Every error becomes a gap; every call is recorded in `evidence.calls`.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from kit import version
 from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
+from kit.collect.change_lookups import change_lookups, principal_policy_arns
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
@@ -127,8 +128,10 @@ class _Collection:
             lambda: identity.aws_managed_policies(f, details, principal),
             lambda: self._session_events(principal),
         )
+        changes = self._changes(found_keys, principal, details, outer)
         return {"collector_arn": (caller or {}).get("Arn"),
                 "derived": {"account_id": account_id, "cloudtrail_window": outer.to_dict(),
+                            "change_window": changes.to_dict() if changes else None,
                             "kms_window": narrow.to_dict(),
                             "launching_principal": principal.to_dict() if principal else None,
                             "keys": [k.arn or k.reference for k in found_keys]}}
@@ -144,6 +147,21 @@ class _Collection:
         document = lookup_events(self.fetch, self.instance_id, "ResourceName", self.instance_id, outer,
                                  self.window.max_pages)
         return records_from_lookup(document or {})
+
+    def _changes(self, found: list[keys.Key], principal: Principal | None, details: dict[str, Any] | None,
+                 outer: TimeRange) -> TimeRange | None:
+        """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now."""
+        if self.source or not self.window.change_lookback_days:
+            return None
+        f = self.fetch
+        since = TimeRange(outer.start - timedelta(days=self.window.change_lookback_days), datetime.now(timezone.utc))
+        kind, name = (principal.kind, principal.name) if principal else (None, None)
+        lookups = change_lookups(f.region, [k.arn for k in found if k.arn], kind, name,
+                                 principal_policy_arns(details, kind, name),
+                                 ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents)
+        f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since, self.window.change_max_pages,
+                                       region=q.region), lookups)
+        return since
 
     def _session_events(self, principal: Principal | None) -> None:
         """For a role session: the AssumeRole* event that created it (its session policy, if any), looked up

@@ -63,6 +63,8 @@ class Verdict:
     key_arn: str | None
     confidence: Confidence
     summary: str
+    change: dict[str, Any] | None = None  # contracts.md section 3a, kit.diagnose.change
+    last_success: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.cause not in cause_ids():
@@ -78,7 +80,8 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,
-                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary}
+                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary,
+                "change": self.change, "last_success": self.last_success}
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class Findings:
     policies: PolicySet | None = None  # the request was evaluated against
     decision: Decision | None = None
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    other_changes: list[dict[str, Any]] = field(default_factory=list)  # recorded changes not named (report only)
+    change_mattered: dict[str, Any] | None = None  # the statement that decided, for the report's diff
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from kit.diagnose.change import what_changed
 
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Findings, FindingsGap
@@ -31,12 +34,13 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     judgement = decide(case, lookalikes)
     steps = run_steps(case, Analysis(lookalikes, judgement))
     auth = judgement.authorization
+    changed = what_changed(case, judgement.verdict)
     gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)
     return Findings(
         instance_id=evidence.instance_id,
         region=evidence.region,
         account_id=case.account_id,
-        verdict=judgement.verdict,
+        verdict=replace(judgement.verdict, change=changed.change, last_success=changed.last_success),
         ruled_out=judgement.ruled_out,
         steps=steps,
         gaps=_unique(gaps),
@@ -46,6 +50,8 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         policies=auth.policies if auth else None,
         decision=auth.decision if auth else None,
         timeline=timeline(case),
+        other_changes=changed.others,
+        change_mattered=changed.mattered,
     )
 
 

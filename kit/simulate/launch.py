@@ -3,7 +3,7 @@ how the instance ended. Seeding plays it once; a later StartInstances on the ins
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,6 +84,11 @@ class Launch:
             out.append(records.stop_instances(p, self.region, at + timedelta(seconds=self.stop_after),
                                               self.instance_id))
         return out
+
+    def succeeded(self) -> Launch:
+        """The same launch as it went before anything broke: every KMS call answered, the instance running."""
+        return replace(self, kms_calls=[replace(c, error=None) for c in self.kms_calls], stop_after=None,
+                       failure={"state": "running"})
 
     def ended_at(self, at: datetime) -> datetime:
         """When the instance reached its final state for a launch at `at`."""

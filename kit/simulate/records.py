@@ -288,8 +288,24 @@ def lookup_resources(record: dict[str, Any]) -> list[tuple[str, str]]:
             pairs.append(("AWS::EC2::Instance", item["instanceId"]))
         if item.get("imageId"):
             pairs.append(("AWS::EC2::Ami", item["imageId"]))
+    pairs += _change_resources(record.get("eventSource"), request)
     response = record.get("responseElements") or {}
     for item in (response.get("instancesSet") or {}).get("items", []):
         if ("AWS::EC2::Instance", item.get("instanceId")) not in pairs and item.get("instanceId"):
             pairs.append(("AWS::EC2::Instance", item["instanceId"]))
     return pairs
+
+
+_IAM_RESOURCES = (("roleName", "AWS::IAM::Role"), ("userName", "AWS::IAM::User"), ("groupName", "AWS::IAM::Group"),
+                  ("policyArn", "AWS::IAM::Policy"), ("policyName", "AWS::IAM::Policy"),
+                  ("permissionsBoundary", "AWS::IAM::Policy"))
+_ORGANIZATIONS_RESOURCES = (("policyId", "AWS::Organizations::Policy"), ("targetId", "AWS::Organizations::Target"),
+                            ("accountId", "AWS::Organizations::Account"))
+
+
+def _change_resources(source: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
+    """What LookupEvents lists as Resources for IAM and Organizations changes: names (users, roles, groups,
+    inline policies) and ARNs (managed policies) for IAM, ids for Organizations."""
+    table = {"iam.amazonaws.com": _IAM_RESOURCES, "organizations.amazonaws.com": _ORGANIZATIONS_RESOURCES}.get(
+        str(source), ())
+    return [(kind, str(request[name])) for name, kind in table if isinstance(request.get(name), str)]

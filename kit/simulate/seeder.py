@@ -16,6 +16,7 @@ from typing import Any
 
 from kit.simulate import records
 from kit.simulate.catalogue import Scenario
+from kit.simulate.changes import apply_changes, earlier_launches
 from kit.simulate.clients import Clients
 from kit.simulate.instances import as_seeded_image, encryption_by_default, image, launch_instance
 from kit.simulate.keys import aws_managed_ebs_key, scenario_key
@@ -77,6 +78,7 @@ class Seeder:
                 attach_scp(self.clients, scp, account, values)
             if spec.get("encryption_by_default"):
                 encryption_by_default(self.clients, spec["encryption_by_default"], account, region, keys)
+            history = apply_changes(self.clients, spec, account, region, values, at)
             image_id, snapshot_id = image(self.clients, spec.get("image"), account, region, keys, values)
             values["image_id"] = image_id
             launch = launch_instance(self.clients, scenario, ordinal, account, region, principal, image_id,
@@ -84,7 +86,8 @@ class Seeder:
             values["instance_id"] = launch.instance_id
             if launch.volumes and launch.volumes[0].get("volume_id"):
                 values["volume_id"] = launch.volumes[0]["volume_id"]
-            publish(launch.timeline(at) + self._noise(account, region, at))
+            history += earlier_launches(spec, launch, at) if ordinal == 1 else []
+            publish(history + launch.timeline(at) + self._noise(account, region, at))
             launch.apply_final_state(at)
             launch.create_grants()
             if launch.fails:
