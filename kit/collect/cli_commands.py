@@ -11,15 +11,22 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from datetime import timedelta
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
+from kit.collect.change_lookups import ChangeLookup, change_lookups, principal_policy_arns
+from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
 from kit.collect.principal import Principal, keys_in_kms_events, launching_principal, requested_keys, session_window
 from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
+
+
+CHANGE_LOOKBACK_DAYS = CollectWindow().change_lookback_days  # as live collection, by default
+CHANGE_MAX_ITEMS = str(CollectWindow().change_max_pages * PAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class FileSpec:
     key_lookup: tuple[str, ...] = ()
     kms_lookup: tuple[str, ...] = ()
     role_lookup: tuple[str, ...] = ()
+    change_lookup: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ def file_specs() -> tuple[FileSpec, ...]:
             key_lookup=tuple(f.get("key_lookup", ())),
             kms_lookup=tuple(f.get("kms_lookup", ())),
             role_lookup=tuple(f.get("role_lookup", ())),
+            change_lookup=tuple(f.get("change_lookup", ())),
         )
         for f in raw["files"]
     )
@@ -126,13 +135,16 @@ def cli_commands(
     kms_events: bool | None = None,
     ebs_defaults: bool = True,
     role_sessions: Sequence[RoleSession] = (),
+    changes: Sequence[ChangeLookup] = (),
+    changes_since: str | None = None,
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
     `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
     `account_id`). `kms_events`: also look up every KMS event (`cloudtrail.lookup-events.kms.json`); by default
     only when no key is known. `ebs_defaults`: ask for the Region's EBS encryption defaults. `role_sessions`:
-    the role sessions whose creating AssumeRole* event to look up (session policies). `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    the role sessions whose creating AssumeRole* event to look up (session policies). `changes`: the look-ups
+    for what changed (kit.collect.change_lookups), from `changes_since` (ISO 8601) to now. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
     list; with only `account_id` the walk starts at the account.
     """
     values: dict[str, Any] = {"instance_id": instance_id, "region": region}
@@ -171,6 +183,11 @@ def cli_commands(
         session_values = dict(values, qualifier=session.role_name, role_arn=session.role_arn, start=session.start,
                               end=session.end)
         out.append(_command(lookup, session_values, lookup=list(lookup.role_lookup)))
+    for change in changes:
+        change_values = dict(values, qualifier=change.qualifier, region=change.region, attribute=change.attribute,
+                             value=change.value, start=changes_since or "", max_items=CHANGE_MAX_ITEMS)
+        argv = [a for a in lookup.change_lookup if changes_since or a not in ("--start-time", "{start}")]
+        out.append(_command(lookup, change_values, lookup=argv))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:
@@ -205,6 +222,8 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         scp_policy_ids=facts["scp_policy_ids"],
         ebs_defaults=facts["ebs_defaults"],
         role_sessions=facts["role_sessions"],
+        changes=facts["changes"],
+        changes_since=facts["changes_since"],
     )
 
 
@@ -267,7 +286,15 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = _organization_chain(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
+    details = documents.get("iam.get-account-authorization-details.json")
+    kind, name = (principal.kind, principal.name) if principal else (None, None)
+    since = incident_time(instance)
     return {
+        "changes": change_lookups(region, list(_unique(key_arns)), kind, name,
+                                  principal_policy_arns(details if isinstance(details, dict) else None, kind, name),
+                                  ebs_default=ebs_defaults),
+        "changes_since": ((since - timedelta(days=CHANGE_LOOKBACK_DAYS, minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                          if since else None),
         "account_id": account_id,
         "key_arns": list(_unique(key_arns)),
         "image_ids": [instance["ImageId"]] if instance.get("ImageId") and volumes_gone else [],

@@ -73,7 +73,7 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
     for change in every:
         if named is not None and change.event_id == named.event_id:
             continue
-        analysis.others.append(_other(change, failure, subject))
+        analysis.others.append(_other(change, failure, subject, named))
     return analysis
 
 
@@ -373,11 +373,16 @@ def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, acti
             "before": before, "after": after}
 
 
-def _other(change: Candidate, failure: pd.Timestamp | None, subject: Subject | None) -> dict[str, Any]:
+def _other(change: Candidate, failure: pd.Timestamp | None, subject: Subject | None,
+           named: Candidate | None) -> dict[str, Any]:
     if failure is not None and change.event_time >= failure:
         why = "after the failure"
     elif subject is None or not touches(change, subject):
         why = "to another principal, key or Region"
+    elif change.event_name in ORIGINS:
+        why = "creates the document a later change uses"
+    elif named is not None and change.event_time < named.event_time:
+        why = "before the change named, which decided"
     else:
         why = "no effect on the failing request shown"
     return {"event_id": change.event_id, "event_name": change.event_name, "event_time": change.time_text,

@@ -6,6 +6,7 @@ Scenario keys (kit/simulate/README.md):
 ```yaml
 changes:                      # in order; each is applied to the simulated account and recorded
   - {days_ago: 3, by: platform-admin, call: "kms:PutKeyPolicy", params: {KeyId: "{{key:app}}", Policy: DOC}}
+  - {minutes_after: 8, ...}   # after the failed launch (days_ago / minutes_after count from the launch)
 earlier_launches: [{days_ago: 9}]   # successful launches of the same instance by the same launcher
 ```
 
@@ -52,7 +53,8 @@ def apply_changes(clients: Clients, spec: dict[str, Any], account: str, region: 
         service, operation = str(change["call"]).split(":", 1)
         params = resolve(change.get("params") or {}, values)
         where = MANAGEMENT_ACCOUNT if service == "organizations" else account
-        when = at - timedelta(days=float(change.get("days_ago", 0)), minutes=float(change.get("minutes_ago", 0)))
+        when = at - timedelta(days=float(change.get("days_ago", 0))) + timedelta(
+            minutes=float(change.get("minutes_after", 0)))  # minutes_after: a change after the failed launch
         response = _apply(clients, service, operation, params, where, region)
         if service == "organizations" and operation == "CreatePolicy":
             values[f"scp:{params['Name']}"] = response["Policy"]["PolicySummary"]["Id"]
