@@ -12,6 +12,7 @@ key, encryption by default turned on for an implicitly encrypted volume); otherw
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from kit.diagnose.findings import Verdict
 
 USABLE = "Enabled"
+STATEMENT_LABEL = re.compile(r'Statement\[(?P<index>\d+)\](?: "(?P<sid>.*)")?$')
 STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
                 "CancelKeyDeletion": "PendingDeletion"}
 
@@ -110,8 +112,10 @@ def _mattered(before: Situation, after: Situation, request: Any) -> dict[str, An
     decision = denied if denied.explicit else allowed
     if not decision.statement:
         return None
+    found = STATEMENT_LABEL.search(decision.statement)
     return {"statement": decision.statement, "side": "after" if decision is denied else "before",
-            "layer": decision.layer}
+            "layer": decision.layer, "index": int(found["index"]) if found else None,
+            "sid": found["sid"] if found else None}
 
 
 def _certain(change: Candidate, subject: Subject) -> bool:
@@ -357,6 +361,20 @@ def _launch_before(events: pd.DataFrame, instances: list[str], at: pd.Timestamp)
                   & (times <= at) & (times >= at - pd.Timedelta(minutes=10))
                   & events["instance_ids"].map(lambda ids: bool(set(ids if isinstance(ids, list) else []) & set(instances)))]
     return near.sort_values("event_time").iloc[-1] if len(near) else None
+
+
+def mark_change(frame: pd.DataFrame, change: dict[str, Any] | None) -> pd.DataFrame:
+    """The timeline frame (kit.diagnose.timeline) with the named change as a row of kind `change`."""
+    if not change:
+        return frame
+    row = {"time": pd.Timestamp(change["event_time"]), "kind": "change", "event_name": change["event_name"],
+           "event_source": None, "error_code": None,
+           "label": f"change: {change['event_name']} by {change.get('principal_arn') or 'unknown'} ({change['layer']})",
+           "principal_arn": change.get("principal_arn"), "event_id": change.get("event_id")}
+    marked = pd.concat([frame, pd.DataFrame([row], columns=frame.columns)], ignore_index=True) if len(frame) else \
+        pd.DataFrame([row], columns=list(row))
+    marked["time"] = pd.to_datetime(marked["time"], utc=True, errors="coerce")
+    return marked.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 # ---- descriptions ------------------------------------------------------------------------------------------------

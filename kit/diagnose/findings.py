@@ -154,6 +154,7 @@ class Findings:
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
     other_changes: list[dict[str, Any]] = field(default_factory=list)  # recorded changes not named (report only)
     change_mattered: dict[str, Any] | None = None  # the statement that decided, for the report's diff
+    failure_time: str | None = None  # when the launch failed (ISO 8601 UTC), for "time from change to failure"
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from kit.diagnose.change import what_changed
+from kit.diagnose.change import mark_change, what_changed
 
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Findings, FindingsGap
@@ -49,9 +49,10 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         request=auth.request if auth else None,
         policies=auth.policies if auth else None,
         decision=auth.decision if auth else None,
-        timeline=timeline(case),
+        timeline=mark_change(timeline(case), changed.change),
         other_changes=changed.others,
         change_mattered=changed.mattered,
+        failure_time=changed.failure_time,
     )
 
 

@@ -288,7 +288,11 @@ class Investigation:
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
 
     def render_verdict(self) -> str:
-        return blocks.verdict_banner(self.findings_dict())
+        from kit.views.change import change_section_of
+
+        findings = self.findings_dict()
+        return blocks.verdict_banner(findings) + change_section_of(self.diagnosed(), findings["verdict"],
+                                                                   redact=self.params.redact)
 
     def render_steps_overview(self) -> str:
         return blocks.steps_overview(self.findings_dict()["steps"])
