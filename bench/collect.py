@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = max(r["changes"] for runs in results.values() for r in runs)
     change_budget = max(r["change_budget"] for runs in results.values() for r in runs)
     print(f"change look-back calls per collection: at most {changes} (budget for this incident {change_budget}: "
-          f"keys + the launcher + its managed policies (at most 10) + 2 EBS-default look-ups when EC2 picked the key, "
+          f"the instance + keys + the launcher + its managed policies (at most 10) + 2 EBS-default look-ups when EC2 picked the key, "
           f"x {CollectWindow().change_max_pages} pages each: {'ok' if changes <= change_budget else 'OVER'})")
     return 0 if calls <= CALL_BUDGET and changes <= change_budget else 1
 

@@ -176,3 +176,33 @@ def test_without_the_look_back_no_change_is_named(findings):
                                            if not k.startswith("cloudtrail.lookup-events.change-")})
     result = diagnose(trimmed)
     assert result.verdict.cause == "kms-grant-denied" and result.verdict.change is None
+
+
+def test_hostile_strings_in_recorded_changes_never_reach_html_unescaped(findings, tmp_path):
+    """A cli: folder is pasted by anyone: a change record whose author and policy carry markup is named as
+    before, and the What changed section shows the markup as text."""
+    from kit.views.change import change_section_of
+
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    evidence = findings["change-key-policy-rewritten"]["evidence"]
+    folder = run_cli_folder(evidence, tmp_path / "cli")
+    changed = 0
+    for path in folder.glob("cloudtrail.lookup-events.change-key-*.json"):
+        document = json.loads(path.read_text())
+        for event in document["Events"]:
+            record = json.loads(event["CloudTrailEvent"])
+            if record["eventName"] != "PutKeyPolicy":
+                continue
+            record["userIdentity"]["arn"] = record["userIdentity"]["arn"] + hostile
+            policy = json.loads(record["requestParameters"]["policy"])
+            policy["Statement"][0]["Sid"] = hostile
+            record["requestParameters"]["policy"] = json.dumps(policy)
+            event["CloudTrailEvent"] = json.dumps(record)
+            changed += 1
+        path.write_text(json.dumps(document))
+    assert changed == 2
+    result = diagnose(load_evidence(f"cli:{folder}", evidence.instance_id, evidence.region))
+    assert result.verdict.change["event_name"] == "PutKeyPolicy" and hostile in result.verdict.change["principal_arn"]
+    markup = change_section_of(result)
+    assert "<script" not in markup and "<img" not in markup
+    assert "&lt;script&gt;" in markup

@@ -3,6 +3,7 @@
 Changes are looked for further back than the failure itself (`CollectWindow.change_lookback_days`, default
 30) up to the time of collection (later changes are needed to rebuild the state at the failure), one lookup
 attribute per query, as LookupEvents allows:
+- ResourceName = the instance id, in its Region: its earlier launches (the last success);
 - ResourceName = each key's ARN, in the key's Region: PutKeyPolicy, DisableKey, ScheduleKeyDeletion,
   RevokeGrant, ... (and EC2's earlier CreateGrant calls: the last successful launch);
 - ResourceName = the launcher's user or role name, in us-east-1 (IAM records its global events there):
@@ -41,9 +42,12 @@ class ChangeLookup:
 
 
 def change_lookups(region: str, key_arns: list[str], principal_kind: str | None, principal_name: str | None,
-                   policy_arns: list[str], *, ebs_default: bool, scp_ids: tuple[str, ...] = ()) -> list[ChangeLookup]:
-    """Every look-up for changes, in order: keys, the launcher, its managed policies, EBS defaults, SCPs."""
-    out = [ChangeLookup(f"change-key-{arn.rsplit('/', 1)[-1]}", "ResourceName", arn, arn.split(":")[3] or region)
+                   policy_arns: list[str], *, ebs_default: bool, instance_id: str | None = None,
+                   scp_ids: tuple[str, ...] = ()) -> list[ChangeLookup]:
+    """Every look-up for changes, in order: the instance, keys, the launcher, its managed policies, EBS
+    defaults, SCPs."""
+    out = [ChangeLookup(f"change-instance-{instance_id}", "ResourceName", instance_id, region)] if instance_id else []
+    out += [ChangeLookup(f"change-key-{arn.rsplit('/', 1)[-1]}", "ResourceName", arn, arn.split(":")[3] or region)
            for arn in dict.fromkeys(key_arns) if arn.startswith("arn:") and ":key/" in arn]
     if principal_name and principal_kind in ("user", "role", "sso-role", "service-linked-role"):
         out.append(ChangeLookup(f"change-iam-{_safe(principal_name)}", "ResourceName", principal_name, GLOBAL_REGION))
@@ -59,8 +63,8 @@ def change_lookups(region: str, key_arns: list[str], principal_kind: str | None,
 
 
 def lookup_budget(keys: int, policies: int, ebs_default: bool, scps: int = 0) -> int:
-    """How many queries `change_lookups` makes at most (each bounded by change_max_pages pages)."""
-    return keys + 1 + min(policies, MAX_POLICY_LOOKUPS) + (len(EBS_DEFAULT_EVENTS) if ebs_default else 0) + scps
+    """How many queries `change_lookups` makes at most (the instance, keys, the launcher, ...) (each bounded by change_max_pages pages)."""
+    return 1 + keys + 1 + min(policies, MAX_POLICY_LOOKUPS) + (len(EBS_DEFAULT_EVENTS) if ebs_default else 0) + scps
 
 
 def principal_policy_arns(details: dict[str, Any] | None, kind: str | None, name: str | None) -> list[str]:

@@ -292,7 +292,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
     return {
         "changes": change_lookups(region, list(_unique(key_arns)), kind, name,
                                   principal_policy_arns(details if isinstance(details, dict) else None, kind, name),
-                                  ebs_default=ebs_defaults),
+                                  ebs_default=ebs_defaults, instance_id=instance_id),
         "changes_since": ((since - timedelta(days=CHANGE_LOOKBACK_DAYS, minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
                           if since else None),
         "account_id": account_id,

@@ -158,7 +158,8 @@ class _Collection:
         kind, name = (principal.kind, principal.name) if principal else (None, None)
         lookups = change_lookups(f.region, [k.arn for k in found if k.arn], kind, name,
                                  principal_policy_arns(details, kind, name),
-                                 ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents)
+                                 ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents,
+                                 instance_id=self.instance_id)
         f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since, self.window.change_max_pages,
                                        region=q.region), lookups)
         return since
