@@ -187,7 +187,7 @@ def test_hostile_strings_in_recorded_changes_never_reach_html_unescaped(findings
     evidence = findings["change-key-policy-rewritten"]["evidence"]
     folder = run_cli_folder(evidence, tmp_path / "cli")
     changed = 0
-    for path in folder.glob("cloudtrail.lookup-events.change-key-*.json"):
+    for path in folder.glob("cloudtrail.lookup-events.*.json"):  # the key's own look-up has no window in cli:
         document = json.loads(path.read_text())
         for event in document["Events"]:
             record = json.loads(event["CloudTrailEvent"])
@@ -200,7 +200,7 @@ def test_hostile_strings_in_recorded_changes_never_reach_html_unescaped(findings
             event["CloudTrailEvent"] = json.dumps(record)
             changed += 1
         path.write_text(json.dumps(document))
-    assert changed == 2
+    assert changed >= 2
     result = diagnose(load_evidence(f"cli:{folder}", evidence.instance_id, evidence.region))
     assert result.verdict.change["event_name"] == "PutKeyPolicy" and hostile in result.verdict.change["principal_arn"]
     markup = change_section_of(result)
