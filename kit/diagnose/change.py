@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kit.diagnose.findings import Verdict
 
 USABLE = "Enabled"
+NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'Statement\[(?P<index>\d+)\](?: "(?P<sid>.*)")?$')
 STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
                 "CancelKeyDeletion": "PendingDeletion"}
@@ -154,6 +155,8 @@ def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candi
     """The state just before the change, or None when the evidence does not hold it."""
     name = change.event_name
     earlier = [c for c in every if c.event_time < change.event_time]
+    if change.layer in NOT_MODELLED:
+        return situation  # the evaluator does not model grants or launch templates: no effect it can show
     if name in STATE_BEFORE:
         return replace(situation, key_state=STATE_BEFORE[name])
     if name == "PutKeyPolicy":
@@ -395,6 +398,8 @@ def _other(change: Candidate, failure: pd.Timestamp | None, subject: Subject | N
            named: Candidate | None) -> dict[str, Any]:
     if failure is not None and change.event_time >= failure:
         why = "after the failure"
+    elif change.layer in NOT_MODELLED:
+        why = "not modelled by the evaluator (listed only)"
     elif subject is None or not touches(change, subject):
         why = "to another principal, key or Region"
     elif change.event_name in ORIGINS:
