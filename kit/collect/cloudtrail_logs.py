@@ -152,7 +152,7 @@ def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needle
             break
         chosen.append(item)
         total += item.size
-    jobs = reader.jobs(chosen, needles, keep)
+    jobs = reader.jobs(chosen, needles, keep, bool(digests))
     for parsed in _parse_all(jobs, len(chosen), total, workers, started, budget):
         if parsed is None:  # the time budget ran out: the rest is skipped
             continue
@@ -169,7 +169,7 @@ def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needle
         result.gaps.append(budget_gap(source, result, budget))
     result.gaps.extend(reader.gaps)
     if digests:
-        digest_files = [parse_digest(job) for job in reader.jobs(digests, None, None)]
+        digest_files = [parse_digest(job) for job in reader.jobs(digests, None, None, True)]
         result.integrity = check_integrity(result.files, digest_files, reader.signatures, selection_filter(selection),
                                             {f.relative.rsplit("/", 1)[-1] for f in logs})
         result.gaps.extend(result.integrity.gaps())
@@ -273,7 +273,9 @@ class _Source:
     def listing(self, selection: LogSelection) -> list[ListedFile]:
         raise NotImplementedError
 
-    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None) -> Iterator[ParseJob]:
+    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
+             digest: bool) -> Iterator[ParseJob]:
+        """A parse job per file, in order (digest: hash each file's content for the digest check)."""
         raise NotImplementedError
 
 
@@ -303,9 +305,10 @@ class _LocalSource(_Source):
                     out.append(ListedFile(relative, str(path), path.stat().st_size, digest=True))
         return out
 
-    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None) -> Iterator[ParseJob]:
+    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
+             digest: bool) -> Iterator[ParseJob]:
         for item in items:
-            yield ParseJob(item.relative, path=item.location, needles=needles, keep=keep)
+            yield ParseJob(item.relative, path=item.location, needles=needles, keep=keep, digest=digest)
 
 
 _FOLDER = re.compile(r"(?:^|/)AWSLogs/(?:o-[a-z0-9]{10,32}/)?(?P<account>\d{12})(?:/(?P<kind>[^/]+)"
@@ -393,13 +396,14 @@ class _S3Source(_Source):
                     out.append(ListedFile(relative, item["Key"], int(item.get("Size") or 0), digest=digest))
         return out
 
-    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None) -> Iterator[ParseJob]:
+    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
+             digest: bool) -> Iterator[ParseJob]:
         """Objects fetched a batch at a time on the fetcher's threads (bounded bytes in memory)."""
         batch = max(1, self.fetch.workers * 4)
         for start in range(0, len(items), batch):
             chunk = items[start:start + batch]
             for item, data in zip(chunk, self.fetch.each(self._get, chunk)):
-                yield ParseJob(item.relative, data=data, needles=needles, keep=keep)
+                yield ParseJob(item.relative, data=data, needles=needles, keep=keep, digest=digest)
 
     def _get(self, item: ListedFile) -> bytes:
         client = self.fetch.clients("s3")

@@ -34,6 +34,7 @@ class ParseJob:
     data: bytes | None = None
     needles: Needles | None = None
     keep: RecordFilter | None = None  # a module-level function (pickled by reference into workers)
+    digest: bool = True               # compute the SHA-256 (only needed when digest files are there)
 
 
 @dataclass
@@ -64,7 +65,8 @@ def parse_job(job: ParseJob) -> ParsedFile:
     except (OSError, EOFError) as err:
         out.error = f"{type(err).__name__}: {err}"
         return out
-    out.sha256 = hashlib.sha256(data).hexdigest()
+    if job.digest:
+        out.sha256 = hashlib.sha256(data).hexdigest()
     if job.needles is not None and not passes(data, job.needles):
         out.passed_test = False
         return out
