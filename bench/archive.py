@@ -205,7 +205,7 @@ def generate(folder: Path, records: int, files: int, seed: int = 13) -> dict[str
             delivered.setdefault((account, region, hour), []).append(
                 LogFile(key, b"", account, region, hashlib.sha256(body).hexdigest(), batch[0]["eventTime"],
                         batch[-1]["eventTime"]))
-    for (account, region, hour), group in sorted(delivered.items(), key=lambda item: item[0][2]):
+    for (_account, _region, hour), group in sorted(delivered.items(), key=lambda item: item[0][2]):
         for key, body, _signature in chain.digests(group, DAY + timedelta(hours=hour + 1, minutes=1)):
             (folder / "trail" / key).parent.mkdir(parents=True, exist_ok=True)
             (folder / "trail" / key).write_bytes(body)
