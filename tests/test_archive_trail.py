@@ -190,3 +190,27 @@ def test_kit_scan_from_the_trail_finds_exactly_the_seeded_failures(outage, tmp_p
 def test_kit_scan_from_the_trail_needs_since(outage, tmp_path):
     result = kit_scan(outage, "--cloudtrail-source", f"s3://{org_trail_bucket()}", "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "--since" in result.stderr
+
+
+@pytest.mark.parametrize("scenario", ["cross-account-key"])
+def test_an_investigation_from_the_org_trail_gives_the_lookup_verdict_with_verified_files(
+        outage, sim_env, tmp_path, scenario):
+    from kit.collect.bundle import load_bundle, write_bundle
+    from kit.collect.live import collect_live
+    from kit.diagnose import diagnose
+
+    seeded = outage.scenario(scenario)
+    verdicts = {}
+    for name, source in (("lookup", None), ("s3", f"s3://{org_trail_bucket()}"),
+                         ("folder", str(download(outage, tmp_path / "org")))):
+        evidence = collect_live(seeded.instance_id, seeded.region, cloudtrail_source=source)
+        verdicts[name] = (diagnose(evidence).verdict.cause, diagnose(evidence).verdict.denied_by)
+        if source:
+            logs = evidence.documents_with_prefix("cloudtrail-logs/AWSLogs/o-")
+            assert logs and all(f"/{seeded.account_id}/CloudTrail/{seeded.region}/" in n for n in logs)
+            integrity = evidence.documents["cloudtrail.log-integrity.json"]
+            assert integrity["summary"]["verified"] == len(logs) and integrity["summary"]["mismatched"] == 0
+            again = load_bundle(write_bundle(evidence, tmp_path / f"bundle-{name}"))
+            assert again.documents["cloudtrail.log-integrity.json"] == integrity
+    assert verdicts["s3"] == verdicts["folder"] == verdicts["lookup"]
+    assert verdicts["lookup"][0] == seeded.expected["cause"]

@@ -35,7 +35,7 @@ from kit.errors import BadInput
 from kit.evidence import Gap
 
 _FILE_NAME = re.compile(r"^(\d{12})_CloudTrail_([\w-]+)_(\d{8}T\d{4}Z)_[^/]+\.json(\.gz)?$")
-_DIGEST_NAME = re.compile(r"^(\d{12})_CloudTrail-Digest_([\w-]+)_.+_(\d{8}T\d{6}Z)(_backfill)?\.json(\.gz)?$")
+_DIGEST_NAME = re.compile(r"^(\d{12})_CloudTrail-Digest_([a-z0-9-]+)_.+_(\d{8}T\d{6}Z)(_backfill)?\.json(\.gz)?$")
 _DATE_PATH = re.compile(r"/(?:(o-[a-z0-9]{10,32})/)?(?:(\d{12})/)?(CloudTrail|CloudTrail-Digest)/([\w-]+)/"
                         r"(\d{4})/(\d{2})/(\d{2})/")
 DELIVERY_SLACK = timedelta(minutes=30)  # events reach a file up to ~15 minutes after they happen
