@@ -15,8 +15,8 @@ processes, sampled with psutil every 20 ms and summed):
   kit incident     kit.collect.cloudtrail_logs.collect_log_archive (files chosen by name)
   naive day        json.load of every file, pandas.json_normalize, filter launches and EC2's KMS refusals,
                    then kit.batch.trail_failures.launch_failures
-  kit day          kit scan's path: read_archive with the byte test and record filter in worker processes,
-                   then launch_failures
+  kit day          kit scan's path: read_archive with the byte test, the anchored parse and the record filter
+                   in worker processes, then launch_failures
 and checks that both ways find the same events (event ids) and the same failures (the seeded ones). Prints
 `archive-kit-peak-mib: <N>` (the kit's whole-day scan) and, last, `archive-speedup: <naive/kit>` (whole day).
 """
@@ -374,8 +374,8 @@ def main() -> int:
     print(f"archive: {folder}: {truth['records']} records in {truth['files']} files, {size / 2**20:.0f} MiB "
           f"gzipped, {len(truth['failures'])} seeded launch failures; {os.cpu_count()} CPUs", flush=True)
     results: dict[tuple[str, str], dict[str, Any]] = {}
-    for mode in ("incident", "day"):
-        for who in ("naive", "kit"):
+    for mode in ("day", "incident"):
+        for who in ("kit", "naive"):
             results[(who, mode)] = r = measure(folder, who, mode)
             print(f"{who:5} {mode:8}  wall {r['wall']:7.2f} s   peak {r['peak_mib']:7.0f} MiB   "
                   f"events {len(r['event_ids'])}" + (f"   files read {r['files_read']}" if "files_read" in r else "")

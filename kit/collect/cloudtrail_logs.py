@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -424,31 +425,49 @@ class _S3Source(_Source):
 
 def _parse_all(jobs: Iterator[ParseJob], count: int, total_bytes: int, workers: int | None, started: float,
                budget: Budget) -> Iterator[ParsedFile | None]:
-    """Parsed files in order; None for each file left when the time budget ran out."""
+    """Parsed files in order; None for each file left when the time budget ran out.
+
+    Worker processes come from a forkserver (never a fork of this threaded process); like any multiprocessing
+    start method but fork, it imports the main script again, so a script must keep its work under
+    `if __name__ == "__main__":`. Should the pool break anyway, the files left are parsed here."""
     workers = workers if workers is not None else min(MAX_PARSE_WORKERS, os.cpu_count() or 1)
     if workers <= 1 or count < PARALLEL_MIN_FILES:
-        for job in jobs:
-            if time.monotonic() - started > budget.max_seconds:
-                yield None
-                continue
-            yield parse_job(job)
+        yield from _parse_here(jobs, started, budget)
         return
-    context = multiprocessing.get_context("forkserver")  # never fork a threaded process
+    context = multiprocessing.get_context("forkserver")
     window = workers * 2  # files in flight: bounds the memory of bytes and records waiting
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: list[Future[ParsedFile]] = []
-        out_of_time = False
+        pending: list[tuple[ParseJob, Future[ParsedFile]]] = []
         for job in jobs:
-            if not out_of_time and time.monotonic() - started > budget.max_seconds:
-                out_of_time = True
-            if out_of_time:
-                pending.append(_none_future())
+            if time.monotonic() - started > budget.max_seconds:
+                pending.append((job, _none_future()))
             else:
-                pending.append(pool.submit(parse_job, job))
+                try:
+                    pending.append((job, pool.submit(parse_job, job)))
+                except BrokenProcessPool:
+                    pending.append((job, _failed_future()))
             while len(pending) >= window:
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
+                yield _result(*pending.pop(0))
+        for job, future in pending:
+            yield _result(job, future)
+
+
+def _parse_here(jobs: Iterator[ParseJob], started: float, budget: Budget) -> Iterator[ParsedFile | None]:
+    for job in jobs:
+        yield None if time.monotonic() - started > budget.max_seconds else parse_job(job)
+
+
+def _result(job: ParseJob, future: Future[ParsedFile]) -> ParsedFile | None:
+    try:
+        return future.result()
+    except BrokenProcessPool:  # a worker died (killed, out of memory, a main script without its guard)
+        return parse_job(job)
+
+
+def _failed_future() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_exception(BrokenProcessPool("the worker pool is broken"))
+    return future
 
 
 def _none_future() -> Future[Any]:

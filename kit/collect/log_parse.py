@@ -5,7 +5,14 @@ filter. Kept light (no pandas, no boto3): every worker process imports it.
 The byte test is a necessary condition only: a file is parsed when, for at least one group of `needles`, every
 needle of the group occurs in its decompressed bytes (CloudTrail's own serialisation: ids, event names and event
 sources are written as they are). A file that fails the test cannot hold a record the filter keeps, so it is
-not parsed; a file that passes is parsed whole and each record is then tested as a dict.
+not parsed. In a file that passes, only the records around each occurrence of a group's first needle (its
+anchor) are parsed: CloudTrail writes `{"Records":[{"eventVersion":...},{"eventVersion":...}]}`, so the
+record holding an occurrence runs from the `{"eventVersion"` before it to the one after it. The anchor must be
+a value or key the filter requires at the record's top level (an eventName, `"errorCode"`), so a record the
+filter keeps always has an anchor in its own bytes. Whenever that cut does not parse as one record (another
+layout, or an object nested in a record that itself starts with "eventVersion"), the file is parsed whole.
+Known limit: a record nesting a list of objects that each start with "eventVersion" can make one of them look
+like a record to the scan (a false candidate, never a record lost); investigations do not use this test.
 """
 
 from __future__ import annotations
@@ -70,6 +77,12 @@ def parse_job(job: ParseJob) -> ParsedFile:
     if job.needles is not None and not passes(data, job.needles):
         out.passed_test = False
         return out
+    if job.needles is not None and job.keep is not None:
+        anchored = anchored_records(data, job.needles)
+        if anchored is not None:
+            out.records = [r for r in anchored if job.keep(r)]
+            out.record_count = -1  # not counted: the file was not parsed whole
+            return out
     document = load_document(data)
     if document is None:
         out.error = "not a CloudTrail log file (no Records list)"
@@ -77,6 +90,64 @@ def parse_job(job: ParseJob) -> ParsedFile:
     records = [r for r in document["Records"] if isinstance(r, dict)]
     out.record_count = len(records)
     out.records = [r for r in records if job.keep(r)] if job.keep else records
+    return out
+
+
+_OPEN = b'{"Records":['
+_MARK = b'{"eventVersion"'
+_SPACE = b" \t\r\n"
+
+
+def _at_top(body: bytes, start: int) -> bool:
+    """Whether `start` opens an element of the Records list: right after `{"Records":[`, or after `},`."""
+    if start == len(_OPEN):
+        return True
+    i = start - 1
+    while i > 0 and body[i] in _SPACE:
+        i -= 1
+    if body[i] != ord(","):
+        return False
+    i -= 1
+    while i > 0 and body[i] in _SPACE:
+        i -= 1
+    return body[i] == ord("}")
+
+
+def anchored_records(data: bytes, needles: Needles) -> list[dict[str, Any]] | None:
+    """The records holding an occurrence of some group's first needle, each parsed alone; None when the file
+    must be parsed whole (not CloudTrail's compact layout, or a cut that is not exactly one record)."""
+    body = data.strip()
+    if not body.startswith(_OPEN) or not body.endswith(b"]}"):
+        return None
+    end_of_records = len(body) - 2
+    starts: set[int] = set()
+    for group in needles:
+        anchor = group[0]
+        position = body.find(anchor, len(_OPEN))
+        while position >= 0:
+            start = body.rfind(_MARK, 0, position + 1)
+            if start < 0:
+                return None
+            starts.add(start)
+            position = body.find(anchor, position + len(anchor))
+    out = []
+    for start in sorted(starts):
+        following = body.find(_MARK, start + len(_MARK))
+        end = end_of_records if following < 0 else following
+        chunk = body[start:end].rstrip()
+        if following >= 0:
+            if not chunk.endswith(b","):
+                return None
+            chunk = chunk[:-1]
+        if not _at_top(body, start):
+            return None
+        try:
+            record = orjson.loads(chunk)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        out.append(record)
     return out
 
 
