@@ -214,3 +214,17 @@ def test_an_investigation_from_the_org_trail_gives_the_lookup_verdict_with_verif
             assert again.documents["cloudtrail.log-integrity.json"] == integrity
     assert verdicts["s3"] == verdicts["folder"] == verdicts["lookup"]
     assert verdicts["lookup"][0] == seeded.expected["cause"]
+
+
+def test_a_broken_log_file_is_reported_by_name_and_the_others_are_read(tmp_path):
+    folder = tmp_path / "AWSLogs/123456789012/CloudTrail/eu-west-1/2024/03/02"
+    folder.mkdir(parents=True)
+    good = {"eventVersion": "1.08", "eventID": "ok", "eventTime": "2024-03-02T10:11:00Z", "eventName": "X"}
+    names = [f"123456789012_CloudTrail_eu-west-1_20240302T10{m}Z_x.json.gz" for m in ("15", "20")]
+    (folder / names[0]).write_bytes(gzip.compress(json.dumps({"Records": [good]}).encode()))
+    (folder / names[1]).write_bytes(gzip.compress(json.dumps({"Records": [good]}).encode())[:-9])  # truncated
+    window = TimeRange(datetime(2024, 3, 2, 10, tzinfo=UTC), datetime(2024, 3, 2, 11, tzinfo=UTC))
+    result = read_archive(offline_fetcher(), str(tmp_path), LogSelection(window))
+    assert [r["eventID"] for r in result.records] == ["ok"]
+    [gap] = result.gaps
+    assert gap.error == "UnreadableLogFile" and names[1] in gap.impact and "missing" in gap.impact

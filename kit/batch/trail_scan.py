@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from kit.batch.scan import FailedLaunch, ScanRequest, ScanResult, TargetResult
-from kit.batch.trail_failures import LAUNCH_LOOKBACK, NEEDLES, launch_failures, record_may_fail
+from kit.batch.trail_failures import LAUNCH_EVENTS, LAUNCH_LOOKBACK, NEEDLES, launch_failures, record_may_fail
 from kit.errors import BadInput
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ def scan_trail(request: ScanRequest) -> ScanResult:
     selection = LogSelection(TimeRange(request.since - LAUNCH_LOOKBACK, until),
                              frozenset(request.accounts) or None, frozenset(request.regions) or None)
     archive = read_archive(fetch, source, selection, needles=NEEDLES, keep=record_may_fail)
-    failures = launch_failures(events_frame(archive.records), request.since, until)
+    events = events_frame(archive.records)
+    failures = launch_failures(events, request.since, until)
     targets: dict[tuple[str, str], TargetResult] = {}
     for name in archive.opened:
         match = _PAIR.search("/" + name)
@@ -61,8 +62,10 @@ def scan_trail(request: ScanRequest) -> ScanResult:
             kind="kms-candidate", cause=None, failed_at=failure.launched_at.isoformat(),
             role_arn=request.role_arn(failure.account_id, failure.region) if request.role_name else "",
             cloudtrail_source=source))
-    for target in targets.values():
-        target.instances_examined = len(target.failed)
+    launched = events[events["event_name"].isin(LAUNCH_EVENTS)]
+    for (account, region), target in targets.items():
+        mine = launched[(launched["recipient_account_id"] == account) & (launched["region"] == region)]
+        target.instances_examined = len({i for ids in mine["instance_ids"] for i in ids})
     gaps = list(archive.gaps) + list(fetch.gaps)
     return ScanResult(request, sorted(targets.values(), key=lambda t: (t.account_id or "", t.region)), scanned_at,
                       gaps=[g.to_dict() for g in gaps],

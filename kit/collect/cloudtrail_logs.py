@@ -160,6 +160,10 @@ def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needle
         result.opened.append(parsed.relative)
         if parsed.too_large:
             result.gaps.append(too_large_gap(parsed.relative, EvidenceTooLarge(parsed.too_large)))
+        elif parsed.broken:
+            result.gaps.append(Gap("cloudtrail:log-file", "UnreadableLogFile",
+                                   f"{parsed.relative} could not be read ({parsed.error}); its events are missing "
+                                   "from the CloudTrail evidence.", None))
         result.files.append(parsed)
     not_read = len(chosen) - len(result.opened)
     if not_read:
@@ -404,17 +408,18 @@ class _S3Source(_Source):
         for start in range(0, len(items), batch):
             chunk = items[start:start + batch]
             for item, data in zip(chunk, self.fetch.each(self._get, chunk)):
-                yield ParseJob(item.relative, data=data, needles=needles, keep=keep, digest=digest)
+                yield ParseJob(item.relative, data=data, needles=needles, keep=keep, digest=digest,
+                               unreadable=None if data is not None else "s3:GetObject failed (see its gap)")
 
-    def _get(self, item: ListedFile) -> bytes:
+    def _get(self, item: ListedFile) -> bytes | None:
         client = self.fetch.clients("s3")
         try:
             response = client.get_object(Bucket=self.bucket, Key=item.location)
             body: bytes = response["Body"].read()
-        except Exception as exc:  # noqa: BLE001 - becomes a gap; the file reads as empty (not a log file)
+        except Exception as exc:  # noqa: BLE001 - becomes a gap; the file is not read (never "mismatched")
             self.gaps.append(gap_from_exception("s3:GetObject", {"Bucket": self.bucket, "Key": item.location},
                                                 self.fetch.region, exc, target=f"s3://{self.bucket}/{item.location}"))
-            return b""
+            return None
         signature = (response.get("Metadata") or {}).get("signature")
         if item.digest and isinstance(signature, str):
             self.signatures[item.relative.rsplit("/", 1)[-1]] = signature

@@ -42,6 +42,7 @@ class ParseJob:
     needles: Needles | None = None
     keep: RecordFilter | None = None  # a module-level function (pickled by reference into workers)
     digest: bool = True               # compute the SHA-256 (only needed when digest files are there)
+    unreadable: str | None = None     # the file could not be fetched (its gap is already recorded)
 
 
 @dataclass
@@ -56,12 +57,16 @@ class ParsedFile:
     passed_test: bool = True         # False: the byte test ruled it out, it was not parsed
     too_large: str | None = None     # EvidenceTooLarge's message
     error: str | None = None         # unreadable (OSError) or not a log file
+    broken: bool = False             # unreadable, or a truncated / corrupt gzip (reported as a gap)
     digest: dict[str, Any] | None = field(default=None, repr=False)  # for digest files: the document
 
 
 def parse_job(job: ParseJob) -> ParsedFile:
     """Read, hash, test and parse one file; never raises for a bad file (the reason is in the result)."""
     out = ParsedFile(job.relative)
+    if job.unreadable:
+        out.error = job.unreadable
+        return out
     try:
         raw = job.data if job.data is not None else read_bounded(Path(job.path or ""))
         out.size = len(raw)
@@ -71,6 +76,7 @@ def parse_job(job: ParseJob) -> ParsedFile:
         return out
     except (OSError, EOFError) as err:
         out.error = f"{type(err).__name__}: {err}"
+        out.broken = True
         return out
     if job.digest:
         out.sha256 = hashlib.sha256(data).hexdigest()
@@ -173,6 +179,9 @@ def load_document(data: bytes) -> dict[str, Any] | None:
 def parse_digest(job: ParseJob) -> ParsedFile:
     """A digest file: its document and the SHA-256 of its uncompressed bytes (what the next digest chains)."""
     out = ParsedFile(job.relative)
+    if job.unreadable:
+        out.error = job.unreadable
+        return out
     try:
         raw = job.data if job.data is not None else read_bounded(Path(job.path or ""))
         out.size = len(raw)
