@@ -292,13 +292,16 @@ def _failures(found: list[Any]) -> list[list[str]]:
 # ---- the Athena path's cost (the other half of issue 13) ----------------------------------------------------
 
 def athena_cost(truth: dict[str, Any]) -> str:
-    """The Athena path's query count and bytes scanned for the same day, from kit.collect.cloudtrail_athena
-    when it is there (the lead wires the name at merge)."""
+    """THE ATHENA HOOK: the Athena path's query count and bytes scanned (from its partition predicates) for the
+    same day, from kit.collect.cloudtrail_athena when that module is in the tree (issue 13's Athena half; the
+    function's name is wired at merge: `scan_cost(start, end)` here)."""
+    import importlib
+
     try:
-        from kit.collect import cloudtrail_athena  # type: ignore[attr-defined]
+        athena = importlib.import_module("kit.collect.cloudtrail_athena")
     except ImportError:
         return "athena: kit.collect.cloudtrail_athena is not in this tree; no figure"
-    estimate = getattr(cloudtrail_athena, "scan_cost", None)
+    estimate = getattr(athena, "scan_cost", None)
     if estimate is None:
         return "athena: kit.collect.cloudtrail_athena has no scan_cost(); no figure"
     return f"athena: {estimate(DAY, DAY + timedelta(days=1))}"
