@@ -310,10 +310,14 @@ def athena_cost(truth: dict[str, Any]) -> str:
 # ---- measuring ------------------------------------------------------------------------------------------------
 
 def measure(folder: Path, who: str, mode: str) -> dict[str, Any]:
-    """Run one way in a child process; wall seconds and the peak RSS of its process tree (sampled)."""
+    """Run one way in a child process; wall seconds, CPU seconds (user + system, the child and every process it
+    waited for: resource.RUSAGE_CHILDREN) and the peak RSS of its process tree (sampled, summed)."""
+    import resource
+
     import psutil
 
     out = folder.parent / f"{folder.name}-{who}-{mode}.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, __file__, "--cache", str(folder), "--run", who, "--mode", mode,
                               "--result", str(out)])
@@ -343,13 +347,15 @@ def measure(folder: Path, who: str, mode: str) -> dict[str, Any]:
     sampler.start()
     code = child.wait()
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stop.set()
     sampler.join()
     if code != 0:
         raise SystemExit(f"{who} {mode} failed with exit code {code}")
     result: dict[str, Any] = json.loads(out.read_text())
     out.unlink()
-    return {"wall": wall, "peak_mib": peak / 2**20, **result}
+    return {"wall": wall, "cpu": cpu, "peak_mib": peak / 2**20, **result}
 
 
 def main() -> int:
@@ -380,7 +386,7 @@ def main() -> int:
     for mode in ("day", "incident"):
         for who in ("kit", "naive"):
             results[(who, mode)] = r = measure(folder, who, mode)
-            print(f"{who:5} {mode:8}  wall {r['wall']:7.2f} s   peak {r['peak_mib']:7.0f} MiB   "
+            print(f"{who:5} {mode:8}  wall {r['wall']:7.2f} s   cpu {r['cpu']:7.2f} s   peak {r['peak_mib']:6.0f} MiB   "
                   f"events {len(r['event_ids'])}" + (f"   files read {r['files_read']}" if "files_read" in r else "")
                   + (f"   integrity {r['integrity']}" if r.get("integrity") else ""), flush=True)
     for mode in ("incident", "day"):
@@ -397,6 +403,8 @@ def main() -> int:
     print(athena_cost(truth))
     incident = results[("naive", "incident")]["wall"] / results[("kit", "incident")]["wall"]
     print(f"archive-incident-speedup: {incident:.1f}")
+    print(f"archive-cpu-ratio: {results[('naive', 'day')]['cpu'] / results[('kit', 'day')]['cpu']:.1f} "
+          "(whole day, CPU seconds of each process tree: the machine is shared)")
     print(f"archive-kit-peak-mib: {results[('kit', 'day')]['peak_mib']:.0f}")
     print(f"archive-speedup: {results[('naive', 'day')]['wall'] / results[('kit', 'day')]['wall']:.1f}")
     return 0
