@@ -93,7 +93,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
                                     since=args.since, profile=args.profile, until=args.until,
-                                    cloudtrail_source=getattr(args, "cloudtrail_source", None))
+                                    cloudtrail_source=args.cloudtrail_source)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
