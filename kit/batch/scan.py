@@ -173,7 +173,7 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
         name = f"{account or 'account'}-{failed.region}-{failed.instance_id}.yaml"
         path = out / name
         header = _comment(f"kit scan {result.scanned_at}: {failed.instance_id} in {failed.region}"
-                          f"{', account ' + failed.account_id if failed.account_id else ''} is {failed.state}: "
+                          f"{', account ' + failed.account_id if failed.account_id else ''} is {failed.state or 'failed to launch'}: "
                           f"{failed.effective_reason or failed.state_reason_code or 'no state reason'} "
                           f"({failed.kind}{': ' + failed.cause if failed.cause else ''}) at "
                           f"{failed.failed_at or 'unknown time'}")
