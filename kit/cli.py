@@ -92,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="let each notebook collect its own evidence instead of sharing calls per account")
 
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
-    scan.add_argument("--region", action="append", dest="regions", metavar="REGION", required=True)
+    scan.add_argument("--region", action="append", dest="regions", metavar="REGION",
+                      help="Region to scan (repeatable; required unless --cloudtrail-source, where it narrows)")
+    scan.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX",
+                      help="find the failures in the trail's log files (every account and Region, one pass)")
     scan.add_argument("--role-name", help="role to assume in each account")
     scan.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID")
     scan.add_argument("--since", help="ISO time: only failures after this")

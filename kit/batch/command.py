@@ -92,11 +92,19 @@ def run_scan(args: argparse.Namespace) -> int:
     from kit.batch.scan import ScanRequest, scan, write_scan
 
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
-                                    since=args.since, profile=args.profile, until=args.until)
+                                    since=args.since, profile=args.profile, until=args.until,
+                                    cloudtrail_source=args.cloudtrail_source)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
-    result = scan(request)
+    if request.cloudtrail_source:
+        from kit.batch.trail_scan import scan_trail
+
+        result = scan_trail(request)
+        for gap in result.gaps:
+            print(f"kit scan: {gap['error']}: {gap['impact']}", file=sys.stderr)
+    else:
+        result = scan(request)
     written = write_scan(result, out)
     for target in result.targets:
         if target.error:

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from kit.simulate.clients import HOME_REGION, Clients
-from kit.simulate.logs import TRAIL_NAME, trail_bucket
+from kit.simulate.logs import TRAIL_NAME, org_trail_bucket, trail_bucket
+from kit.simulate.trail import ORG_TRAIL_NAME, DigestChain
 from kit.simulate.placeholders import resolve
 from kit.simulate.world import DEFAULT_ACCOUNT, MANAGEMENT_ACCOUNT, OTHER_ACCOUNT, World, world
 
@@ -38,7 +39,22 @@ def create_organization(clients: Clients, w: World) -> None:
         iam.put_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName="AdministratorAccess",
                             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                                 {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    w.organization.update(root_id=root_id, ou_id=ou_id, management=MANAGEMENT_ACCOUNT)
+    org_id = org.describe_organization()["Organization"]["Id"]
+    w.organization.update(root_id=root_id, ou_id=ou_id, management=MANAGEMENT_ACCOUNT, org_id=org_id)
+    create_org_trail(clients, w, org_id)
+
+
+def create_org_trail(clients: Clients, w: World, org_id: str) -> None:
+    """The organisation trail (every member account, every Region, log file validation on) and its bucket."""
+    s3 = clients("s3", MANAGEMENT_ACCOUNT)
+    bucket = org_trail_bucket()
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HOME_REGION})
+    cloudtrail = clients("cloudtrail", MANAGEMENT_ACCOUNT, "us-east-1")
+    cloudtrail.create_trail(Name=ORG_TRAIL_NAME, S3BucketName=bucket, IsMultiRegionTrail=True,
+                            IncludeGlobalServiceEvents=True, IsOrganizationTrail=True,
+                            EnableLogFileValidation=True)
+    cloudtrail.start_logging(Name=ORG_TRAIL_NAME)
+    w.org_trail = DigestChain(org_id=org_id, bucket=bucket)
 
 
 def create_trail(clients: Clients, account: str) -> None:

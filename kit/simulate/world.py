@@ -25,7 +25,8 @@ class World:
     failures: dict[tuple[str, str, str], Any] = field(default_factory=dict)   # (acct, region, instance) -> Launch
     ordinals: dict[str, int] = field(default_factory=dict)
     prepared: set[tuple[str, str]] = field(default_factory=set)             # (acct, region) with base resources
-    organization: dict[str, str] = field(default_factory=dict)             # root_id, ou_id, management
+    organization: dict[str, str] = field(default_factory=dict)             # root_id, ou_id, management, org_id
+    org_trail: Any = None                                                  # kit.simulate.trail.DigestChain
     noise_principals: dict[str, Any] = field(default_factory=dict)        # account -> the read-only viewer
     activities: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)  # Auto Scaling
     base_images: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, region) -> base AMI id
