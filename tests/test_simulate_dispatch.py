@@ -136,6 +136,9 @@ def _organizations(operation: str) -> Callable[..., None]:
             "DescribeOrganizationalUnit": lambda: [org.describe_organizational_unit(
                 OrganizationalUnitId=ou["Id"])["OrganizationalUnit"]],
             "ListAccountsForParent": lambda: org.list_accounts_for_parent(ParentId=ou["Id"])["Accounts"],
+            # a delegated administrator's SCP update (the same description again: nothing changes)
+            "UpdatePolicy": lambda: [org.update_policy(PolicyId=policy, Description=org.describe_policy(
+                PolicyId=policy)["Policy"]["PolicySummary"].get("Description") or "SCP")["Policy"]],
         }
         assert calls[operation]()
     return check
@@ -153,7 +156,7 @@ CHECKS: dict[tuple[str, str], Callable[..., None]] = {
     **{("organizations", op): _organizations(op) for op in (
         "ListRoots", "ListParents", "ListChildren", "ListPoliciesForTarget", "DescribePolicy", "ListPolicies",
         "ListTargetsForPolicy", "DescribeAccount", "ListAccounts", "ListOrganizationalUnitsForParent",
-        "DescribeOrganizationalUnit", "ListAccountsForParent")},
+        "DescribeOrganizationalUnit", "ListAccountsForParent", "UpdatePolicy")},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kit.diagnose.case import Case
+from kit.diagnose.completeness import adjust
 from kit.diagnose.findings import Findings, FindingsGap
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
@@ -28,7 +29,7 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         frames = build_frames(evidence)
     case = Case(evidence, frames)
     lookalikes = judge_lookalikes(case)
-    judgement = decide(case, lookalikes)
+    judgement = adjust(case, decide(case, lookalikes))
     steps = run_steps(case, Analysis(lookalikes, judgement))
     auth = judgement.authorization
     gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)

@@ -71,7 +71,43 @@ def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
         items += _cross_account(case, key, key_row, auth)
     if cause == "ebs-default-key-unusable":
         items += _default_key(case, key, auth)
+    items += operational(case, cause)
     return items
+
+
+def operational(case: Case, cause: str) -> list[Remediation]:
+    """What to do about a lookalike that no policy causes: capacity (retry, another type or zone), the EBS
+    storage quota (request more), a missing snapshot."""
+    instance = case.instance or {}
+    instance_id, region = case.instance_id, case.region
+    zone = instance.get("availability_zone") or "its Availability Zone"
+    itype = instance.get("instance_type") or "this instance type"
+    note = "an operational step, not a policy change: the evaluator has nothing to check"
+    common: dict[str, Any] = dict(change_set="operational", note=note, verification="not-verified")
+    start = cli("start-instance", instance=instance_id, region=region)
+    if cause == "insufficient-capacity":
+        commands = [start,
+                    f"aws ec2 modify-instance-attribute --instance-id {instance_id} --instance-type "
+                    f"\"Value=$OTHER_INSTANCE_TYPE\" --region {region} && {start}"]
+        return [Remediation("cli", instance_id, {"commands": commands, "files": {}}, False,
+                            title="Retry, or start with another instance type",
+                            explanation=text("capacity", instance_type=itype, zone=zone), **common)]
+    if cause == "volume-limit-exceeded":
+        volumes = case.volume_rows
+        types = sorted({str(t) for t in volumes["volume_type"].dropna()}) if len(volumes) else []
+        volume_type = types[0] if types else "gp3"
+        lookup = (f"aws service-quotas list-service-quotas --service-code ebs --region {region} --query "
+                  f"\"Quotas[?contains(QuotaName, '({volume_type})')].QuotaCode | [0]\" --output text")
+        commands = [f"aws service-quotas request-service-quota-increase --service-code ebs --region {region} "
+                    f"--quota-code \"$({lookup})\" --desired-value \"$DESIRED_TIB\"", start]
+        return [Remediation("cli", f"service-quotas:ebs ({region})", {"commands": commands, "files": {}}, False,
+                            title=f"Request a higher EBS storage quota ({volume_type})",
+                            explanation=text("volume-limit", region=region), **common)]
+    if cause == "snapshot-not-found":
+        return [Remediation("cli", instance_id, {"commands": [], "files": {}}, False,
+                            title="Launch from an AMI whose snapshots exist",
+                            explanation=text("snapshot-missing"), **common)]
+    return []
 
 
 # ---- policies --------------------------------------------------------------------------------------------
@@ -123,8 +159,10 @@ def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list
                                       checked_calls=check.checked_calls, diff=diff)
         items.append(Remediation(kind_of, change.target, change.document, check.verified, title=title,
                                  explanation=explanation, **common))
+        where = " (run in the organization's management account or as its delegated administrator)" if (
+            change.layer == "scp") else ""
         items.append(Remediation("cli", change.target, policy_cli(change, case.region, launcher_class=kind),
-                                 check.verified, title=f"{title}: AWS CLI", **common))
+                                 check.verified, title=f"{title}: AWS CLI{where}", **common))
         terraform_text = policy_terraform(change, auth.request.principal_arn,
                                           scp_name=scp_name(case, change.target) if change.layer == "scp" else None)
         if terraform_text:

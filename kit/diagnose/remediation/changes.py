@@ -179,6 +179,9 @@ def _fix_one(request: Request, policies: PolicySet, decision: Decision, principa
     if decision.decided_by == "explicit-deny":
         return _exempt(request, policies, decision)
     layer = decision.decided_by
+    corrected = _lint_correction(request, policies, layer)
+    if corrected is not None:
+        return corrected
     if layer == "identity-policy":
         if principal_kind == "service-linked-role":
             return _key_policy_change(request, policies, key_manager, service_linked=True, new_volumes=new_volumes)
@@ -222,6 +225,62 @@ def session_policy_change(request: Request, policies: PolicySet, new_volumes: bo
     return PolicyChange("session-policy", role, document, current.name if current is not None else None,
                         "session-policy", policy_name=current.name if current is not None else "session-policy",
                         principal=role)
+
+
+def _lint_correction(request: Request, policies: PolicySet, layer: str) -> PolicyChange | None:
+    """When a statement of the refusing layer was written to allow this but its condition can never match
+    (kit.policy.lint: a kms:ViaService naming another Region or an account id, a wildcard under an exact
+    operator), the smallest fix is to correct that condition: tried first, kept when the evaluator then allows."""
+    from kit.policy.lint import lint_policy
+
+    candidates: list[Policy] = []
+    if layer == "key-policy" and policies.resource_policy is not None:
+        candidates = [policies.resource_policy]
+    elif layer == "identity-policy":
+        candidates = list(policies.identity)
+    elif layer == "permissions-boundary" and policies.boundary is not None:
+        candidates = [policies.boundary]
+    region = _region_of(request.resource)
+    for policy in candidates:
+        findings = [f for f in lint_policy(policy.document, name=policy.name, region=region)
+                    if f.effect == "Allow" and f.covers(request.action)]
+        if not findings:
+            continue
+        document = copy.deepcopy(policy.document)
+        statements = document["Statement"] if isinstance(document.get("Statement"), list) else [document["Statement"]]
+        document["Statement"] = statements
+        for finding in findings:
+            index = int(_STATEMENT_INDEX.search(finding.statement).group(1))  # type: ignore[union-attr]  # lint labels always carry it
+            _correct(statements[index], finding.operator, finding.key, finding.value, region)
+        trial = apply_change(policies, layer, document, policy.name, policy.name)
+        if evaluate(request, trial).decided_by == layer and not evaluate(request, trial).allowed:
+            continue
+        target = request.resource if layer == "key-policy" else _policy_ref(policy.name)
+        principal = role_of(request.principal_arn) if layer == "identity-policy" else None
+        label = "; ".join(f"{f.statement} {f.operator} {f.key} {f.value!r}" for f in findings)
+        return PolicyChange(layer, target, document, policy.name, "lint-correction", statement=label,
+                            policy_name="default" if layer == "key-policy" else policy.name, principal=principal)
+    return None
+
+
+def _correct(statement: dict[str, Any], operator: str, key: str, value: str, region: str) -> None:
+    """Correct one never-matching condition value in place (kms:ViaService to the key's Region; an exact
+    operator holding a wildcard to its Like form)."""
+    block = statement["Condition"][operator]
+    if key.lower() == "kms:viaservice" and "*" not in value and "?" not in value:
+        service = value.split(".", 1)[0] or "ec2"
+        fixed = f"{service}.{region}.amazonaws.com"
+        values = block[key]
+        block[key] = [fixed if v == value else v for v in values] if isinstance(values, list) else fixed
+        return
+    like = {"StringEquals": "StringLike", "StringNotEquals": "StringNotLike", "ArnEquals": "ArnLike",
+            "ArnNotEquals": "ArnNotLike"}
+    prefix, _, base = operator.rpartition(":")
+    suffix = "IfExists" if base.endswith("IfExists") else ""
+    new = like.get(base.removesuffix("IfExists"))
+    if new:
+        moved = statement["Condition"].pop(operator)
+        statement["Condition"][(prefix + ":" if prefix else "") + new + suffix] = moved
 
 
 def _key_policy_change(request: Request, policies: PolicySet, key_manager: str | None, *,
