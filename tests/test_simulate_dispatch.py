@@ -144,6 +144,21 @@ def _organizations(operation: str) -> Callable[..., None]:
     return check
 
 
+def _key_state_by_arn(operation: str) -> Callable[..., None]:
+    def check(sim, client, key: dict[str, str]) -> None:
+        kms = client("kms", SPARE_REGION)                 # moto alone: 500 for a key ARN here
+        if operation == "CancelKeyDeletion":
+            kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+        if operation == "EnableKey":
+            kms.disable_key(KeyId=key["KeyId"])
+        getattr(kms, {"EnableKey": "enable_key", "CancelKeyDeletion": "cancel_key_deletion",
+                      "DisableKey": "disable_key"}[operation])(KeyId=key["Arn"])
+        state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+        assert state == {"EnableKey": "Enabled", "CancelKeyDeletion": "Disabled", "DisableKey": "Disabled"}[operation]
+        kms.enable_key(KeyId=key["KeyId"])
+    return check
+
+
 CHECKS: dict[tuple[str, str], Callable[..., None]] = {
     ("cloudtrail", "LookupEvents"): _lookup_events,
     ("ec2", "StartInstances"): _start_instances,
@@ -153,6 +168,7 @@ CHECKS: dict[tuple[str, str], Callable[..., None]] = {
        for op in ("RunInstances", "CreateVolume", "CopySnapshot", "CreateSnapshot", "CreateSnapshots")},
     ("autoscaling", "DescribeScalingActivities"): _scaling_activities,
     **{("kms", op): _kms_foreign(op) for op in ("DescribeKey", "ListGrants")},
+    **{("kms", op): _key_state_by_arn(op) for op in ("EnableKey", "CancelKeyDeletion", "DisableKey")},
     **{("organizations", op): _organizations(op) for op in (
         "ListRoots", "ListParents", "ListChildren", "ListPoliciesForTarget", "DescribePolicy", "ListPolicies",
         "ListTargetsForPolicy", "DescribeAccount", "ListAccounts", "ListOrganizationalUnitsForParent",

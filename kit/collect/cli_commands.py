@@ -126,6 +126,7 @@ def cli_commands(
     kms_events: bool | None = None,
     ebs_defaults: bool = True,
     role_sessions: Sequence[RoleSession] = (),
+    trails: Sequence[tuple[str, str]] = (),
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
@@ -171,6 +172,9 @@ def cli_commands(
         session_values = dict(values, qualifier=session.role_name, role_arn=session.role_arn, start=session.start,
                               end=session.end)
         out.append(_command(lookup, session_values, lookup=list(lookup.role_lookup)))
+    out.append(_command(spec("trails"), values))
+    for trail_name, trail_arn in trails:  # (name, ARN) of each trail DescribeTrails listed
+        out.append(_command(spec("event-selectors"), dict(values, trail_name=trail_name, trail_arn=trail_arn)))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:
@@ -205,7 +209,15 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         scp_policy_ids=facts["scp_policy_ids"],
         ebs_defaults=facts["ebs_defaults"],
         role_sessions=facts["role_sessions"],
+        trails=trails_listed(documents),
     )
+
+
+def trails_listed(documents: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, ARN) of each trail in cloudtrail.describe-trails.json (none without the file)."""
+    listed = (documents.get("cloudtrail.describe-trails.json") or {}).get("trailList") or []
+    return [(str(t["Name"]), str(t.get("TrailARN") or t["Name"])) for t in listed
+            if isinstance(t, dict) and isinstance(t.get("Name"), str) and t["Name"]]
 
 
 def missing_commands(documents: Mapping[str, Any], instance_id: str, region: str) -> list[CliCommand]:

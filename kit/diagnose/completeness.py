@@ -112,8 +112,8 @@ def _policy_words(name: str) -> str:
 
 def trails_excluding_kms(case: Case) -> list[str]:
     """The trails in the evidence whose event selectors leave out KMS management events (an advanced selector
-    with eventSource NotEquals kms.amazonaws.com, or ExcludeManagementEventSources holding it), when no other
-    trail of the evidence records them."""
+    with eventSource NotEquals kms.amazonaws.com, or ExcludeManagementEventSources holding it): CloudTrail
+    evidence read from them cannot show EC2's KMS calls."""
     described = case.evidence.document("cloudtrail.describe-trails.json") or {}
     trails = [t for t in described.get("trailList") or [] if isinstance(t, dict)]
     excluding: list[str] = []
@@ -124,7 +124,7 @@ def trails_excluding_kms(case: Case) -> list[str]:
         if selectors is None:
             continue
         (excluding if _excludes_kms(selectors) else recording).append(name)
-    return excluding if excluding and not recording else []
+    return excluding
 
 
 def _excludes_kms(selectors: dict[str, Any]) -> bool:
@@ -165,7 +165,14 @@ def _trail_coverage(case: Case, judgement: Judgement) -> Judgement:
             f"aws cloudtrail get-event-selectors --trail-name {excluding[0]} --region {case.region}"))
         sentence = (f" The trail {names} does not record KMS events, so CloudTrail cannot show EC2's KMS calls; "
                     "the verdict rests on the policies and the key's state.")
-        confidence = LOWER[verdict.confidence] if verdict.cause != "undetermined" else verdict.confidence
+        auth = judgement.authorization
+        launcher = case.launcher
+        if auth is not None and not auth.decision.allowed and launcher is not None and launcher.confirmed:
+            # "CloudTrail shows the launch but no KMS failure" proves nothing here: the evaluator's deny
+            # for the launcher CloudTrail names is what the verdict rests on (likely, never confirmed)
+            confidence: Confidence = "likely"
+        else:
+            confidence = LOWER[verdict.confidence] if verdict.cause != "undetermined" else verdict.confidence
         verdict = replace(verdict, summary=verdict.summary + sentence, confidence=confidence)
     key = verdict.key_arn
     if key and case.foreign_key(key) and not kms_proof and verdict.cause not in ("no-failure", "not-a-launch-failure"):

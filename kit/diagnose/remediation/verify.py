@@ -3,6 +3,7 @@ layers, and nothing broader than needed is granted."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,6 +13,7 @@ from kit.policy import Policy, PolicySet, Request, evaluate, what_if
 
 # What a launch that creates encrypted volumes asks KMS for as the launcher, besides CreateGrant.
 NEW_VOLUME_ACTIONS = USE_ACTIONS
+_LABEL = re.compile(r'Statement\[\d+\]( "[^"]*")?')
 IDENTITY_LAYERS = ("identity-policy", "permissions-boundary", "scp", "session-policy")
 # Context keys only a CreateGrant request carries.
 GRANT_ONLY_KEYS = ("kms:GrantIsForAWSResource", "kms:GrantOperations", "kms:GranteePrincipal",
@@ -97,7 +99,11 @@ def verify(auth: Authorization, changes: list[PolicyChange], after: PolicySet, *
     outcome = what_if(auth.request, auth.policies, after)
     needed = {f"{auth.request.principal_arn} may {action} on {auth.request.resource}".lower()
               for action in calls}
-    broader = [b for b in outcome.broadened if not any(b.lower().startswith(n) for n in needed)]
+    # a corrected condition gives back what its statement was written to allow, and only that
+    corrected = [m.group(0) for c in changes if c.text == "lint-correction" and c.statement
+                 for m in _LABEL.finditer(c.statement)]
+    broader = [b for b in outcome.broadened if not any(b.lower().startswith(n) for n in needed)
+               and not any(f"{label})" in b for label in corrected)]
     if broader:
         return result(False, "not-verified", "not verified: the change also allows " + "; ".join(broader[:3]))
     problems = [p for c in changes for p in too_broad(c, auth.policies)]
