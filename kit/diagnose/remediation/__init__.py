@@ -122,7 +122,7 @@ def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list
     requests = needed_requests(refused_request(auth.request, judgement), new_volumes=new_volumes)
     changes, after = fix_policies(requests, auth.policies, principal_kind=kind,
                                   key_manager=key_row.get("key_manager"), new_volumes=new_volumes)
-    check = verify(auth, changes, after, new_volumes=new_volumes)
+    check = verify(auth, changes, after, new_volumes=new_volumes, requests=requests)
     changes = [replace(c, document=without_modelled_grant(c.document)) if c.layer == "key-policy" and c.document
                else c for c in changes]
     items: list[Remediation] = []
@@ -157,8 +157,8 @@ def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list
                                       replaces=change.replaces, verification=check.status,
                                       checked_against=check.checked_against, not_in_evidence=check.not_in_evidence,
                                       checked_calls=check.checked_calls, diff=diff)
-        items.append(Remediation(kind_of, change.target, change.document, check.verified, title=title,
-                                 explanation=explanation, **common))
+        common["explanation"] = explanation
+        items.append(Remediation(kind_of, change.target, change.document, check.verified, title=title, **common))
         where = " (run in the organization's management account or as its delegated administrator)" if (
             change.layer == "scp") else ""
         items.append(Remediation("cli", change.target, policy_cli(change, case.region, launcher_class=kind),
@@ -350,14 +350,15 @@ def _session_policy(case: Case, judgement: Judgement, key: str) -> list[Remediat
     role = launcher.arn if launcher else "<role-arn>"
     if auth is not None:
         requests = needed_requests(refused_request(auth.request, judgement), new_volumes=new_volumes)
-        change = session_policy_change(requests[0], auth.policies, new_volumes)
+        uses = new_volumes or any(r.action.lower() != "kms:creategrant" for r in requests)
+        change = session_policy_change(requests[0], auth.policies, uses)
         change = replace(change, target=role, principal=role)
         document = change.document or {}
         after = apply_change(auth.policies, "session-policy", document, None, "kit-session-policy")
         after = replace(after, session_policies=[p for p in after.session_policies] or
                         [Policy(document, "session:kit-session-policy")])
         check = verify(auth, [change], after, new_volumes=new_volumes,
-                       unseen=[] if auth.policies.session_policies else ["session-policy"])
+                       unseen=[] if auth.policies.session_policies else ["session-policy"], requests=requests)
         actions = ", ".join(dict.fromkeys(r.action for r in requests))
     else:
         document = {"Version": "2012-10-17", "Statement": identity_statements(key, new_volumes=new_volumes)}

@@ -176,6 +176,8 @@ def _region_of(arn: str) -> str:
 def _fix_one(request: Request, policies: PolicySet, decision: Decision, principal_kind: str,
              key_manager: str | None, new_volumes: bool) -> PolicyChange | None:
     key_arn = request.resource
+    # a refused use call (GenerateDataKeyWithoutPlaintext, Decrypt, ...) needs the use statements too
+    new_volumes = new_volumes or request.action.lower() != "kms:creategrant"
     if decision.decided_by == "explicit-deny":
         return _exempt(request, policies, decision)
     layer = decision.decided_by

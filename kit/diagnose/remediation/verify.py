@@ -74,13 +74,13 @@ def layers_in(policies: PolicySet, unknown: list[str]) -> tuple[tuple[str, ...],
 
 
 def verify(auth: Authorization, changes: list[PolicyChange], after: PolicySet, *, new_volumes: bool,
-           unseen: list[str] | None = None) -> Verification:
+           unseen: list[str] | None = None, requests: list[Request] | None = None) -> Verification:
     """The evaluator allows every KMS call the launch needs with the changes, and they grant nothing
     broader than needed. `unseen`: layers beyond auth.unknown_layers the evidence does not show (a role
     session's session policy)."""
     missing = list(auth.unknown_layers) + [u for u in (unseen or []) if u not in auth.unknown_layers]
     checked, not_seen = layers_in(after, missing)
-    requests = needed_requests(auth.request, new_volumes=new_volumes)
+    requests = requests or needed_requests(auth.request, new_volumes=new_volumes)
     calls = tuple(r.action for r in requests)
 
     def result(ok: bool, status: str, note: str) -> Verification:
