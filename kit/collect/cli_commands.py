@@ -137,6 +137,7 @@ def cli_commands(
     role_sessions: Sequence[RoleSession] = (),
     changes: Sequence[ChangeLookup] = (),
     changes_since: str | None = None,
+    trails: Sequence[tuple[str, str]] = (),
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
@@ -188,6 +189,9 @@ def cli_commands(
                              value=change.value, start=changes_since or "", max_items=CHANGE_MAX_ITEMS)
         argv = [a for a in lookup.change_lookup if changes_since or a not in ("--start-time", "{start}")]
         out.append(_command(lookup, change_values, lookup=argv))
+    out.append(_command(spec("trails"), values))
+    for trail_name, trail_arn in trails:  # (name, ARN) of each trail DescribeTrails listed
+        out.append(_command(spec("event-selectors"), dict(values, trail_name=trail_name, trail_arn=trail_arn)))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:
@@ -224,7 +228,15 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         role_sessions=facts["role_sessions"],
         changes=facts["changes"],
         changes_since=facts["changes_since"],
+        trails=trails_listed(documents),
     )
+
+
+def trails_listed(documents: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, ARN) of each trail in cloudtrail.describe-trails.json (none without the file)."""
+    listed = (documents.get("cloudtrail.describe-trails.json") or {}).get("trailList") or []
+    return [(str(t["Name"]), str(t.get("TrailARN") or t["Name"])) for t in listed
+            if isinstance(t, dict) and isinstance(t.get("Name"), str) and t["Name"]]
 
 
 def missing_commands(documents: Mapping[str, Any], instance_id: str, region: str) -> list[CliCommand]:

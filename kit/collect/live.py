@@ -104,11 +104,12 @@ class _Collection:
         account_id = instance_account(f.documents, self.instance_id)
         outer = incident_window(instance, self.window)
 
-        _, records, _, _ = f.together(
+        _, records, _, _, _ = f.together(
             lambda: self._storage(instance),
             lambda: self._instance_events(outer, account_id),
             lambda: self._scaling_activities(instance),
             lambda: identity.service_control_policies(f, account_id),
+            lambda: trail_selectors(f),
         )
         narrow = kms_window(_launch_events(records), outer, self.window)
         principal = launching_principal(records, self.instance_id)
@@ -222,3 +223,13 @@ class _Collection:
 def _launch_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records as LookupEvents-style {EventName, EventTime} (what kms_window reads)."""
     return [{"EventName": r.get("eventName"), "EventTime": r.get("eventTime")} for r in records]
+
+
+def trail_selectors(f: Fetcher) -> None:
+    """The trails that cover this Region and each one's event selectors (whether KMS events are recorded)."""
+    described = f.fetch("cloudtrail.describe-trails.json", "cloudtrail", "DescribeTrails")
+    for trail in (described or {}).get("trailList") or []:
+        name = trail.get("Name")
+        if isinstance(name, str) and name:
+            f.fetch(f"cloudtrail.get-event-selectors.{name}.json", "cloudtrail", "GetEventSelectors",
+                    {"TrailName": trail.get("TrailARN") or name})

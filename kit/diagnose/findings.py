@@ -104,6 +104,15 @@ class Remediation:
     note: str = ""  # why it is or is not verified
     layer: str | None = None  # policy documents: identity-policy, permissions-boundary, scp, key-policy
     replaces: str | None = None  # name of the evidence policy this document replaces (None: a new policy)
+    # How it was checked (additive findings.json fields): `verification` is verified (every layer in the
+    # evidence), verified-in-evidence (every layer the evidence holds allows; `not_in_evidence` names the
+    # others), or not-verified; `checked_against` the layers the evaluator applied; `checked_calls` the KMS
+    # calls of the launch it checked; `diff` the unified diff of a whole-document replacement.
+    verification: str = ""
+    checked_against: tuple[str, ...] = ()
+    not_in_evidence: tuple[str, ...] = ()
+    checked_calls: tuple[str, ...] = ()
+    diff: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in REMEDIATION_KINDS:
@@ -112,10 +121,13 @@ class Remediation:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "target": self.target, "document": self.document,
                                "verified": self.verified}
-        for name in ("title", "explanation", "change_set", "note", "layer", "replaces"):
+        for name in ("title", "explanation", "change_set", "note", "layer", "replaces", "verification", "diff"):
             value = getattr(self, name)
             if value:
                 out[name] = value
+        for name in ("checked_against", "not_in_evidence", "checked_calls"):
+            if getattr(self, name):
+                out[name] = list(getattr(self, name))
         return out
 
 

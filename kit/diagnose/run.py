@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from kit.diagnose.change import mark_change, what_changed
 
 from kit.diagnose.case import Case
+from kit.diagnose.completeness import adjust
 from kit.diagnose.findings import Findings, FindingsGap
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
@@ -31,7 +32,7 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         frames = build_frames(evidence)
     case = Case(evidence, frames)
     lookalikes = judge_lookalikes(case)
-    judgement = decide(case, lookalikes)
+    judgement = adjust(case, decide(case, lookalikes))
     steps = run_steps(case, Analysis(lookalikes, judgement))
     auth = judgement.authorization
     changed = what_changed(case, judgement.verdict)

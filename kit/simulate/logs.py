@@ -25,10 +25,15 @@ def trail_bucket(account_id: str) -> str:
 
 
 def publish(events: list[dict[str, Any]]) -> None:
-    """Store records in the trail (for LookupEvents) and deliver them as log files to the trail buckets."""
+    """Store records in the trail (for LookupEvents) and deliver them as log files to the trail buckets; KMS
+    management events of an account and Region whose trail leaves them out (a scenario's `trail`) are not
+    recorded at all."""
     from moto.s3.models import s3_backends
 
-    trail = world().trail
+    w = world()
+    trail = w.trail
+    events = [r for r in events if not (r.get("eventSource") == "kms.amazonaws.com" and (
+        str(r.get("recipientAccountId")), str(r.get("awsRegion"))) in w.kms_unrecorded)]
     for record in events:
         trail.add(record, lookup_resources(record))
     for key, body in log_files(events):

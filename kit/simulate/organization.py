@@ -85,3 +85,20 @@ def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dic
     attached = {t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
     if target not in attached:
         org.attach_policy(PolicyId=policy_id, TargetId=target)
+
+
+def regional_trail(clients: Clients, spec: dict[str, Any], account: str, region: str) -> None:
+    """A scenario's single-Region trail with its event selectors (e.g. ExcludeManagementEventSources
+    kms.amazonaws.com); KMS events of the account and Region are then not recorded (logs.publish)."""
+    w = world()
+    name = str(spec.get("name") or f"{region}-management")
+    excluded = [str(s) for s in spec.get("exclude_management_event_sources") or []]
+    cloudtrail = clients("cloudtrail", account, region)
+    if name not in {t["Name"] for t in cloudtrail.describe_trails(includeShadowTrails=False)["trailList"]}:
+        cloudtrail.create_trail(Name=name, S3BucketName=trail_bucket(account), IsMultiRegionTrail=False)
+        cloudtrail.put_event_selectors(TrailName=name, EventSelectors=[{
+            "ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": [],
+            "ExcludeManagementEventSources": excluded}])
+        cloudtrail.start_logging(Name=name)
+    if "kms.amazonaws.com" in excluded:
+        w.kms_unrecorded.add((account, region))

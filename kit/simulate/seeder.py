@@ -21,7 +21,7 @@ from kit.simulate.clients import Clients
 from kit.simulate.instances import as_seeded_image, encryption_by_default, image, launch_instance
 from kit.simulate.keys import aws_managed_ebs_key, scenario_key
 from kit.simulate.logs import publish
-from kit.simulate.organization import attach_scp, create_organization
+from kit.simulate.organization import attach_scp, create_organization, regional_trail
 from kit.simulate.placeholders import resolve
 from kit.simulate.principals import create_principal, principal_arn_for, user_principal
 from kit.simulate.records import Principal
@@ -76,6 +76,8 @@ class Seeder:
             values["caller_arn"] = principal.caller_arn
             for scp in spec.get("scps") or []:
                 attach_scp(self.clients, scp, account, values)
+            if spec.get("trail"):
+                regional_trail(self.clients, spec["trail"], account, region)
             if spec.get("encryption_by_default"):
                 encryption_by_default(self.clients, spec["encryption_by_default"], account, region, keys)
             history = apply_changes(self.clients, spec, account, region, values, at)

@@ -26,7 +26,12 @@ def start_instances(request: Request, context: Context) -> Response:
             return error_response("ec2", "IncorrectInstanceState",
                                   f"The instance '{instance_id}' is not in a state from which it can be started.")
     failing = failing_launches(account, region, ids)
+    succeeding = [launch for launch, replaying in failing if not replaying and fixed_now(launch)]
+    failing = [(launch, replaying) for launch, replaying in failing if launch not in succeeding]
     response = context.forward(request)
+    if response.ok:
+        for launch in succeeding:
+            start_fixed(launch)
     if not failing or not response.ok:
         return response
     start_failing(failing, context)
@@ -105,6 +110,22 @@ def start_failing(launches: list[tuple[Launch, bool]], context: Context) -> None
         if not replaying:
             delay = max((c.after for c in launch.kms_calls), default=1.0) + 0.5
             context.later(delay, finish_failed_start, launch, at)
+
+
+def fixed_now(launch: Launch) -> bool:
+    """A KMS-failing launch whose every KMS call the world's current policies and key states allow (kit.policy's
+    evaluator decides: see kit/simulate/authorize.py); lookalike failures stay scripted."""
+    from kit.simulate.authorize import decided_by_policies, start_allowed
+
+    return decided_by_policies(launch) and start_allowed(launch)
+
+
+def start_fixed(launch: Launch) -> None:
+    """The start succeeds (moto started it): the instance is no longer a failing one, and EC2's grant is left
+    on each key as a real start leaves it."""
+    with world().lock:
+        world().failures.pop((launch.account_id, launch.region, launch.instance_id), None)
+        launch.create_grants(force=True)
 
 
 def finish_failed_start(launch: Launch, at: datetime) -> None:
