@@ -32,6 +32,8 @@ class LiveSection:
             body = (f'<div class="kit-report"><div class="kit-banner kit-tone-unknown"><p><b>This section could not '
                     f"be drawn</b>: {html.escape(detail)}</p></div></div>")
         self.renders += 1
+        if body == self.html:  # unchanged: nothing to send to the browser
+            return
         self.output.outputs = ({"output_type": "display_data",
                                 "data": {"text/html": body, "text/plain": f"[{self.name or 'section'}]"},
                                 "metadata": {}},)
