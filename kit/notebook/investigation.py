@@ -313,6 +313,14 @@ class Investigation:
         """The proposed changes and whether the evaluator verified them."""
         self.show(lambda: blocks.remediation_block(self.findings_dict()["remediation"]), "remediation")
 
+    def show_dig_deeper(self) -> None:
+        """Interactive: pandas examples over `investigation.frames`, run on the instance in view (headless: nothing)."""
+        if not self.params.interactive:
+            return
+        from kit.notebook import dig_deeper
+
+        self.show(lambda: dig_deeper.render(self.frames, self.view), "dig-deeper")
+
     def show_failing_request(self) -> None:
         """The failing authorization request and the evaluator's decision on it."""
         self.show(self.render_failing_request, "failing-request")
