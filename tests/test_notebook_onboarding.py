@@ -137,3 +137,17 @@ def test_what_if_loads_the_proposed_fix_with_its_diff_and_marks_over_broad_in_am
     editor.button.click()
     assert editor.last.allowed and editor.last.broadened
     assert 'data-over-broad="true"' in editor.result.value and "kit-amber" in editor.result.value
+
+
+def test_what_if_allowed_only_by_a_stand_in_reads_unknown(sim, sim_env) -> None:
+    """The key policy of another account's key cannot be read: an allow that rests on its stand-in is unknown."""
+    foreign = sim.scenario("cross-account-key")
+    investigation = Investigation.start(validate({"instance_id": foreign.instance_id, "region": foreign.region,
+                                                  "interactive": True}))
+    editor = WhatIfEditor(investigation)
+    labels = dict((value, label) for label, value in editor.policy_choice.options)
+    assert "stand-in" in labels["key-policy"]
+    editor.policy_choice.value = next(v for v in labels if v.startswith("identity:"))
+    editor.button.click()
+    assert "is UNKNOWN" in editor.result.value and "would be ALLOWED" not in editor.result.value
+    assert "key-policy could not be read" in editor.result.value

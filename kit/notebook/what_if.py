@@ -94,7 +94,9 @@ class WhatIfEditor:
             for index, policy in enumerate(policies.identity):
                 options.append((self.investigation.text(f"identity policy {policy.name}"), f"identity:{index}"))
             if policies.resource_policy is not None:
-                options.append(("key policy", KEY_POLICY))
+                unread = _stand_in(policies.resource_policy.name)
+                options.append(("key policy (not readable: a stand-in; paste the real one)" if unread
+                                else "key policy", KEY_POLICY))
             if not policies.identity:
                 options.append(("new identity policy", "identity:new"))
         self.policy_choice.options = options
@@ -211,9 +213,17 @@ def _all_policies(policies: Any) -> list[Any]:
     return found + [p for p in (policies.resource_policy, policies.boundary) if p is not None]
 
 
+def _stand_in(name: str) -> bool:
+    """A policy the diagnosis stood in for because the evidence lacks it (kit.diagnose.authorization)."""
+    from kit.diagnose.authorization import STAND_IN_PREFIX
+
+    return name.startswith(STAND_IN_PREFIX)
+
+
 def _name_of(policies: Any, choice: str) -> str:
-    if choice == KEY_POLICY:
-        return policies.resource_policy.name if policies.resource_policy else KEY_POLICY
+    if choice == KEY_POLICY:  # an edited stand-in is the analyst's document: evaluated as read
+        name = policies.resource_policy.name if policies.resource_policy else KEY_POLICY
+        return "what-if:key-policy" if _stand_in(name) else name
     if choice == "identity:new":
         return "inline:what-if"
     return policies.identity[int(choice.split(":")[1])].name
