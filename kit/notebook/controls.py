@@ -18,7 +18,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from kit.errors import KitError
-from kit.notebook.live import LiveSection
+from kit.notebook.live import FULL_WIDTH, LiveSection
 from kit.notebook.summary import style, verdict_summary
 from kit.views import html as blocks
 
@@ -40,10 +40,10 @@ class InvestigationControls:
         self.listing_problem = ""  # why the instances could not be listed, in words ("" when they were)
         self.failed = failed if failed is not None else self._load_failed()
         self.region = widgets.Dropdown(description="Region", options=self._region_options(params.region),
-                                       value=params.region or None, layout=widgets.Layout(width="100%"))
+                                       value=params.region or None, layout=widgets.Layout(width=FULL_WIDTH))
         self.instance_picker = widgets.Dropdown(description="Instance", options=self._instance_options(),
                                                 value=params.instance_id or None,
-                                                layout=widgets.Layout(width="100%"))
+                                                layout=widgets.Layout(width=FULL_WIDTH))
         self.instance_id = widgets.Text(description="or type", placeholder="i-0123456789abcdef0",
                                         layout=widgets.Layout(flex="1 1 auto", width="auto"))
         self.investigate_button = widgets.Button(description="Investigate", button_style="primary",
@@ -53,18 +53,20 @@ class InvestigationControls:
                         for label, m in WINDOW_PRESETS]
         self.window_before = widgets.BoundedIntText(description="before (min)", value=params.window_before_minutes,
                                                     min=0, max=max(WINDOW_MAX_MINUTES, params.window_before_minutes),
-                                                    step=5, layout=widgets.Layout(width="50%"))
+                                                    step=5, style={"description_width": "initial"},
+                                                    layout=widgets.Layout(width="calc(50% - 4px)"))
         self.window_after = widgets.BoundedIntText(description="after (min)", value=params.window_after_minutes,
                                                    min=0, max=max(WINDOW_MAX_MINUTES, params.window_after_minutes),
-                                                   step=5, layout=widgets.Layout(width="50%"))
+                                                   step=5, style={"description_width": "initial"},
+                                                    layout=widgets.Layout(width="calc(50% - 4px)"))
         self.window_bounds = widgets.HTML(value="")
         self.status = widgets.HTML(value="")
         self.summary = LiveSection(self._render_summary, "summary")
         self.instance_table = widgets.VBox(layout=widgets.Layout(max_height="300px", overflow="hidden auto",
-                                                                 width="100%"))
+                                                                 width=FULL_WIDTH))
         self.table_buttons: dict[str, list[widgets.Button]] = {}  # instance id -> its row's cells
         self.resource_picker = widgets.Dropdown(description="Volume/key", options=self._resource_options(),
-                                                layout=widgets.Layout(width="100%"))
+                                                layout=widgets.Layout(width=FULL_WIDTH))
         self.resource_view = LiveSection(self._render_resource, "resource")
         self._quiet = False  # True while the controls are set from the investigation (no re-analysis)
         self._fill_table()
@@ -93,12 +95,12 @@ class InvestigationControls:
         return widgets.VBox([
             widgets.HTML(style()),
             widgets.HBox([left, right], layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
-                                                              width="100%")),
+                                                              width=FULL_WIDTH)),
             label("<b>Instances that failed to launch</b> <span class=\"kit-muted\">(click a row to investigate "
                   "it)</span>"),
             self.instance_table,
             self.resource_picker, self.resource_view.output,
-        ], layout=widgets.Layout(width="100%", overflow="hidden"))
+        ], layout=widgets.Layout(width=FULL_WIDTH, overflow="hidden"))
 
     # -- callbacks ----------------------------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class InvestigationControls:
             return
         grid = "minmax(0,1.3fr) minmax(0,1fr) minmax(0,1.6fr) minmax(0,1.2fr) minmax(0,0.8fr)"
         header = widgets.GridBox([widgets.HTML(f"<b>{name.replace('_', ' ')}</b>") for name in TABLE_COLUMNS],
-                                 layout=widgets.Layout(grid_template_columns=grid, width="100%"))
+                                 layout=widgets.Layout(grid_template_columns=grid, width=FULL_WIDTH))
         rows: list[widgets.Widget] = [header]
         self.table_buttons = {}
         for row in self.failed.head(TABLE_ROWS).itertuples(index=False):
@@ -238,7 +240,7 @@ class InvestigationControls:
                 cell.on_click(lambda _b, picked=instance: self.pick(picked))
                 cells.append(cell)
             self.table_buttons[instance] = cells
-            rows.append(widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns=grid, width="100%",
+            rows.append(widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns=grid, width=FULL_WIDTH,
                                                                     grid_gap="0px")))
         self.instance_table.children = rows
         self._mark_picked()

@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+# A widget's full width: 100% minus the 2 px margin ipywidgets gives each side of a widget (a plain 100% makes
+# every output 4 px wider than its area, with a horizontal scrollbar).
+FULL_WIDTH = "calc(100% - 4px)"
+
 
 class LiveSection:
     """One re-renderable block of the analysis."""
@@ -20,7 +24,7 @@ class LiveSection:
     def __init__(self, render: Callable[[], str], name: str = "") -> None:
         self.render = render
         self.name = name
-        self.output = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.output = widgets.Output(layout=widgets.Layout(width=FULL_WIDTH))
         self.renders = 0
 
     def refresh(self) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from kit.errors import KitError
+from kit.notebook.live import FULL_WIDTH
 from kit.views import html as blocks
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class WhatIfEditor:
     def __init__(self, investigation: Investigation) -> None:
         self.investigation = investigation
         self.policy_choice = widgets.Dropdown(description="Policy", layout=widgets.Layout(width="620px"))
-        self.editor = widgets.Textarea(layout=widgets.Layout(width="100%", height="280px"))
+        self.editor = widgets.Textarea(layout=widgets.Layout(width=FULL_WIDTH, height="280px"))
         self.button = widgets.Button(description="Re-evaluate", button_style="primary", icon="play")
         self.result = widgets.HTML(value="")
         self.last: Any = None  # the last kit.policy.WhatIf, for tests and for the curious
@@ -202,7 +203,8 @@ class WhatIfEditor:
                      "<p>Narrow it (the key ARN as Resource, kms:GrantIsForAWSResource) before proposing it.</p></div>")
         else:
             broad = '<p>The change allows nothing else the kit probes for.</p>'
-        return (blocks.stylesheet() + style() + f'<div class="kit-report kit-live"><div class="kit-banner kit-tone-{tone}">'
+        amber = " kit-amber" if broadened and outcome.allowed else ""  # allowed, but more than the request
+        return (blocks.stylesheet() + style() + f'<div class="kit-report kit-live"><div class="kit-banner kit-tone-{tone}{amber}">'
                 f"<h2>With this policy the failing request {verdict}</h2>{reason}<ul>{lines}</ul></div>"
                 f"{broad}{diff}</div>")
 

@@ -146,7 +146,8 @@ def test_the_what_if_editor_re_evaluates_the_failing_request_with_an_edited_poli
     policy_choice = dropdown(page, "Policy")
     expect(policy_choice).to_have_value(re.compile(r"^proposed fix: "))  # the diagnosis' fix is loaded first
     fix_text = editor.input_value()
-    identity = policy_choice.locator("option", has_text=re.compile(r"^identity policy ")).first.get_attribute("value")
+    identity = policy_choice.evaluate(
+        "s => [...s.options].find(o => o.value.startsWith('identity policy ')).value")  # textContent has non-breaking spaces
     policy_choice.select_option(value=identity)  # the launcher's own policy, to type the fix by hand
     expect(editor).not_to_have_value(fix_text, timeout=UPDATE_TIMEOUT_MS)
     policy = json.loads(editor.input_value())
