@@ -41,6 +41,7 @@ def test_only_the_endpoint_set_lists_and_investigates_the_simulated_account(sim,
     assert "simulated account" in investigation.account_setup.describe()
     controls = InvestigationControls(investigation)
     assert controls.listing_problem == ""
+    assert "fake credentials" in controls.status.value and seed.region in controls.status.value
     assert seed.instance_id in controls.table_buttons
     assert 'data-cause' not in controls.summary.html and "No instance investigated yet" in controls.summary.html
     controls.table_buttons[seed.instance_id][3].click()  # a click anywhere on the row picks it

@@ -60,7 +60,8 @@ class InvestigationControls:
                                                    step=5, style={"description_width": "initial"},
                                                     layout=widgets.Layout(width="calc(50% - 4px)"))
         self.window_bounds = widgets.HTML(value="")
-        self.status = widgets.HTML(value="")
+        setup = investigation.account_setup
+        self.status = widgets.HTML(value=html.escape(setup.describe()) if setup is not None else "")
         self.summary = LiveSection(self._render_summary, "summary")
         self.instance_table = widgets.VBox(layout=widgets.Layout(max_height="300px", overflow="hidden auto",
                                                                  width=FULL_WIDTH))
