@@ -163,27 +163,29 @@ def _check_source(source: str) -> None:
         raise BadInput("source", expected, source)
 
 
-ATHENA_SOURCE_EXPECTED = ("athena:DATABASE.TABLE, optionally followed by ?workgroup=NAME&output=s3://bucket/prefix/ "
-                          "(names of letters, digits and _)")
+ATHENA_SOURCE_EXPECTED = ("athena:DATABASE.TABLE, optionally followed by "
+                          "?workgroup=NAME&output=s3://bucket/prefix/&region=REGION (names of letters, digits and _)")
 _ATHENA_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 @dataclass(frozen=True)
 class AthenaSource:
-    """`cloudtrail_source: athena:DATABASE.TABLE[?workgroup=W&output=s3://bucket/prefix/]`: the CloudTrail
-    table to query, the workgroup to run in (default `primary`) and where results go (default: the
-    workgroup's own output location)."""
+    """`cloudtrail_source: athena:DATABASE.TABLE[?workgroup=W&output=s3://bucket/prefix/&region=R]`: the
+    CloudTrail table to query, the workgroup to run in (default `primary`), where results go (default: the
+    workgroup's own output location) and the Region of Athena and its catalog (default: the instance's)."""
 
     database: str
     table: str
     workgroup: str = "primary"
     output_location: str = ""
+    region: str = ""
 
     def to_source(self) -> str:
         """The source string back (what `parse_athena_source` reads)."""
         options = [f"workgroup={self.workgroup}"] if self.workgroup != "primary" else []
         options += [f"output={self.output_location}"] if self.output_location else []
+        options += [f"region={self.region}"] if self.region else []
         return f"athena:{self.database}.{self.table}" + ("?" + "&".join(options) if options else "")
 
 
@@ -203,7 +205,7 @@ def parse_athena_source(value: str, field: str = "cloudtrail_source") -> AthenaS
     options: dict[str, str] = {}
     for item in query.split("&") if query else []:
         key, eq, option = item.partition("=")
-        if not eq or key not in ("workgroup", "output") or key in options:
+        if not eq or key not in ("workgroup", "output", "region") or key in options:
             raise BadInput(field, ATHENA_SOURCE_EXPECTED, value)
         options[key] = option
     workgroup = options.get("workgroup", "primary")
@@ -212,7 +214,10 @@ def parse_athena_source(value: str, field: str = "cloudtrail_source") -> AthenaS
     output = options.get("output", "")
     if output and (not output.startswith("s3://") or len(output) <= len("s3://") or any(c in output for c in " '\"")):
         raise BadInput(f"{field} (output)", "an S3 location like s3://bucket/prefix/", output)
-    return AthenaSource(database.lower(), table.lower(), workgroup, output)
+    region = options.get("region", "")
+    if region and not REGION.match(region):
+        raise BadInput(f"{field} (region)", "a Region code like eu-west-1", region)
+    return AthenaSource(database.lower(), table.lower(), workgroup, output, region)
 
 
 def _check_cloudtrail_source(value: str) -> None:

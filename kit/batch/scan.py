@@ -91,12 +91,15 @@ class FailedLaunch:
     failed_at: str | None  # ISO 8601: the instance's incident time (LaunchTime / transition time)
     role_arn: str = ""
     params_file: str = ""
+    cloudtrail_source: str = ""  # where the scan found it (athena:...): the investigation reads the same
 
     def parameters(self, profile: str = "") -> dict[str, Any]:
         """The notebook's parameters for this instance (only what differs from the defaults)."""
         values: dict[str, Any] = {"instance_id": self.instance_id, "region": self.region}
         if self.role_arn:
             values["role_arn"] = self.role_arn
+        if self.cloudtrail_source:
+            values["cloudtrail_source"] = self.cloudtrail_source
         if profile:
             values["profile"] = profile
         validate(values, require_target=True)  # what is written is what `kit batch` accepts

@@ -215,6 +215,7 @@ class AthenaReader:
         self.source = source
         self.wait_seconds = wait_seconds
         self.max_rows = max_rows
+        self.region = source.region or fetch.region  # Athena's (and its catalog's) Region
         self._layout: TableLayout | None = None
 
     def layout(self) -> TableLayout:
@@ -223,7 +224,7 @@ class AthenaReader:
             answer = self.fetch.fetch(None, "athena", "GetTableMetadata",
                                       {"CatalogName": CATALOG, "DatabaseName": self.source.database,
                                        "TableName": self.source.table},
-                                      target=f"{self.source.database}.{self.source.table}")
+                                      target=f"{self.source.database}.{self.source.table}", region=self.region)
             metadata = (answer or {}).get("TableMetadata")
             self._layout = TableLayout.from_metadata(metadata) if isinstance(metadata, dict) else TableLayout()
         return self._layout
@@ -233,14 +234,14 @@ class AthenaReader:
         if self.source.output_location:
             return self.source.output_location
         answer = self.fetch.fetch(None, "athena", "GetWorkGroup", {"WorkGroup": self.source.workgroup},
-                                  target=self.source.workgroup)
+                                  target=self.source.workgroup, region=self.region)
         if answer is None:
             return None
         configuration = (answer.get("WorkGroup") or {}).get("Configuration") or {}
         location = (configuration.get("ResultConfiguration") or {}).get("OutputLocation")
         if not location:
             self.fetch.skip("athena", "StartQueryExecution", {"WorkGroup": self.source.workgroup},
-                            error="NoOutputLocation",
+                            error="NoOutputLocation", region=self.region,
                             impact=f"Athena workgroup {self.source.workgroup} has no query result location and "
                                    "none was given: no CloudTrail events were read (add ?output=s3://bucket/prefix/ "
                                    "to the athena: source)")
@@ -260,7 +261,7 @@ class AthenaReader:
         if query.parameters:
             params["ExecutionParameters"] = list(query.parameters)
         started = self.fetch.fetch(None, "athena", "StartQueryExecution", params,
-                                   target=f"{self.source.database}.{self.source.table}")
+                                   target=f"{self.source.database}.{self.source.table}", region=self.region)
         query_id = (started or {}).get("QueryExecutionId")
         if not query_id:
             return None
@@ -271,13 +272,13 @@ class AthenaReader:
         state = str(status.get("State"))
         scanned = (execution.get("Statistics") or {}).get("DataScannedInBytes")
         if state != "SUCCEEDED":
-            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id}, error=f"Query{state.title()}",
+            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id}, error=f"Query{state.title()}", region=self.region,
                             impact=f"the Athena query {query_id} ended {state}: "
                                    f"{str(status.get('StateChangeReason') or 'no reason given')[:300]}; its CloudTrail "
                                    "events are missing")
             return None
         results = self.fetch.fetch(None, "athena", "GetQueryResults", {"QueryExecutionId": query_id},
-                                   max_items=self.max_rows + 1, page_size=PAGE_SIZE)
+                                   max_items=self.max_rows + 1, page_size=PAGE_SIZE, region=self.region)
         if results is None:
             return None
         rows = (results.get("ResultSet") or {}).get("Rows") or []
@@ -286,7 +287,7 @@ class AthenaReader:
         records = records_from_rows(columns, rows)
         cut = bool(results.get("NextToken")) or len(records) > self.max_rows
         if cut:
-            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id}, error="RowLimitReached",
+            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id}, error="RowLimitReached", region=self.region,
                             impact=f"the Athena query {query_id} returned more than {self.max_rows} events; only "
                                    f"the first {self.max_rows} were read (narrow the window)")
             records = records[:self.max_rows]
@@ -296,14 +297,15 @@ class AthenaReader:
         deadline = time.monotonic() + self.wait_seconds
         delay = 0.2
         while True:
-            answer = self.fetch.fetch(None, "athena", "GetQueryExecution", {"QueryExecutionId": query_id})
+            answer = self.fetch.fetch(None, "athena", "GetQueryExecution", {"QueryExecutionId": query_id},
+                                      region=self.region)
             if answer is None:
                 return None
             execution = answer.get("QueryExecution") or {}
             if (execution.get("Status") or {}).get("State") in ("SUCCEEDED", "FAILED", "CANCELLED"):
                 return dict(execution)
             if time.monotonic() > deadline:
-                self.fetch.skip("athena", "GetQueryExecution", {"QueryExecutionId": query_id}, error="QueryTimeout",
+                self.fetch.skip("athena", "GetQueryExecution", {"QueryExecutionId": query_id}, error="QueryTimeout", region=self.region,
                                 impact=f"the Athena query {query_id} did not finish within {self.wait_seconds:.0f} s; "
                                        "its CloudTrail events are missing (the query was left running)")
                 return None
