@@ -229,5 +229,5 @@ def _check_cloudtrail_source(value: str) -> None:
             raise BadInput("cloudtrail_source", "s3://bucket/prefix", value)
         return
     if not Path(value).expanduser().is_dir():
-        raise BadInput("cloudtrail_source", "lookup, an existing log folder, s3://bucket/prefix or athena:DATABASE.TABLE",
-                       value)
+        raise BadInput("cloudtrail_source",
+                       "lookup, an existing log folder, s3://bucket/prefix or athena:DATABASE.TABLE", value)

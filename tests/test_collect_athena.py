@@ -268,3 +268,64 @@ def test_scan_estimate_counts_the_partitions_the_window_keeps():
     assert (whole_day.queries, whole_day.partitions, whole_day.files, whole_day.bytes) == (1, 3, 3, 700)
     one_region = scan_estimate(files, day, day + timedelta(hours=2), regions=["eu-west-1"])
     assert (one_region.files, one_region.bytes) == (1, 100)
+
+
+def test_kit_collect_stores_the_athena_rows_in_its_bundle(sim, account_table, tmp_path):
+    seeded = sim.scenario("key-disabled")
+    done = kit_cli(sim, "collect", "--instance-id", seeded.instance_id, "--region", seeded.region,
+                   "--cloudtrail-source", account_table, "--out", str(tmp_path / "bundle"))
+    assert done.returncode == 0, done.stderr
+    evidence = load_bundle(tmp_path / "bundle")
+    [name] = [n for n in evidence.documents if n.startswith("cloudtrail-athena/")]
+    assert evidence.parameters["cloudtrail_source"] == account_table
+    assert diagnose(evidence).to_dict()["verdict"]["cause"] == seeded.expected["cause"]
+    assert evidence.documents[name]["QueryExecutionId"] in name
+
+
+@pytest.mark.parametrize("source", ["athena:nodot", "athena:db.ta-ble", "athena:db.t?workgroup=a b",
+                                    "athena:db.t?output=http://x/", "athena:db.t?colour=red",
+                                    "athena:db.t?region=nowhere"])
+def test_a_bad_athena_source_is_bad_input_naming_it(sim, source, tmp_path):
+    done = kit_cli(sim, "collect", "--instance-id", "i-0123456789abcdef0", "--region", "eu-west-1",
+                   "--cloudtrail-source", source, "--out", str(tmp_path / "b"))
+    assert done.returncode == 2 and "cloudtrail_source" in done.stderr, done.stderr
+
+
+def test_aws_documented_day_partitioned_table_works_too(sim, sim_env, account_table):
+    """AWS's own single-account, single-Region table (a `timestamp` partition only): the kit reads its layout
+    from GetTableMetadata and filters account and Region on the columns."""
+    from kit.collect.athena_ddl import COLUMNS
+
+    seeded = sim.scenario("seed")
+    base = f"s3://{trail_bucket(ACCOUNT)}/AWSLogs/{ACCOUNT}/CloudTrail/{seeded.region}"
+    ddl = (f"CREATE EXTERNAL TABLE documented_trail (\n{COLUMNS}\n)\nPARTITIONED BY (`timestamp` string)\n"
+           "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'\n"
+           "STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'\n"
+           "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'\n"
+           f"LOCATION '{base}'\nTBLPROPERTIES ('projection.enabled'='true', "
+           "'projection.timestamp.format'='yyyy/MM/dd', 'projection.timestamp.interval'='1', "
+           "'projection.timestamp.interval.unit'='DAYS', 'projection.timestamp.range'='2020/01/01,NOW', "
+           f"'projection.timestamp.type'='date', 'storage.location.template'='{base}/${{timestamp}}')")
+    assert run_sql(sim, ddl)["execution"]["Status"]["State"] == "SUCCEEDED"
+    evidence = collect_live(seeded.instance_id, seeded.region,
+                            cloudtrail_source=f"athena:default.documented_trail?output={RESULTS}")
+    document = next(d for n, d in evidence.documents.items() if n.startswith("cloudtrail-athena/"))
+    assert '"timestamp" BETWEEN ? AND ?' in document["Query"] and '"account"' not in document["Query"]
+    assert diagnose(evidence).to_dict()["verdict"]["cause"] == seeded.expected["cause"]
+
+
+def test_an_injected_account_partition_needs_the_accounts_named(sim, sim_env, tmp_path):
+    ddl = kit_cli(sim, "athena", "ddl", "--bucket", trail_bucket(ACCOUNT), "--regions", "eu-west-1",
+                  "--table", "injected_trail")
+    assert "'projection.account.type'='injected'" in ddl.stdout
+    assert run_sql(sim, ddl.stdout)["execution"]["Status"]["State"] == "SUCCEEDED"
+    source = f"athena:default.injected_trail?output={RESULTS}&region={ATHENA_REGION}"
+    refused = kit_cli(sim, "scan", "--cloudtrail-source", source, "--out", str(tmp_path / "a"))
+    assert refused.returncode == 2 and "--account" in refused.stderr, refused.stderr
+    named = kit_cli(sim, "scan", "--cloudtrail-source", source, "--account", ACCOUNT, "--region", "eu-west-1",
+                    "--since", (sim.scenario("seed").launched_at - timedelta(minutes=1)).isoformat(),
+                    "--out", str(tmp_path / "b"))
+    assert named.returncode == 0, named.stderr
+    found = json.loads((tmp_path / "b" / "scan-summary.json").read_text())["instances"]
+    assert sim.scenario("seed").instance_id in {i["instance_id"] for i in found}
+    assert {(i["account_id"], i["region"]) for i in found} == {(ACCOUNT, "eu-west-1")}

@@ -65,8 +65,9 @@ def failed_launches(records: list[dict[str, Any]], *, role_name: str = "",
         before = [r for r in launches.get(instance, []) if str(r.get("eventTime") or "") <= refused_at]
         launch = before[-1] if before else None
         caller = refusal.get("userIdentity") or {}
-        account = ((launch or {}).get("recipientAccountId") or ((launch or {}).get("userIdentity") or {}).get("accountId")
-                   or caller.get("accountId") or refusal.get("recipientAccountId"))
+        launcher = (launch or {}).get("userIdentity") or {}
+        account = ((launch or {}).get("recipientAccountId") or launcher.get("accountId") or caller.get("accountId")
+                   or refusal.get("recipientAccountId"))
         region = str((launch or refusal).get("awsRegion") or "")
         account = account if isinstance(account, str) and ACCOUNT_ID.fullmatch(account) else None
         role_arn = (f"arn:{partition(region)}:iam::{account}:role/{role_name}"
@@ -93,7 +94,11 @@ def scan_athena(source: AthenaSource, request: ScanRequest, *, session: Any, reg
     since = request.since or until - timedelta(days=DEFAULT_DAYS)
     fetch = Fetcher(ReadOnlyClients(session, region, CallRecorder()))
     reader = AthenaReader(fetch, source)
-    query = launch_failures_query(source, reader.layout(), TimeRange(since, until), accounts=request.accounts,
+    layout = reader.layout()
+    if layout.account_injected and not request.accounts:
+        raise BadInput("--account", f"the accounts to scan: {source.database}.{source.table} projects its "
+                                    f"{layout.account_column} partition as `injected`, so a query must name them", None)
+    query = launch_failures_query(source, layout, TimeRange(since, until), accounts=request.accounts,
                                   regions=request.regions)
     run = reader.run(query)
     target = TargetResult(account_id=None, region=region)

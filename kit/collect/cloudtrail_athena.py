@@ -74,6 +74,7 @@ class TableLayout:
     time_format: str = DAY_FORMAT
     account_column: str | None = None
     region_column: str | None = None
+    account_injected: bool = False  # projection.<account>.type=injected: every query must name its accounts
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> TableLayout:
@@ -83,10 +84,12 @@ class TableLayout:
         dated = [k for k in keys if parameters.get(f"projection.{k}.type") == "date"]
         named: list[str | None] = [*dated, *(k for k in keys if k in _TIME_COLUMNS)]
         time_column = (named or [None])[0]
+        account_column = next((k for k in keys if k in _ACCOUNT_COLUMNS), None)
         return cls(time_column=time_column,
                    time_format=parameters.get(f"projection.{time_column}.format", DAY_FORMAT),
-                   account_column=next((k for k in keys if k in _ACCOUNT_COLUMNS), None),
-                   region_column=next((k for k in keys if k in _REGION_COLUMNS), None))
+                   account_column=account_column,
+                   region_column=next((k for k in keys if k in _REGION_COLUMNS), None),
+                   account_injected=parameters.get(f"projection.{account_column}.type") == "injected")
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,10 @@ def _partition_predicates(layout: TableLayout, window: TimeRange, accounts: Iter
         where.append(f'"{layout.time_column}" BETWEEN ? AND ?')
         values += [literal(first), literal(last)]
     for column, wanted in ((layout.account_column, list(accounts)), (layout.region_column, list(regions))):
-        if column and wanted:
+        if column and len(wanted) == 1:  # equality: what an injected projection takes everywhere
+            where.append(f'"{column}" = ?')
+            values.append(literal(wanted[0]))
+        elif column and wanted:
             where.append(f'"{column}" IN ({", ".join("?" for _ in wanted)})')
             values += [literal(v) for v in wanted]
     return where, values
@@ -272,7 +278,8 @@ class AthenaReader:
         state = str(status.get("State"))
         scanned = (execution.get("Statistics") or {}).get("DataScannedInBytes")
         if state != "SUCCEEDED":
-            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id}, error=f"Query{state.title()}", region=self.region,
+            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id},
+                            error=f"Query{state.title()}", region=self.region,
                             impact=f"the Athena query {query_id} ended {state}: "
                                    f"{str(status.get('StateChangeReason') or 'no reason given')[:300]}; its CloudTrail "
                                    "events are missing")
@@ -287,7 +294,8 @@ class AthenaReader:
         records = records_from_rows(columns, rows)
         cut = bool(results.get("NextToken")) or len(records) > self.max_rows
         if cut:
-            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id}, error="RowLimitReached", region=self.region,
+            self.fetch.skip("athena", "GetQueryResults", {"QueryExecutionId": query_id},
+                            error="RowLimitReached", region=self.region,
                             impact=f"the Athena query {query_id} returned more than {self.max_rows} events; only "
                                    f"the first {self.max_rows} were read (narrow the window)")
             records = records[:self.max_rows]
@@ -305,7 +313,8 @@ class AthenaReader:
             if (execution.get("Status") or {}).get("State") in ("SUCCEEDED", "FAILED", "CANCELLED"):
                 return dict(execution)
             if time.monotonic() > deadline:
-                self.fetch.skip("athena", "GetQueryExecution", {"QueryExecutionId": query_id}, error="QueryTimeout", region=self.region,
+                self.fetch.skip("athena", "GetQueryExecution", {"QueryExecutionId": query_id},
+                                error="QueryTimeout", region=self.region,
                                 impact=f"the Athena query {query_id} did not finish within {self.wait_seconds:.0f} s; "
                                        "its CloudTrail events are missing (the query was left running)")
                 return None

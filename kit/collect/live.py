@@ -47,7 +47,8 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
     """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
 
     cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, a folder or s3://bucket/prefix
-    of CloudTrail log files, or athena:DATABASE.TABLE (kit.collect.cloudtrail_athena). recorder: one that already holds earlier calls (make_session's AssumeRole).
+    of CloudTrail log files, or athena:DATABASE.TABLE (kit.collect.cloudtrail_athena). recorder: one that
+    already holds earlier calls (make_session's AssumeRole).
     """
     if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)

@@ -66,7 +66,8 @@ def check_select(sql: Any, parameters: Any = None) -> None:
         raise ReadOnlyViolation(f"the SQL could not be read as one SELECT ({str(err)[:200]}); "
                                 "the request was not sent") from None
     if len(statements) != 1:
-        raise ReadOnlyViolation(f"{len(statements)} SQL statements where one SELECT is allowed; the request was not sent")
+        raise ReadOnlyViolation(f"{len(statements)} SQL statements where one SELECT is allowed; "
+                                "the request was not sent")
     statement = statements[0]
     if not isinstance(statement, (exp.Select, exp.SetOperation)):
         raise ReadOnlyViolation(f"a {statement.key.upper()} statement is not a read: only SELECT is allowed "
@@ -74,11 +75,12 @@ def check_select(sql: Any, parameters: Any = None) -> None:
     forbidden = tuple(getattr(exp, name) for name in _STATEMENT_KINDS if hasattr(exp, name))
     for node in statement.walk():
         if isinstance(node, forbidden):
-            raise ReadOnlyViolation(f"the SELECT holds a {node.key.upper()} statement, which is not a read; "
+            raise ReadOnlyViolation(f"the SELECT holds {node.key.upper()}, which is not a read; "
                                     "the request was not sent")
     for value in parameters or []:
         if not isinstance(value, str) or not _LITERAL.match(value.strip()):
-            raise ReadOnlyViolation(f"execution parameter {value!r} is not a plain SQL literal; the request was not sent")
+            raise ReadOnlyViolation(f"execution parameter {value!r} is not a plain SQL literal; "
+                                    "the request was not sent")
 
 
 # sqlglot expression kinds that are statements of their own (anything but a query), refused anywhere in a SELECT
