@@ -92,7 +92,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from kit.batch.scan import ScanRequest, scan, write_scan
     from kit.params import is_athena_source
 
-    if is_athena_source(getattr(args, "cloudtrail_source", None)):
+    if is_athena_source(args.cloudtrail_source):
         from kit.batch.scan_athena import run_athena_scan
 
         return run_athena_scan(args)
