@@ -252,6 +252,15 @@ def test_kit_scan_from_athena_finds_exactly_the_seeded_launch_failures(sim, org_
         params = (out / item["params_file"]).read_text()
         assert f"instance_id: {item['instance_id']}" in params and f"region: {item['region']}" in params
         assert "cloudtrail_source: athena:default.org_trail" in params
+    # the scan's parameter file runs as it is in kit batch, which reads the instance's events from the same table
+    seed = sim.scenario("seed")
+    [item] = [i for i in summary["instances"] if i["instance_id"] == seed.instance_id]
+    batch = kit_cli(sim, "batch", str(out / item["params_file"]), "--out", str(tmp_path / "batch"), "--jobs", "1")
+    assert batch.returncode == 0, batch.stderr
+    [incident] = json.loads((tmp_path / "batch" / "summary.json").read_text())["incidents"]
+    assert (incident["status"], incident["cause"]) == ("ok", seed.expected["cause"]), incident
+    bundle = load_bundle(tmp_path / "batch" / incident["out_dir"] / "evidence")
+    assert any(n.startswith("cloudtrail-athena/") for n in bundle.documents)
     athena = json.loads((out / "scan-athena.json").read_text())
     assert athena["query_execution_id"] and athena["data_scanned_bytes"] > 0
     assert '"timestamp" BETWEEN ? AND ?' in athena["query"] and athena["execution_parameters"]
