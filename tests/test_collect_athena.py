@@ -338,3 +338,42 @@ def test_an_injected_account_partition_needs_the_accounts_named(sim, sim_env, tm
     found = json.loads((tmp_path / "b" / "scan-summary.json").read_text())["instances"]
     assert sim.scenario("seed").instance_id in {i["instance_id"] for i in found}
     assert {(i["account_id"], i["region"]) for i in found} == {(ACCOUNT, "eu-west-1")}
+
+
+def test_the_ddl_follows_the_layout_it_is_given():
+    from kit.collect.athena_ddl import cloudtrail_ddl
+    from kit.errors import BadInput
+
+    single = cloudtrail_ddl(bucket="my-trail", prefix="/logs/ct/", accounts=["111122223333"], regions=["eu-west-1"])
+    assert "LOCATION 's3://my-trail/logs/ct/AWSLogs/'" in single
+    assert ("'storage.location.template'='s3://my-trail/logs/ct/AWSLogs/${account}/CloudTrail/${region}/${timestamp}'"
+            in single)
+    assert "'projection.account.values'='111122223333'" in single and "'projection.region.values'='eu-west-1'" in single
+    org = cloudtrail_ddl(bucket="org-trail", org_id="o-abcdefghij")
+    assert "s3://org-trail/AWSLogs/o-abcdefghij/${account}/CloudTrail/${region}/${timestamp}" in org
+    assert "'projection.account.type'='injected'" in org and "eu-west-1" in org and "us-east-1" in org
+    for options, field in [({"bucket": "Bad_Bucket"}, "--bucket"), ({"bucket": "b-1", "org_id": "org1"}, "--org-id"),
+                           ({"bucket": "b-1", "accounts": ["12"]}, "--accounts"),
+                           ({"bucket": "b-1", "regions": ["Mars"]}, "--regions"),
+                           ({"bucket": "b-1", "prefix": "a'b"}, "--prefix"), ({"bucket": "b-1", "table": "x;y"}, "--table")]:
+        with pytest.raises(BadInput) as refused:
+            cloudtrail_ddl(**options)
+        assert refused.value.field == field
+
+
+def test_rows_become_cloudtrail_records():
+    from kit.collect.cloudtrail_athena import records_from_rows
+
+    columns = ["eventname", "useridentity", "readonly", "requestparameters", "resources", "errorcode"]
+    rows = [{"Data": [{"VarCharValue": c} for c in columns]},
+            {"Data": [{"VarCharValue": "CreateGrant"},
+                      {"VarCharValue": json.dumps({"type": "AssumedRole", "invokedby": "ec2.amazonaws.com",
+                                                   "sessioncontext": {"sessionissuer": {"arn": "arn:r", "type": None}}})},
+                      {"VarCharValue": "false"}, {"VarCharValue": '{"keyId":"k"}'},
+                      {"VarCharValue": json.dumps([{"arn": "arn:aws:kms:x", "accountid": "1", "type": "AWS::KMS::Key"}])},
+                      {}]}]
+    [record] = records_from_rows(columns, rows)
+    assert record == {"eventName": "CreateGrant", "readOnly": False, "requestParameters": {"keyId": "k"},
+                      "userIdentity": {"type": "AssumedRole", "invokedBy": "ec2.amazonaws.com",
+                                       "sessionContext": {"sessionIssuer": {"arn": "arn:r"}}},
+                      "resources": [{"ARN": "arn:aws:kms:x", "accountId": "1", "type": "AWS::KMS::Key"}]}
