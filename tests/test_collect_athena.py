@@ -377,3 +377,21 @@ def test_rows_become_cloudtrail_records():
                       "userIdentity": {"type": "AssumedRole", "invokedBy": "ec2.amazonaws.com",
                                        "sessionContext": {"sessionIssuer": {"arn": "arn:r"}}},
                       "resources": [{"ARN": "arn:aws:kms:x", "accountId": "1", "type": "AWS::KMS::Key"}]}
+
+
+def test_a_row_cast_to_a_json_array_is_read_by_position():
+    """Engines that cast ROW to a JSON array (Presto, Athena engine 2) give the same record."""
+    from kit.collect.cloudtrail_athena import records_from_rows
+
+    identity = ["AssumedRole", "AROA:x", "arn:aws:sts::1:assumed-role/r/s", "111122223333", "ec2.amazonaws.com",
+                None, None, None, [[None, "2024-05-01T10:00:00Z"], ["Role", "AROA", "arn:aws:iam::1:role/r", "1", "r"],
+                                   None, None]]
+    rows = [{"Data": [{"VarCharValue": json.dumps(identity)}, {"VarCharValue": json.dumps([["arn:k", "1", "K"]])}]}]
+    [record] = records_from_rows(["useridentity", "resources"], rows)
+    assert record["userIdentity"] == {
+        "type": "AssumedRole", "principalId": "AROA:x", "arn": "arn:aws:sts::1:assumed-role/r/s",
+        "accountId": "111122223333", "invokedBy": "ec2.amazonaws.com",
+        "sessionContext": {"attributes": {"creationDate": "2024-05-01T10:00:00Z"},
+                           "sessionIssuer": {"type": "Role", "principalId": "AROA", "arn": "arn:aws:iam::1:role/r",
+                                             "accountId": "1", "userName": "r"}}}
+    assert record["resources"] == [{"ARN": "arn:k", "accountId": "1", "type": "K"}]

@@ -59,6 +59,17 @@ STRUCT_FIELDS: dict[str, str] = {
     "federatedprovider": "federatedProvider", "onbehalfof": "onBehalfOf", "userid": "userId",
     "identitystorearn": "identityStoreArn", "sourceidentity": "sourceIdentity",
 }
+# The struct columns' fields in the documented table's order: engines that cast a ROW to a JSON array (Presto,
+# Athena engine 2, Trino with legacy_row_to_json_cast) give the values in this order
+_SESSION_ISSUER = [("type", None), ("principalid", None), ("arn", None), ("accountid", None), ("username", None)]
+USERIDENTITY_ORDER: list[tuple[str, Any]] = [
+    ("type", None), ("principalid", None), ("arn", None), ("accountid", None), ("invokedby", None),
+    ("accesskeyid", None), ("username", None), ("onbehalfof", [("userid", None), ("identitystorearn", None)]),
+    ("sessioncontext", [("attributes", [("mfaauthenticated", None), ("creationdate", None)]),
+                        ("sessionissuer", _SESSION_ISSUER), ("ec2roledelivery", None),
+                        ("webidfederationdata", [("federatedprovider", None), ("attributes", None)])]),
+]
+RESOURCE_ORDER: list[tuple[str, Any]] = [("arn", None), ("accountid", None), ("type", None)]
 _TIME_TOKENS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
 _TIME_COLUMNS = ("timestamp", "dt", "date", "day", "eventdate")
 _ACCOUNT_COLUMNS = ("account", "account_id", "accountid")
@@ -375,9 +386,10 @@ def record_from_values(values: dict[str, str | None]) -> dict[str, Any]:
             except ValueError:
                 decoded = value
             if column == "resources":
-                decoded = [_resource(r) for r in decoded] if isinstance(decoded, list) else decoded
+                decoded = ([_resource(_named(r, RESOURCE_ORDER)) for r in decoded] if isinstance(decoded, list)
+                           else decoded)
             elif column in STRUCT_COLUMNS:
-                decoded = _struct(decoded)
+                decoded = _struct(_named(decoded, USERIDENTITY_ORDER))
             if decoded is None:
                 continue
             record[name] = decoded
@@ -386,6 +398,13 @@ def record_from_values(values: dict[str, str | None]) -> dict[str, Any]:
         else:
             record[name] = value
     return record
+
+
+def _named(value: Any, order: list[tuple[str, Any]]) -> Any:
+    """A ROW cast to a JSON array (values in declared order) as the object Trino gives; objects unchanged."""
+    if not isinstance(value, list) or len(value) != len(order):
+        return value
+    return {name: _named(item, inner) if inner else item for (name, inner), item in zip(order, value)}
 
 
 def _struct(value: Any) -> Any:
