@@ -395,3 +395,18 @@ def test_a_row_cast_to_a_json_array_is_read_by_position():
                            "sessionIssuer": {"type": "Role", "principalId": "AROA", "arn": "arn:aws:iam::1:role/r",
                                              "accountId": "1", "userName": "r"}}}
     assert record["resources"] == [{"ARN": "arn:k", "accountId": "1", "type": "K"}]
+
+
+def test_kit_investigate_reads_cloudtrail_from_athena(sim, account_table, tmp_path):
+    seeded = sim.scenario("scp-deny")
+    done = kit_cli(sim, "investigate", "--instance-id", seeded.instance_id, "--region", seeded.region,
+                   "--cloudtrail-source", account_table, "--out", str(tmp_path / "report"))
+    assert done.returncode == 0, done.stderr
+    findings = json.loads((tmp_path / "report" / "findings.json").read_text())
+    assert (findings["verdict"]["cause"], findings["verdict"]["denied_by"]) == (
+        seeded.expected["cause"], seeded.expected["denied_by"])
+    assert not [g for g in findings["gaps"] if g["call"].startswith(("athena:", "cloudtrail:"))]
+    from kit.simulate.athena import athena_world  # the simulated account runs in this process: its queries
+
+    ran = [e for e in athena_world().executions.values() if f"'{seeded.instance_id}'" in e.parameters]
+    assert len(ran) == 1 and ran[0].state == "SUCCEEDED" and ran[0].result and ran[0].result.rows
