@@ -190,6 +190,14 @@ def test_athena_gives_the_verdict_lookup_events_gives(sim, collected, scenario):
     for field in ("cause", "denied_by", "principal_arn", "key_arn", "confidence"):
         assert via_athena["verdict"][field] == via_lookup["verdict"][field], (scenario, field)
     assert via_athena["verdict"]["cause"] == sim.scenario(scenario).expected["cause"]
+    # the events both read are the same rows of the events frame (every column but the raw record)
+    frame_a, frame_l = build_frames(athena).events, build_frames(lookup).events
+    common = sorted(set(frame_a.event_id) & set(frame_l.event_id))
+    assert common and set(frame_l.event_id) <= set(frame_a.event_id)
+    columns = [c for c in frame_l.columns if c != "record"]
+    rows_a = frame_a.set_index("event_id").loc[common, [c for c in columns if c != "event_id"]]
+    rows_l = frame_l.set_index("event_id").loc[common, [c for c in columns if c != "event_id"]]
+    assert rows_a.astype(str).to_dict("index") == rows_l.astype(str).to_dict("index")
     documents = [d for n, d in athena.documents.items() if n.startswith("cloudtrail-athena/")]
     assert len(documents) == 1 and not any(n.startswith("cloudtrail.lookup-events") for n in athena.documents)
 
