@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "scan": "kit.batch.command:run_scan",
     "policy": "kit.policy.command:run",
     "notebooks": "kit.report.notebooks:run",
+    "athena": "kit.collect.athena_ddl:run",
 }
 
 
@@ -108,14 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
     scan.add_argument("--region", action="append", dest="regions", metavar="REGION",
                       help="Region to scan (repeatable; required unless --cloudtrail-source, where it narrows)")
-    scan.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX",
-                      help="find the failures in the trail's log files (every account and Region, one pass)")
+    scan.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX|athena:DB.TABLE",
+                      help="find the failures in the trail instead (every account and Region): its log files in a "
+                           "folder or S3 (one pass), or an Athena table (one query)")
     scan.add_argument("--role-name", help="role to assume in each account")
     scan.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID")
     scan.add_argument("--since", help="ISO time: only failures after this")
     scan.add_argument("--until", help="ISO time: only failures before this")
     scan.add_argument("--profile", help="AWS profile to read (or to assume the roles) with")
     scan.add_argument("--out", required=True, help="folder for the parameter files")
+
+    athena = sub.add_parser("athena", help="Amazon Athena helpers for CloudTrail")
+    athena_sub = athena.add_subparsers(dest="athena_command", metavar="SUBCOMMAND", required=True)
+    ddl = athena_sub.add_parser("ddl", help="print the CloudTrail table's CREATE statement (partition projection)")
+    ddl.add_argument("--bucket", required=True, help="the trail's S3 bucket")
+    ddl.add_argument("--prefix", default="", help="the trail's S3 key prefix, if any")
+    ddl.add_argument("--org-id", default="", help="organisation trail: the organization id (o-xxxx)")
+    ddl.add_argument("--accounts", nargs="+", default=[], metavar="ACCOUNT_ID",
+                     help="accounts to project (default: injected, each query names its accounts)")
+    ddl.add_argument("--regions", nargs="+", default=[], metavar="REGION",
+                     help="Regions to project (default: every Region of the standard partition)")
+    ddl.add_argument("--database", default="default")
+    ddl.add_argument("--table", default="cloudtrail_logs")
+    ddl.add_argument("--range-start", default="2020-01-01", help="first projected day (YYYY-MM-DD)")
 
     policy = sub.add_parser("policy", help="the offline IAM/KMS authorization evaluator")
     policy_sub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
@@ -139,4 +155,5 @@ def _add_window(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-after", type=int, default=None, metavar="MINUTES",
                         help="widen the CloudTrail window after the incident")
     parser.add_argument("--cloudtrail-source", default=None,
-                        help="lookup (default), a local log folder, or s3://bucket/prefix")
+                        help="lookup (default), a local log folder, s3://bucket/prefix, or "
+                             "athena:DATABASE.TABLE[?workgroup=W&output=s3://bucket/prefix/]")

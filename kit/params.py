@@ -173,10 +173,71 @@ def _check_source(source: str) -> None:
         raise BadInput("source", expected, source)
 
 
+ATHENA_SOURCE_EXPECTED = ("athena:DATABASE.TABLE, optionally followed by "
+                          "?workgroup=NAME&output=s3://bucket/prefix/&region=REGION (names of letters, digits and _)")
+_ATHENA_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class AthenaSource:
+    """`cloudtrail_source: athena:DATABASE.TABLE[?workgroup=W&output=s3://bucket/prefix/&region=R]`: the
+    CloudTrail table to query, the workgroup to run in (default `primary`), where results go (default: the
+    workgroup's own output location) and the Region of Athena and its catalog (default: the instance's)."""
+
+    database: str
+    table: str
+    workgroup: str = "primary"
+    output_location: str = ""
+    region: str = ""
+
+    def to_source(self) -> str:
+        """The source string back (what `parse_athena_source` reads)."""
+        options = [f"workgroup={self.workgroup}"] if self.workgroup != "primary" else []
+        options += [f"output={self.output_location}"] if self.output_location else []
+        options += [f"region={self.region}"] if self.region else []
+        return f"athena:{self.database}.{self.table}" + ("?" + "&".join(options) if options else "")
+
+
+def is_athena_source(value: str | None) -> bool:
+    """Whether a cloudtrail_source names an Athena table (`athena:...`)."""
+    return isinstance(value, str) and value.startswith("athena:")
+
+
+def parse_athena_source(value: str, field: str = "cloudtrail_source") -> AthenaSource:
+    """`athena:DATABASE.TABLE[?workgroup=W&output=s3://...]` as an AthenaSource; BadInput naming `field`."""
+    if not is_athena_source(value):
+        raise BadInput(field, ATHENA_SOURCE_EXPECTED, value)
+    name, _, query = value[len("athena:"):].partition("?")
+    database, dot, table = name.partition(".")
+    if not dot or not _ATHENA_NAME.match(database) or not _ATHENA_NAME.match(table):
+        raise BadInput(field, ATHENA_SOURCE_EXPECTED, value)
+    options: dict[str, str] = {}
+    for item in query.split("&") if query else []:
+        key, eq, option = item.partition("=")
+        if not eq or key not in ("workgroup", "output", "region") or key in options:
+            raise BadInput(field, ATHENA_SOURCE_EXPECTED, value)
+        options[key] = option
+    workgroup = options.get("workgroup", "primary")
+    if not _WORKGROUP.match(workgroup):
+        raise BadInput(f"{field} (workgroup)", "an Athena workgroup name (letters, digits, . _ -)", workgroup)
+    output = options.get("output", "")
+    if output and (not output.startswith("s3://") or len(output) <= len("s3://") or any(c in output for c in " '\"")):
+        raise BadInput(f"{field} (output)", "an S3 location like s3://bucket/prefix/", output)
+    region = options.get("region", "")
+    if region and not REGION.match(region):
+        raise BadInput(f"{field} (region)", "a Region code like eu-west-1", region)
+    return AthenaSource(database.lower(), table.lower(), workgroup, output, region)
+
+
 def _check_cloudtrail_source(value: str) -> None:
+    if is_athena_source(value):
+        parse_athena_source(value)
+        return
     if not value or value == "lookup" or value.startswith("s3://"):
         if value.startswith("s3://") and len(value) <= len("s3://"):
             raise BadInput("cloudtrail_source", "s3://bucket/prefix", value)
         return
     if not Path(value).expanduser().is_dir():
-        raise BadInput("cloudtrail_source", "lookup, an existing log folder, or s3://bucket/prefix", value)
+        raise BadInput("cloudtrail_source",
+                       "lookup, an existing log folder, s3://bucket/prefix or athena:DATABASE.TABLE", value)

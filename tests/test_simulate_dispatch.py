@@ -159,7 +159,35 @@ def _key_state_by_arn(operation: str) -> Callable[..., None]:
     return check
 
 
+def _athena(operation: str) -> Callable[..., None]:
+    def check(sim, client, key: dict[str, str]) -> None:
+        from kit.collect.athena_ddl import cloudtrail_ddl
+        from kit.simulate.logs import trail_bucket
+
+        athena = client("athena")
+        out = {"ResultConfiguration": {"OutputLocation": "s3://kit-dispatch-results/"}}
+        ddl = cloudtrail_ddl(bucket=trail_bucket(MEMBER), accounts=[MEMBER], regions=["eu-west-1"],
+                             table="dispatch_trail")
+        created = athena.start_query_execution(QueryString=ddl, **out)["QueryExecutionId"]
+        assert athena.get_query_execution(QueryExecutionId=created)["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+        if operation == "GetTableMetadata":       # moto has no tables from DDL
+            table = athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="default",
+                                              TableName="dispatch_trail")["TableMetadata"]
+            assert [k["Name"] for k in table["PartitionKeys"]] == ["account", "region", "timestamp"]
+            return
+        query = athena.start_query_execution(QueryString="SELECT count(*) AS n FROM default.dispatch_trail "
+                                                         "WHERE eventname = ?", ExecutionParameters=["'CreateGrant'"],
+                                             **out)["QueryExecutionId"]
+        execution = athena.get_query_execution(QueryExecutionId=query)["QueryExecution"]
+        assert execution["Statistics"]["DataScannedInBytes"] > 0                # moto scans nothing
+        rows = athena.get_query_results(QueryExecutionId=query)["ResultSet"]["Rows"]
+        assert rows[0]["Data"] == [{"VarCharValue": "n"}] and int(rows[1]["Data"][0]["VarCharValue"]) > 0
+    return check
+
+
 CHECKS: dict[tuple[str, str], Callable[..., None]] = {
+    **{("athena", op): _athena(op)
+       for op in ("StartQueryExecution", "GetQueryExecution", "GetQueryResults", "GetTableMetadata")},
     ("cloudtrail", "LookupEvents"): _lookup_events,
     ("ec2", "StartInstances"): _start_instances,
     ("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default,

@@ -25,6 +25,7 @@ from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
 from kit.collect.change_lookups import change_lookups, principal_policy_arns
+from kit.collect.cloudtrail_athena import collect_athena
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
@@ -34,6 +35,7 @@ from kit.collect.principal import (Principal, keys_in_kms_events, launching_prin
 from kit.collect.secrets import mask_secrets
 from kit.errors import BadInput
 from kit.evidence import Evidence
+from kit.params import is_athena_source, parse_athena_source
 
 __all__ = ["CollectWindow", "collect_live"]
 
@@ -45,8 +47,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
                  recorder: CallRecorder | None = None) -> Evidence:
     """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
 
-    cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, else a folder or s3://bucket/prefix
-    of CloudTrail log files. recorder: one that already holds earlier calls (make_session's AssumeRole).
+    cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, a folder or s3://bucket/prefix
+    of CloudTrail log files, or athena:DATABASE.TABLE (kit.collect.cloudtrail_athena). recorder: one that
+    already holds earlier calls (make_session's AssumeRole).
     """
     if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
@@ -54,7 +57,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
         raise BadInput("region", "an AWS Region name like eu-west-1", region)
     window = window or CollectWindow()
     source = None if cloudtrail_source in (None, "", "lookup") else cloudtrail_source
-    if source and not source.startswith("s3://") and not Path(source).expanduser().is_dir():
+    if source and is_athena_source(source):
+        parse_athena_source(source)
+    elif source and not source.startswith("s3://") and not Path(source).expanduser().is_dir():
         raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                        source)
     started = datetime.now(timezone.utc)
@@ -143,6 +148,9 @@ class _Collection:
             storage.collect_image_snapshots(self.fetch, instance)
 
     def _instance_events(self, outer: TimeRange, account_id: str | None) -> list[dict[str, Any]]:
+        if self.source and is_athena_source(self.source):
+            return collect_athena(self.fetch, self.source, instance_id=self.instance_id, account_id=account_id,
+                                  region=self.fetch.region, window=outer)
         if self.source:
             return collect_log_archive(self.fetch, self.source, account_id, self.fetch.region, outer)
         document = lookup_events(self.fetch, self.instance_id, "ResourceName", self.instance_id, outer,
@@ -199,7 +207,7 @@ class _Collection:
     def _keys(self, refs: list[str], account_id: str | None, aliases: dict[str, Any] | None,
               narrow: TimeRange, principal: Principal | None, records: list[dict[str, Any]]) -> list[keys.Key]:
         f = self.fetch
-        if self.source:  # the log files already hold every KMS event of the window
+        if self.source:  # the log files (or the Athena query) already hold the window's KMS events
             refs = refs or keys_in_kms_events(records, self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         if not refs:

@@ -228,3 +228,34 @@ def key_record(account: str, region: str, key_id: str) -> tuple[dict[str, Any] |
         return None, None, []
     grants = [(str(g.grantee_principal), list(g.operations or [])) for g in key.grants.values()]
     return _document(key.policy), str(key.key_state), grants
+# ---- S3 and Athena (the simulated Athena reads the trail buckets) ----------------------------------------
+
+def s3_objects(bucket_name: str, prefix: str) -> list[tuple[str, int, Callable[[], bytes]]] | None:
+    """(key, size, read) of every object under `prefix` in `bucket_name`, whichever account owns it; None when
+    there is no such bucket."""
+    from moto.s3.models import s3_backends
+
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    if owner is None:
+        return None
+    partition, account = owner
+    bucket = s3_backends[account][partition].buckets.get(bucket_name)
+    if bucket is None:
+        return None
+    out: list[tuple[str, int, Callable[[], bytes]]] = []
+    for name, key in list(bucket.keys.items()):
+        if name.startswith(prefix) and key is not None and not getattr(key, "is_delete_marker", False):
+            out.append((name, int(key.size), _reader(key)))
+    return sorted(out, key=lambda item: item[0])
+
+
+def _reader(key: Any) -> Callable[[], bytes]:
+    return lambda: bytes(key.value)
+
+
+def athena_workgroup(account: str, region: str, name: str) -> dict[str, Any] | None:
+    """The Configuration of an Athena workgroup in moto's backend (`primary` always exists); None if unknown."""
+    from moto.athena.models import athena_backends
+
+    group = athena_backends[account][region].work_groups.get(name)
+    return dict(group.configuration or {}) if group is not None else None
