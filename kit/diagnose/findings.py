@@ -149,6 +149,7 @@ class Findings:
     policies: PolicySet | None = None  # the request was evaluated against
     decision: Decision | None = None
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    incident: dict[str, Any] = field(default_factory=dict)  # kit.diagnose.incident: name, times, timeline
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""
@@ -170,4 +171,5 @@ class Findings:
             "gaps": [g.to_dict() for g in self.gaps],
             "remediation": [r.to_dict() for r in self.remediation],
             "lookalikes": dict(self.lookalikes),
+            **({"incident": dict(self.incident)} if self.incident else {}),
         }

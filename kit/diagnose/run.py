@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Findings, FindingsGap
+from kit.diagnose.incident import incident_facts
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
 from kit.diagnose.steps import Analysis, run_steps
@@ -31,6 +32,7 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     judgement = decide(case, lookalikes)
     steps = run_steps(case, Analysis(lookalikes, judgement))
     auth = judgement.authorization
+    events = timeline(case)
     gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)
     return Findings(
         instance_id=evidence.instance_id,
@@ -45,7 +47,8 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         request=auth.request if auth else None,
         policies=auth.policies if auth else None,
         decision=auth.decision if auth else None,
-        timeline=timeline(case),
+        timeline=events,
+        incident=incident_facts(case, events),
     )
 
 
