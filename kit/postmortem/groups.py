@@ -95,7 +95,8 @@ def group_key(entry: Mapping[str, Any]) -> tuple[str, ...]:
 def group_incidents(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """summary.json `groups`: one per group_key, those naming a change first, then by size, then by first
     failure; each: id, change, cause, denied_by, title, incidents (entry names), counts, blast_radius,
-    first_failure, last_failure, fix (shared by every incident, or the first and how many differ)."""
+    first_failure, last_failure, fix (the first incident's, with `resolves`: all (the same fix for every
+    incident), same-target (one edit of the same policy, each incident's statement in it) or first)."""
     buckets: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for entry in entries:
         buckets.setdefault(group_key(entry), []).append(entry)
@@ -112,10 +113,15 @@ def _group(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     times = sorted(str(m["incident_time"]) for m in members if m.get("incident_time"))
     fixes: list[Mapping[str, Any]] = [m["fix"] for m in members if isinstance(m.get("fix"), Mapping)]
     fingerprints = {f["fingerprint"] for f in fixes}
+    targets = {(f.get("kind"), f.get("target")) for f in fixes}
     fix = dict(fixes[0]) if fixes else None
     if fix is not None:
         fix.pop("fingerprint", None)
-        fix["resolves"] = "all" if len(fingerprints) == 1 and len(fixes) == len(members) else "first"
+        every = len(fixes) == len(members)
+        # all: one document fixes every incident; same-target: one edit of one policy (each incident's
+        # statement in it); first: different policies, one fix per incident
+        fix["resolves"] = ("all" if every and len(fingerprints) == 1 else
+                           "same-target" if every and len(targets) == 1 else "first")
         fix["distinct_fixes"] = len(fingerprints)
     status = "ok" if first.get("status") == "ok" else "failed"
     cause = first.get("cause") if status == "ok" else None

@@ -102,8 +102,10 @@ def _fix(groups: Sequence[Mapping[str, Any]]) -> str:
             parts.append(f"{lead}: no fix proposed.")
             continue
         verified = "verified by the kit's evaluator" if fix.get("verified") else "not verified"
-        scope = "resolves the whole group" if fix.get("resolves") == "all" else \
-            f"{fix.get('distinct_fixes')} different fixes, one per incident"
+        scope = {"all": "resolves the whole group",
+                 "same-target": f"one edit of this policy with the statements of the {fix.get('distinct_fixes')} "
+                                "incidents' fixes resolves the whole group"
+                 }.get(str(fix.get("resolves")), f"{fix.get('distinct_fixes')} different fixes, one per incident")
         parts.append(f"{lead}: {fix.get('title')} on {short_name(fix.get('target')) or 'the target'} "
                      f"(owner: {fix.get('owner')}; {verified}; {scope}).")
     return " ".join(parts) or "No fix is proposed: no investigation reached a cause."

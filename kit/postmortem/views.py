@@ -106,9 +106,11 @@ def _fix(fix: Any, change: Any) -> str:
         lines.append("no fix proposed (see the reports)")
         return " ".join(lines)
     verified = "verified by the kit's evaluator" if fix.get("verified") else "not verified"
-    scope = ("resolves every incident of the group" if fix.get("resolves") == "all"
-             else f"the first incident's fix; {text(fix.get('distinct_fixes'))} different fixes in the group "
-                  "(see each report)")
+    scope = {"all": "resolves the group (the same fix for every incident)",
+             "same-target": f"one edit of this policy resolves the group: put in it the statements of the "
+                            f"{text(fix.get('distinct_fixes'))} incidents' fixes (each report shows its own)"
+             }.get(str(fix.get("resolves")), f"the first incident's fix; {text(fix.get('distinct_fixes'))} different "
+                                             "fixes in the group (see each report)")
     target = fix.get("target")
     lines.append(f"<strong>{text(fix.get('title'))}</strong>"
                  + (f' on <span class="kit-arn" title="{text(target)}">{text(short_name(target))}</span>' if target else "")

@@ -66,6 +66,7 @@ def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dic
                                       Type="SERVICE_CONTROL_POLICY",
                                       Content=json.dumps(resolve(spec["document"], values)))["Policy"][
             "PolicySummary"]["Id"]
+    values[f"scp:{spec['name']}"] = policy_id  # for changes that name it (kit.simulate.changes)
     attached = {t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
     if target not in attached:
         org.attach_policy(PolicyId=policy_id, TargetId=target)
