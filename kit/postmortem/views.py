@@ -46,7 +46,7 @@ def group_block(group: Mapping[str, Any], number: int, *, button: bool = True) -
                f" &middot; {count} incident{'s' if count != 1 else ''}")
     if group.get("denied_by"):
         heading += f" &middot; denied by {text(group.get('denied_by'))}"
-    items = [("What changed", _change(group.get("change"))),
+    items = [("What changed", _change(group.get("change"), group.get("denied_by"))),
              ("Blast radius", _radius(radius)),
              ("Failures", _failures(group)),
              ("Fix", _fix(group.get("fix"), group.get("change")))]
@@ -58,9 +58,17 @@ def group_block(group: Mapping[str, Any], number: int, *, button: bool = True) -
                "</button>" if button else "") + "</section>")
 
 
-def _change(change: Any) -> str:
+ORGANIZATIONS_LOOKUP = ("aws cloudtrail lookup-events --region us-east-1 --lookup-attributes "
+                        "AttributeKey=EventSource,AttributeValue=organizations.amazonaws.com")
+
+
+def _change(change: Any, denied_by: Any = None) -> str:
     if not isinstance(change, Mapping):
-        return "No recorded change is named for these incidents: they are grouped by cause."
+        line = "No recorded change is named for these incidents: they are grouped by cause."
+        if denied_by == "scp":  # SCP changes are in the management account's event history, not the members'
+            line += (" Changes to service control policies are recorded in the organization's management "
+                     f"account: run <code>{text(ORGANIZATIONS_LOOKUP)}</code> there.")
+        return line
     who = change.get("principal_arn")
     parts = [f"<strong>{text(change.get('event_name'))}</strong>"]
     if who:
