@@ -78,8 +78,11 @@ def _change(change: Any, denied_by: Any = None) -> str:
     if change.get("layer"):
         parts.append(f"({text(change.get('layer'))})")
     line = " ".join(parts)
-    if change.get("summary"):
-        line += f": {text(change.get('summary'))}"
+    summary = str(change.get("summary") or "")
+    if summary.startswith(str(change.get("event_name"))) and "): " in summary:
+        summary = summary.split("): ", 1)[1]  # it starts with what the line above already says
+    if summary:
+        line += f": {text(summary)}"
     if change.get("event_id"):
         line += f' <span class="kit-muted">CloudTrail event {text(change.get("event_id"))}</span>'
     return line
