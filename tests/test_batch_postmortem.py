@@ -114,10 +114,13 @@ def test_the_outage_is_one_group_with_its_whole_blast_radius(outage) -> None:
 
 
 def test_the_outage_group_names_the_change(outage) -> None:
-    """Passes once verdict.change is evaluated (the `change` branch): the SCP attachment, by Terraform."""
+    """The SCP attachment, by Terraform, named for all four incidents. Needs verdict.change (the `change`
+    branch) and the Organizations events of the management account in each incident's evidence (AWS records
+    AttachPolicy there only, not in the member accounts the batch reads)."""
     [group] = outage["summary"]["groups"]
     change = group["change"]
-    assert change is not None, "no verdict.change in the findings: the change evaluator is not merged yet"
+    assert change is not None, ("no verdict.change: needs the change evaluator, and the management account's "
+                                "Organizations events (AttachPolicy) in the member accounts' evidence")
     assert change["event_name"] == "AttachPolicy" and change["layer"] == "scp"
     assert change["principal_arn"].endswith(":user/terraform-org-admin")
     assert change["event_time"] < group["first_failure"]

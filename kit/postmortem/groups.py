@@ -77,6 +77,14 @@ def _layer_of_target(target: Any) -> str:
     return ""
 
 
+def change_detail(change: Mapping[str, Any]) -> str:
+    """A change's summary without its lead when the lead repeats the event, who and when (`X by ... (layer): `)."""
+    summary = str(change.get("summary") or "")
+    if summary.startswith(str(change.get("event_name"))) and "): " in summary:
+        return summary.split("): ", 1)[1]
+    return summary
+
+
 def group_key(entry: Mapping[str, Any]) -> tuple[str, ...]:
     """Incidents with the same key are one group: the change event (id, else name+time+who), then the cause
     and the refusing layer; an investigation that failed groups with the others that failed."""

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from kit.postmortem.batch import Batch
+from kit.postmortem.groups import change_detail
 from kit.postmortem.names import short_name
 
 
@@ -64,7 +65,7 @@ def _trigger(groups: Sequence[Mapping[str, Any]]) -> str:
     for group in changed:
         change = group["change"]
         parts.append(f"{change.get('event_name')} by {short_name(change.get('principal_arn')) or 'an unknown principal'}"
-                     f" at {change.get('event_time')} ({change.get('layer')}): {change.get('summary')} "
+                     f" at {change.get('event_time')} ({change.get('layer')}): {change_detail(change)} "
                      f"It caused {group.get('count')} of the failures ({group.get('title')}).")
     causes = [g for g in groups if not isinstance(g.get("change"), Mapping) and g.get("status") == "ok"]
     for group in causes:
@@ -82,7 +83,7 @@ def _detection(batch: Batch, incidents: pd.DataFrame) -> str:
     change_times = incidents["change_time"].dropna()
     lag = ""
     if len(times) and len(change_times):
-        lag = f", {_span(times.min() - change_times.min())} after the change"
+        lag = f", {_span(times.min() - change_times.min())} after the {'first ' if change_times.nunique() > 1 else ''}change"
     folder_time = _batch_time(batch)
     investigated = f"; this batch investigated {len(incidents)} incident{_s(len(incidents))}" + (
         f" (summary written {folder_time})" if folder_time else "")

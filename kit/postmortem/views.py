@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kit.postmortem.groups import change_detail
 from kit.postmortem.names import short_name
 from kit.views.html import text
 
@@ -78,9 +79,7 @@ def _change(change: Any, denied_by: Any = None) -> str:
     if change.get("layer"):
         parts.append(f"({text(change.get('layer'))})")
     line = " ".join(parts)
-    summary = str(change.get("summary") or "")
-    if summary.startswith(str(change.get("event_name"))) and "): " in summary:
-        summary = summary.split("): ", 1)[1]  # it starts with what the line above already says
+    summary = change_detail(change)  # without a lead that repeats the line above
     if summary:
         line += f": {text(summary)}"
     if change.get("event_id"):
