@@ -144,6 +144,9 @@ def test_hostile_strings_are_escaped_in_index_html(tmp_path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("<script>") == 1  # the page's own
     assert "attached &lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    [group] = json.loads((out / "summary.json").read_text())["groups"]
+    assert group["blast_radius"]["autoscaling_groups"] == sorted(HOSTILE) and "3 Auto Scaling groups" in html
+    assert group["fix"]["resolves"] == "first" and group["fix"]["distinct_fixes"] == 3  # three SCPs
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ be absent or null (no change known): such incidents are grouped by cause alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -62,7 +63,8 @@ def primary_fix(remediation: Sequence[Mapping[str, Any]], account_id: str | None
     document = chosen.get("document")
     return {"title": chosen.get("title") or str(chosen.get("kind")), "kind": chosen.get("kind"), "target": target,
             "layer": layer, "verified": bool(chosen.get("verified")), "owner": owner,
-            "fingerprint": json.dumps([chosen.get("kind"), target, document], sort_keys=True, default=str)}
+            "fingerprint": hashlib.sha256(json.dumps([chosen.get("kind"), target, document], sort_keys=True,
+                                                     default=str).encode()).hexdigest()[:16]}
 
 
 def _layer_of_target(target: Any) -> str:
