@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "investigate": "kit.report.investigate:run",
     "batch": "kit.batch.command:run_batch",
     "scan": "kit.batch.command:run_scan",
+    "postmortem": "kit.postmortem.run:run",
     "policy": "kit.policy.command:run",
     "notebooks": "kit.report.notebooks:run",
     "athena": "kit.collect.athena_ddl:run",
@@ -99,12 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     investigate.add_argument("--out", required=True, help="report folder")
     _add_window(investigate)
 
-    batch = sub.add_parser("batch", help="one investigation per parameter file, plus index.html and summary.json")
+    batch = sub.add_parser("batch", help="one investigation per parameter file, plus index.html (grouped by change, "
+                           "then cause), summary.json, incidents.csv, timeline.jsonl")
     batch.add_argument("params", nargs="+", metavar="PARAMS.yaml")
     batch.add_argument("--out", required=True)
     batch.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
     batch.add_argument("--no-shared-evidence", action="store_true",
                        help="let each notebook collect its own evidence instead of sharing calls per account")
+
+    postmortem = sub.add_parser("postmortem", help="the postmortem of a kit batch folder: DIR/postmortem.html "
+                                "(groups by change and cause, blast radius, failures over time, impact/trigger/fix)")
+    postmortem.add_argument("batch_dir", metavar="DIR", help="a folder written by kit batch")
+    postmortem.add_argument("--out", help="where to write postmortem.html (default: DIR/postmortem.html)")
 
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
     scan.add_argument("--region", action="append", dest="regions", metavar="REGION",

@@ -167,6 +167,7 @@ class Findings:
     other_changes: list[dict[str, Any]] = field(default_factory=list)  # recorded changes not named (report only)
     change_mattered: dict[str, Any] | None = None  # the statement that decided, for the report's diff
     failure_time: str | None = None  # when the launch failed (ISO 8601 UTC), for "time from change to failure"
+    incident: dict[str, Any] = field(default_factory=dict)  # kit.diagnose.incident: name, times, timeline
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""
@@ -188,4 +189,5 @@ class Findings:
             "gaps": [g.to_dict() for g in self.gaps],
             "remediation": [r.to_dict() for r in self.remediation],
             "lookalikes": dict(self.lookalikes),
+            **({"incident": dict(self.incident)} if self.incident else {}),
         }

@@ -10,6 +10,7 @@ from kit.diagnose.change import mark_change, what_changed
 from kit.diagnose.case import Case
 from kit.diagnose.completeness import adjust
 from kit.diagnose.findings import Findings, FindingsGap
+from kit.diagnose.incident import incident_facts
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
 from kit.diagnose.steps import Analysis, run_steps
@@ -36,6 +37,7 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     steps = run_steps(case, Analysis(lookalikes, judgement))
     auth = judgement.authorization
     changed = what_changed(case, judgement.verdict)
+    events = mark_change(timeline(case), changed.change)
     gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)
     return Findings(
         instance_id=evidence.instance_id,
@@ -50,10 +52,11 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         request=auth.request if auth else None,
         policies=auth.policies if auth else None,
         decision=auth.decision if auth else None,
-        timeline=mark_change(timeline(case), changed.change),
+        timeline=events,
         other_changes=changed.others,
         change_mattered=changed.mattered,
         failure_time=changed.failure_time,
+        incident=incident_facts(case, events),
     )
 
 

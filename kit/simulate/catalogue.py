@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from kit.aws_ids import ACCOUNT_ID, REGION
 from kit.causes import cause, cause_ids, causes, denied_by_words
 from kit.errors import BadInput
 
@@ -66,6 +67,19 @@ def scenario_named(name: str) -> Scenario:
     raise BadInput("--scenario", "one of " + ", ".join(s.name for s in catalogue), name)
 
 
+def spread(scenario: Scenario) -> list[dict[str, str]]:
+    """The other accounts and Regions the scenario's failure is also seeded into (`spread:`), checked."""
+    places = scenario.spec.get("spread") or []
+    out = []
+    for place in places if isinstance(places, list) else [places]:
+        account = str((place or {}).get("account", "")) if isinstance(place, dict) else ""
+        region = str((place or {}).get("region", "")) if isinstance(place, dict) else ""
+        if not ACCOUNT_ID.match(account) or not REGION.match(region):
+            raise BadInput(f"{scenario.name}.yaml: spread[]", "{account: 12 digits, region: a Region name}", place)
+        out.append({"account": account, "region": region})
+    return out
+
+
 def parse_scenario(spec: Any, source: str) -> Scenario:
     """Check one scenario document's shape and wrap it."""
     if not isinstance(spec, dict):
@@ -97,5 +111,7 @@ def parse_scenario(spec: Any, source: str) -> Scenario:
         raise BadInput(f"{source}: instance.launch", "start | run", spec["instance"].get("launch"))
     if spec["failure"].get("state") not in ("stopped", "terminated", "running"):
         raise BadInput(f"{source}: failure.state", "stopped | terminated | running", spec["failure"].get("state"))
-    return Scenario(name=str(spec["name"]), story=str(spec["story"]).strip(), region=str(spec["region"]),
-                    cause=str(expected["cause"]), spec=spec)
+    scenario = Scenario(name=str(spec["name"]), story=str(spec["story"]).strip(), region=str(spec["region"]),
+                        cause=str(expected["cause"]), spec=spec)
+    spread(scenario)  # checked here: a bad entry is named when the catalogue loads
+    return scenario

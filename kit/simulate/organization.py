@@ -1,5 +1,6 @@
 """The organization (management account 111122223333, OU Workloads holding both member accounts), its SCPs,
-and each member account's trail (management events to an S3 bucket)."""
+and each account's trail (management events to an S3 bucket; the management account's holds the
+Organizations changes)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def create_organization(clients: Clients, w: World) -> None:
     root_id = org.list_roots()["Roots"][0]["Id"]
     ou_id = org.create_organizational_unit(ParentId=root_id, Name="Workloads")["OrganizationalUnit"]["Id"]
     backend = organizations_backends[MANAGEMENT_ACCOUNT]["aws"]
+    create_trail(clients, MANAGEMENT_ACCOUNT)  # Organizations changes (SCPs) are recorded there
     for account, name in ((DEFAULT_ACCOUNT, "workloads-prod"), (OTHER_ACCOUNT, "shared-services")):
         org.create_account(Email=f"aws+{name}@example.com", AccountName=name)
         created = backend.accounts[-1]
@@ -82,6 +84,7 @@ def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dic
                                       Type="SERVICE_CONTROL_POLICY",
                                       Content=json.dumps(resolve(spec["document"], values)))["Policy"][
             "PolicySummary"]["Id"]
+    values[f"scp:{spec['name']}"] = policy_id  # for changes that name it (kit.simulate.changes)
     attached = {t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
     if target not in attached:
         org.attach_policy(PolicyId=policy_id, TargetId=target)
