@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Findings, FindingsGap
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
+from kit.diagnose.roles import step_roles
 from kit.diagnose.steps import Analysis, run_steps
+from kit.diagnose.ticket import incident_time, verdict_event_ids
 from kit.diagnose.timeline import timeline
 from kit.diagnose.verdict import decide
 from kit.errors import BadInput
@@ -30,6 +33,8 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     lookalikes = judge_lookalikes(case)
     judgement = decide(case, lookalikes)
     steps = run_steps(case, Analysis(lookalikes, judgement))
+    roles = step_roles([(s.id, s.status) for s in steps], judgement.verdict.cause)
+    steps = [replace(step, role=role) for step, role in zip(steps, roles)]
     auth = judgement.authorization
     gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)
     return Findings(
@@ -46,6 +51,8 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         policies=auth.policies if auth else None,
         decision=auth.decision if auth else None,
         timeline=timeline(case),
+        incident_time=incident_time(case),
+        verdict_event_ids=verdict_event_ids(case, judgement),
     )
 
 

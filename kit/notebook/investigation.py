@@ -143,8 +143,12 @@ class Investigation:
         return self.findings
 
     def findings_dict(self) -> dict[str, Any]:
-        """findings.json of this investigation, redacted when `redact` is true."""
-        findings = self.diagnosed().to_dict()
+        """findings.json of this investigation (with when, by which kit and from what evidence: the ticket
+        fields of kit.diagnose.ticket), redacted when `redact` is true."""
+        from kit import version
+        from kit.diagnose.ticket import run_fields
+
+        findings = {**self.diagnosed().to_dict(), **run_fields(self.evidence, version())}
         if self.params.redact:
             from kit.redact import redact_value
 
