@@ -82,6 +82,6 @@ def _utc(value: Any) -> pd.Timestamp | None:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError):
         return None
-    if stamp is pd.NaT or pd.isna(stamp):
+    if pd.isna(stamp):
         return None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

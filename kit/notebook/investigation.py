@@ -309,12 +309,16 @@ class Investigation:
         return "".join(parts)
 
     def render_timeline(self) -> str:
-        from kit.views.timeline import timeline_png
+        from kit.views.timeline import timeline_svg
 
         points = self.timeline_points()
-        png = timeline_png(points, title=self.text(f"{self.params.instance_id} in {self.params.region}"))
-        table = blocks.frame_table(points, caption="Timeline", max_rows=60)
-        return blocks.png_figure(png, "Timeline of the incident") + f'<div class="kit-report">{table}</div>'
+        return timeline_svg(points, title=self.text(f"{self.params.instance_id} in {self.params.region}"))
+
+    def render_report(self) -> str:
+        """report.html's body, answer first (kit.views.report_page)."""
+        from kit.views.report_page import report_page
+
+        return report_page(self.diagnosed(), self.findings_dict(), self.frames)
 
     def render_failing_request(self) -> str:
         request = self.findings.request if self.findings is not None else None
@@ -355,7 +359,13 @@ class Investigation:
     # -- finishing ---------------------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Write findings.json into `out_dir` (when set); stop a simulated account in a headless run."""
+        """Write findings.json into `out_dir` (when set); headless, hand report.html's body to the run (an output
+        with `kit_report` metadata, which kit.report.run takes out of the saved notebook); stop a simulated
+        account in a headless run."""
+        if not self.params.interactive and self.findings is not None:
+            from IPython.display import HTML, display
+
+            display(HTML(self.render_report()), metadata={"kit_report": True})
         if self.params.out_dir and self.findings is not None:
             path = Path(self.params.out_dir) / "findings.json"
             path.parent.mkdir(parents=True, exist_ok=True)
