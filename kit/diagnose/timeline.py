@@ -44,7 +44,7 @@ def timeline(case: Case) -> pd.DataFrame:
     rows += _stop_rows(case, rows)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True, errors="coerce")
-    frame["approximate"] = frame["approximate"].fillna(False).astype(bool)
+    frame["approximate"] = [value is True for value in frame["approximate"]]
     frame = frame.drop_duplicates(subset=["event_id", "kind", "event_name", "time"], keep="first")
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 

@@ -105,13 +105,26 @@ def frame_table(frame: pd.DataFrame | None, caption: str = "", max_rows: int = 3
         frame = frame[[plain(v) != "" for v in frame["value"]]]
     shown = frame.head(max_rows)
     head = "".join(f"<th>{text(c)}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(f"<td>{text(v)}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in shown.itertuples(index=False, name=None))
     more = (f'<p class="kit-muted">{len(frame) - max_rows} more rows not shown.</p>'
             if len(frame) > max_rows else "")
     cap = f"<caption>{text(caption)}</caption>" if caption else ""
     return (f'<div class="kit-table-wrap"><table class="kit-table">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>{more}")
+
+
+def cell(value: Any) -> str:
+    """A table cell's escaped HTML: a list of plain values as a comma list, a flat mapping as `key: value` lines,
+    a policy statement (or anything nested) as indented JSON; the rest as text."""
+    if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
+        return ", ".join(text(v) for v in value)
+    if isinstance(value, Mapping) and value and all(not isinstance(v, (dict, list, tuple)) for v in value.values()) \
+            and "Effect" not in value:
+        return "<br/>".join(f"{text(k)}: {text(v)}" for k, v in value.items())
+    if isinstance(value, (dict, list, tuple)):
+        return f'<pre class="kit-cell-pre">{text(json.dumps(value, indent=1, default=str))}</pre>'
+    return text(value)
 
 
 def ruled_out_block(ruled_out: Iterable[str]) -> str:

@@ -27,6 +27,7 @@ ROLE_WORDS = {"cause": "the cause", "symptom": "a symptom", "fine": "fine", "unc
               "not-applicable": "not applicable"}
 STATUS_ROLE = {"pass": "fine", "fail": "symptom", "unknown": "unchecked", "skipped": "not-applicable"}
 CONFIDENCE_WORDS = {"confirmed": "Confirmed", "likely": "Likely", "possible": "Possible"}
+REASONING_COLUMNS = ("explanation", "decision", "decided_by", "layer")  # the decision block says these once
 WHAT_CHANGED_SLOT = "<!-- what-changed -->"  # the "What changed" section goes here (kit.views.change)
 
 
@@ -149,6 +150,8 @@ def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> s
     parts = ['<section class="kit-proof" id="proof"><h2>The proof</h2>']
     if the_cause is not None:
         rows = _rows_of(findings, str(the_cause.get("id")))
+        if rows is not None and findings.decision is not None:  # the reasoning is shown once, below
+            rows = rows.drop(columns=[c for c in REASONING_COLUMNS if c in rows.columns])
         parts.append(f'<div class="kit-step kit-step-cause" data-step="{text(the_cause.get("id"))}">'
                      f"<h3>{role_badge('cause')} {text(the_cause.get('title'))}</h3>"
                      f"<p>{text(the_cause.get('detail'))}</p>"
@@ -213,7 +216,8 @@ def _decision_block(findings: Findings, names: Names) -> str:
         out += (f'<p><b>The statement that decided</b>: {text(label)} in {where}</p>'
                 f'<pre class="kit-pre kit-decisive">{text(json.dumps(raw, indent=2, default=str))}</pre>')
     if decision is not None and decision.explanation:
-        out += f'<p class="kit-muted">{text(" ".join(decision.explanation))}</p>'
+        lines = "".join(f"<li>{text(line)}</li>" for line in decision.explanation)
+        out += f'<p><b>How the evaluator decided</b></p><ol class="kit-reasoning">{lines}</ol>'
     return out + "</div>"
 
 
@@ -242,14 +246,16 @@ def changes_block(remediation: Sequence[Mapping[str, Any]]) -> str:
              '<p class="kit-muted">The kit never applies a change. <b>verified</b>: with the change set applied, the '
              "kit's evaluator allows the request that failed.</p>"]
     shown_keys = {"kind", "target", "document", "verified", "title", "explanation", "note"}
+    first = min(range(len(remediation)), key=lambda i: (not remediation[i].get("verified"), i)) + 1
     for number, item in enumerate(remediation, 1):
         verified = bool(item.get("verified"))
         badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
                  else '<span class="kit-status kit-status-unverified">not verified</span>')
         extra = "".join(f"<li><b>{text(k.replace('_', ' '))}</b>: {_value_html(v)}</li>"
                         for k, v in item.items() if k not in shown_keys and plain(v))
-        parts.append(f'<details class="kit-step" data-remediation="{number}"{" open" if number == 1 else ""}>'
-                     f"<summary>{badge} {number}. {text(item.get('title') or item.get('kind'))} "
+        above = ' <span class="kit-muted">(the fix shown above)</span>' if number == first else ""
+        parts.append(f'<details class="kit-step" data-remediation="{number}">'
+                     f"<summary>{badge} {number}. {text(item.get('title') or item.get('kind'))}{above} "
                      f'<span class="kit-muted">({text(item.get("kind"))}'
                      + (f" for <code>{text(item.get('target'))}</code>" if item.get("target") else "") + ")</span></summary>"
                      + (f"<p>{text(item.get('explanation'))}</p>" if item.get("explanation") else "")
@@ -297,7 +303,7 @@ def _steps_table(findings: Findings, shown: Mapping[str, Any]) -> str:
             finding = '<a href="#others">listed under Other causes considered</a>'
         else:
             finding = text(step.get("detail"))
-        evidence = _rows_of(findings, step_id) if role != "cause" else None
+        evidence = _rows_of(findings, step_id) if role != "cause" and step_id != "lookalikes" else None
         folded = (f"<details><summary>evidence ({len(evidence)} row{'s' if len(evidence) != 1 else ''})</summary>"
                   f"{frame_table(evidence, max_rows=20)}</details>" if evidence is not None else "")
         rows.append(f'<tr data-step="{text(step_id)}" data-role="{text(role)}"><td>{role_badge(role)}</td>'

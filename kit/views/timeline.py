@@ -105,7 +105,7 @@ def points_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=["time", "lane", "label", "error", "approximate"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["error"] = frame["error"].fillna(False).astype(bool)
-    frame["approximate"] = frame["approximate"].fillna(False).astype(bool)
+    frame["approximate"] = [value is True for value in frame["approximate"]]
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
