@@ -318,7 +318,11 @@ def _findings_after_run(path: Path | None, params: InvestigationParameters, erro
 
 
 def failure_findings(params: InvestigationParameters, reason: str) -> dict[str, Any]:
-    """findings.json for a run that produced none: cause undetermined, nothing ruled out."""
+    """findings.json for a run that produced none: cause undetermined, nothing ruled out (when and by which
+    kit it ran are still said)."""
+    from kit import version
+    from kit.diagnose.ticket import run_fields
+
     if not params.instance_id:
         reason += " (the scenario's instance was never resolved: i-00000000 stands in for it)"
     return {
@@ -332,4 +336,5 @@ def failure_findings(params: InvestigationParameters, reason: str) -> dict[str, 
         "steps": [],
         "gaps": [],
         "remediation": [],
+        **run_fields(None, version()),
     }

@@ -61,17 +61,27 @@ def verdict_banner(findings: Mapping[str, Any]) -> str:
             f"<p>{text(verdict.get('summary', ''))}</p><dl>{items}</dl></div></div>")
 
 
-def status_badge(status: str) -> str:
-    """A coloured pass / fail / unknown / skipped label."""
+# A step without a role (findings.json steps[].role, kit.diagnose.roles; findings written before roles existed)
+# is read from its status.
+STATUS_ROLES = {"pass": "fine", "fail": "symptom", "unknown": "unchecked", "skipped": "not-applicable"}
+
+
+def status_badge(status: str, role: str | None = None) -> str:
+    """A coloured label saying what a step's status means: the cause, a symptom, fine, could not check, not
+    applicable (the contract's pass / fail / unknown / skipped stays in data-status)."""
+    from kit.diagnose.roles import ROLE_WORDS
+
     status = status if status in STATUSES else "unknown"
-    return f'<span class="kit-status kit-status-{status}">{status}</span>'
+    role = role if role in ROLE_WORDS else STATUS_ROLES[status]
+    return (f'<span class="kit-status kit-status-{status} kit-role kit-role-{role}" data-status="{status}" '
+            f'title="status: {status}">{text(ROLE_WORDS[role])}</span>')
 
 
 def steps_overview(steps: Sequence[Mapping[str, Any]]) -> str:
-    """One line per troubleshooting step: status, title, what it found."""
-    body = "".join(f"<tr><td>{status_badge(str(s.get('status')))}</td><td>{text(s.get('title'))}</td>"
+    """One line per troubleshooting step: what its status means, title, what it found."""
+    body = "".join(f"<tr><td>{status_badge(str(s.get('status')), s.get('role'))}</td><td>{text(s.get('title'))}</td>"
                    f"<td>{text(s.get('detail'))}</td></tr>" for s in steps)
-    return (f'<div class="kit-report"><table class="kit-table"><thead><tr><th>Status</th><th>Step</th>'
+    return (f'<div class="kit-report"><table class="kit-table"><thead><tr><th>Means</th><th>Step</th>'
             f"<th>Finding</th></tr></thead><tbody>{body}</tbody></table></div>")
 
 
@@ -79,7 +89,7 @@ def step_block(step: Mapping[str, Any], explanation: str = "",
                evidence: Mapping[str, pd.DataFrame] | None = None, max_rows: int = 30) -> str:
     """One step: title and status, the explanation, the evidence rows behind it, the finding."""
     parts = [f'<div class="kit-report"><div class="kit-step" data-step="{text(step.get("id"))}">',
-             f"<h3>{status_badge(str(step.get('status')))} {text(step.get('title'))}</h3>"]
+             f"<h3>{status_badge(str(step.get('status')), step.get('role'))} {text(step.get('title'))}</h3>"]
     if explanation:
         parts.append(f'<p class="kit-muted">{text(explanation)}</p>')
     for caption, frame in (evidence or {}).items():

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kit.views import console
+from kit.diagnose.roles import ROLE_WORDS
+from kit.views.html import STATUS_ROLES as STATUS_ROLE
 from kit.views.html import causes, frame_table, gaps_block, plain, stylesheet, text
 from kit.views.names import Names, key_html, name_html, principal_html, scp_id_of, shorten_arns
 from kit.views.timeline import points_from_timeline, timeline_svg
@@ -23,9 +25,6 @@ if TYPE_CHECKING:
     from kit.diagnose.findings import Findings
     from kit.frames import Frames
 
-ROLE_WORDS = {"cause": "the cause", "symptom": "a symptom", "fine": "fine", "unchecked": "could not check",
-              "not-applicable": "not applicable"}
-STATUS_ROLE = {"pass": "fine", "fail": "symptom", "unknown": "unchecked", "skipped": "not-applicable"}
 CONFIDENCE_WORDS = {"confirmed": "Confirmed", "likely": "Likely", "possible": "Possible"}
 REASONING_COLUMNS = ("explanation", "decision", "decided_by", "layer")  # the decision block says these once
 WHAT_CHANGED_SLOT = "<!-- what-changed -->"  # the "What changed" section goes here (kit.views.change)
