@@ -121,9 +121,8 @@ def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]
     """The fix on the first screen: the first proposed change (verified first), its document, and how many
     other forms and changes follow below."""
     if not remediation:
-        advice = str((shown.get("verdict") or {}).get("summary") or "")
-        return ('<div class="kit-fix"><h2>The fix</h2><p>No policy change is needed. What to do is in the verdict '
-                f'above.</p><p class="kit-muted">{text(advice)}</p></div>') if advice else ""
+        return ('<div class="kit-fix"><h2>The fix</h2><p>No policy or key change is proposed: what to do is the '
+                "last part of the verdict above.</p></div>")
     ordered = sorted(range(len(remediation)), key=lambda i: (not remediation[i].get("verified"), i))
     first = remediation[ordered[0]]
     verified = bool(first.get("verified"))
@@ -149,6 +148,8 @@ def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> s
     parts = ['<section class="kit-proof" id="proof"><h2>The proof</h2>']
     if the_cause is not None:
         rows = _rows_of(findings, str(the_cause.get("id")))
+        if rows is not None and "status" in rows.columns and the_cause.get("id") == "lookalikes":
+            rows = rows[rows["status"] != "ruled-out"]  # what was ruled out is listed once, in the appendix
         if rows is not None and findings.decision is not None:  # the reasoning is shown once, below
             rows = rows.drop(columns=[c for c in REASONING_COLUMNS if c in rows.columns])
         parts.append(f'<div class="kit-step kit-step-cause" data-step="{text(the_cause.get("id"))}">'
