@@ -173,3 +173,24 @@ def test_console_links_have_the_documented_forms() -> None:
         "https://cn-north-1.console.amazonaws.cn/ec2/")
     assert console.principal_url("arn:aws-cn:iam::123456789012:role/r").startswith("https://console.amazonaws.cn/iam/")
     assert console.instance_url("<script>", "eu-west-1") is None and console.event_url("x\"y", "eu-west-1") is None
+
+
+def test_readme_and_help_point_to_documents_in_the_repository() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\b(docs/[\w./-]+\.md)\b", readme))
+    assert "docs/contracts.md" in named
+    assert all((root / path).is_file() for path in named), sorted(p for p in named if not (root / p).is_file())
+    assert "../shared/docs" not in readme and not re.search(r"(?<!docs/)\bcontracts\.md section", readme)
+    shown = subprocess.run([sys.executable, "-m", "kit", "--help"], capture_output=True, text=True, check=True).stdout
+    shown += subprocess.run([sys.executable, "-m", "kit", "policy", "check", "--help"], capture_output=True,
+                            text=True, check=True).stdout
+    for path in set(re.findall(r"\b(docs/[\w./-]+\.md)\b", shown)) | {"docs/contracts.md"}:
+        assert (root / path).is_file(), path
+    assert not re.search(r"(?<!docs/)\bcontracts\.md", shown), shown
+    contracts = (root / "docs/contracts.md").read_text(encoding="utf-8")
+    assert "## 3. `findings.json`" in contracts and "contracts-additions.md" in contracts

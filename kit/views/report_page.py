@@ -65,7 +65,9 @@ def _header(shown: Mapping[str, Any], instance: Mapping[str, Any]) -> str:
              ("Kit", text(shown.get("kit_version") or ""))]
     line = " · ".join(f"<span><b>{k}</b> {v}</span>" for k, v in facts if v)
     titled = f" <span class=\"kit-muted\">({text(name)})</span>" if name else ""
-    return (f'<header class="kit-head"><h1>Why did {link}{titled} stop?</h1>'
+    stopped = str(instance.get("state") or "") in ("stopped", "stopping", "terminated", "shutting-down")
+    question = f"Why did {link}{titled} stop?" if stopped else f"What happened to {link}{titled}?"
+    return (f'<header class="kit-head"><h1>{question}</h1>'
             f'<p class="kit-facts">{line}</p></header>')
 
 
