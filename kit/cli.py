@@ -1,4 +1,4 @@
-"""The `kit` command line (contracts.md section 1).
+"""The `kit` command line (docs/contracts.md section 1).
 
 Each subcommand is declared here and implemented by a `run(args) -> int` function in the module that
 owns it, imported only when that subcommand runs (no import-time work for the others).
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy = sub.add_parser("policy", help="the offline IAM/KMS authorization evaluator")
     policy_sub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
-    check = policy_sub.add_parser("check", help="evaluate one authorization request (contracts.md section 4)")
+    check = policy_sub.add_parser("check", help="evaluate one authorization request (docs/contracts.md section 4)")
     check.add_argument("case", metavar="CASE.json")
 
     notebooks = sub.add_parser("notebooks", help="list the notebooks the kit ships, or copy them to open in JupyterLab")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from kit.causes import cause, cause_ids, causes, denied_by_words
+from kit.diagnose.ticket import iso
+
 if TYPE_CHECKING:
     from kit.policy import Decision, PolicySet, Request
 
@@ -39,8 +41,9 @@ class StepResult:
     status: StepStatus
     detail: str
     rows: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
-    seed_step: str | None = None  # which step of the seed article it automates
+    seed_step: str | None = None  # which step of the manual procedure it automates (findings.json: manual_step)
     checks: str = ""  # what the step checks (metadata)
+    role: str = ""  # what the status means here (kit.diagnose.roles): cause | symptom | fine | unchecked | ...
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -48,8 +51,10 @@ class StepResult:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail}
+        if self.role:
+            out["role"] = self.role
         if self.seed_step:
-            out["seed_step"] = self.seed_step
+            out["manual_step"] = self.seed_step
         return out
 
 
@@ -168,6 +173,8 @@ class Findings:
     change_mattered: dict[str, Any] | None = None  # the statement that decided, for the report's diff
     failure_time: str | None = None  # when the launch failed (ISO 8601 UTC), for "time from change to failure"
     incident: dict[str, Any] = field(default_factory=dict)  # kit.diagnose.incident: name, times, timeline
+    incident_time: pd.Timestamp | None = None  # when the failed launch happened (kit.diagnose.ticket)
+    verdict_event_ids: list[str] = field(default_factory=list)  # the CloudTrail events behind the verdict
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""
@@ -190,4 +197,6 @@ class Findings:
             "remediation": [r.to_dict() for r in self.remediation],
             "lookalikes": dict(self.lookalikes),
             **({"incident": dict(self.incident)} if self.incident else {}),
+            "incident_time": iso(self.incident_time),
+            "cloudtrail_event_ids": list(self.verdict_event_ids),
         }

@@ -13,7 +13,9 @@ from kit.diagnose.findings import Findings, FindingsGap
 from kit.diagnose.incident import incident_facts
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
+from kit.diagnose.roles import step_roles
 from kit.diagnose.steps import Analysis, run_steps
+from kit.diagnose.ticket import incident_time, verdict_event_ids
 from kit.diagnose.timeline import timeline
 from kit.diagnose.verdict import decide
 from kit.errors import BadInput
@@ -35,6 +37,8 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     lookalikes = judge_lookalikes(case)
     judgement = adjust(case, decide(case, lookalikes))
     steps = run_steps(case, Analysis(lookalikes, judgement))
+    roles = step_roles([(s.id, s.status) for s in steps], judgement.verdict.cause)
+    steps = [replace(step, role=role) for step, role in zip(steps, roles)]
     auth = judgement.authorization
     changed = what_changed(case, judgement.verdict)
     events = mark_change(timeline(case), changed.change)
@@ -57,6 +61,8 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         change_mattered=changed.mattered,
         failure_time=changed.failure_time,
         incident=incident_facts(case, events),
+        incident_time=incident_time(case),
+        verdict_event_ids=verdict_event_ids(case, judgement),
     )
 
 

@@ -187,10 +187,14 @@ class Investigation:
         return self.findings
 
     def findings_dict(self) -> dict[str, Any]:
-        """findings.json of this investigation, redacted when `redact` is true."""
+        """findings.json of this investigation (with when, by which kit and from what evidence: the ticket
+        fields of kit.diagnose.ticket), redacted when `redact` is true."""
         if self._findings_dict is not None and self._findings_dict_of is self.findings:
             return self._findings_dict
-        findings = self.diagnosed().to_dict()
+        from kit import version
+        from kit.diagnose.ticket import run_fields
+
+        findings = {**self.diagnosed().to_dict(), **run_fields(self.evidence, version())}
         if self.params.redact:
             from kit.redact import redact_value
 
@@ -367,19 +371,22 @@ class Investigation:
         return "".join(parts)
 
     def render_timeline(self) -> str:
-        from kit.views.timeline import timeline_png
+        from kit.views.timeline import timeline_svg
 
         points = self.timeline_points()
         title = self.text(f"{self.params.instance_id} in {self.params.region}")
         key = (title, points.to_json(date_format="iso"))  # the picture depends on these alone
-        if key not in self._timelines:  # the most expensive section: drawn once per distinct timeline
-            png = timeline_png(points, title=title)
-            table = blocks.frame_table(points, caption="Timeline", max_rows=60)
-            self._timelines[key] = blocks.png_figure(png, "Timeline of the incident") + \
-                f'<div class="kit-report">{table}</div>'
+        if key not in self._timelines:  # drawn once per distinct timeline
+            self._timelines[key] = timeline_svg(points, title=title)
             while len(self._timelines) > ANALYSES_KEPT:
                 self._timelines.pop(next(iter(self._timelines)))
         return self._timelines[key]
+
+    def render_report(self) -> str:
+        """report.html's body, answer first (kit.views.report_page)."""
+        from kit.views.report_page import report_page
+
+        return report_page(self.diagnosed(), self.findings_dict(), self.frames)
 
     def render_failing_request(self) -> str:
         request = self.findings.request if self.findings is not None else None
@@ -420,7 +427,13 @@ class Investigation:
     # -- finishing ---------------------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Write findings.json into `out_dir` (when set); stop a simulated account in a headless run."""
+        """Write findings.json into `out_dir` (when set); headless, hand report.html's body to the run (an output
+        with `kit_report` metadata, which kit.report.run takes out of the saved notebook); stop a simulated
+        account in a headless run."""
+        if not self.params.interactive and self.findings is not None:
+            from IPython.display import HTML, display
+
+            display(HTML(self.render_report()), metadata={"kit_report": True})
         if self.params.out_dir and self.findings is not None:
             path = Path(self.params.out_dir) / "findings.json"
             path.parent.mkdir(parents=True, exist_ok=True)
