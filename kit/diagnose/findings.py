@@ -63,6 +63,8 @@ class Verdict:
     key_arn: str | None
     confidence: Confidence
     summary: str
+    launcher_class: str | None = None  # kit/diagnose/launchers.yaml id of the principal_arn's launcher
+    launched_by: str | None = None  # "Karpenter's controller role X, through CreateFleet"
 
     def __post_init__(self) -> None:
         if self.cause not in cause_ids():
@@ -78,7 +80,8 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,
-                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary}
+                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary,
+                "launcher_class": self.launcher_class, "launched_by": self.launched_by}
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class Findings:
     policies: PolicySet | None = None  # the request was evaluated against
     decision: Decision | None = None
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    launch: dict[str, Any] | None = None  # how the instance was launched and by whom (additive in findings.json)
+    key_provenance: list[dict[str, Any]] = field(default_factory=list)  # per volume: where its key came from
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""
@@ -170,4 +175,6 @@ class Findings:
             "gaps": [g.to_dict() for g in self.gaps],
             "remediation": [r.to_dict() for r in self.remediation],
             "lookalikes": dict(self.lookalikes),
+            "launch": self.launch,
+            "key_provenance": list(self.key_provenance),
         }

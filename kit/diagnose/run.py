@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Findings, FindingsGap
@@ -32,11 +33,16 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     steps = run_steps(case, Analysis(lookalikes, judgement))
     auth = judgement.authorization
     gaps = [FindingsGap(g.call, g.error, g.impact, g.next_step) for g in evidence.gaps] + list(judgement.gaps)
+    verdict = judgement.verdict
+    launcher = case.launcher
+    if launcher is not None and verdict.principal_arn and verdict.principal_arn == launcher.arn:
+        verdict = replace(verdict, launcher_class=launcher.launcher_class.id if launcher.launcher_class else None,
+                          launched_by=launcher.launched_by)
     return Findings(
         instance_id=evidence.instance_id,
         region=evidence.region,
         account_id=case.account_id,
-        verdict=judgement.verdict,
+        verdict=verdict,
         ruled_out=judgement.ruled_out,
         steps=steps,
         gaps=_unique(gaps),
@@ -46,7 +52,34 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         policies=auth.policies if auth else None,
         decision=auth.decision if auth else None,
         timeline=timeline(case),
+        launch=launch_facts(case),
+        key_provenance=case.key_provenance,
     )
+
+
+def launch_facts(case: Case) -> dict[str, Any] | None:
+    """findings.json's `launch`: the launch call, the launcher, its class and who can fix it."""
+    launcher = case.launcher
+    event = case.launch_event
+    if launcher is None and event is None:
+        return None
+    from kit.frames.launch_paths import fleet_errors, fleet_type
+
+    record = (event or {}).get("record")
+    out: dict[str, Any] = {
+        "path": launcher.path if launcher else (event or {}).get("event_name"),
+        "event_id": (event or {}).get("event_id"),
+        "principal_arn": launcher.arn if launcher else None,
+        "source": launcher.source if launcher else None,
+        "requested_by": launcher.requested_by if launcher else None,
+        "launched_by": launcher.launched_by if launcher else None,
+        "launcher_class": launcher.launcher_class.to_dict() if launcher and launcher.launcher_class else None,
+        "launch_template": dict(zip(("id", "version"), case.launch_template)) if case.launch_template[0] else None,
+    }
+    if fleet_type(record):
+        out["fleet_type"] = fleet_type(record)
+        out["fleet_errors"] = fleet_errors(record)
+    return out
 
 
 def _unique(gaps: list[FindingsGap]) -> list[FindingsGap]:
