@@ -69,6 +69,8 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     backend = ec2_backends[account][region]
     instance = backend.get_instance(instance_id)
     instance.launch_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # type: ignore[assignment]  # moto prints the string as is
+    if fleet_id:  # its history (DescribeFleetHistory, extensions/ec2.py)
+        world().fleets.setdefault((account, region, fleet_id), []).append((instance_id, at))
     if spot_request_id:  # moto prints these attributes as SpotInstanceRequestId and InstanceLifecycle
         instance.spot_instance_request_id = spot_request_id  # type: ignore[attr-defined]  # moto serialises it
         instance.lifecycle = "spot"

@@ -29,6 +29,7 @@ class World:
     noise_principals: dict[str, Any] = field(default_factory=dict)        # account -> the read-only viewer
     activities: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)  # Auto Scaling
     base_images: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, region) -> base AMI id
+    fleets: dict[tuple[str, str, str], list[tuple[str, Any]]] = field(default_factory=dict)  # fleet -> (instance, at)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def next_ordinal(self, name: str) -> int:
