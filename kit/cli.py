@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "kit.simulate.command:run_simulate",
     "scenarios": "kit.simulate.command:run_scenarios",
     "collect": "kit.collect.command:run",
-    "investigate": "kit.report.investigate:run",
+    "investigate": "kit.batch.entry:run",
     "batch": "kit.batch.command:run_batch",
     "scan": "kit.batch.command:run_scan",
     "postmortem": "kit.postmortem.run:run",
@@ -92,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_window(collect)
 
     investigate = sub.add_parser("investigate", help="headless investigation: notebook, report.html, findings.json")
-    _add_target(investigate)
+    investigate.add_argument("--instance-id", default="", help="the instance (or one of the three options below)")
+    investigate.add_argument("--region", required=True)
+    investigate.add_argument("--asg", default="", metavar="NAME",
+                             help="an Auto Scaling group: investigate its failed launches (several: a batch)")
+    investigate.add_argument("--fleet-id", default="", metavar="ID",
+                             help="an EC2 Fleet (fleet-...) or Spot Fleet request (sfr-...): its failed instances")
+    investigate.add_argument("--error-text", default="", metavar="TEXT",
+                             help="a pasted console, Auto Scaling or Terraform error message")
     investigate.add_argument("--source", default="live", help="live | bundle:DIR | cli:DIR")
     investigate.add_argument("--profile")
     investigate.add_argument("--role-arn")

@@ -185,9 +185,21 @@ def _athena(operation: str) -> Callable[..., None]:
     return check
 
 
+def _fleet_history(sim, client, key: dict[str, str]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    seeded = sim.scenario("karpenter-create-fleet")
+    ec2 = client("ec2", seeded.region)
+    tags = ec2.describe_instances(InstanceIds=[seeded.instance_id])["Reservations"][0]["Instances"][0]["Tags"]
+    fleet_id = {t["Key"]: t["Value"] for t in tags}["aws:ec2:fleet-id"]
+    history = ec2.describe_fleet_history(FleetId=fleet_id, StartTime=datetime.now(timezone.utc) - timedelta(days=2))
+    assert [r["EventInformation"]["InstanceId"] for r in history["HistoryRecords"]] == [seeded.instance_id]
+
+
 CHECKS: dict[tuple[str, str], Callable[..., None]] = {
     **{("athena", op): _athena(op)
        for op in ("StartQueryExecution", "GetQueryExecution", "GetQueryResults", "GetTableMetadata")},
+    ("ec2", "DescribeFleetHistory"): _fleet_history,
     ("cloudtrail", "LookupEvents"): _lookup_events,
     ("ec2", "StartInstances"): _start_instances,
     ("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default,

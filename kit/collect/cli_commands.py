@@ -20,9 +20,11 @@ from typing import Any, Iterable, Mapping, Sequence
 from kit.aws_ids import instance_account, region_of_zone
 from kit.collect.change_lookups import ChangeLookup, change_lookups, principal_policy_arns
 from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
-from kit.collect.principal import Principal, keys_in_kms_events, launching_principal, requested_keys, session_window
+from kit.collect.principal import (DEFAULT_KEY_EVENT, Principal, keys_in_kms_events, launching_principal,
+                                   requested_keys, session_window, template_keys, template_reference)
 from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
+from kit.frames.launch_paths import instance_links, launch_paths
 
 
 CHANGE_LOOKBACK_DAYS = CollectWindow().change_lookback_days  # as live collection, by default
@@ -48,6 +50,7 @@ class FileSpec:
     kms_lookup: tuple[str, ...] = ()
     role_lookup: tuple[str, ...] = ()
     change_lookup: tuple[str, ...] = ()
+    event_lookup: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def file_specs() -> tuple[FileSpec, ...]:
             kms_lookup=tuple(f.get("kms_lookup", ())),
             role_lookup=tuple(f.get("role_lookup", ())),
             change_lookup=tuple(f.get("change_lookup", ())),
+            event_lookup=tuple(f.get("event_lookup", ())),
         )
         for f in raw["files"]
     )
@@ -138,14 +142,19 @@ def cli_commands(
     changes: Sequence[ChangeLookup] = (),
     changes_since: str | None = None,
     trails: Sequence[tuple[str, str]] = (),
+    event_lookups: Sequence[str] = (),
+    launch_template: tuple[str | None, str | None] = (None, None),
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
     `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
     `account_id`). `kms_events`: also look up every KMS event (`cloudtrail.lookup-events.kms.json`); by default
     only when no key is known. `ebs_defaults`: ask for the Region's EBS encryption defaults. `role_sessions`:
-    the role sessions whose creating AssumeRole* event to look up (session policies). `changes`: the look-ups
-    for what changed (kit.collect.change_lookups), from `changes_since` (ISO 8601) to now. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    the role sessions whose creating AssumeRole* event to look up (session policies). `event_lookups`: event
+    names to look up in CloudTrail's 90 days (launch calls tied to the instance by its fleet or Spot request,
+    ModifyEbsDefaultKmsKeyId). `launch_template`: (id or name, version) of the template the launch used. `changes`: the look-ups
+    for what changed (kit.collect.change_lookups), from `changes_since` (ISO 8601) to now. `trails`: (name, ARN) of
+    each trail whose event selectors to read. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
     list; with only `account_id` the walk starts at the account.
     """
     values: dict[str, Any] = {"instance_id": instance_id, "region": region}
@@ -159,6 +168,11 @@ def cli_commands(
         out.append(_command(spec("snapshots"), values, snapshot_ids=list(snapshot_ids)))
     if image_ids:
         out.append(_command(spec("images"), values, image_ids=list(image_ids)))
+    if launch_template[0]:
+        ref = launch_template[0]
+        out.append(_command(spec("launch-template-versions"), dict(
+            values, template=ref, template_version=launch_template[1] or "$Default",
+            template_option="--launch-template-id" if ref.startswith("lt-") else "--launch-template-name")))
     if ebs_defaults:
         out.append(_command(spec("ebs-encryption-by-default"), values))
         out.append(_command(spec("ebs-default-kms-key-id"), values))
@@ -180,6 +194,9 @@ def cli_commands(
     out += key_lookups
     if kms_events or (kms_events is None and not key_lookups):  # no key known yet: KMS events name it
         out.append(_command(lookup, dict(values, qualifier="kms"), lookup=list(lookup.kms_lookup), time_window=window))
+    for event_name in _unique(event_lookups):
+        out.append(_command(lookup, dict(values, qualifier=event_name, event_name=event_name),
+                            lookup=list(lookup.event_lookup), time_window=window))
     for session in role_sessions:
         session_values = dict(values, qualifier=session.role_name, role_arn=session.role_arn, start=session.start,
                               end=session.end)
@@ -229,6 +246,8 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         changes=facts["changes"],
         changes_since=facts["changes_since"],
         trails=trails_listed(documents),
+        event_lookups=facts["event_lookups"],
+        launch_template=facts["launch_template"],
     )
 
 
@@ -282,17 +301,22 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
             if ebs.get("SnapshotId") and not volumes:
                 snapshot_ids.append(ebs["SnapshotId"])
     records = _records(documents)
-    requested, implicit = requested_keys(records, instance_id)
+    links = instance_links(instance)
+    requested, implicit = requested_keys(records, instance_id, links)
     refs += requested
+    refs += template_keys(documents)
     # EC2 may have picked the key itself when the volumes are gone (or unknown) or the launch request
     # encrypts without naming a key: then the Region's defaults matter. An existing volume names its key.
     ebs_defaults = implicit or not volumes
     default = (documents.get("ec2.get-ebs-default-kms-key-id.json") or {}).get("KmsKeyId")
+    event_lookups = [p.event_name for p in launch_paths().values() if p.lookup and links.get(p.lookup)]
     if default and ebs_defaults:
         refs.append(default)
+        if not default.endswith("alias/aws/ebs"):
+            event_lookups.append(DEFAULT_KEY_EVENT)
     refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
     key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
-    principal = launching_principal(records, instance_id)
+    principal = launching_principal(records, instance_id, links)
     if not key_arns:  # nothing names a key we can resolve: KMS events about the launch do (as live chooses)
         key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
@@ -316,6 +340,8 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "scp_policy_ids": policy_ids,
         "ebs_defaults": ebs_defaults,
         "role_sessions": _launching_sessions(principal),
+        "event_lookups": event_lookups,
+        "launch_template": template_reference(records, instance_id, instance, links),
     }
 
 

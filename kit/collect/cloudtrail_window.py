@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kit.errors import BadInput
+from kit.frames.launch_paths import launch_event_names
 
 PAGE_SIZE = 50  # LookupEvents returns at most 50 events a page
 _REASON_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
-LAUNCH_EVENTS = ("RunInstances", "StartInstances")
+LAUNCH_EVENTS = launch_event_names()  # RunInstances, StartInstances, CreateFleet, Spot requests
 STOP_EVENTS = ("StopInstances",)
 
 

@@ -31,15 +31,18 @@ from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
 from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
-                                   requested_keys, session_window)
+                                   requested_keys, session_window, template_keys, template_reference,
+                                   DEFAULT_KEY_EVENT)
 from kit.collect.secrets import mask_secrets
 from kit.errors import BadInput
 from kit.evidence import Evidence
 from kit.params import is_athena_source, parse_athena_source
+from kit.frames.launch_paths import instance_links, launch_paths, record_names_instance
 
 __all__ = ["CollectWindow", "collect_live"]
 
 ASG_TAG = "aws:autoscaling:groupName"
+DEFAULT_KEY_LOOKBACK = timedelta(days=90)  # as far back as LookupEvents reads
 
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
@@ -82,6 +85,8 @@ class _Collection:
         self.instance_id = instance_id
         self.window = window
         self.source = source
+        self.outer = TimeRange(datetime.now(timezone.utc), datetime.now(timezone.utc))  # set by run()
+        self.links: dict[str, str] = {}  # set by run(): kit.frames.launch_paths.instance_links
 
     def _unanswered(self) -> bool:
         """Whether the first call got no answer at all; if so, record why the instance could not be read."""
@@ -108,6 +113,7 @@ class _Collection:
         )
         account_id = instance_account(f.documents, self.instance_id)
         outer = incident_window(instance, self.window)
+        self.outer = outer
 
         _, records, _, _, _ = f.together(
             lambda: self._storage(instance),
@@ -116,8 +122,10 @@ class _Collection:
             lambda: identity.service_control_policies(f, account_id),
             lambda: trail_selectors(f),
         )
+        links = self.links = instance_links(instance)
+        records = records + self._path_events(outer, links)
         narrow = kms_window(_launch_events(records), outer, self.window)
-        principal = launching_principal(records, self.instance_id)
+        principal = launching_principal(records, self.instance_id, links)
         events_read = self.source or f"cloudtrail.lookup-events.{self.instance_id}.json" in f.documents
         if principal is None and events_read:  # (a refused lookup already has its gap)
             f.skip("cloudtrail", "LookupEvents",
@@ -128,6 +136,7 @@ class _Collection:
                           f"{outer.start.isoformat()} and {outer.end.isoformat()}: the launching principal is "
                           f"unknown (widen the window with --window-before/--window-after)")
 
+        self._launch_template(records, instance, links)
         key_refs = self._key_references(records)
         found_keys, _, _ = f.together(
             lambda: self._keys(key_refs, account_id, aliases, narrow, principal, records),
@@ -141,6 +150,42 @@ class _Collection:
                             "kms_window": narrow.to_dict(),
                             "launching_principal": principal.to_dict() if principal else None,
                             "keys": [k.arn or k.reference for k in found_keys]}}
+
+    def _path_events(self, outer: TimeRange, links: dict[str, str]) -> list[dict[str, Any]]:
+        """Launch calls tied to the instance by another id (its fleet, its Spot request): CloudTrail's lookup of
+        the instance id does not return them, so they are looked up by event name in the incident window and
+        only those naming that id are kept (kit/frames/launch_paths.yaml)."""
+        if self.source:  # the log files already hold every event of the window
+            return []
+        out: list[dict[str, Any]] = []
+        for path in launch_paths().values():
+            if not path.lookup or not links.get(path.lookup):
+                continue
+            document = lookup_events(self.fetch, path.event_name, "EventName", path.event_name, outer,
+                                     self.window.max_pages)
+            out += [r for r in records_from_lookup(document or {})
+                    if record_names_instance(r, self.instance_id, links)]
+        return out
+
+    def _launch_template(self, records: list[dict[str, Any]], instance: dict[str, Any] | None,
+                         links: dict[str, str]) -> None:
+        """The launch template version the launch used (its block device mappings may name the key): from the
+        launch request, else the instance's aws:ec2launchtemplate tags."""
+        ref, version = template_reference(records, self.instance_id, instance, links)
+        if not ref:
+            return
+        params: dict[str, Any] = {"LaunchTemplateId" if ref.startswith("lt-") else "LaunchTemplateName": ref}
+        params["Versions"] = [version or "$Default"]
+        self.fetch.fetch(f"ec2.describe-launch-template-versions.{ref}.json", "ec2",
+                         "DescribeLaunchTemplateVersions", params, target=ref)
+
+    def _default_key_event(self, default: str, outer: TimeRange) -> None:
+        """Who made a customer managed key the Region's default EBS key, and when: the ModifyEbsDefaultKmsKeyId
+        events of the 90 days before the incident (CloudTrail's lookup horizon)."""
+        if self.source or default.endswith("alias/aws/ebs"):
+            return
+        lookup_events(self.fetch, DEFAULT_KEY_EVENT, "EventName", DEFAULT_KEY_EVENT,
+                      TimeRange(outer.end - DEFAULT_KEY_LOOKBACK, outer.end), self.window.max_pages)
 
     def _storage(self, instance: dict[str, Any] | None) -> None:
         volumes = storage.collect_volumes(self.fetch, self.instance_id, instance)
@@ -194,7 +239,7 @@ class _Collection:
         EBS encryption-by-default setting and default key. For volumes that exist the defaults are not read:
         an encrypted volume always names its key, and that key is what the next attach uses."""
         refs = storage.key_references(self.fetch)
-        requested, implicit = requested_keys(records, self.instance_id)
+        requested, implicit = requested_keys(records, self.instance_id, self.links)
         refs += requested
         volumes = self.fetch.documents.get("ec2.describe-volumes.json")  # None: unreadable, not gone
         if implicit or (volumes is not None and not volumes.get("Volumes")):
@@ -202,6 +247,8 @@ class _Collection:
                                              lambda: storage.default_key(self.fetch))
             if default:
                 refs.append(default)
+                self._default_key_event(default, self.outer)
+        refs += template_keys(self.fetch.documents)
         return list(dict.fromkeys(refs))
 
     def _keys(self, refs: list[str], account_id: str | None, aliases: dict[str, Any] | None,

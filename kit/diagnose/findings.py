@@ -70,6 +70,8 @@ class Verdict:
     summary: str
     change: dict[str, Any] | None = None  # contracts.md section 3a, kit.diagnose.change
     last_success: dict[str, Any] | None = None
+    launcher_class: str | None = None  # kit/diagnose/launchers.yaml id of the principal_arn's launcher
+    launched_by: str | None = None  # "Karpenter's controller role X, through CreateFleet"
 
     def __post_init__(self) -> None:
         if self.cause not in cause_ids():
@@ -87,6 +89,7 @@ class Verdict:
         return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,
                 "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary,
                 "change": self.change, "last_success": self.last_success}
+                "launcher_class": self.launcher_class, "launched_by": self.launched_by}
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ class Findings:
     incident: dict[str, Any] = field(default_factory=dict)  # kit.diagnose.incident: name, times, timeline
     incident_time: pd.Timestamp | None = None  # when the failed launch happened (kit.diagnose.ticket)
     verdict_event_ids: list[str] = field(default_factory=list)  # the CloudTrail events behind the verdict
+    launch: dict[str, Any] | None = None  # how the instance was launched and by whom (additive in findings.json)
+    key_provenance: list[dict[str, Any]] = field(default_factory=list)  # per volume: where its key came from
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""
@@ -199,4 +204,6 @@ class Findings:
             **({"incident": dict(self.incident)} if self.incident else {}),
             "incident_time": iso(self.incident_time),
             "cloudtrail_event_ids": list(self.verdict_event_ids),
+            "launch": self.launch,
+            "key_provenance": list(self.key_provenance),
         }

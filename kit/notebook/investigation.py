@@ -60,6 +60,7 @@ class Investigation:
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
         self._findings_dict_of: Findings | None = None  # ... which findings it was made from
         self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
+        self.resolved_instances: list[str] = []  # asg / fleet_id / error_text: every failed instance found
 
     # -- starting -------------------------------------------------------------------------------------------
 
@@ -84,12 +85,30 @@ class Investigation:
         investigation = cls(params)
         investigation.account_setup = setup
         investigation._reach_account()
+        investigation._resolve_entry_point()
         if investigation.params.instance_id and investigation.params.region:
             investigation.analyse()
         elif not investigation.params.interactive:
             missing = "instance_id" if not investigation.params.instance_id else "region"
             raise BadInput(missing, "a value (or a scenario) when interactive is false", "")
         return investigation
+
+    def _resolve_entry_point(self) -> None:
+        """asg / fleet_id / error_text instead of instance_id: investigate the newest failed instance behind it
+        (all of them in `resolved_instances`; kit.collect.targets)."""
+        if self.params.instance_id or not self.params.entry_point or not self.params.region:
+            return
+        from kit.collect.options import collect_options
+        from kit.collect.targets import resolve_parameters
+        from kit.diagnose.state_reason import failed_to_launch, read_instance_state
+
+        runs, _ = resolve_parameters(self.params, lambda i: failed_to_launch(read_instance_state(i)),
+                                     session=collect_options(self.params).session(session_name="kit-resolve"))
+        self.resolved_instances = [r.instance_id for r in runs]
+        if not runs:
+            name, value = self.params.entry_point
+            raise BadInput(name, "an entry point behind which an instance failed to launch", value)
+        self.params = runs[0]
 
     def _reach_account(self) -> None:
         if not self.params.scenario:

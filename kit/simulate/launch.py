@@ -43,6 +43,10 @@ class Launch:
     service: str = ""             # for service-linked roles: the service that assumed it
     service_role_arn: str = ""
     launch_event: bool = True
+    launch_template: dict[str, str] | None = None  # {"id", "version"} the launch used
+    fleet_id: str = ""            # launch "fleet": the instant EC2 Fleet
+    spot_request_id: str = ""     # launch "spot": the Spot request
+    requester: Principal | None = None  # launch "spot": who made the request (the principal launches)
 
     @property
     def fails(self) -> bool:
@@ -57,11 +61,7 @@ class Launch:
             out.append(records.service_assume_role(self.account_id, self.region, at - timedelta(seconds=1),
                                                    self.service_role_arn, self.service, p.session_name))
         if self.launch_event:
-            if self.launch == "run":
-                out.append(records.run_instances(p, self.region, at, self.instance_id, self.image_id,
-                                                 self.instance_type, self.reservation_id, self.volumes))
-            else:
-                out.append(records.start_instances(p, self.region, at, self.instance_id))
+            out.append(self.launch_record(at))
         for call in self.kms_calls:
             when = at + timedelta(seconds=call.after)
             error = None
@@ -89,6 +89,21 @@ class Launch:
         """The same launch as it went before anything broke: every KMS call answered, the instance running."""
         return replace(self, kms_calls=[replace(c, error=None) for c in self.kms_calls], stop_after=None,
                        failure={"state": "running"})
+
+    def launch_record(self, at: datetime) -> dict[str, Any]:
+        """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances)."""
+        p = self.principal
+        if self.launch == "run":
+            return records.run_instances(p, self.region, at, self.instance_id, self.image_id, self.instance_type,
+                                         self.reservation_id, self.volumes, self.launch_template)
+        if self.launch == "fleet" and self.launch_template:
+            return records.create_fleet(p, self.region, at, self.instance_id, self.fleet_id, self.launch_template,
+                                        self.instance_type)
+        if self.launch == "spot":
+            return records.request_spot_instances(self.requester or p, self.region, at - timedelta(seconds=1),
+                                                  self.spot_request_id, self.image_id, self.instance_type,
+                                                  self.volumes)
+        return records.start_instances(p, self.region, at, self.instance_id)
 
     def ended_at(self, at: datetime) -> datetime:
         """When the instance reached its final state for a launch at `at`."""

@@ -32,6 +32,7 @@ class World:
     base_images: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, region) -> base AMI id
     applied_changes: set[tuple[str, str, str]] = field(default_factory=set)  # (scenario, acct, region)
     kms_unrecorded: set[tuple[str, str]] = field(default_factory=set)     # (acct, region) whose trail leaves KMS out
+    fleets: dict[tuple[str, str, str], list[tuple[str, Any]]] = field(default_factory=dict)  # fleet -> (instance, at)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def next_ordinal(self, name: str) -> int:

@@ -11,6 +11,7 @@ from kit.simulate.extensions.context import Context, Handler
 from kit.simulate.keys import normalise_key_arn
 from kit.simulate.launch import Launch
 from kit.simulate.logs import publish
+from kit.simulate.trail import format_time
 from kit.simulate.wire import Request, Response, error_response, request_id, xml_response
 from kit.simulate.world import world
 
@@ -57,7 +58,27 @@ def creating_volumes(request: Request, context: Context) -> Response:
     return response
 
 
+def describe_fleet_history(request: Request, context: Context) -> Response:
+    """DescribeFleetHistory (moto has none): the instance-change events of the seeded EC2 Fleets since StartTime
+    (AWS keeps 48 hours); InvalidFleetId.NotFound for a fleet the world does not know."""
+    fleet_id = request.param("FleetId")
+    launched = fleet_launches(request.account, request.region, fleet_id)
+    if launched is None:
+        return error_response("ec2", "InvalidFleetId.NotFound", f"The fleet ID '{fleet_id}' does not exist")
+    start = request.param("StartTime")
+    items = "".join(
+        f"<item><eventInformation><eventSubType>launched</eventSubType><instanceId>{instance_id}</instanceId></eventInformation>"
+        f"<eventType>instance-change</eventType><timestamp>{format_time(at)}</timestamp></item>"
+        for instance_id, at in launched if not start or format_time(at) >= start[:19] + "Z")
+    now = format_time(datetime.now(UTC))
+    return xml_response(f'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeFleetHistoryResponse xmlns="{NAMESPACE}">'
+                        f"<requestId>{request_id()}</requestId><fleetId>{fleet_id}</fleetId>"
+                        f"<historyRecordSet>{items}</historyRecordSet><lastEvaluatedTime>{now}</lastEvaluatedTime>"
+                        f"<startTime>{start}</startTime></DescribeFleetHistoryResponse>")
+
+
 HANDLERS: dict[str, Handler] = {
+    "DescribeFleetHistory": describe_fleet_history,
     "StartInstances": start_instances,
     "GetEbsDefaultKmsKeyId": get_ebs_default_kms_key_id,
     "ResetEbsDefaultKmsKeyId": reset_ebs_default_kms_key_id,
@@ -133,6 +154,11 @@ def finish_failed_start(launch: Launch, at: datetime) -> None:
     with world().lock:
         publish(launch.timeline(at))
         launch.apply_final_state(at)
+
+
+def fleet_launches(account: str, region: str, fleet_id: str) -> list[tuple[str, datetime]] | None:
+    """The (instance id, launch time) of a seeded EC2 Fleet, or None when there is no such fleet."""
+    return world().fleets.get((account, region, fleet_id))
 
 
 def ebs_default_key(account: str, region: str) -> str:
