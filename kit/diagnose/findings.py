@@ -88,7 +88,7 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,
                 "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary,
-                "change": self.change, "last_success": self.last_success}
+                "change": self.change, "last_success": self.last_success,
                 "launcher_class": self.launcher_class, "launched_by": self.launched_by}
 
 
