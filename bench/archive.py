@@ -291,20 +291,23 @@ def _failures(found: list[Any]) -> list[list[str]]:
 
 # ---- the Athena path's cost (the other half of issue 13) ----------------------------------------------------
 
-def athena_cost(truth: dict[str, Any]) -> str:
-    """THE ATHENA HOOK: the Athena path's query count and bytes scanned (from its partition predicates) for the
-    same day, from kit.collect.cloudtrail_athena when that module is in the tree (issue 13's Athena half; the
-    function's name is wired at merge: `scan_cost(start, end)` here)."""
+def athena_cost(folder: Path) -> str:
+    """THE ATHENA HOOK: the Athena path's query count and bytes scanned (from its partition predicates alone) for
+    the same day, by kit.collect.cloudtrail_athena.scan_estimate (issue 13's Athena half) when that module is in
+    the tree."""
     import importlib
 
     try:
         athena = importlib.import_module("kit.collect.cloudtrail_athena")
     except ImportError:
         return "athena: kit.collect.cloudtrail_athena is not in this tree; no figure"
-    estimate = getattr(athena, "scan_cost", None)
+    estimate = getattr(athena, "scan_estimate", None)
     if estimate is None:
-        return "athena: kit.collect.cloudtrail_athena has no scan_cost(); no figure"
-    return f"athena: {estimate(DAY, DAY + timedelta(days=1))}"
+        return "athena: kit.collect.cloudtrail_athena has no scan_estimate(); no figure"
+    files = [(p.relative_to(folder / "trail").as_posix(), p.stat().st_size) for p in _log_files(folder)]
+    cost = estimate(files, DAY, DAY + timedelta(days=1) - timedelta(seconds=1))
+    return (f"athena: {cost.queries} query, {cost.partitions} partitions, {cost.files} files, "
+            f"{cost.bytes / 2**20:.1f} MiB scanned for the same day (from the partition predicates)")
 
 
 # ---- measuring ------------------------------------------------------------------------------------------------
@@ -401,7 +404,7 @@ def main() -> int:
           f"all equal: {naive_found == kit_found == seeded}")
     if not naive_found == kit_found == seeded:
         return 1
-    print(athena_cost(truth))
+    print(athena_cost(folder))
     incident = results[("naive", "incident")]["wall"] / results[("kit", "incident")]["wall"]
     print(f"archive-incident-speedup: {incident:.1f}")
     print(f"archive-cpu-ratio: {results[('naive', 'day')]['cpu'] / results[('kit', 'day')]['cpu']:.1f} "
