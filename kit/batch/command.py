@@ -97,13 +97,26 @@ def run_scan(args: argparse.Namespace) -> int:
     Exit 0 when at least one account/Region was read (the others are listed as skipped), 1 when none was.
     """
     from kit.batch.scan import ScanRequest, scan, write_scan
+    from kit.params import is_athena_source
 
+    if is_athena_source(args.cloudtrail_source):
+        from kit.batch.scan_athena import run_athena_scan
+
+        return run_athena_scan(args)
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
-                                    since=args.since, profile=args.profile, until=args.until)
+                                    since=args.since, profile=args.profile, until=args.until,
+                                    cloudtrail_source=args.cloudtrail_source)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
-    result = scan(request)
+    if request.cloudtrail_source:
+        from kit.batch.trail_scan import scan_trail
+
+        result = scan_trail(request)
+        for gap in result.gaps:
+            print(f"kit scan: {gap['error']}: {gap['impact']}", file=sys.stderr)
+    else:
+        result = scan(request)
     written = write_scan(result, out)
     for target in result.targets:
         if target.error:

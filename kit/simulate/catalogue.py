@@ -18,6 +18,7 @@ from kit.causes import cause, cause_ids, causes, denied_by_words
 from kit.errors import BadInput
 
 PRINCIPAL_TYPES = ("user", "role", "sso-role", "service-linked-role")
+LAUNCHES = ("start", "run", "fleet", "spot")  # StartInstances, RunInstances, CreateFleet (instant), a Spot request
 REQUIRED = ("name", "story", "region", "principal", "instance", "failure", "expected")
 
 
@@ -107,8 +108,12 @@ def parse_scenario(spec: Any, source: str) -> Scenario:
     for volume in spec["instance"].get("volumes") or []:
         if volume.get("key") is not None and volume["key"] not in keys:
             raise BadInput(f"{source}: instance.volumes[].key", "a key declared under keys", volume["key"])
-    if spec["instance"].get("launch", "start") not in ("start", "run"):
-        raise BadInput(f"{source}: instance.launch", "start | run", spec["instance"].get("launch"))
+    if spec["instance"].get("launch", "start") not in LAUNCHES:
+        raise BadInput(f"{source}: instance.launch", " | ".join(LAUNCHES), spec["instance"].get("launch"))
+    requester = spec["instance"].get("requested_by")
+    if requester is not None and (not isinstance(requester, dict) or requester.get("type") not in PRINCIPAL_TYPES):
+        raise BadInput(f"{source}: instance.requested_by", "a principal (type: " + " | ".join(PRINCIPAL_TYPES) + ")",
+                       requester)
     if spec["failure"].get("state") not in ("stopped", "terminated", "running"):
         raise BadInput(f"{source}: failure.state", "stopped | terminated | running", spec["failure"].get("state"))
     scenario = Scenario(name=str(spec["name"]), story=str(spec["story"]).strip(), region=str(spec["region"]),
