@@ -98,14 +98,14 @@ def test_the_outage_is_one_group_with_its_whole_blast_radius(outage) -> None:
     radius = group["blast_radius"]
     assert radius["instances"] == sorted(s.instance_id for s in seeded)
     assert radius["accounts"] == sorted(ACCOUNTS) and radius["regions"] == sorted(REGIONS)
-    assert radius["principals"] == sorted({s.principal_arn for s in seeded})  # batch-runner in each account
+    assert radius["principals"] == sorted({s.principal_arn for s in seeded})  # render-farm-worker in each account
     times = sorted(e["incident_time"] for e in summary["incidents"])
     assert (group["first_failure"], group["last_failure"]) == (times[0], times[-1]) and times[0] < times[-1]
     launched = {s.instance_id: s.launched_at for s in seeded}
     for entry in summary["incidents"]:  # the refused CreateGrant, seconds after the launch
         failed_at = pd.Timestamp(entry["incident_time"])
         assert pd.Timedelta(0) <= failed_at - pd.Timestamp(launched[entry["instance_id"]]) <= pd.Timedelta("1min")
-        assert entry["instance_name"] and entry["instance_name"].startswith("nightly-batch")
+        assert entry["instance_name"] and entry["instance_name"].startswith("render-node")
         assert entry["fix"]["owner"].startswith("Organizations administrators")
     fix = group["fix"]  # one edit of the same SCP (each incident's key carved out) resolves all four
     assert fix["layer"] == "scp" and fix["target"].startswith("p-") and fix["verified"] is True
@@ -139,7 +139,7 @@ def test_index_opens_with_the_group_block_then_the_incident_table(outage) -> Non
     assert html.index('class="kit-group') < html.index('id="incidents"')
     assert page.headers[:5] == ["Incident time", "Instance", "Name", "Account", "Region"]
     assert html.count("Investigation done") == 4 and "Status" not in page.headers
-    assert 'title="arn:aws:iam::444455556666:role/batch-runner"' in html and ">role/batch-runner<" in html
+    assert 'title="arn:aws:iam::444455556666:role/render-farm-worker"' in html and ">role/render-farm-worker<" in html
     assert 'id="filter"' in html and 'id="group-filter"' in html
 
 

@@ -42,3 +42,8 @@ def test_a_redacted_incident_shows_no_account_id_in_the_batch_pages(tmp_path: Pa
     for file in (out / first["name"]).rglob("*"):
         if file.is_file():
             assert ACCOUNT not in file.read_text(errors="replace"), f"{file.name} shows the account id"
+    exported = (out / "incidents.csv").read_text().splitlines()
+    assert ACCOUNT not in next(line for line in exported if first["name"] in line), "incidents.csv shows it"
+    events = [json.loads(line) for line in (out / "timeline.jsonl").read_text().splitlines()]
+    mine = [e for e in events if e.get("incident") == first["name"]]
+    assert mine and ACCOUNT not in json.dumps(mine), "timeline.jsonl shows the account id"
