@@ -259,3 +259,21 @@ def test_seeding_again_adds_an_instance_and_reuses_named_resources(sim, sim_clie
     assert again.expected["principal_arn"] == "arn:aws:iam::444455556666:user/oncall-bob"
     third = sim.seed("key-disabled", region="eu-central-1", account_id="444455556666")
     assert third.expected == again.expected and third.instance_id != again.instance_id
+
+
+def test_no_two_scenarios_set_the_default_ebs_key_of_one_account_and_region():
+    """The default EBS key is one per account and Region: two scenarios setting it there overwrite each other
+    (the second seeded decides both), so each such scenario needs a place of its own."""
+    from kit.simulate.seeder import DEFAULT_ACCOUNT
+
+    places: dict[tuple[str, str], str] = {}
+    for scenario in load_catalogue():
+        spec = scenario.spec
+        changes = [c for c in spec.get("changes") or [] if str(c.get("call", "")).startswith("ec2:")
+                   and "EbsDefault" in str(c.get("call"))]
+        if not spec.get("encryption_by_default") and not changes:
+            continue
+        place = (str(spec.get("account") or DEFAULT_ACCOUNT), scenario.region)
+        assert place not in places, f"{scenario.name} and {places[place]} both set the default EBS key of {place}"
+        places[place] = scenario.name
+    assert len(places) >= 2
