@@ -172,3 +172,56 @@ def test_every_class_has_a_fix_and_an_owner_and_is_reachable():
                                      "service-linked-role", "service-role"} == set(class_ids())
     for entry in catalogue():
         assert entry.fix in ("identity-policy", "key-policy", "grant") and entry.fix_owner and entry.when
+
+
+# ---- launch paths, as CloudTrail records them ---------------------------------------------------------------------
+
+FLEET_RECORD = {
+    "eventName": "CreateFleet",
+    "requestParameters": {"CreateFleetRequest": {"Type": "instant", "LaunchTemplateConfigs": {
+        "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-0123456789abcdef0", "Version": "4"}, "tag": 1}}},
+    "responseElements": {"CreateFleetResponse": {
+        "fleetId": "fleet-0a1b2c3d-0000-1111-2222-333344445555",
+        "errorSet": {"item": [{"errorCode": "InsufficientInstanceCapacity",
+                               "errorMessage": "We currently do not have sufficient m6i.xlarge capacity"}]},
+        "fleetInstanceSet": {"item": [{"instanceIds": {"item": ["i-0123456789abcdef0", "i-0fedcba9876543210"]},
+                                       "lifecycle": "on-demand"}]}}},
+}
+
+
+def test_create_fleet_record_names_its_instances_template_and_errors():
+    from kit.frames.launch_paths import fleet_errors, fleet_instance_ids, fleet_type, launch_template_of, \
+        record_names_instance
+
+    assert fleet_instance_ids(FLEET_RECORD) == ["i-0123456789abcdef0", "i-0fedcba9876543210"]
+    assert record_names_instance(FLEET_RECORD, "i-0fedcba9876543210")
+    assert not record_names_instance(FLEET_RECORD, "i-0aaaaaaaaaaaaaaaa")
+    assert fleet_errors(FLEET_RECORD) == [{"code": "InsufficientInstanceCapacity",
+                                           "message": "We currently do not have sufficient m6i.xlarge capacity"}]
+    assert fleet_type(FLEET_RECORD) == "instant"
+    assert launch_paths()["CreateFleet"].launching_role(FLEET_RECORD) is None  # instant: the caller launches
+    maintain = {**FLEET_RECORD, "requestParameters": {"CreateFleetRequest": {"Type": "maintain"}}}
+    assert launch_paths()["CreateFleet"].launching_role(maintain).role == "AWSServiceRoleForEC2Fleet"
+    assert launch_template_of(FLEET_RECORD) == ("lt-0123456789abcdef0", "4")
+
+
+def test_spot_records_are_tied_by_the_request_ids_the_instance_carries():
+    from kit.frames.launch_paths import instance_links, record_names_instance, request_mappings
+
+    instance = {"InstanceId": "i-0123456789abcdef0", "SpotInstanceRequestId": "sir-7c2b1a9e",
+                "Tags": [{"Key": "aws:ec2spot:fleet-request-id", "Value": "sfr-11112222-3333-4444-5555-666677778888"}]}
+    links = instance_links(instance)
+    spot = {"eventName": "RequestSpotInstances",
+            "requestParameters": {"launchSpecification": {"blockDeviceMapping": {"items": [
+                {"deviceName": "/dev/xvda", "ebs": {"encrypted": True, "kmsKeyId": "alias/spot"}}]}}},
+            "responseElements": {"spotInstanceRequestSet": {"items": [{"spotInstanceRequestId": "sir-7c2b1a9e"}]}}}
+    other = json.loads(json.dumps(spot).replace("sir-7c2b1a9e", "sir-00000000"))
+    assert record_names_instance(spot, "i-0123456789abcdef0", links)
+    assert not record_names_instance(other, "i-0123456789abcdef0", links)
+    assert not record_names_instance(spot, "i-0123456789abcdef0")  # without the instance's links: not tied
+    assert request_mappings(spot)[0]["ebs"]["kmsKeyId"] == "alias/spot"
+    fleet = {"eventName": "RequestSpotFleet",
+             "responseElements": {"RequestSpotFleetResponse": {
+                 "spotFleetRequestId": "sfr-11112222-3333-4444-5555-666677778888"}}}
+    assert record_names_instance(fleet, "i-0123456789abcdef0", links)
+    assert launch_paths()["RequestSpotFleet"].launching_role(fleet).role == "AWSServiceRoleForEC2SpotFleet"

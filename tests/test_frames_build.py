@@ -91,6 +91,11 @@ def rich_documents() -> dict[str, object]:
         "ActivityId": "a-1", "AutoScalingGroupName": "web", "Description": f"Launching a new EC2 instance: {INSTANCE}. Status Reason: Instance became unhealthy while waiting for instance to be in InService state. Termination Reason: Client.InternalError: Client error on launch",
         "Cause": "At 2024-05-01T10:00:00Z an instance was started in response to a difference between desired and actual capacity",
         "StartTime": "2024-05-01T10:00:00.000Z", "EndTime": "2024-05-01T10:01:00.000Z", "StatusCode": "Cancelled", "Progress": 100}]}
+    docs["ec2.describe-launch-template-versions.lt-0abcdef1234567890.json"] = {"LaunchTemplateVersions": [{
+        "LaunchTemplateId": "lt-0abcdef1234567890", "LaunchTemplateName": "app", "VersionNumber": 3,
+        "DefaultVersion": True, "CreateTime": "2026-11-01T10:00:00+00:00",
+        "LaunchTemplateData": {"ImageId": "ami-0123456789abcdef0", "BlockDeviceMappings": [
+            {"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": True, "KmsKeyId": KEY_ARN, "VolumeSize": 8}}]}}]}
     return docs
 
 

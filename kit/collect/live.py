@@ -3,9 +3,12 @@
 The calls, in dependency order; calls within a stage run concurrently on a small thread pool:
 1. who is collecting, the instance, key aliases, IAM authorization details;
 2. the instance's volumes (then, if they are gone, its AMI and snapshots), its CloudTrail events,
-   Auto Scaling activities (when it belongs to a group), SCPs from the account up to the root;
+   Auto Scaling activities (when it belongs to a group), SCPs from the account up to the root; then the launch
+   calls tied to it by its fleet or Spot request id (CreateFleet, RequestSpotInstances, RequestSpotFleet, looked
+   up by event name) and the launch template version it was launched from;
 3. EBS encryption by default and the default key, when EC2 may have picked the key (volumes gone, or a
-   launch request encrypting without a key);
+   launch request encrypting without a key), and who made a customer managed key the default
+   (ModifyEbsDefaultKmsKeyId in the 90 days before);
 4. every key the launch touches (DescribeKey, GetKeyPolicy, ListGrants, its KMS events in the narrow
    window after the launch attempt), the launching principal's AWS managed policies, and for a role
    session the AssumeRole* event that created it (where a session policy would be).

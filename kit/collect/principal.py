@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from kit.aws_ids import ASSUMED_ROLE_ARN, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, account_of
 from kit.collect.cloudtrail_window import TimeRange, parse_time
-from kit.frames.launch_paths import (launch_event_names, launch_paths, launch_template_of, record_names_instance,
-                                    request_mappings)
+from kit.frames.launch_paths import (launch_event_names, launch_paths, launch_template_of, path_of,
+                                    record_names_instance, request_mappings)
 
 LAUNCH_EVENT_NAMES = launch_event_names()  # kit/frames/launch_paths.yaml
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -40,11 +40,15 @@ class Principal:
     event_name: str | None = None
     event_time: str | None = None
     session_created: str | None = None  # a role session's creationDate (when its AssumeRole* happened)
+    requested_by: str | None = None  # who made the launch call when a service-linked role launches for it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"arn": self.arn, "kind": self.kind, "name": self.name, "account_id": self.account_id,
-                "session_arn": self.session_arn, "event_name": self.event_name, "event_time": self.event_time,
-                "session_created": self.session_created}
+        out = {"arn": self.arn, "kind": self.kind, "name": self.name, "account_id": self.account_id,
+               "session_arn": self.session_arn, "event_name": self.event_name, "event_time": self.event_time,
+               "session_created": self.session_created}
+        if self.requested_by:
+            out["requested_by"] = self.requested_by
+        return out
 
 
 def records_from_lookup(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -73,6 +77,12 @@ def launching_principal(records: list[dict[str, Any]], instance_id: str,
     principal = principal_of(latest.get("userIdentity") or {})
     if principal is None:
         return None
+    path = path_of(latest.get("eventName"))
+    role = path.launching_role(latest) if path else None
+    account = principal.account_id or latest.get("recipientAccountId")
+    if role and account:  # a Spot request (or a request/maintain fleet): its service-linked role launches
+        return Principal(role.arn(str(account)), "service-linked-role", role.role, str(account), None,
+                         latest.get("eventName"), latest.get("eventTime"), None, principal.arn)
     return Principal(principal.arn, principal.kind, principal.name, principal.account_id, principal.session_arn,
                      latest.get("eventName"), latest.get("eventTime"), principal.session_created)
 
