@@ -406,7 +406,10 @@ def test_a_row_cast_to_a_json_array_is_read_by_position():
 
 
 def test_kit_investigate_reads_cloudtrail_from_athena(sim, account_table, tmp_path):
+    from kit.simulate.athena import athena_world  # the simulated account runs in this process: its queries
+
     seeded = sim.scenario("scp-deny")
+    before = set(athena_world().executions)
     done = kit_cli(sim, "investigate", "--instance-id", seeded.instance_id, "--region", seeded.region,
                    "--cloudtrail-source", account_table, "--out", str(tmp_path / "report"))
     assert done.returncode == 0, done.stderr
@@ -414,7 +417,6 @@ def test_kit_investigate_reads_cloudtrail_from_athena(sim, account_table, tmp_pa
     assert (findings["verdict"]["cause"], findings["verdict"]["denied_by"]) == (
         seeded.expected["cause"], seeded.expected["denied_by"])
     assert not [g for g in findings["gaps"] if g["call"].startswith(("athena:", "cloudtrail:"))]
-    from kit.simulate.athena import athena_world  # the simulated account runs in this process: its queries
-
-    ran = [e for e in athena_world().executions.values() if f"'{seeded.instance_id}'" in e.parameters]
+    ran = [e for k, e in athena_world().executions.items()
+           if k not in before and f"'{seeded.instance_id}'" in e.parameters]
     assert len(ran) == 1 and ran[0].state == "SUCCEEDED" and ran[0].result and ran[0].result.rows
