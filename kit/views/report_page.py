@@ -18,7 +18,7 @@ from kit.views import console
 from kit.diagnose.roles import ROLE_WORDS
 from kit.views.html import STATUS_ROLES as STATUS_ROLE
 from kit.views.html import causes, frame_table, gaps_block, plain, stylesheet, text
-from kit.views.names import Names, key_html, name_html, principal_html, scp_id_of, shorten_arns
+from kit.views.names import Names, key_html, name_html, principal_html, scp_id_of, shorten_arns, target_html
 from kit.views.timeline import points_from_timeline, timeline_svg
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def report_page(findings: Findings, shown: Mapping[str, Any], frames: Frames | N
     instance = _instance_row(frames, findings.instance_id)
     parts = [stylesheet(), '<div class="kit-report kit-page">', _header(shown, instance),
              '<section class="kit-answer" id="answer">', verdict_block(shown, names, findings),
-             fix_block(shown.get("remediation") or [], shown), WHAT_CHANGED_SLOT, "</section>",
+             fix_block(shown.get("remediation") or [], shown, names), WHAT_CHANGED_SLOT, "</section>",
              proof_block(findings, shown, names), changes_block(shown.get("remediation") or []),
              appendix_block(findings, shown, names, frames), "</div>"]
     return "".join(parts)
@@ -77,7 +77,7 @@ def verdict_block(shown: Mapping[str, Any], names: Names, findings: Findings | N
     cause = str(verdict.get("cause") or "undetermined")
     meta = causes().get(cause, {"title": cause, "tone": "unknown"})
     principal, key = verdict.get("principal_arn"), verdict.get("key_arn")
-    arns = {a: k for a, k in ((principal, "principal"), (key, "key")) if isinstance(a, str) and a}
+    arns = _verdict_arns(shown)
     rows = [("Cause", f"<code>{text(cause)}</code>")]
     if verdict.get("denied_by"):
         words = causes().get("denied_by", {}).get(verdict["denied_by"], "")
@@ -119,7 +119,7 @@ def confidence_reason(shown: Mapping[str, Any], findings: Findings | None) -> st
     return "; ".join(reasons) + "."
 
 
-def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]) -> str:
+def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any], names: Names | None = None) -> str:
     """The fix on the first screen: the first proposed change (verified first), its document, and how many
     other forms and changes follow below."""
     if not remediation:
@@ -136,8 +136,9 @@ def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]
             if others else "")
     return (f'<div class="kit-fix" data-remediation="first"><h2>The fix {badge}</h2>'
             f"<p><b>{text(first.get('title') or first.get('kind'))}</b>"
-            + (f" for <code>{text(first.get('target'))}</code>" if first.get("target") else "") + "</p>"
-            + (f"<p>{text(first.get('explanation'))}</p>" if first.get("explanation") else "")
+            + (f" for {target_html(names or Names(), str(first.get('target')))}" if first.get("target") else "") + "</p>"
+            + (f"<p>{shorten_arns(str(first.get('explanation')), names or Names(), _verdict_arns(shown))}</p>"
+               if first.get("explanation") else "")
             + document_html(first.get("document"), compact=True)
             + (f'<p class="kit-muted">{text(first.get("note"))}</p>' if first.get("note") else "")
             + more + "</div>")
@@ -156,7 +157,7 @@ def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> s
             rows = rows.drop(columns=[c for c in REASONING_COLUMNS if c in rows.columns])
         parts.append(f'<div class="kit-step kit-step-cause" data-step="{text(the_cause.get("id"))}">'
                      f"<h3>{role_badge('cause')} {text(the_cause.get('title'))}</h3>"
-                     f"<p>{text(the_cause.get('detail'))}</p>"
+                     f"<p>{shorten_arns(str(the_cause.get('detail') or ''), names, _verdict_arns(shown))}</p>"
                      + (frame_table(rows, caption="Evidence", max_rows=12) if rows is not None else "") + "</div>")
     else:
         parts.append('<p class="kit-muted">No single step shows the cause: see every step in the appendix.</p>')
@@ -355,6 +356,13 @@ def _instance_row(frames: Frames | None, instance_id: str) -> dict[str, Any]:
         return {}
     match = frames.instances[frames.instances["instance_id"] == instance_id]
     return {str(k): v for k, v in match.iloc[0].to_dict().items()} if len(match) else {}
+
+
+def _verdict_arns(shown: Mapping[str, Any]) -> dict[str, str]:
+    """The verdict's principal and key ARNs, for writing them as short names in its texts."""
+    verdict = shown.get("verdict") or {}
+    pairs = ((verdict.get("principal_arn"), "principal"), (verdict.get("key_arn"), "key"))
+    return {a: k for a, k in pairs if isinstance(a, str) and a}
 
 
 def _value_html(value: Any) -> str:
