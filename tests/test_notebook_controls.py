@@ -41,10 +41,11 @@ def test_instance_table_lists_failed_launches_and_picking_one_investigates_it(si
     assert investigation.findings is None and "Pick an instance" in verdict.html
     controls = InvestigationControls(investigation)
     assert seed.instance_id in set(controls.failed["instance_id"])
-    assert seed.instance_id in controls.instance_table.value
+    assert seed.instance_id in controls.table_buttons
     controls.instance_picker.value = seed.instance_id
     assert investigation.params.instance_id == seed.instance_id
     assert f'data-cause="{seed.expected["cause"]}"' in verdict.html
+    assert f'data-cause="{seed.expected["cause"]}"' in controls.summary.html  # beside the picker too
     assert "Investigated " + seed.instance_id in controls.status.value
 
 
@@ -125,7 +126,8 @@ def test_redacted_controls_mask_accounts_and_keep_the_editor_off(sim, sim_env) -
     controls = InvestigationControls(investigation)
     controls.resource_picker.value = f"key:{seed.expected['key_arn']}"
     shown = [investigation.sections.named("verdict").html, controls.resource_view.html,
-             controls.instance_table.value, *[label for label, _ in controls.resource_picker.options]]
+             controls.summary.html, *[cell.description for row in controls.table_buttons.values() for cell in row],
+             *[label for label, _ in controls.resource_picker.options]]
     assert all(seed.account_id not in text for text in shown)
     assert "XXXXXXXX" + seed.account_id[-4:] in investigation.sections.named("verdict").html
     investigation.show_what_if()

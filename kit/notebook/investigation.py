@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
     from kit.diagnose.findings import Findings, StepResult
     from kit.evidence import Evidence
     from kit.frames import Frames
+    from kit.notebook.account import AccountSetup
     from kit.notebook.controls import InvestigationControls
     from kit.notebook.live import LiveSections
     from kit.notebook.what_if import WhatIfEditor
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
     from kit.simulate.seeder import SeededScenario
 
 
+ANALYSES_KEPT = 16  # analyses (evidence, frames, findings) kept per kernel for instant re-renders
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
 _Frame = TypeVar("_Frame", pd.DataFrame, None)  # view() keeps None as None
@@ -53,6 +55,12 @@ class Investigation:
         self.controls: InvestigationControls | None = None  # when interactive
         self.what_if: WhatIfEditor | None = None  # when interactive
         self.listeners: list[Callable[[], None]] = []  # called after every (re-)analysis
+        self.account_setup: AccountSetup | None = None  # how the Region and credentials were found
+        self._analysed: dict[tuple[Any, ...], tuple[Evidence, Frames, Findings]] = {}  # by _inputs, oldest first
+        self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
+        self._findings_dict_of: Findings | None = None  # ... which findings it was made from
+        self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
+        self.resolved_instances: list[str] = []  # asg / fleet_id / error_text: every failed instance found
 
     # -- starting -------------------------------------------------------------------------------------------
 
@@ -65,20 +73,42 @@ class Investigation:
         waits for the analyst to pick one; a headless run stops with BadInput.
         """
         params = namespace if isinstance(namespace, InvestigationParameters) else from_namespace(namespace)
-        if not params.region and not params.scenario:  # the standard AWS configuration names it
-            default = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
-            if default:
+        setup = None
+        if not params.scenario or os.environ.get("AWS_ENDPOINT_URL"):
+            from kit.notebook.account import prepare
+
+            setup = prepare(params.region)  # the standard configuration, or the simulated account's Region
+            if setup.region and setup.region != params.region:
                 from kit.params import validate
 
-                params = validate({**params.to_dict(), "region": default})
+                params = validate({**params.to_dict(), "region": setup.region})
         investigation = cls(params)
+        investigation.account_setup = setup
         investigation._reach_account()
+        investigation._resolve_entry_point()
         if investigation.params.instance_id and investigation.params.region:
             investigation.analyse()
         elif not investigation.params.interactive:
             missing = "instance_id" if not investigation.params.instance_id else "region"
             raise BadInput(missing, "a value (or a scenario) when interactive is false", "")
         return investigation
+
+    def _resolve_entry_point(self) -> None:
+        """asg / fleet_id / error_text instead of instance_id: investigate the newest failed instance behind it
+        (all of them in `resolved_instances`; kit.collect.targets)."""
+        if self.params.instance_id or not self.params.entry_point or not self.params.region:
+            return
+        from kit.collect.options import collect_options
+        from kit.collect.targets import resolve_parameters
+        from kit.diagnose.state_reason import failed_to_launch, read_instance_state
+
+        runs, _ = resolve_parameters(self.params, lambda i: failed_to_launch(read_instance_state(i)),
+                                     session=collect_options(self.params).session(session_name="kit-resolve"))
+        self.resolved_instances = [r.instance_id for r in runs]
+        if not runs:
+            name, value = self.params.entry_point
+            raise BadInput(name, "an entry point behind which an instance failed to launch", value)
+        self.params = runs[0]
 
     def _reach_account(self) -> None:
         if not self.params.scenario:
@@ -100,15 +130,18 @@ class Investigation:
         self.params = replace(self.params, instance_id=self.scenario.instance_id, region=self.scenario.region)
 
     def analyse(self, instance_id: str | None = None, *, window_before_minutes: int | None = None,
-                window_after_minutes: int | None = None) -> None:
-        """Collect the evidence, build the frames and diagnose (again, for another instance or window)."""
-        from kit.collect import load_evidence
-        from kit.diagnose import diagnose
-        from kit.frames import build_frames
+                window_after_minutes: int | None = None, region: str | None = None, fresh: bool = False) -> None:
+        """Collect the evidence, build the frames and diagnose (again, for another instance, Region or window).
 
+        The evidence of inputs already investigated in this kernel (same instance, Region, window, source) is
+        reused, so going back to an instance or window re-renders without reading the account again;
+        `fresh=True` reads it again.
+        """
         changes: dict[str, Any] = {}
         if instance_id is not None:
             changes["instance_id"] = instance_id
+        if region is not None:
+            changes["region"] = region
         if window_before_minutes is not None:
             changes["window_before_minutes"] = int(window_before_minutes)
         if window_after_minutes is not None:
@@ -119,10 +152,40 @@ class Investigation:
 
             params = validate({**params.to_dict(), **changes})
         # all or nothing: a failure (an unknown instance, an unreadable account) leaves the last analysis on screen
+        key = _inputs(params)
+        cached = None if fresh else self._analysed.get(key)
+        if cached is None:
+            cached = self._collect_and_diagnose(params)
+            self._analysed[key] = cached
+            while len(self._analysed) > ANALYSES_KEPT:
+                self._analysed.pop(next(iter(self._analysed)))
+        else:
+            self._analysed[key] = self._analysed.pop(key)  # most recently used last
+        self.params = params
+        self.evidence, self.frames, self.findings = cached
+        self._findings_dict = None
+        for listener in self.listeners:
+            listener()
+        if self._sections is not None:
+            self._sections.refresh()
+
+    def _collect_and_diagnose(self, params: InvestigationParameters) -> tuple[Evidence, Frames, Findings]:
+        """The analysis alone: collect (kit.collect), build the frames, diagnose."""
+        from kit.collect import load_evidence
+        from kit.diagnose import diagnose
+        from kit.frames import build_frames
+
         evidence = load_evidence(params.source, params.instance_id, params.region, **self._collect_options(params))
         frames = build_frames(evidence)
-        findings = diagnose(evidence, frames)
-        self.params, self.evidence, self.frames, self.findings = params, evidence, frames, findings
+        return evidence, frames, diagnose(evidence, frames)
+
+    def set_region(self, region: str) -> None:
+        """Switch to another Region: nothing is investigated until an instance there is picked."""
+        from kit.params import validate
+
+        self.params = validate({**self.params.to_dict(), "region": region, "instance_id": ""})
+        self.evidence = self.frames = self.findings = None
+        self._findings_dict = None
         for listener in self.listeners:
             listener()
         if self._sections is not None:
@@ -145,6 +208,8 @@ class Investigation:
     def findings_dict(self) -> dict[str, Any]:
         """findings.json of this investigation (with when, by which kit and from what evidence: the ticket
         fields of kit.diagnose.ticket), redacted when `redact` is true."""
+        if self._findings_dict is not None and self._findings_dict_of is self.findings:
+            return self._findings_dict
         from kit import version
         from kit.diagnose.ticket import run_fields
 
@@ -154,6 +219,7 @@ class Investigation:
 
             findings = redact_value(findings)
             findings["account_id"] = None
+        self._findings_dict, self._findings_dict_of = findings, self.findings
         return findings
 
     def view(self, frame: _Frame) -> _Frame:
@@ -189,7 +255,10 @@ class Investigation:
 
             if self._sections is None:
                 self._sections = LiveSections()
-            section = self._sections.add(lambda: blocks.stylesheet() + self._guarded(render), name)
+            from kit.notebook.summary import style
+
+            section = self._sections.add(
+                lambda: blocks.stylesheet() + style() + f'<div class="kit-live">{self._guarded(render)}</div>', name)
             display(section.output)
             return
         display(HTML(blocks.stylesheet() + render()))
@@ -267,6 +336,14 @@ class Investigation:
         """The proposed changes and whether the evaluator verified them."""
         self.show(lambda: blocks.remediation_block(self.findings_dict()["remediation"]), "remediation")
 
+    def show_dig_deeper(self) -> None:
+        """Interactive: pandas examples over `investigation.frames`, run on the instance in view (headless: nothing)."""
+        if not self.params.interactive:
+            return
+        from kit.notebook import dig_deeper
+
+        self.show(lambda: dig_deeper.render(self.frames, self.view), "dig-deeper")
+
     def show_failing_request(self) -> None:
         """The failing authorization request and the evaluator's decision on it."""
         self.show(self.render_failing_request, "failing-request")
@@ -292,7 +369,11 @@ class Investigation:
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
 
     def render_verdict(self) -> str:
-        return blocks.verdict_banner(self.findings_dict())
+        from kit.views.change import change_section_of
+
+        findings = self.findings_dict()
+        return blocks.verdict_banner(findings) + change_section_of(self.diagnosed(), findings["verdict"],
+                                                                   redact=self.params.redact)
 
     def render_steps_overview(self) -> str:
         return blocks.steps_overview(self.findings_dict()["steps"])
@@ -312,7 +393,13 @@ class Investigation:
         from kit.views.timeline import timeline_svg
 
         points = self.timeline_points()
-        return timeline_svg(points, title=self.text(f"{self.params.instance_id} in {self.params.region}"))
+        title = self.text(f"{self.params.instance_id} in {self.params.region}")
+        key = (title, points.to_json(date_format="iso"))  # the picture depends on these alone
+        if key not in self._timelines:  # drawn once per distinct timeline
+            self._timelines[key] = timeline_svg(points, title=title)
+            while len(self._timelines) > ANALYSES_KEPT:
+                self._timelines.pop(next(iter(self._timelines)))
+        return self._timelines[key]
 
     def render_report(self) -> str:
         """report.html's body, answer first (kit.views.report_page)."""
@@ -381,6 +468,12 @@ class Investigation:
             for name in ("AWS_ENDPOINT_URL",):
                 os.environ.pop(name, None)
             self.simulated = None
+
+
+def _inputs(p: InvestigationParameters) -> tuple[Any, ...]:
+    """What an analysis depends on: the same inputs, the same evidence."""
+    return (p.source, p.instance_id, p.region, p.profile, p.role_arn, p.window_before_minutes,
+            p.window_after_minutes, p.cloudtrail_source, p.scenario)
 
 
 def _seed_number(seed_step: Any) -> int | None:

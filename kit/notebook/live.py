@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+# A widget's full width: 100% minus the 2 px margin ipywidgets gives each side of a widget (a plain 100% makes
+# every output 4 px wider than its area, with a horizontal scrollbar).
+FULL_WIDTH = "calc(100% - 4px)"
+
 
 class LiveSection:
     """One re-renderable block of the analysis."""
@@ -20,7 +24,7 @@ class LiveSection:
     def __init__(self, render: Callable[[], str], name: str = "") -> None:
         self.render = render
         self.name = name
-        self.output = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.output = widgets.Output(layout=widgets.Layout(width=FULL_WIDTH))
         self.renders = 0
 
     def refresh(self) -> None:
@@ -32,6 +36,8 @@ class LiveSection:
             body = (f'<div class="kit-report"><div class="kit-banner kit-tone-unknown"><p><b>This section could not '
                     f"be drawn</b>: {html.escape(detail)}</p></div></div>")
         self.renders += 1
+        if body == self.html:  # unchanged: nothing to send to the browser
+            return
         self.output.outputs = ({"output_type": "display_data",
                                 "data": {"text/html": body, "text/plain": f"[{self.name or 'section'}]"},
                                 "metadata": {}},)

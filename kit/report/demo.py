@@ -1,14 +1,26 @@
-"""`kit demo`: the simulated account, one incident investigated end to end, its report in reports/demo/."""
+"""`kit demo`: the simulated account, one incident investigated end to end, its report in reports/demo/.
+
+The slow parts overlap: the notebook's kernel starts (and imports what the notebook needs) while the
+simulated account starts and seeds the one scenario, and papermill and nbconvert are imported meanwhile. The
+kernel is then pointed at the simulated account (its environment, in the kernel's memory only) and runs the
+notebook; the report is exported as `kit investigate` does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from kit.params import validate
-from kit.report.run import RunResult, run_investigation
+from kit.report.run import RunResult, run_investigation, start_quiet_kernel
+
+# What the notebook's cells import, loaded in the kernel while the simulated account starts.
+KERNEL_WARM_UP = ("import kit.notebook.investigation, kit.collect, kit.frames, kit.diagnose, kit.views.timeline, "
+                  "kit.views.html, matplotlib.pyplot")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,16 +31,47 @@ def run(args: argparse.Namespace) -> int:
 
 def demo(scenario: str, out_dir: str) -> RunResult:
     """Investigate `scenario` in a freshly started simulated account; the account stops afterwards."""
+    from jupyter_client import KernelManager
+
     from kit.simulate import SimulatedAccount
     from kit.simulate.catalogue import scenario_named
 
     name = scenario_named(scenario).name  # BadInput (exit 2) lists the catalogue
-    with SimulatedAccount(scenarios=[name]) as sim:
-        seeded = next(s for s in sim.seeded if s.name == name)
-        params = validate({"scenario": name, "instance_id": seeded.instance_id, "region": seeded.region,
-                           "source": "live", "interactive": False}, require_target=True)
-        with environment(sim.environ()):  # the notebook's kernel inherits it: it reaches the simulated account
-            return run_investigation(params, out_dir)
+    km = KernelManager(kernel_name="python3")
+    start_quiet_kernel(km)  # boots in its own process while the simulated account starts below
+    client = km.client()
+    client.start_channels()
+    imports = threading.Thread(target=_import_runners, name="kit-demo-imports", daemon=True)
+    imports.start()
+    try:
+        client.execute(KERNEL_WARM_UP, store_history=False, silent=True)  # queued until the kernel is up
+        with SimulatedAccount(scenarios=[name]) as sim:
+            seeded = next(s for s in sim.seeded if s.name == name)
+            params = validate({"scenario": name, "instance_id": seeded.instance_id, "region": seeded.region,
+                               "source": "live", "interactive": False}, require_target=True)
+            _point_kernel_at(client, sim.environ(seeded.region))
+            imports.join()
+            with environment(sim.environ()):
+                return run_investigation(params, out_dir, km=km)
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _import_runners() -> None:
+    """papermill and nbconvert, imported in the background (the export builds its exporter from them)."""
+    import nbconvert  # noqa: F401
+    import papermill  # noqa: F401
+
+
+def _point_kernel_at(client: Any, environ: Mapping[str, str]) -> None:
+    """Set the simulated account's environment (endpoint, its fake credentials, Region) in the running kernel,
+    as a kernel started with it would have; waits until the kernel has done it (and the warm-up before it)."""
+    code = "import os as _os; _os.environ.update(" + repr(dict(environ)) + "); del _os"
+    reply = client.execute_interactive(code, store_history=False, silent=True, timeout=300,
+                                       output_hook=lambda _msg: None)
+    if reply["content"].get("status") != "ok":
+        raise RuntimeError(f"the kernel could not be prepared: {reply['content'].get('evalue', '')}")
 
 
 @contextmanager

@@ -109,24 +109,30 @@ def test_picking_another_instance_changes_the_verdict_without_rerunning_cells(in
     _expect_clean_console(investigated.tab)
 
 
-def test_widening_the_cloudtrail_window_re_investigates(investigated: Investigated) -> None:
+def test_a_window_preset_re_investigates_and_shows_the_utc_bounds(investigated: Investigated) -> None:
     page, seed = investigated.page, investigated.seed
-    before = page.locator(".jp-OutputArea-output .widget-slider").filter(
-        has=page.locator("label.widget-label", has_text=re.compile(r"^\s*before \(min\)\s*$")))
-    handle = before.get_by_role("slider")
-    expect(handle).to_have_attribute("aria-valuetext", "60", timeout=WIDGET_TIMEOUT_MS)
-    window = page.locator(".jp-OutputArea-output").get_by_text(re.compile(r"^\d+ min before, \d+ min after$"))
+    outputs = page.locator(".jp-OutputArea-output")
+    preset = outputs.get_by_role("button", name="±15 min", exact=True)
+    window = outputs.get_by_text(re.compile(r"^\d+ min before, \d+ min after$"))
+    bounds = outputs.locator(".kit-window")
+    expect(window).to_have_text("60 min before, 30 min after", timeout=WIDGET_TIMEOUT_MS)
+    expect(bounds).to_contain_text(re.compile(r"CloudTrail read from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to "))
+    first_bounds = bounds.inner_text()
 
-    handle.focus()
-    page.keyboard.press("ArrowRight")  # one step of 5 minutes, as with the arrow keys
-    expect(handle).to_have_attribute("aria-valuetext", "65")
-    expect(window).to_have_text("65 min before, 30 min after", timeout=UPDATE_TIMEOUT_MS)
+    preset.click()
+    expect(window).to_have_text("15 min before, 15 min after", timeout=UPDATE_TIMEOUT_MS)
+    expect(bounds).not_to_have_text(first_bounds, timeout=UPDATE_TIMEOUT_MS)
     _expect_verdict(investigated.verdict(), seed.expected["cause"], seed.instance_id)
-    before.scroll_into_view_if_needed()
+    preset.scroll_into_view_if_needed()
     screenshot(page, "investigation-7-window")
 
-    page.keyboard.press("ArrowLeft")  # and back, for the other tests
+    for label, minutes in (("before (min)", "60"), ("after (min)", "30")):  # typed back, for the other tests
+        box = outputs.locator(".widget-inline-hbox").filter(
+            has=page.locator("label.widget-label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+        box.locator("input").fill(minutes)
+        box.locator("input").press("Enter")
     expect(window).to_have_text("60 min before, 30 min after", timeout=UPDATE_TIMEOUT_MS)
+    expect(bounds).to_have_text(first_bounds, timeout=UPDATE_TIMEOUT_MS)
     _expect_clean_console(investigated.tab)
 
 
@@ -137,7 +143,13 @@ def test_the_what_if_editor_re_evaluates_the_failing_request_with_an_edited_poli
     re_evaluate = page.locator(".jp-OutputArea-output").get_by_role("button", name="Re-evaluate")
     outcome = page.locator(".jp-OutputArea-output").get_by_text(re.compile(r"^With this policy the failing request"))
     expect(editor).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
-    expect(dropdown(page, "Policy")).to_have_value(re.compile(r"^identity policy "))  # the launcher's own
+    policy_choice = dropdown(page, "Policy")
+    expect(policy_choice).to_have_value(re.compile(r"^proposed fix: "))  # the diagnosis' fix is loaded first
+    fix_text = editor.input_value()
+    identity = policy_choice.evaluate(
+        "s => [...s.options].find(o => o.value.startsWith('identity policy ')).value")  # textContent has non-breaking spaces
+    policy_choice.select_option(value=identity)  # the launcher's own policy, to type the fix by hand
+    expect(editor).not_to_have_value(fix_text, timeout=UPDATE_TIMEOUT_MS)
     policy = json.loads(editor.input_value())
 
     re_evaluate.click()  # unchanged: the request that failed still fails
