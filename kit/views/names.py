@@ -133,6 +133,9 @@ def target_html(names: Names, target: str | None) -> str:
         return key_html(names, target)
     if console.principal_url(target):
         return principal_html(names, target)
+    if console.scp_url(target):
+        name = names.scp_names.get(target)
+        return name_html(f"SCP {name}" if name else target, target, console.scp_url(target))
     return f"<code>{html.escape(target)}</code>"
 
 

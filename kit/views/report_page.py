@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kit.views import console
+from kit.views.change import change_section_of
 from kit.diagnose.roles import ROLE_WORDS
 from kit.views.html import STATUS_ROLES as STATUS_ROLE
 from kit.views.html import causes, frame_table, gaps_block, plain, stylesheet, text
@@ -36,7 +37,8 @@ def report_page(findings: Findings, shown: Mapping[str, Any], frames: Frames | N
     instance = _instance_row(frames, findings.instance_id)
     parts = [stylesheet(), '<div class="kit-report kit-page">', _header(shown, instance),
              '<section class="kit-answer" id="answer">', verdict_block(shown, names, findings),
-             fix_block(shown.get("remediation") or [], shown, names), WHAT_CHANGED_SLOT, "</section>",
+             fix_block(shown.get("remediation") or [], shown, names), WHAT_CHANGED_SLOT,
+             change_section_of(findings, shown.get("verdict") or None), "</section>",
              proof_block(findings, shown, names), changes_block(shown.get("remediation") or []),
              appendix_block(findings, shown, names, frames), "</div>"]
     return "".join(parts)
