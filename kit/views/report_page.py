@@ -129,9 +129,7 @@ def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]
                 "last part of the verdict above.</p></div>")
     ordered = sorted(range(len(remediation)), key=lambda i: (not remediation[i].get("verified"), i))
     first = remediation[ordered[0]]
-    verified = bool(first.get("verified"))
-    badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
-             else '<span class="kit-status kit-status-unverified">not verified</span>')
+    badge = verification_badge(first)
     others = len(remediation) - 1
     more = (f'<p class="kit-muted">{others} more form{"s" if others > 1 else ""} and change{"s" if others > 1 else ""}'
             ' (AWS CLI, Terraform, the other side) under <a href="#changes">Every proposed change</a>.</p>'
@@ -144,6 +142,18 @@ def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]
             + document_html(first.get("document"), compact=True)
             + (f'<p class="kit-muted">{text(first.get("note"))}</p>' if first.get("note") else "")
             + more + "</div>")
+
+
+def verification_badge(item: Mapping[str, Any]) -> str:
+    """How far the kit checked a proposed change: verified, verified as far as the evidence goes, not verified,
+    or an operational step (nothing for the evaluator to check)."""
+    if item.get("change_set") == "operational":
+        return '<span class="kit-status kit-status-skipped">operational step</span>'
+    if item.get("verified") and item.get("verification") == "verified-in-evidence":
+        return '<span class="kit-status kit-status-verified">verified in the evidence</span>'
+    if item.get("verified"):
+        return '<span class="kit-status kit-status-verified">verified</span>'
+    return '<span class="kit-status kit-status-unverified">not verified</span>'
 
 
 def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> str:
@@ -253,9 +263,7 @@ def changes_block(remediation: Sequence[Mapping[str, Any]]) -> str:
     shown_keys = {"kind", "target", "document", "verified", "title", "explanation", "note"}
     first = min(range(len(remediation)), key=lambda i: (not remediation[i].get("verified"), i)) + 1
     for number, item in enumerate(remediation, 1):
-        verified = bool(item.get("verified"))
-        badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
-                 else '<span class="kit-status kit-status-unverified">not verified</span>')
+        badge = verification_badge(item)
         extra = "".join(f"<li><b>{text(k.replace('_', ' '))}</b>: {_value_html(v)}</li>"
                         for k, v in item.items() if k not in shown_keys and plain(v))
         above = ' <span class="kit-muted">(the fix shown above)</span>' if number == first else ""
