@@ -64,6 +64,8 @@ def test_every_scenario_reaches_its_expected_verdict(sim, kernel, tmp_path, name
     _assert_no_code(report)
     executed = nbformat.read(str(tmp_path / "investigation.ipynb"), as_version=4)
     assert all(c.get("outputs") is not None for c in executed.cells if c.cell_type == "code")
+    assert not any(o.get("metadata", {}).get("kit_report") for c in executed.cells for o in c.get("outputs", [])), \
+        "report.html's body is taken out of the saved notebook, not repeated there"
     secret = sim.environ()["AWS_SECRET_ACCESS_KEY"]
     for name in ("report.html", "findings.json", "investigation.ipynb"):
         assert secret not in (tmp_path / name).read_text(), f"credentials in {name}"

@@ -80,6 +80,11 @@ class Names:
             return "account root"
         return f"{name or arn} ({KINDS.get(kind, kind)})"
 
+    def principal_name(self, arn: str | None) -> str:
+        """The principal's name alone (`test`, `Deployer/session`), for text that already says its kind."""
+        short = self.principal(arn)
+        return short.split(" (", 1)[0] if short and short != arn else short
+
     def policy(self, policy_label: str) -> str:
         """A kit.policy Policy name as a reader says it: an SCP by its name, `inline:X` as `inline policy X`."""
         scp = _SCP_LABEL.match(policy_label)
@@ -118,6 +123,22 @@ def principal_html(names: Names, arn: str | None) -> str:
     return name_html(names.principal(arn), arn, console.principal_url(arn or "")) if arn else ""
 
 
+def target_html(names: Names, target: str | None) -> str:
+    """A remediation target: a key or a principal by short name (ARN on hover, console link), else as code."""
+    if not target:
+        return ""
+    from kit import aws_ids
+
+    if aws_ids.KEY_ARN.match(target):
+        return key_html(names, target)
+    if console.principal_url(target):
+        return principal_html(names, target)
+    if console.scp_url(target):
+        name = names.scp_names.get(target)
+        return name_html(f"SCP {name}" if name else target, target, console.scp_url(target))
+    return f"<code>{html.escape(target)}</code>"
+
+
 def scp_id_of(policy_label: str) -> str | None:
     """The SCP id in a kit.policy Policy name `scp:<target>/<p-id>`, else None."""
     match = _SCP_LABEL.match(policy_label)
@@ -131,5 +152,6 @@ def shorten_arns(text_value: str, names: Names, arns: dict[str, Any]) -> str:
     for arn, kind in sorted(arns.items(), key=lambda item: -len(item[0])):
         if arn and html.escape(arn) in out:  # a placeholder first, so a shorter ARN never matches inside a title
             out = out.replace(html.escape(arn), f"\x00{len(rendered)}\x00")
-            rendered.append(key_html(names, arn) if kind == "key" else principal_html(names, arn))
+            rendered.append(key_html(names, arn) if kind == "key" else
+                            name_html(names.principal_name(arn), arn, console.principal_url(arn)))
     return re.sub("\x00(\\d+)\x00", lambda m: rendered[int(m.group(1))], out)

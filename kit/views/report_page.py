@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kit.views import console
+from kit.views.change import change_section_of
 from kit.diagnose.roles import ROLE_WORDS
 from kit.views.html import STATUS_ROLES as STATUS_ROLE
 from kit.views.html import causes, frame_table, gaps_block, plain, stylesheet, text
-from kit.views.names import Names, key_html, name_html, principal_html, scp_id_of, shorten_arns
+from kit.views.names import Names, key_html, name_html, principal_html, scp_id_of, shorten_arns, target_html
 from kit.views.timeline import points_from_timeline, timeline_svg
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ def report_page(findings: Findings, shown: Mapping[str, Any], frames: Frames | N
     instance = _instance_row(frames, findings.instance_id)
     parts = [stylesheet(), '<div class="kit-report kit-page">', _header(shown, instance),
              '<section class="kit-answer" id="answer">', verdict_block(shown, names, findings),
-             fix_block(shown.get("remediation") or [], shown), WHAT_CHANGED_SLOT, "</section>",
+             fix_block(shown.get("remediation") or [], shown, names), WHAT_CHANGED_SLOT,
+             change_section_of(findings, shown.get("verdict") or None), "</section>",
              proof_block(findings, shown, names), changes_block(shown.get("remediation") or []),
              appendix_block(findings, shown, names, frames), "</div>"]
     return "".join(parts)
@@ -77,7 +79,7 @@ def verdict_block(shown: Mapping[str, Any], names: Names, findings: Findings | N
     cause = str(verdict.get("cause") or "undetermined")
     meta = causes().get(cause, {"title": cause, "tone": "unknown"})
     principal, key = verdict.get("principal_arn"), verdict.get("key_arn")
-    arns = {a: k for a, k in ((principal, "principal"), (key, "key")) if isinstance(a, str) and a}
+    arns = _verdict_arns(shown)
     rows = [("Cause", f"<code>{text(cause)}</code>")]
     if verdict.get("denied_by"):
         words = causes().get("denied_by", {}).get(verdict["denied_by"], "")
@@ -119,7 +121,7 @@ def confidence_reason(shown: Mapping[str, Any], findings: Findings | None) -> st
     return "; ".join(reasons) + "."
 
 
-def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]) -> str:
+def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any], names: Names | None = None) -> str:
     """The fix on the first screen: the first proposed change (verified first), its document, and how many
     other forms and changes follow below."""
     if not remediation:
@@ -127,20 +129,31 @@ def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]
                 "last part of the verdict above.</p></div>")
     ordered = sorted(range(len(remediation)), key=lambda i: (not remediation[i].get("verified"), i))
     first = remediation[ordered[0]]
-    verified = bool(first.get("verified"))
-    badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
-             else '<span class="kit-status kit-status-unverified">not verified</span>')
+    badge = verification_badge(first)
     others = len(remediation) - 1
     more = (f'<p class="kit-muted">{others} more form{"s" if others > 1 else ""} and change{"s" if others > 1 else ""}'
             ' (AWS CLI, Terraform, the other side) under <a href="#changes">Every proposed change</a>.</p>'
             if others else "")
     return (f'<div class="kit-fix" data-remediation="first"><h2>The fix {badge}</h2>'
             f"<p><b>{text(first.get('title') or first.get('kind'))}</b>"
-            + (f" for <code>{text(first.get('target'))}</code>" if first.get("target") else "") + "</p>"
-            + (f"<p>{text(first.get('explanation'))}</p>" if first.get("explanation") else "")
+            + (f" for {target_html(names or Names(), str(first.get('target')))}" if first.get("target") else "") + "</p>"
+            + (f"<p>{shorten_arns(str(first.get('explanation')), names or Names(), _verdict_arns(shown))}</p>"
+               if first.get("explanation") else "")
             + document_html(first.get("document"), compact=True)
             + (f'<p class="kit-muted">{text(first.get("note"))}</p>' if first.get("note") else "")
             + more + "</div>")
+
+
+def verification_badge(item: Mapping[str, Any]) -> str:
+    """How far the kit checked a proposed change: verified, verified as far as the evidence goes, not verified,
+    or an operational step (nothing for the evaluator to check)."""
+    if item.get("change_set") == "operational":
+        return '<span class="kit-status kit-status-skipped">operational step</span>'
+    if item.get("verified") and item.get("verification") == "verified-in-evidence":
+        return '<span class="kit-status kit-status-verified">verified in the evidence</span>'
+    if item.get("verified"):
+        return '<span class="kit-status kit-status-verified">verified</span>'
+    return '<span class="kit-status kit-status-unverified">not verified</span>'
 
 
 def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> str:
@@ -156,7 +169,7 @@ def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> s
             rows = rows.drop(columns=[c for c in REASONING_COLUMNS if c in rows.columns])
         parts.append(f'<div class="kit-step kit-step-cause" data-step="{text(the_cause.get("id"))}">'
                      f"<h3>{role_badge('cause')} {text(the_cause.get('title'))}</h3>"
-                     f"<p>{text(the_cause.get('detail'))}</p>"
+                     f"<p>{shorten_arns(str(the_cause.get('detail') or ''), names, _verdict_arns(shown))}</p>"
                      + (frame_table(rows, caption="Evidence", max_rows=12) if rows is not None else "") + "</div>")
     else:
         parts.append('<p class="kit-muted">No single step shows the cause: see every step in the appendix.</p>')
@@ -250,9 +263,7 @@ def changes_block(remediation: Sequence[Mapping[str, Any]]) -> str:
     shown_keys = {"kind", "target", "document", "verified", "title", "explanation", "note"}
     first = min(range(len(remediation)), key=lambda i: (not remediation[i].get("verified"), i)) + 1
     for number, item in enumerate(remediation, 1):
-        verified = bool(item.get("verified"))
-        badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
-                 else '<span class="kit-status kit-status-unverified">not verified</span>')
+        badge = verification_badge(item)
         extra = "".join(f"<li><b>{text(k.replace('_', ' '))}</b>: {_value_html(v)}</li>"
                         for k, v in item.items() if k not in shown_keys and plain(v))
         above = ' <span class="kit-muted">(the fix shown above)</span>' if number == first else ""
@@ -355,6 +366,13 @@ def _instance_row(frames: Frames | None, instance_id: str) -> dict[str, Any]:
         return {}
     match = frames.instances[frames.instances["instance_id"] == instance_id]
     return {str(k): v for k, v in match.iloc[0].to_dict().items()} if len(match) else {}
+
+
+def _verdict_arns(shown: Mapping[str, Any]) -> dict[str, str]:
+    """The verdict's principal and key ARNs, for writing them as short names in its texts."""
+    verdict = shown.get("verdict") or {}
+    pairs = ((verdict.get("principal_arn"), "principal"), (verdict.get("key_arn"), "key"))
+    return {a: k for a, k in pairs if isinstance(a, str) and a}
 
 
 def _value_html(value: Any) -> str:
