@@ -7,7 +7,8 @@ it, and runs the investigation notebook's cells in that kernel as JupyterLab wou
 section on screen). Then changes controls the way the widgets' callbacks do, and times each change from the
 request to the kernel going idle, i.e. after every re-rendered section has been sent (iopub), per kind:
 
-- pick, new instance: an instance not investigated yet in this kernel (its evidence is read);
+- pick, new instance: an instance not picked yet in this kernel (its evidence is read, or was read in the
+  background since the table listed it: the notebook investigates the newest listed instances ahead);
 - pick, seen before: back to an instance already investigated (its evidence is reused);
 - window, new: a window preset not used yet for this instance; window, seen: back to one already used;
 - what-if: Re-evaluate in the what-if editor (the proposed fix; nothing is collected).
