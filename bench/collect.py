@@ -5,8 +5,9 @@
 Runs the collection N times back to back with the simulator's 2 requests/s LookupEvents throttle on, the
 same with it off as the baseline, and once more throttled while a competing client of the account spends
 the LookupEvents budget just before each of the kit's lookups (so every lookup is throttled and retried);
-prints per run the AWS calls made (the kit's count; the budget is 20), the HTTP requests sent (retries
-included), the LookupEvents calls, and wall time (for the contended runs it includes the competing
+prints per run the AWS calls made (the kit's count; the budget is 20 for the incident, plus the look-back for
+changes, whose own budget is printed: kit.collect.change_lookups.lookup_budget queries of change_max_pages pages
+each), the HTTP requests sent (retries included), the LookupEvents calls, and wall time (for the contended runs it includes the competing
 client's own requests); then the medians and the ratios to the baseline.
 """
 
@@ -22,6 +23,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from kit.collect.change_lookups import lookup_budget, principal_policy_arns
+from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.simulate import SimulatedAccount
 
@@ -63,8 +66,17 @@ def collect_once(sim: SimulatedAccount, scenario: Any, compete: bool = False) ->
     evidence = collect_live(scenario.instance_id, scenario.region, session=session)
     wall = time.perf_counter() - started
     lookups = sum(c["operation"] == "cloudtrail:LookupEvents" for c in evidence.calls)
-    return {"calls": len(evidence.calls), "requests": len(sent), "lookups": lookups, "wall": wall,
-            "gaps": len(evidence.gaps), "documents": len(evidence.documents)}
+    since = (evidence.parameters.get("change_window") or {}).get("start")
+    changes = sum(c["operation"] == "cloudtrail:LookupEvents" and c["params"].get("StartTime") == since
+                  for c in evidence.calls)
+    principal = evidence.parameters.get("launching_principal") or {}
+    policies = principal_policy_arns(evidence.documents.get("iam.get-account-authorization-details.json"),
+                                     principal.get("kind"), principal.get("name"))
+    budget = lookup_budget(len(evidence.parameters.get("keys") or []), len(policies),
+                           "ec2.get-ebs-default-kms-key-id.json" in evidence.documents)
+    return {"calls": len(evidence.calls) - changes, "requests": len(sent), "lookups": lookups, "wall": wall,
+            "gaps": len(evidence.gaps), "documents": len(evidence.documents), "changes": changes,
+            "change_budget": budget * CollectWindow().change_max_pages}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                 results[label] = [collect_once(sim, scenario, compete) for _ in range(args.runs)]
 
     print(f"scenario {args.scenario} ({scenario.instance_id}), {args.runs} back-to-back runs each")
-    print(f"{'':14}{'calls':>6}{'requests':>10}{'lookups':>9}{'wall s':>9}{'docs':>6}{'gaps':>6}")
+    print(f"{'':14}{'calls':>6}{'changes':>8}{'requests':>10}{'lookups':>9}{'wall s':>9}{'docs':>6}{'gaps':>6}")
     for label, runs in results.items():
         for i, run in enumerate(runs, 1):
-            print(f"{label + ' #' + str(i):14}{run['calls']:>6}{run['requests']:>10}{run['lookups']:>9}"
+            print(f"{label + ' #' + str(i):14}{run['calls']:>6}{run['changes']:>8}{run['requests']:>10}{run['lookups']:>9}"
                   f"{run['wall']:>9.3f}{run['documents']:>6}{run['gaps']:>6}")
     off = statistics.median(r["wall"] for r in results["throttle off"])
     on = statistics.median(r["wall"] for r in results["throttle on"])
@@ -97,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median wall: throttle off {off:.3f}s, throttle on {on:.3f}s (ratio {on / off:.2f}x), "
           f"throttle on with a competing client {contended:.3f}s (ratio {contended / off:.2f}x)")
     print(f"calls per collection: at most {calls} (budget {CALL_BUDGET}: {'ok' if calls <= CALL_BUDGET else 'OVER'})")
-    return 0 if calls <= CALL_BUDGET else 1
+    changes = max(r["changes"] for runs in results.values() for r in runs)
+    change_budget = max(r["change_budget"] for runs in results.values() for r in runs)
+    print(f"change look-back calls per collection: at most {changes} (budget for this incident {change_budget}: "
+          f"the instance + keys + the launcher + its managed policies (at most 10) + 2 EBS-default look-ups when EC2 picked the key, "
+          f"x {CollectWindow().change_max_pages} pages each: {'ok' if changes <= change_budget else 'OVER'})")
+    return 0 if calls <= CALL_BUDGET and changes <= change_budget else 1
 
 
 if __name__ == "__main__":

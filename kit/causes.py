@@ -18,7 +18,7 @@ import yaml
 from kit.errors import BadInput
 
 SOURCE = "kit/causes.yaml"
-TONES = ("bad", "good", "unknown", "neutral")
+TONES = ("bad", "not-kms", "good", "unknown", "neutral")
 STATE_REASON_KINDS = ("kms-candidate", "cause", "not-a-launch-failure")
 
 
@@ -49,13 +49,14 @@ class Cause:
     id: str
     kind: str  # kms | lookalike | not-a-failure | undetermined
     title: str
-    tone: str  # bad | good | unknown | neutral
+    tone: str  # bad | not-kms | good | unknown | neutral
     summary: str  # str.format template of the verdict summary
     denied_by: tuple[str, ...] = ()  # denied_by words allowed with this cause; () = denied_by is null
     key_states: tuple[str, ...] = ()  # KMS KeyState values that make this cause
     kms_errors: tuple[str, ...] = ()  # CloudTrail KMS error kinds that make this cause
     state_reasons: tuple[StateReasonCode, ...] = ()
     lookalike: CauseLookalike | None = None
+    shown_by: tuple[str, ...] = ()  # steps (kit/diagnose/steps.yaml ids) whose failure is this cause, first first
 
     @property
     def state_reason_codes(self) -> tuple[str, ...]:
@@ -223,6 +224,7 @@ def _cause(cause_id: str, entry: Any, kind_table: dict[str, CauseKind], words: d
         kms_errors=tuple(str(e) for e in entry.get("kms_errors") or ()),
         state_reasons=_reasons(reasons, f"{where}.state_reasons", reads_as or "", cause_id,
                                cause_id if kind == "lookalike" else None),
+        shown_by=tuple(str(s) for s in entry.get("shown_by") or ()),
         lookalike=None if lookalike is None else CauseLookalike(
             _text(lookalike, "title", f"{where}.lookalike"),
             _text(lookalike, "evidence", f"{where}.lookalike"),

@@ -1,4 +1,4 @@
-"""The `kit` command line (contracts.md section 1).
+"""The `kit` command line (docs/contracts.md section 1).
 
 Each subcommand is declared here and implemented by a `run(args) -> int` function in the module that
 owns it, imported only when that subcommand runs (no import-time work for the others).
@@ -20,11 +20,13 @@ COMMANDS: dict[str, str] = {
     "simulate": "kit.simulate.command:run_simulate",
     "scenarios": "kit.simulate.command:run_scenarios",
     "collect": "kit.collect.command:run",
-    "investigate": "kit.report.investigate:run",
+    "investigate": "kit.batch.entry:run",
     "batch": "kit.batch.command:run_batch",
     "scan": "kit.batch.command:run_scan",
+    "postmortem": "kit.postmortem.run:run",
     "policy": "kit.policy.command:run",
     "notebooks": "kit.report.notebooks:run",
+    "athena": "kit.collect.athena_ddl:run",
 }
 
 
@@ -90,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_window(collect)
 
     investigate = sub.add_parser("investigate", help="headless investigation: notebook, report.html, findings.json")
-    _add_target(investigate)
+    investigate.add_argument("--instance-id", default="", help="the instance (or one of the three options below)")
+    investigate.add_argument("--region", required=True)
+    investigate.add_argument("--asg", default="", metavar="NAME",
+                             help="an Auto Scaling group: investigate its failed launches (several: a batch)")
+    investigate.add_argument("--fleet-id", default="", metavar="ID",
+                             help="an EC2 Fleet (fleet-...) or Spot Fleet request (sfr-...): its failed instances")
+    investigate.add_argument("--error-text", default="", metavar="TEXT",
+                             help="a pasted console, Auto Scaling or Terraform error message")
     investigate.add_argument("--source", default="live", help="live | bundle:DIR | cli:DIR")
     investigate.add_argument("--profile")
     investigate.add_argument("--role-arn")
@@ -98,15 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
     investigate.add_argument("--out", required=True, help="report folder")
     _add_window(investigate)
 
-    batch = sub.add_parser("batch", help="one investigation per parameter file, plus index.html and summary.json")
+    batch = sub.add_parser("batch", help="one investigation per parameter file, plus index.html (grouped by change, "
+                           "then cause), summary.json, incidents.csv, timeline.jsonl")
     batch.add_argument("params", nargs="+", metavar="PARAMS.yaml")
     batch.add_argument("--out", required=True)
     batch.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
     batch.add_argument("--no-shared-evidence", action="store_true",
                        help="let each notebook collect its own evidence instead of sharing calls per account")
 
+    postmortem = sub.add_parser("postmortem", help="the postmortem of a kit batch folder: DIR/postmortem.html "
+                                "(groups by change and cause, blast radius, failures over time, impact/trigger/fix)")
+    postmortem.add_argument("batch_dir", metavar="DIR", help="a folder written by kit batch")
+    postmortem.add_argument("--out", help="where to write postmortem.html (default: DIR/postmortem.html)")
+
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
-    scan.add_argument("--region", action="append", dest="regions", metavar="REGION", required=True)
+    scan.add_argument("--region", action="append", dest="regions", metavar="REGION",
+                      help="Region to scan (repeatable; required unless --cloudtrail-source, where it narrows)")
+    scan.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX|athena:DB.TABLE",
+                      help="find the failures in the trail instead (every account and Region): its log files in a "
+                           "folder or S3 (one pass), or an Athena table (one query)")
     scan.add_argument("--role-name", help="role to assume in each account")
     scan.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID")
     scan.add_argument("--since", help="ISO time: only failures after this")
@@ -114,9 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--profile", help="AWS profile to read (or to assume the roles) with")
     scan.add_argument("--out", required=True, help="folder for the parameter files")
 
+    athena = sub.add_parser("athena", help="Amazon Athena helpers for CloudTrail")
+    athena_sub = athena.add_subparsers(dest="athena_command", metavar="SUBCOMMAND", required=True)
+    ddl = athena_sub.add_parser("ddl", help="print the CloudTrail table's CREATE statement (partition projection)")
+    ddl.add_argument("--bucket", required=True, help="the trail's S3 bucket")
+    ddl.add_argument("--prefix", default="", help="the trail's S3 key prefix, if any")
+    ddl.add_argument("--org-id", default="", help="organisation trail: the organization id (o-xxxx)")
+    ddl.add_argument("--accounts", nargs="+", default=[], metavar="ACCOUNT_ID",
+                     help="accounts to project (default: injected, each query names its accounts)")
+    ddl.add_argument("--regions", nargs="+", default=[], metavar="REGION",
+                     help="Regions to project (default: every Region of the standard partition)")
+    ddl.add_argument("--database", default="default")
+    ddl.add_argument("--table", default="cloudtrail_logs")
+    ddl.add_argument("--range-start", default="2020-01-01", help="first projected day (YYYY-MM-DD)")
+
     policy = sub.add_parser("policy", help="the offline IAM/KMS authorization evaluator")
     policy_sub = policy.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
-    check = policy_sub.add_parser("check", help="evaluate one authorization request (contracts.md section 4)")
+    check = policy_sub.add_parser("check", help="evaluate one authorization request (docs/contracts.md section 4)")
     check.add_argument("case", metavar="CASE.json")
 
     notebooks = sub.add_parser("notebooks", help="list the notebooks the kit ships, or copy them to open in JupyterLab")
@@ -136,4 +169,5 @@ def _add_window(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-after", type=int, default=None, metavar="MINUTES",
                         help="widen the CloudTrail window after the incident")
     parser.add_argument("--cloudtrail-source", default=None,
-                        help="lookup (default), a local log folder, or s3://bucket/prefix")
+                        help="lookup (default), a local log folder, s3://bucket/prefix, or "
+                             "athena:DATABASE.TABLE[?workgroup=W&output=s3://bucket/prefix/]")

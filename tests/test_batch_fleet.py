@@ -145,8 +145,9 @@ def test_index_links_resolve_and_it_works_offline(batch) -> None:
     html = (out / "index.html").read_text()
     page = _Page()
     page.feed(html)
-    assert page.headers[:3] == ["Instance", "Account", "Region"]
-    assert {"Cause", "Principal", "Key", "Confidence", "Report"} <= set(page.headers)
+    assert page.headers[:5] == ["Incident time", "Instance", "Name", "Account", "Region"]
+    assert {"Investigation", "Verdict", "Cause", "Principal", "Key", "Fix owner", "Fix verified", "Confidence",
+            "Group", "Report"} <= set(page.headers)
     body = [row for row in page.rows if row]
     assert len(body) == 7
     assert len(page.links) == 7

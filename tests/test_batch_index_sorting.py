@@ -39,20 +39,23 @@ def test_clicking_a_header_sorts_and_a_second_click_reverses(playwright_driver, 
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(path.as_uri())
 
+        headers = page.eval_on_selector_all("#incidents thead th", "cells => cells.map(c => c.textContent.trim())")
+        instance, cause = headers.index("Instance"), headers.index("Cause")
+
         def column(index: int) -> list[str]:
             return page.eval_on_selector_all(
                 "#incidents tbody tr", f"rows => rows.map(r => r.cells[{index}].textContent.trim())")
 
-        assert column(0) == [e["instance_id"] for e in entries]  # summary order until clicked
+        assert column(instance) == [e["instance_id"] for e in entries]  # summary order until clicked
         page.click("th:has-text('Cause')")
-        causes = column(4)
+        causes = column(cause)
         assert causes == sorted(causes)
-        assert column(0) == ["i-0000000000000000c", "i-0000000000000000b", "i-0000000000000000a"]
+        assert column(instance) == ["i-0000000000000000c", "i-0000000000000000b", "i-0000000000000000a"]
         assert page.get_attribute("th:has-text('Cause')", "aria-sort") == "ascending"
         page.click("th:has-text('Cause')")
-        assert column(4) == sorted(causes, reverse=True)
+        assert column(cause) == sorted(causes, reverse=True)
         page.click("th:has-text('Instance')")
-        assert column(0) == sorted(e["instance_id"] for e in entries)
+        assert column(instance) == sorted(e["instance_id"] for e in entries)
         assert page.get_attribute("th:has-text('Cause')", "aria-sort") is None
         assert errors == []
     finally:

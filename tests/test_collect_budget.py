@@ -11,11 +11,21 @@ from collections import Counter
 import pytest
 import yaml
 
+from kit.collect.change_lookups import lookup_budget
+from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.simulate.catalogue import parse_scenario
 from kit.simulate.seeder import Seeder
 
-BUDGET = 20
+BUDGET = 20  # the incident itself; the look-back for changes has its own budget (kit.collect.change_lookups)
+NO_LOOK_BACK = CollectWindow(change_lookback_days=0)
+
+
+def change_calls(evidence) -> list[dict]:
+    """The LookupEvents calls of the look-back for changes (they start at the change window's start)."""
+    window = evidence.parameters.get("change_window") or {}
+    return [c for c in evidence.calls if c["operation"] == "cloudtrail:LookupEvents"
+            and c["params"].get("StartTime") == window.get("start")]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +45,7 @@ def four_volumes_two_keys(sim):
 
 def test_four_volumes_and_two_keys_fit_the_budget(sim, sim_env, four_volumes_two_keys):
     seeded = four_volumes_two_keys
-    evidence = collect_live(seeded.instance_id, seeded.region)
+    evidence = collect_live(seeded.instance_id, seeded.region, window=NO_LOOK_BACK)
     operations = Counter(c["operation"] for c in evidence.calls)
     assert len(evidence.calls) <= BUDGET, operations
     volumes = evidence.documents["ec2.describe-volumes.json"]["Volumes"]
@@ -54,9 +64,24 @@ def test_four_volumes_and_two_keys_fit_the_budget(sim, sim_env, four_volumes_two
 def test_the_seed_fits_the_budget_and_every_lookup_is_bounded(sim, sim_env):
     seed = sim.scenario("seed")
     evidence = collect_live(seed.instance_id, seed.region)
-    assert len(evidence.calls) <= BUDGET
+    assert len(evidence.calls) - len(change_calls(evidence)) <= BUDGET
     for call in evidence.calls:
         if call["operation"] == "cloudtrail:LookupEvents":
             params = call["params"]
             assert params["StartTime"] < params["EndTime"] and params["MaxResults"] == 50
             assert len(params["LookupAttributes"]) == 1
+
+
+def test_the_look_back_for_changes_keeps_its_own_stated_budget(sim, sim_env, four_volumes_two_keys):
+    """Two keys and a user with no managed policy: one look-up per key and one for the user, each bounded."""
+    seeded = four_volumes_two_keys
+    evidence = collect_live(seeded.instance_id, seeded.region)
+    window = CollectWindow()
+    changes = change_calls(evidence)
+    budget = lookup_budget(keys=2, policies=0, ebs_default=False)
+    assert 0 < len(changes) <= budget * window.change_max_pages
+    assert len(evidence.calls) - len(changes) <= BUDGET
+    for call in changes:
+        assert len(call["params"]["LookupAttributes"]) == 1 and call["params"]["MaxResults"] == 50
+    start = evidence.parameters["change_window"]["start"]
+    assert start < evidence.parameters["cloudtrail_window"]["start"]  # looks back further than the incident

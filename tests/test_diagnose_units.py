@@ -186,7 +186,7 @@ def test_step_catalogue_metadata_is_data_and_every_step_has_its_function():
                                         "lookalikes"]
     for step in steps:
         assert step["title"] and step["checks"] and "seed_step" in step
-        assert set(step) <= {"id", "title", "checks", "seed_step"}, f"{step['id']}: keys nothing reads"
+        assert set(step) <= {"id", "title", "checks", "seed_step", "symptom_of"}, f"{step['id']}: keys nothing reads"
 
 
 def test_every_catalogue_step_has_a_function_and_every_function_a_catalogue_step():

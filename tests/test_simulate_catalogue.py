@@ -44,6 +44,24 @@ def test_kit_simulate_unknown_scenario_exits_2_listing_the_names():
     assert all(name in result.stderr for name in NAMES)
 
 
+def launch_calls_by_name(sim_client, seeded, instance: dict) -> list[dict]:
+    """The launch calls tied to the instance by its fleet or Spot request id (looked up by event name, as the
+    kit does: CloudTrail's lookup of the instance id does not return them)."""
+    from kit.frames.launch_paths import instance_links, launch_paths, record_names_instance
+
+    links = instance_links(instance)
+    cloudtrail = sim_client("cloudtrail", region=seeded.region)
+    found = []
+    for path in launch_paths().values():
+        if not path.lookup or not links.get(path.lookup):
+            continue
+        for page in cloudtrail.get_paginator("lookup_events").paginate(
+                LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": path.event_name}]):
+            found += [r for r in (json.loads(e["CloudTrailEvent"]) for e in page["Events"])
+                      if record_names_instance(r, seeded.instance_id, links)]
+    return found
+
+
 def events_about(sim_client, seeded) -> list[dict]:
     """Every record naming the scenario's instance, directly or as the grantee of EC2's KMS calls."""
     cloudtrail = sim_client("cloudtrail", region=seeded.region)
@@ -119,10 +137,14 @@ def test_seeded_scenario_is_internally_consistent(sim, sim_client, name):
     # events: the launch call, then EC2's KMS calls naming this instance and its volumes
     records = events_about(sim_client, seeded)
     launches = [r for r in records if r["eventName"] in ("StartInstances", "RunInstances")]
+    launches += launch_calls_by_name(sim_client, seeded, instance)  # CreateFleet, a Spot request
     assert launches, "the launch call is in CloudTrail"
     launch = launches[0]
     assert "errorCode" not in launch
-    assert launch["userIdentity"]["arn"].split("/")[-2 if kind != "user" else -1] in principal
+    requester = spec["instance"].get("requested_by")  # a Spot request: the requester calls, the principal launches
+    caller_kind = requester["type"] if requester else kind
+    caller = launch["userIdentity"]["arn"].split("/")[-1 if caller_kind == "user" else -2]
+    assert caller in (requester["name"] if requester else principal)
     kms_records = [r for r in records if r["eventSource"] == "kms.amazonaws.com"]
     assert len(kms_records) >= len(spec.get("kms_calls") or [])
     for record in kms_records:

@@ -136,12 +136,70 @@ def _organizations(operation: str) -> Callable[..., None]:
             "DescribeOrganizationalUnit": lambda: [org.describe_organizational_unit(
                 OrganizationalUnitId=ou["Id"])["OrganizationalUnit"]],
             "ListAccountsForParent": lambda: org.list_accounts_for_parent(ParentId=ou["Id"])["Accounts"],
+            # a delegated administrator's SCP update (the same description again: nothing changes)
+            "UpdatePolicy": lambda: [org.update_policy(PolicyId=policy, Description=org.describe_policy(
+                PolicyId=policy)["Policy"]["PolicySummary"].get("Description") or "SCP")["Policy"]],
         }
         assert calls[operation]()
     return check
 
 
+def _key_state_by_arn(operation: str) -> Callable[..., None]:
+    def check(sim, client, key: dict[str, str]) -> None:
+        kms = client("kms", SPARE_REGION)                 # moto alone: 500 for a key ARN here
+        if operation == "CancelKeyDeletion":
+            kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+        if operation == "EnableKey":
+            kms.disable_key(KeyId=key["KeyId"])
+        getattr(kms, {"EnableKey": "enable_key", "CancelKeyDeletion": "cancel_key_deletion",
+                      "DisableKey": "disable_key"}[operation])(KeyId=key["Arn"])
+        state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+        assert state == {"EnableKey": "Enabled", "CancelKeyDeletion": "Disabled", "DisableKey": "Disabled"}[operation]
+        kms.enable_key(KeyId=key["KeyId"])
+    return check
+
+
+def _athena(operation: str) -> Callable[..., None]:
+    def check(sim, client, key: dict[str, str]) -> None:
+        from kit.collect.athena_ddl import cloudtrail_ddl
+        from kit.simulate.logs import trail_bucket
+
+        athena = client("athena")
+        out = {"ResultConfiguration": {"OutputLocation": "s3://kit-dispatch-results/"}}
+        ddl = cloudtrail_ddl(bucket=trail_bucket(MEMBER), accounts=[MEMBER], regions=["eu-west-1"],
+                             table="dispatch_trail")
+        created = athena.start_query_execution(QueryString=ddl, **out)["QueryExecutionId"]
+        assert athena.get_query_execution(QueryExecutionId=created)["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+        if operation == "GetTableMetadata":       # moto has no tables from DDL
+            table = athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="default",
+                                              TableName="dispatch_trail")["TableMetadata"]
+            assert [k["Name"] for k in table["PartitionKeys"]] == ["account", "region", "timestamp"]
+            return
+        query = athena.start_query_execution(QueryString="SELECT count(*) AS n FROM default.dispatch_trail "
+                                                         "WHERE eventname = ?", ExecutionParameters=["'CreateGrant'"],
+                                             **out)["QueryExecutionId"]
+        execution = athena.get_query_execution(QueryExecutionId=query)["QueryExecution"]
+        assert execution["Statistics"]["DataScannedInBytes"] > 0                # moto scans nothing
+        rows = athena.get_query_results(QueryExecutionId=query)["ResultSet"]["Rows"]
+        assert rows[0]["Data"] == [{"VarCharValue": "n"}] and int(rows[1]["Data"][0]["VarCharValue"]) > 0
+    return check
+
+
+def _fleet_history(sim, client, key: dict[str, str]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    seeded = sim.scenario("karpenter-create-fleet")
+    ec2 = client("ec2", seeded.region)
+    tags = ec2.describe_instances(InstanceIds=[seeded.instance_id])["Reservations"][0]["Instances"][0]["Tags"]
+    fleet_id = {t["Key"]: t["Value"] for t in tags}["aws:ec2:fleet-id"]
+    history = ec2.describe_fleet_history(FleetId=fleet_id, StartTime=datetime.now(timezone.utc) - timedelta(days=2))
+    assert [r["EventInformation"]["InstanceId"] for r in history["HistoryRecords"]] == [seeded.instance_id]
+
+
 CHECKS: dict[tuple[str, str], Callable[..., None]] = {
+    **{("athena", op): _athena(op)
+       for op in ("StartQueryExecution", "GetQueryExecution", "GetQueryResults", "GetTableMetadata")},
+    ("ec2", "DescribeFleetHistory"): _fleet_history,
     ("cloudtrail", "LookupEvents"): _lookup_events,
     ("ec2", "StartInstances"): _start_instances,
     ("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default,
@@ -150,10 +208,11 @@ CHECKS: dict[tuple[str, str], Callable[..., None]] = {
        for op in ("RunInstances", "CreateVolume", "CopySnapshot", "CreateSnapshot", "CreateSnapshots")},
     ("autoscaling", "DescribeScalingActivities"): _scaling_activities,
     **{("kms", op): _kms_foreign(op) for op in ("DescribeKey", "ListGrants")},
+    **{("kms", op): _key_state_by_arn(op) for op in ("EnableKey", "CancelKeyDeletion", "DisableKey")},
     **{("organizations", op): _organizations(op) for op in (
         "ListRoots", "ListParents", "ListChildren", "ListPoliciesForTarget", "DescribePolicy", "ListPolicies",
         "ListTargetsForPolicy", "DescribeAccount", "ListAccounts", "ListOrganizationalUnitsForParent",
-        "DescribeOrganizationalUnit", "ListAccountsForParent")},
+        "DescribeOrganizationalUnit", "ListAccountsForParent", "UpdatePolicy")},
 }
 
 

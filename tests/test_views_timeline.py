@@ -15,7 +15,7 @@ def test_points_keep_each_moment_in_its_lane_with_the_kms_failure_marked(sim, si
     timeline = diagnose(collect_live(seeded.instance_id, seeded.region)).timeline
     assert list(timeline.columns) == COLUMNS
     points = points_from_timeline(timeline)
-    assert list(points.columns) == ["time", "lane", "label", "error"]
+    assert list(points.columns) == ["time", "lane", "label", "error", "approximate"]
     assert list(points["label"]) == list(timeline["label"]) and list(points["lane"]) == list(timeline["kind"])
     assert {"state", "launch", "kms"} <= set(points["lane"]) <= set(LANES)
     failed = points[points["error"]]

@@ -14,7 +14,8 @@ LOCK_FILE = ".kit-batch.lock"  # held (flock) by the batch writing into --out
 
 
 def run_batch(args: argparse.Namespace, *, notebook: Path | None = None) -> int:
-    """One investigation per parameter file, then DIR/index.html and DIR/summary.json (`notebook`: another
+    """One investigation per parameter file, then DIR/index.html, DIR/summary.json, DIR/incidents.csv and
+    DIR/timeline.jsonl (`notebook`: another
     notebook to run than the shipped one, for tests and callers from Python; the CLI has no such option).
 
     Exit 0 when the batch did its job (whatever the verdicts, whichever incidents failed), 2 when no
@@ -54,6 +55,8 @@ def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path |
     from kit.batch.schedule import BatchInterrupted, BatchOptions, run_incidents
     from kit.batch.shared import SharedEvidence
     from kit.batch.summary import build_summary, write_summary
+    from kit.postmortem.batch import Batch
+    from kit.postmortem.exports import write_exports
 
     incidents = load_incidents(args.params, out)
     options = BatchOptions(jobs=jobs, notebook=notebook)
@@ -68,6 +71,8 @@ def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path |
     summary = build_summary(outcomes, out, extra=extra)
     write_summary(summary, out)
     index = write_index(summary, out)
+    findings = {o.incident.name: o.findings for o in outcomes if o.findings}
+    exports = write_exports(Batch(folder=out, summary=summary, findings=findings))
     for outcome in outcomes:
         if outcome.status == "failed":
             print(f"kit batch: {outcome.incident.params_file}: failed: {outcome.error}", file=sys.stderr)
@@ -75,6 +80,8 @@ def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path |
     print(f"{counts['incidents']} incidents: {counts['ok']} ok, {counts['failed']} failed")
     print(f"index: {index}")
     print(f"summary: {out / 'summary.json'}")
+    print(f"exports: {', '.join(str(path) for path in exports)}")
+    print(f"postmortem: kit postmortem {out}")
     if interrupted:
         print(f"kit batch: interrupted: {counts.get('interrupted', 0)} incidents did not finish", file=sys.stderr)
         return 130
@@ -90,13 +97,26 @@ def run_scan(args: argparse.Namespace) -> int:
     Exit 0 when at least one account/Region was read (the others are listed as skipped), 1 when none was.
     """
     from kit.batch.scan import ScanRequest, scan, write_scan
+    from kit.params import is_athena_source
 
+    if is_athena_source(args.cloudtrail_source):
+        from kit.batch.scan_athena import run_athena_scan
+
+        return run_athena_scan(args)
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
-                                    since=args.since, profile=args.profile, until=args.until)
+                                    since=args.since, profile=args.profile, until=args.until,
+                                    cloudtrail_source=args.cloudtrail_source)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
-    result = scan(request)
+    if request.cloudtrail_source:
+        from kit.batch.trail_scan import scan_trail
+
+        result = scan_trail(request)
+        for gap in result.gaps:
+            print(f"kit scan: {gap['error']}: {gap['impact']}", file=sys.stderr)
+    else:
+        result = scan(request)
     written = write_scan(result, out)
     for target in result.targets:
         if target.error:

@@ -41,21 +41,25 @@ class ScanRequest:
     since: datetime | None = None
     profile: str = ""
     until: datetime | None = None
+    cloudtrail_source: str = ""  # a folder or s3:// prefix: scan the trail (kit.batch.trail_scan), any Region
 
     @classmethod
     def from_args(cls, *, regions: Sequence[str] | None, accounts: Sequence[str] | None = None,
                   role_name: str | None = None, since: str | None = None, profile: str | None = None,
-                  until: str | None = None) -> ScanRequest:
+                  until: str | None = None, cloudtrail_source: str | None = None) -> ScanRequest:
         """Check the command line's values; BadInput names the option and what it takes."""
-        if not regions:
+        if cloudtrail_source is not None and not (isinstance(cloudtrail_source, str) and cloudtrail_source.strip()):
+            raise BadInput("--cloudtrail-source", "a folder of CloudTrail log files or s3://bucket/prefix",
+                           cloudtrail_source)
+        if not regions and not cloudtrail_source:
             raise BadInput("--region", "at least one Region code like eu-west-1", regions)
-        for region in regions:
+        for region in regions or ():
             if not isinstance(region, str) or not REGION.match(region):
                 raise BadInput("--region", "a Region code like eu-west-1", region)
         for account in accounts or ():
             if not isinstance(account, str) or not ACCOUNT_ID.match(account):
                 raise BadInput("--account", "a 12-digit AWS account id", account)
-        if accounts and not role_name:
+        if accounts and not role_name and not cloudtrail_source:
             raise BadInput("--role-name", "the name of a role to assume in each --account (e.g. a read-only "
                            "auditor role)", role_name)
         if role_name and not accounts:
@@ -67,8 +71,11 @@ class ScanRequest:
         start, end = parse_time("--since", since), parse_time("--until", until)
         if start and end and start > end:
             raise BadInput("--until", "a time after --since", until)
-        return cls(regions=tuple(dict.fromkeys(regions)), accounts=tuple(dict.fromkeys(accounts or ())),
-                   role_name=role_name or "", since=start, profile=profile or "", until=end)
+        if cloudtrail_source and start is None:
+            raise BadInput("--since", "an ISO 8601 time: the start of the window to scan in the trail", since)
+        return cls(regions=tuple(dict.fromkeys(regions or ())), accounts=tuple(dict.fromkeys(accounts or ())),
+                   role_name=role_name or "", since=start, profile=profile or "", until=end,
+                   cloudtrail_source=(cloudtrail_source or "").strip())
 
     def role_arn(self, account: str, region: str) -> str:
         """The role to assume in `account` (partition from the Region)."""
@@ -91,12 +98,15 @@ class FailedLaunch:
     failed_at: str | None  # ISO 8601: the instance's incident time (LaunchTime / transition time)
     role_arn: str = ""
     params_file: str = ""
+    cloudtrail_source: str = ""  # set when the scan read a trail: the investigation reads it too
 
     def parameters(self, profile: str = "") -> dict[str, Any]:
         """The notebook's parameters for this instance (only what differs from the defaults)."""
         values: dict[str, Any] = {"instance_id": self.instance_id, "region": self.region}
         if self.role_arn:
             values["role_arn"] = self.role_arn
+        if self.cloudtrail_source:
+            values["cloudtrail_source"] = self.cloudtrail_source
         if profile:
             values["profile"] = profile
         validate(values, require_target=True)  # what is written is what `kit batch` accepts
@@ -126,6 +136,8 @@ class ScanResult:
     request: ScanRequest
     targets: list[TargetResult]
     scanned_at: str
+    gaps: list[dict[str, Any]] = field(default_factory=list)  # a trail scan's: files skipped, integrity findings
+    archive: dict[str, Any] | None = None  # a trail scan's: files chosen, read, skipped
 
     @property
     def instances(self) -> list[FailedLaunch]:
@@ -161,7 +173,7 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
         name = f"{account or 'account'}-{failed.region}-{failed.instance_id}.yaml"
         path = out / name
         header = _comment(f"kit scan {result.scanned_at}: {failed.instance_id} in {failed.region}"
-                          f"{', account ' + failed.account_id if failed.account_id else ''} is {failed.state}: "
+                          f"{', account ' + failed.account_id if failed.account_id else ''} is {failed.state or 'failed to launch'}: "
                           f"{failed.effective_reason or failed.state_reason_code or 'no state reason'} "
                           f"({failed.kind}{': ' + failed.cause if failed.cause else ''}) at "
                           f"{failed.failed_at or 'unknown time'}")
@@ -170,7 +182,7 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
         path.write_text(header + body, encoding="utf-8")
         failed.params_file = name
         written.append(path)
-    summary = {
+    summary: dict[str, Any] = {
         "schema": SCHEMA,
         "scanned_at": result.scanned_at,
         "since": result.request.since.isoformat() if result.request.since else None,
@@ -183,6 +195,10 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
         "instances": [asdict(f) for f in result.instances if f.params_file],
         "refused": refused,  # failed launches whose ids from AWS could not be written safely
     }
+    if result.request.cloudtrail_source:
+        summary["cloudtrail_source"] = result.request.cloudtrail_source
+        summary["archive"] = result.archive
+        summary["gaps"] = result.gaps
     (out / "scan-summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return written
 

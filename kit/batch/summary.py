@@ -1,4 +1,6 @@
-"""summary.json: one entry per incident of a batch, the verdict fields copied from its findings.json."""
+"""summary.json: one entry per incident of a batch, the verdict fields copied from its findings.json, plus the
+postmortem's fields (Name tag, incident time, verdict title, fix owner, change: kit.postmortem.groups) and the
+incidents grouped by change then cause (`groups`, additive)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.batch.incidents import Outcome
+from kit.postmortem.groups import group_incidents, incident_fields
 from kit.redact import redact_value
 from kit.report.files import write_text_atomically
 
@@ -32,6 +35,7 @@ def summary_entry(outcome: Outcome, batch_dir: Path) -> dict[str, Any]:
         "account_id": findings.get("account_id") or incident.account_id,
     }
     entry.update({name: verdict.get(name) for name in VERDICT_FIELDS})
+    entry.update(incident_fields(outcome.findings))
     entry.update({
         "error": outcome.error,
         "report": _relative(outcome.report, batch_dir) if outcome.report else None,
@@ -58,6 +62,7 @@ def build_summary(outcomes: Sequence[Outcome], batch_dir: Path, *, extra: dict[s
         counts["interrupted"] = interrupted
     summary: dict[str, Any] = {"schema": SCHEMA, "counts": counts}
     summary.update(extra or {})
+    summary["groups"] = group_incidents(incidents)
     summary["incidents"] = incidents
     return summary
 

@@ -11,15 +11,24 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from datetime import timedelta
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
-from kit.collect.principal import Principal, keys_in_kms_events, launching_principal, requested_keys, session_window
+from kit.collect.change_lookups import ChangeLookup, change_lookups, principal_policy_arns
+from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
+from kit.collect.principal import (DEFAULT_KEY_EVENT, Principal, keys_in_kms_events, launching_principal,
+                                   requested_keys, session_window, template_keys, template_reference)
 from kit.frames.cloudtrail import LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 from kit.frames.keyrefs import KeyResolver, key_id_of, region_of
+from kit.frames.launch_paths import instance_links, launch_paths
+
+
+CHANGE_LOOKBACK_DAYS = CollectWindow().change_lookback_days  # as live collection, by default
+CHANGE_MAX_ITEMS = str(CollectWindow().change_max_pages * PAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class FileSpec:
     key_lookup: tuple[str, ...] = ()
     kms_lookup: tuple[str, ...] = ()
     role_lookup: tuple[str, ...] = ()
+    change_lookup: tuple[str, ...] = ()
+    event_lookup: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,8 @@ def file_specs() -> tuple[FileSpec, ...]:
             key_lookup=tuple(f.get("key_lookup", ())),
             kms_lookup=tuple(f.get("kms_lookup", ())),
             role_lookup=tuple(f.get("role_lookup", ())),
+            change_lookup=tuple(f.get("change_lookup", ())),
+            event_lookup=tuple(f.get("event_lookup", ())),
         )
         for f in raw["files"]
     )
@@ -126,13 +139,22 @@ def cli_commands(
     kms_events: bool | None = None,
     ebs_defaults: bool = True,
     role_sessions: Sequence[RoleSession] = (),
+    changes: Sequence[ChangeLookup] = (),
+    changes_since: str | None = None,
+    trails: Sequence[tuple[str, str]] = (),
+    event_lookups: Sequence[str] = (),
+    launch_template: tuple[str | None, str | None] = (None, None),
 ) -> list[CliCommand]:
     """Every AWS CLI command of the cli: table for one instance, in checklist order.
 
     `key_ids` are key ARNs (preferred: they work cross-account) or key ids (resolved in `region` and
     `account_id`). `kms_events`: also look up every KMS event (`cloudtrail.lookup-events.kms.json`); by default
     only when no key is known. `ebs_defaults`: ask for the Region's EBS encryption defaults. `role_sessions`:
-    the role sessions whose creating AssumeRole* event to look up (session policies). `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
+    the role sessions whose creating AssumeRole* event to look up (session policies). `event_lookups`: event
+    names to look up in CloudTrail's 90 days (launch calls tied to the instance by its fleet or Spot request,
+    ModifyEbsDefaultKmsKeyId). `launch_template`: (id or name, version) of the template the launch used. `changes`: the look-ups
+    for what changed (kit.collect.change_lookups), from `changes_since` (ISO 8601) to now. `trails`: (name, ARN) of
+    each trail whose event selectors to read. `scp_targets` are the organization ids (account, OUs, root) whose parents and SCPs to
     list; with only `account_id` the walk starts at the account.
     """
     values: dict[str, Any] = {"instance_id": instance_id, "region": region}
@@ -146,6 +168,11 @@ def cli_commands(
         out.append(_command(spec("snapshots"), values, snapshot_ids=list(snapshot_ids)))
     if image_ids:
         out.append(_command(spec("images"), values, image_ids=list(image_ids)))
+    if launch_template[0]:
+        ref = launch_template[0]
+        out.append(_command(spec("launch-template-versions"), dict(
+            values, template=ref, template_version=launch_template[1] or "$Default",
+            template_option="--launch-template-id" if ref.startswith("lt-") else "--launch-template-name")))
     if ebs_defaults:
         out.append(_command(spec("ebs-encryption-by-default"), values))
         out.append(_command(spec("ebs-default-kms-key-id"), values))
@@ -167,10 +194,21 @@ def cli_commands(
     out += key_lookups
     if kms_events or (kms_events is None and not key_lookups):  # no key known yet: KMS events name it
         out.append(_command(lookup, dict(values, qualifier="kms"), lookup=list(lookup.kms_lookup), time_window=window))
+    for event_name in _unique(event_lookups):
+        out.append(_command(lookup, dict(values, qualifier=event_name, event_name=event_name),
+                            lookup=list(lookup.event_lookup), time_window=window))
     for session in role_sessions:
         session_values = dict(values, qualifier=session.role_name, role_arn=session.role_arn, start=session.start,
                               end=session.end)
         out.append(_command(lookup, session_values, lookup=list(lookup.role_lookup)))
+    for change in changes:
+        change_values = dict(values, qualifier=change.qualifier, region=change.region, attribute=change.attribute,
+                             value=change.value, start=changes_since or "", max_items=CHANGE_MAX_ITEMS)
+        argv = [a for a in lookup.change_lookup if changes_since or a not in ("--start-time", "{start}")]
+        out.append(_command(lookup, change_values, lookup=argv))
+    out.append(_command(spec("trails"), values))
+    for trail_name, trail_arn in trails:  # (name, ARN) of each trail DescribeTrails listed
+        out.append(_command(spec("event-selectors"), dict(values, trail_name=trail_name, trail_arn=trail_arn)))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:
@@ -205,7 +243,19 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
         scp_policy_ids=facts["scp_policy_ids"],
         ebs_defaults=facts["ebs_defaults"],
         role_sessions=facts["role_sessions"],
+        changes=facts["changes"],
+        changes_since=facts["changes_since"],
+        trails=trails_listed(documents),
+        event_lookups=facts["event_lookups"],
+        launch_template=facts["launch_template"],
     )
+
+
+def trails_listed(documents: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, ARN) of each trail in cloudtrail.describe-trails.json (none without the file)."""
+    listed = (documents.get("cloudtrail.describe-trails.json") or {}).get("trailList") or []
+    return [(str(t["Name"]), str(t.get("TrailARN") or t["Name"])) for t in listed
+            if isinstance(t, dict) and isinstance(t.get("Name"), str) and t["Name"]]
 
 
 def missing_commands(documents: Mapping[str, Any], instance_id: str, region: str) -> list[CliCommand]:
@@ -251,23 +301,36 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
             if ebs.get("SnapshotId") and not volumes:
                 snapshot_ids.append(ebs["SnapshotId"])
     records = _records(documents)
-    requested, implicit = requested_keys(records, instance_id)
+    links = instance_links(instance)
+    requested, implicit = requested_keys(records, instance_id, links)
     refs += requested
+    refs += template_keys(documents)
     # EC2 may have picked the key itself when the volumes are gone (or unknown) or the launch request
     # encrypts without naming a key: then the Region's defaults matter. An existing volume names its key.
     ebs_defaults = implicit or not volumes
     default = (documents.get("ec2.get-ebs-default-kms-key-id.json") or {}).get("KmsKeyId")
+    event_lookups = [p.event_name for p in launch_paths().values() if p.lookup and links.get(p.lookup)]
     if default and ebs_defaults:
         refs.append(default)
+        if not default.endswith("alias/aws/ebs"):
+            event_lookups.append(DEFAULT_KEY_EVENT)
     refs += [arn for arn in described if arn]  # a key someone described is one the investigation uses
     key_arns = [arn for arn in (resolver.resolve(r) for r in refs) if arn]
-    principal = launching_principal(records, instance_id)
+    principal = launching_principal(records, instance_id, links)
     if not key_arns:  # nothing names a key we can resolve: KMS events about the launch do (as live chooses)
         key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = _organization_chain(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
+    details = documents.get("iam.get-account-authorization-details.json")
+    kind, name = (principal.kind, principal.name) if principal else (None, None)
+    since = incident_time(instance)
     return {
+        "changes": change_lookups(region, list(_unique(key_arns)), kind, name,
+                                  principal_policy_arns(details if isinstance(details, dict) else None, kind, name),
+                                  ebs_default=ebs_defaults, instance_id=instance_id),
+        "changes_since": ((since - timedelta(days=CHANGE_LOOKBACK_DAYS, minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                          if since else None),
         "account_id": account_id,
         "key_arns": list(_unique(key_arns)),
         "image_ids": [instance["ImageId"]] if instance.get("ImageId") and volumes_gone else [],
@@ -277,6 +340,8 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "scp_policy_ids": policy_ids,
         "ebs_defaults": ebs_defaults,
         "role_sessions": _launching_sessions(principal),
+        "event_lookups": event_lookups,
+        "launch_template": template_reference(records, instance_id, instance, links),
     }
 
 

@@ -58,7 +58,7 @@ def load_cli_folder(directory: str | Path, instance_id: str | None = None, regio
         name = path.relative_to(folder).as_posix()
         found = spec_for_file(name)
         if found is None:
-            _skip(gaps, name, "unknown-file", f"{name} is not a file name the kit reads (contracts.md section 2); skipped.", "cli:" + name)
+            _skip(gaps, name, "unknown-file", f"{name} is not a file name the kit reads (docs/contracts.md section 2); skipped.", "cli:" + name)
             continue
         spec, qualifier = found
         try:

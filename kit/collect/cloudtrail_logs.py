@@ -1,15 +1,26 @@
 """CloudTrail from log archives instead of LookupEvents: a local folder or s3://bucket/prefix.
 
-Only the files of the incident window are read: date folders (`.../CloudTrail/<region>/YYYY/MM/DD/`)
-outside the window are skipped, and files named the way CloudTrail names them
-(`<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz`) are kept only when their delivery time can
-hold events of the window. Each file is stored as `cloudtrail-logs/<path relative to the source>`.
+Files are chosen by their names before any is read: the trail's layout (`AWSLogs/<account>/CloudTrail/<region>/
+YYYY/MM/DD/`, and the organisation trail's `AWSLogs/o-xxxx/<account>/CloudTrail/...`) names the account, Region
+and day, and CloudTrail's file name (`<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz`) its delivery
+time; a folder outside the selection is not even listed. The chosen files are read up to a budget of bytes and
+seconds (kit.collect.limits); what the budget leaves out becomes a gap that counts the files and bytes skipped.
+Files are parsed (gunzip, SHA-256, a byte-level test, orjson) in worker processes when there are many
+(kit.collect.log_parse). When the source holds the trail's digest files, each log file read is checked against
+them (kit.collect.log_integrity). An investigation stores each file as `cloudtrail-logs/<path relative to the
+source>`.
 """
 
 from __future__ import annotations
 
-import json
+import multiprocessing
+import os
 import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,40 +28,157 @@ from typing import Any
 from kit.collect.cloudtrail_window import TimeRange
 from kit.collect.fetcher import Fetcher
 from kit.collect.gaps import gap_from_exception
+from kit.collect.limits import ARCHIVE_MAX_BYTES, ARCHIVE_MAX_SECONDS, EvidenceTooLarge
+from kit.collect.log_integrity import DIGEST_DOCUMENT, IntegrityReport, check_integrity
+from kit.collect.log_parse import Needles, ParsedFile, ParseJob, RecordFilter, load_document, parse_digest, parse_job
 from kit.collect.redact import redact_log
-from kit.collect.limits import EvidenceTooLarge, gunzip_bounded, read_bounded
 from kit.errors import BadInput
 from kit.evidence import Gap
 
 _FILE_NAME = re.compile(r"^(\d{12})_CloudTrail_([\w-]+)_(\d{8}T\d{4}Z)_[^/]+\.json(\.gz)?$")
-_DATE_PATH = re.compile(r"/CloudTrail/([\w-]+)/(\d{4})/(\d{2})/(\d{2})/")
+_DIGEST_NAME = re.compile(r"^(\d{12})_CloudTrail-Digest_([a-z0-9-]+)_.+_(\d{8}T\d{6}Z)(_backfill)?\.json(\.gz)?$")
+_DATE_PATH = re.compile(r"/(?:(o-[a-z0-9]{10,32})/)?(?:(\d{12})/)?(CloudTrail|CloudTrail-Digest)/([\w-]+)/"
+                        r"(\d{4})/(\d{2})/(\d{2})/")
 DELIVERY_SLACK = timedelta(minutes=30)  # events reach a file up to ~15 minutes after they happen
-MAX_FILES = 500
+DIGEST_SPAN = timedelta(hours=1, minutes=30)  # a digest lists the files delivered in the hour before it
+PARALLEL_MIN_FILES = 8       # fewer files are parsed in this process (a worker pool costs ~0.1 s to start)
+MAX_PARSE_WORKERS = 4
+MAX_DAYS = 31
+
+
+@dataclass(frozen=True)
+class LogSelection:
+    """Which log files to read: accounts and Regions (None: all), and the time window of the events."""
+
+    window: TimeRange
+    accounts: frozenset[str] | None = None
+    regions: frozenset[str] | None = None
+
+    def days(self, before: timedelta = timedelta(0)) -> list[date]:
+        """The day folders that can hold the window's files (at most MAX_DAYS)."""
+        days: list[date] = []
+        day = (self.window.start - before).date()
+        while day <= (self.window.end + DIGEST_SPAN).date() and len(days) < MAX_DAYS:
+            days.append(day)
+            day += timedelta(days=1)
+        return days
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much of an archive one read may take: compressed bytes read and seconds spent."""
+
+    max_bytes: int = ARCHIVE_MAX_BYTES
+    max_seconds: float = ARCHIVE_MAX_SECONDS
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    """A log or digest file found in the source: its name relative to the source, where to read it, its size."""
+
+    relative: str
+    location: str  # a local path, or the S3 key
+    size: int
+    digest: bool = False
+
+
+@dataclass
+class ArchiveRead:
+    """What one read of an archive gave: kept records per file, the files skipped, integrity, gaps."""
+
+    files: list[ParsedFile] = field(default_factory=list)
+    listed: int = 0                 # log files chosen by name
+    opened: list[str] = field(default_factory=list)  # relative names of the files read
+    skipped_files: int = 0          # left out by the budget
+    skipped_bytes: int = 0
+    integrity: IntegrityReport | None = None
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every kept record, file by file in delivery order."""
+        return [r for f in self.files for r in f.records or []]
 
 
 def collect_log_archive(fetch: Fetcher, source: str, account_id: str | None, region: str,
                         window: TimeRange) -> list[dict[str, Any]]:
-    """Read the window's log files from `source` into `cloudtrail-logs/...`; returns all their records."""
+    """Read the window's log files from `source` into `cloudtrail-logs/...`; returns all their records.
+
+    Every record of every chosen file is kept (no byte test): the events frame holds the whole window."""
+    selection = LogSelection(window, frozenset({account_id}) if account_id else None, frozenset({region}))
+    result = read_archive(fetch, source, selection)
+    for gap in result.gaps:
+        fetch.add_gap(gap)
+    records: list[dict[str, Any]] = []
+    for parsed in result.files:
+        if parsed.records is None:
+            continue
+        document = {"Records": parsed.records}
+        redact_log(document)
+        fetch.store(f"cloudtrail-logs/{parsed.relative}", document)
+        records.extend(parsed.records)
+    if result.integrity is not None:
+        fetch.store(DIGEST_DOCUMENT, result.integrity.to_dict())
+    return records
+
+
+def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needles: Needles | None = None,
+                 keep: RecordFilter | None = None, budget: Budget | None = None,
+                 workers: int | None = None) -> ArchiveRead:
+    """Read the log files of `selection` from a folder or s3://bucket/prefix, within `budget`.
+
+    needles/keep: the byte test and the record filter (kit.collect.log_parse); None keeps every record.
+    Problems (a file over the per-file budget, an unreadable object) are gaps in the result, never raises
+    except BadInput for a source that is neither."""
+    budget = budget or Budget()
+    started = time.monotonic()
     if source.startswith("s3://"):
-        files = _s3_files(fetch, source, account_id, region, window)
+        reader: _Source = _S3Source(fetch, source)
     else:
         root = Path(source).expanduser()
         if not root.is_dir():
             raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                            source)
-        files = _local_files(fetch, root, region, window)
-    records: list[dict[str, Any]] = []
-    for relative, data in files:
-        try:
-            document = parse_log(relative, data)
-        except EvidenceTooLarge as err:
-            fetch.add_gap(too_large_gap(relative, err))
+        reader = _LocalSource(root)
+    listed = reader.listing(selection)
+    logs = sorted((f for f in listed if not f.digest), key=lambda f: (_delivery_key(f.relative), f.relative))
+    digests = [f for f in listed if f.digest]
+    result = ArchiveRead(listed=len(logs))
+    chosen: list[ListedFile] = []
+    total = 0
+    for index, item in enumerate(logs):
+        if total + item.size > budget.max_bytes:
+            rest = logs[index:]
+            result.skipped_files, result.skipped_bytes = len(rest), sum(f.size for f in rest)
+            break
+        chosen.append(item)
+        total += item.size
+    jobs = reader.jobs(chosen, needles, keep, bool(digests))
+    for parsed in _parse_all(jobs, len(chosen), total, workers, started, budget):
+        if parsed is None:  # the time budget ran out: the rest is skipped
             continue
-        if document is not None:
-            redact_log(document)
-            fetch.store(f"cloudtrail-logs/{relative}", document)
-            records.extend(document["Records"])
-    return records
+        result.opened.append(parsed.relative)
+        if parsed.too_large:
+            result.gaps.append(too_large_gap(parsed.relative, EvidenceTooLarge(parsed.too_large)))
+        elif parsed.broken:
+            result.gaps.append(Gap("cloudtrail:log-file", "UnreadableLogFile",
+                                   f"{parsed.relative} could not be read ({parsed.error}); its events are missing "
+                                   "from the CloudTrail evidence.", None))
+        result.files.append(parsed)
+    not_read = len(chosen) - len(result.opened)
+    if not_read:
+        rest = chosen[len(result.opened):]
+        result.skipped_files += not_read
+        result.skipped_bytes += sum(f.size for f in rest)
+    if result.skipped_files:
+        result.gaps.append(budget_gap(source, result, budget))
+    result.gaps.extend(reader.gaps)
+    if digests:
+        digest_files = [parse_digest(job) for job in reader.jobs(digests, None, None, True)]
+        result.integrity = check_integrity(result.files, digest_files, reader.signatures, selection_filter(selection),
+                                            {f.relative.rsplit("/", 1)[-1] for f in logs})
+        result.gaps.extend(result.integrity.gaps())
+    return result
 
 
 def too_large_gap(relative: str, err: EvidenceTooLarge) -> Gap:
@@ -59,106 +187,295 @@ def too_large_gap(relative: str, err: EvidenceTooLarge) -> Gap:
                f"{relative} was not read ({err}); its events are missing from the CloudTrail evidence.", None)
 
 
+def budget_gap(source: str, result: ArchiveRead, budget: Budget) -> Gap:
+    """The gap for the files a budget left out: how many, how many bytes, and that their events are missing."""
+    return Gap("cloudtrail:log-files", "BudgetExceeded",
+               f"{result.skipped_files} of the {result.listed} log files chosen in {source} "
+               f"({result.skipped_bytes} bytes) were not read: the read stopped at the kit's budget of "
+               f"{budget.max_bytes} bytes and {budget.max_seconds:g} s (kit.collect.limits). Their events (the "
+               "latest deliveries of the window) are missing from the CloudTrail evidence; narrow the window "
+               "or read them with a larger budget.", None)
+
+
 def parse_log(name: str, data: bytes) -> dict[str, Any] | None:
     """`{"Records": [...]}` from a log file's bytes (gzipped or not); None when it is not a log file."""
+    from kit.collect.limits import gunzip_bounded
+
     try:
         if data[:2] == b"\x1f\x8b":
             data = gunzip_bounded(data)
-        document = json.loads(data)
     except EvidenceTooLarge:
         raise
-    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep to be a log file
+    except (OSError, EOFError):
         return None
-    if not isinstance(document, dict) or not isinstance(document.get("Records"), list):
-        return None
-    return document
+    return load_document(data)
 
 
 def wanted(relative: str, region: str, window: TimeRange) -> bool:
     """Whether a log file at `relative` can hold events of `window` in `region`."""
+    return selected(relative, LogSelection(window, None, frozenset({region})))
+
+
+def selected(relative: str, selection: LogSelection) -> bool:
+    """Whether the log file at `relative` can hold events of the selection, judged by its path alone."""
     path = "/" + relative.replace("\\", "/")
+    name = path.rsplit("/", 1)[-1]
+    if _DIGEST_NAME.match(name):
+        return False
+    window = selection.window
     folder = _DATE_PATH.search(path)
     if folder:
-        if folder.group(1) != region:
+        if folder.group(3) != "CloudTrail" or not _wanted(selection.regions, folder.group(4)):
             return False
-        day = date(int(folder.group(2)), int(folder.group(3)), int(folder.group(4)))
+        if folder.group(2) and not _wanted(selection.accounts, folder.group(2)):
+            return False
+        day = date(int(folder.group(5)), int(folder.group(6)), int(folder.group(7)))
         if not window.start.date() <= day <= (window.end + DELIVERY_SLACK).date():
             return False
-    name = _FILE_NAME.match(path.rsplit("/", 1)[-1])
-    if name:
-        if name.group(2) != region:
+    match = _FILE_NAME.match(name)
+    if match:
+        if not _wanted(selection.regions, match.group(2)) or not _wanted(selection.accounts, match.group(1)):
             return False
-        delivered = datetime.strptime(name.group(3), "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc)
+        delivered = datetime.strptime(match.group(3), "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc)
         return window.start <= delivered <= window.end + DELIVERY_SLACK
     return bool(folder) or path.endswith((".json", ".json.gz"))
 
 
-def _local_files(fetch: Fetcher, root: Path, region: str, window: TimeRange) -> list[tuple[str, bytes]]:
-    out = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if path.is_file() and relative.endswith((".json", ".json.gz")) and wanted(relative, region, window):
-            try:
-                out.append((relative, read_bounded(path)))
-            except EvidenceTooLarge as err:
-                fetch.add_gap(too_large_gap(relative, err))
-    return out
+def selection_filter(selection: LogSelection) -> Any:
+    """`relative -> bool`: whether a log file a digest lists belongs to the selection (to report it missing)."""
+    return lambda relative: selected(relative, selection)
 
 
-def _s3_files(fetch: Fetcher, source: str, account_id: str | None, region: str,
-              window: TimeRange) -> list[tuple[str, bytes]]:
-    bucket, _, prefix = source[len("s3://"):].partition("/")
-    if not bucket:
-        raise BadInput("cloudtrail_source", "s3://bucket/prefix", source)
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    keys: list[str] = []
-    for base in _account_prefixes(fetch, bucket, prefix, account_id):
-        for day in _days(window):
-            day_prefix = f"{base}CloudTrail/{region}/{day:%Y/%m/%d}/"
-            listing = fetch.fetch(None, "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": day_prefix},
-                                  target=f"s3://{bucket}/{day_prefix}", max_items=MAX_FILES * 2)
-            for item in (listing or {}).get("Contents") or []:
-                if wanted(item["Key"][len(prefix):], region, window):
-                    keys.append(item["Key"])
-        if keys:
-            break
-    if len(keys) > MAX_FILES:
-        fetch.skip("s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": prefix}, error="FileLimitReached",
-                   impact=f"more than {MAX_FILES} log files fall in the window; only the last {MAX_FILES} were read")
-        keys = keys[-MAX_FILES:]
+def digest_selected(relative: str, selection: LogSelection) -> bool:
+    """Whether a digest file can list log files of the selection (or be the previous digest of one that does)."""
+    path = "/" + relative.replace("\\", "/")
+    match = _DIGEST_NAME.match(path.rsplit("/", 1)[-1])
+    if not match:
+        return False
+    if not _wanted(selection.accounts, match.group(1)) or not _wanted(selection.regions, match.group(2)):
+        return False
+    end = datetime.strptime(match.group(3), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return selection.window.start - DIGEST_SPAN <= end <= selection.window.end + DELIVERY_SLACK + DIGEST_SPAN
 
-    def read(key: str) -> tuple[str, bytes] | None:
-        client = fetch.clients("s3")
+
+def _wanted(allowed: frozenset[str] | None, value: str) -> bool:
+    return allowed is None or value in allowed
+
+
+def _delivery_key(relative: str) -> str:
+    match = _FILE_NAME.match(relative.replace("\\", "/").rsplit("/", 1)[-1])
+    return match.group(3) if match else ""
+
+
+# ---- where the files are ------------------------------------------------------------------------------------
+
+class _Source:
+    """A folder or an S3 prefix: lists the selection's files, says how a worker reads one."""
+
+    gaps: list[Gap]
+    signatures: dict[str, str]  # digest file name -> its x-amz-meta-signature (S3 only)
+
+    def listing(self, selection: LogSelection) -> list[ListedFile]:
+        raise NotImplementedError
+
+    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
+             digest: bool) -> Iterator[ParseJob]:
+        """A parse job per file, in order (digest: hash each file's content for the digest check)."""
+        raise NotImplementedError
+
+
+class _LocalSource(_Source):
+    """A folder: walked without following links, pruning account, Region and day folders outside the selection."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.gaps = []
+        self.signatures = {}
+
+    def listing(self, selection: LogSelection) -> list[ListedFile]:
+        out: list[ListedFile] = []
+        for folder, directories, files in os.walk(self.root, followlinks=False):
+            base = Path(folder)
+            relative_folder = base.relative_to(self.root).as_posix()
+            directories[:] = sorted(d for d in directories if not (base / d).is_symlink()
+                                    and _keep_folder(f"{relative_folder}/{d}", selection))
+            for name in sorted(files):
+                path = base / name
+                relative = path.relative_to(self.root).as_posix()
+                if path.is_symlink() or not name.endswith((".json", ".json.gz")):
+                    continue
+                if selected(relative, selection):
+                    out.append(ListedFile(relative, str(path), path.stat().st_size))
+                elif digest_selected(relative, selection):
+                    out.append(ListedFile(relative, str(path), path.stat().st_size, digest=True))
+        return out
+
+    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
+             digest: bool) -> Iterator[ParseJob]:
+        for item in items:
+            yield ParseJob(item.relative, path=item.location, needles=needles, keep=keep, digest=digest)
+
+
+_FOLDER = re.compile(r"(?:^|/)AWSLogs/(?:o-[a-z0-9]{10,32}/)?(?P<account>\d{12})(?:/(?P<kind>[^/]+)"
+                     r"(?:/(?P<region>[^/]+)(?:/(?P<year>\d{4})(?:/(?P<month>\d{2})(?:/(?P<day>\d{2}))?)?)?)?)?$")
+
+
+def _keep_folder(relative: str, selection: LogSelection) -> bool:
+    """Whether a folder of the trail's layout can hold files of the selection (other folders are walked)."""
+    match = _FOLDER.search(relative.lstrip("./"))
+    if not match:
+        return True
+    if not _wanted(selection.accounts, match["account"]):
+        return False
+    if match["kind"] is not None and match["kind"] not in ("CloudTrail", "CloudTrail-Digest"):
+        return False
+    if match["region"] is not None and not _wanted(selection.regions, match["region"]):
+        return False
+    if match["year"] is None:
+        return True
+    digest = match["kind"] == "CloudTrail-Digest"
+    first = (selection.window.start - (DIGEST_SPAN if digest else timedelta(0))).date()
+    last = (selection.window.end + DELIVERY_SLACK + (DIGEST_SPAN if digest else timedelta(0))).date()
+    year, month, day = int(match["year"]), match["month"], match["day"]
+    if month is None:
+        return first.year <= year <= last.year
+    if day is None:
+        return (first.year, first.month) <= (year, int(month)) <= (last.year, last.month)
+    try:
+        return first <= date(year, int(month), int(day)) <= last
+    except ValueError:
+        return False
+
+
+class _S3Source(_Source):
+    """s3://bucket/prefix: account, Region and day prefixes listed (ListObjectsV2), objects read (GetObject)."""
+
+    def __init__(self, fetch: Fetcher, source: str) -> None:
+        bucket, _, prefix = source[len("s3://"):].partition("/")
+        if not bucket:
+            raise BadInput("cloudtrail_source", "s3://bucket/prefix", source)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        self.fetch, self.bucket, self.prefix = fetch, bucket, prefix
+        self.gaps = []
+        self.signatures = {}
+
+    def _list(self, prefix: str, delimiter: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            params["Delimiter"] = "/"
+        return self.fetch.fetch(None, "s3", "ListObjectsV2", params, target=f"s3://{self.bucket}/{prefix}") or {}
+
+    def _children(self, prefix: str) -> list[str]:
+        return [c["Prefix"][len(prefix):].rstrip("/") for c in self._list(prefix, True).get("CommonPrefixes") or []
+                if c.get("Prefix")]
+
+    def _account_bases(self, selection: LogSelection) -> list[str]:
+        """`AWSLogs/<account>/` and, for organisation trails, `AWSLogs/<org-id>/<account>/`."""
+        root = f"{self.prefix}AWSLogs/"
+        bases: list[str] = []
+        for child in self._children(root):
+            if child.startswith("o-"):
+                bases += [f"{root}{child}/{account}/" for account in self._children(f"{root}{child}/")
+                          if re.fullmatch(r"\d{12}", account) and _wanted(selection.accounts, account)]
+            elif re.fullmatch(r"\d{12}", child) and _wanted(selection.accounts, child):
+                bases.append(f"{root}{child}/")
+        return bases
+
+    def listing(self, selection: LogSelection) -> list[ListedFile]:
+        prefixes: list[tuple[str, bool]] = []
+        for base in self._account_bases(selection):
+            regions = sorted(selection.regions) if selection.regions is not None else \
+                self._children(f"{base}CloudTrail/")
+            for region in regions:
+                prefixes += [(f"{base}CloudTrail/{region}/{day:%Y/%m/%d}/", False) for day in selection.days()]
+                prefixes += [(f"{base}CloudTrail-Digest/{region}/{day:%Y/%m/%d}/", True)
+                             for day in selection.days(DIGEST_SPAN)]
+        listings = self.fetch.each(lambda p: (p[1], self._list(p[0]).get("Contents") or []), prefixes)
+        out: list[ListedFile] = []
+        for digest, contents in listings:
+            for item in contents:
+                relative = item["Key"][len(self.prefix):]
+                keep = digest_selected(relative, selection) if digest else selected(relative, selection)
+                if keep:
+                    out.append(ListedFile(relative, item["Key"], int(item.get("Size") or 0), digest=digest))
+        return out
+
+    def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
+             digest: bool) -> Iterator[ParseJob]:
+        """Objects fetched a batch at a time on the fetcher's threads (bounded bytes in memory)."""
+        batch = max(1, self.fetch.workers * 4)
+        for start in range(0, len(items), batch):
+            chunk = items[start:start + batch]
+            for item, data in zip(chunk, self.fetch.each(self._get, chunk)):
+                yield ParseJob(item.relative, data=data, needles=needles, keep=keep, digest=digest,
+                               unreadable=None if data is not None else "s3:GetObject failed (see its gap)")
+
+    def _get(self, item: ListedFile) -> bytes | None:
+        client = self.fetch.clients("s3")
         try:
-            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as exc:  # noqa: BLE001 - becomes a gap
-            fetch.add_gap(gap_from_exception("s3:GetObject", {"Bucket": bucket, "Key": key}, fetch.region, exc,
-                                             target=f"s3://{bucket}/{key}"))
+            response = client.get_object(Bucket=self.bucket, Key=item.location)
+            body: bytes = response["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - becomes a gap; the file is not read (never "mismatched")
+            self.gaps.append(gap_from_exception("s3:GetObject", {"Bucket": self.bucket, "Key": item.location},
+                                                self.fetch.region, exc, target=f"s3://{self.bucket}/{item.location}"))
             return None
-        return key[len(prefix):], body
-
-    return [item for item in fetch.each(read, keys) if item]
-
-
-def _account_prefixes(fetch: Fetcher, bucket: str, prefix: str, account_id: str | None) -> list[str]:
-    """`AWSLogs/<account>/` and, for organization trails, `AWSLogs/<org-id>/<account>/`."""
-    if not account_id:
-        return []
-    bases = [f"{prefix}AWSLogs/{account_id}/"]
-    listing = fetch.fetch(None, "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": f"{prefix}AWSLogs/",
-                                                        "Delimiter": "/"}, target=f"s3://{bucket}/{prefix}AWSLogs/",
-                          max_items=100)
-    for common in (listing or {}).get("CommonPrefixes") or []:
-        if common.get("Prefix", "").rstrip("/").rsplit("/", 1)[-1].startswith("o-"):
-            bases.append(f"{common['Prefix']}{account_id}/")
-    return bases
+        signature = (response.get("Metadata") or {}).get("signature")
+        if item.digest and isinstance(signature, str):
+            self.signatures[item.relative.rsplit("/", 1)[-1]] = signature
+        return body
 
 
-def _days(window: TimeRange) -> list[date]:
-    days: list[date] = []
-    day = window.start.date()
-    while day <= (window.end + DELIVERY_SLACK).date() and len(days) < 31:
-        days.append(day)
-        day += timedelta(days=1)
-    return days
+# ---- parsing, here or in worker processes -------------------------------------------------------------------
+
+def _parse_all(jobs: Iterator[ParseJob], count: int, total_bytes: int, workers: int | None, started: float,
+               budget: Budget) -> Iterator[ParsedFile | None]:
+    """Parsed files in order; None for each file left when the time budget ran out.
+
+    Worker processes come from a forkserver (never a fork of this threaded process); like any multiprocessing
+    start method but fork, it imports the main script again, so a script must keep its work under
+    `if __name__ == "__main__":`. Should the pool break anyway, the files left are parsed here."""
+    workers = workers if workers is not None else min(MAX_PARSE_WORKERS, os.cpu_count() or 1)
+    if workers <= 1 or count < PARALLEL_MIN_FILES:
+        yield from _parse_here(jobs, started, budget)
+        return
+    context = multiprocessing.get_context("forkserver")
+    window = workers * 2  # files in flight: bounds the memory of bytes and records waiting
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: list[tuple[ParseJob, Future[ParsedFile]]] = []
+        for job in jobs:
+            if time.monotonic() - started > budget.max_seconds:
+                pending.append((job, _none_future()))
+            else:
+                try:
+                    pending.append((job, pool.submit(parse_job, job)))
+                except BrokenProcessPool:
+                    pending.append((job, _failed_future()))
+            while len(pending) >= window:
+                yield _result(*pending.pop(0))
+        for job, future in pending:
+            yield _result(job, future)
+
+
+def _parse_here(jobs: Iterator[ParseJob], started: float, budget: Budget) -> Iterator[ParsedFile | None]:
+    for job in jobs:
+        yield None if time.monotonic() - started > budget.max_seconds else parse_job(job)
+
+
+def _result(job: ParseJob, future: Future[ParsedFile]) -> ParsedFile | None:
+    try:
+        return future.result()
+    except BrokenProcessPool:  # a worker died (killed, out of memory, a main script without its guard)
+        return parse_job(job)
+
+
+def _failed_future() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_exception(BrokenProcessPool("the worker pool is broken"))
+    return future
+
+
+def _none_future() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(None)
+    return future

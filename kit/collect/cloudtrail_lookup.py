@@ -22,7 +22,7 @@ from kit.collect.redact import redact_lookup
 
 
 def lookup_events(fetch: Fetcher, qualifier: str, attribute: str, value: str, window: TimeRange,
-                  max_pages: int, *, gap_when_cut: bool = True) -> dict[str, Any] | None:
+                  max_pages: int, *, gap_when_cut: bool = True, region: str | None = None) -> dict[str, Any] | None:
     """`cloudtrail.lookup-events.<qualifier>.json`: events with `attribute` = `value` inside `window`.
 
     When the page bound cuts the result: a gap says so, or (gap_when_cut=False, the caller narrows the
@@ -31,14 +31,14 @@ def lookup_events(fetch: Fetcher, qualifier: str, attribute: str, value: str, wi
     params = {"LookupAttributes": [{"AttributeKey": attribute, "AttributeValue": value}],
               "StartTime": window.start, "EndTime": window.end}
     document = fetch.fetch(None, "cloudtrail", "LookupEvents", params, target=f"{attribute}={value}",
-                           max_items=max_pages * PAGE_SIZE, page_size=PAGE_SIZE)
+                           max_items=max_pages * PAGE_SIZE, page_size=PAGE_SIZE, region=region)
     if document is None:
         return None
     if document.get("NextToken") and not gap_when_cut:
         return document
     if document.pop("NextToken", None):
         fetch.skip("cloudtrail", "LookupEvents", params, error="PageLimitReached",
-                   impact=f"more than {max_pages * PAGE_SIZE} events have {attribute}={value} between "
+                   region=region, impact=f"more than {max_pages * PAGE_SIZE} events have {attribute}={value} between "
                           f"{window.start.isoformat()} and {window.end.isoformat()}; only the newest were read "
                           f"(narrow the window, or raise max_pages)")
     document.setdefault("Events", [])

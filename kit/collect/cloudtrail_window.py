@@ -14,10 +14,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kit.errors import BadInput
+from kit.frames.launch_paths import launch_event_names
 
 PAGE_SIZE = 50  # LookupEvents returns at most 50 events a page
 _REASON_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
-LAUNCH_EVENTS = ("RunInstances", "StartInstances")
+LAUNCH_EVENTS = launch_event_names()  # RunInstances, StartInstances, CreateFleet, Spot requests
 STOP_EVENTS = ("StopInstances",)
 
 
@@ -37,6 +38,8 @@ class CollectWindow:
     max_pages: int = 3
     start: datetime | None = None
     end: datetime | None = None
+    change_lookback_days: int = 30  # how far before the incident to look for changes (contracts.md 3a)
+    change_max_pages: int = 2       # pages per change look-up (kit.collect.changes states the budget)
 
     def __post_init__(self) -> None:
         for name in ("before_minutes", "after_minutes", "kms_before_minutes", "kms_after_minutes"):
@@ -45,6 +48,10 @@ class CollectWindow:
                 raise BadInput(f"window.{name}", "minutes between 0 and 129600 (90 days)", value)
         if not isinstance(self.max_pages, int) or not 1 <= self.max_pages <= 100:
             raise BadInput("window.max_pages", "an integer between 1 and 100", self.max_pages)
+        if not isinstance(self.change_lookback_days, int) or not 0 <= self.change_lookback_days <= 90:
+            raise BadInput("window.change_lookback_days", "days between 0 and 90", self.change_lookback_days)
+        if not isinstance(self.change_max_pages, int) or not 1 <= self.change_max_pages <= 100:
+            raise BadInput("window.change_max_pages", "an integer between 1 and 100", self.change_max_pages)
         if self.start and self.end and self.start >= self.end:
             raise BadInput("window.start", "a time before window.end", self.start)
 
@@ -52,7 +59,8 @@ class CollectWindow:
         """The parameters as recorded in the evidence."""
         return {"before_minutes": self.before_minutes, "after_minutes": self.after_minutes,
                 "kms_before_minutes": self.kms_before_minutes, "kms_after_minutes": self.kms_after_minutes,
-                "max_pages": self.max_pages,
+                "max_pages": self.max_pages, "change_lookback_days": self.change_lookback_days,
+                "change_max_pages": self.change_max_pages,
                 "start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None}
 

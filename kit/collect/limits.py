@@ -12,6 +12,13 @@ from pathlib import Path
 
 MAX_EVIDENCE_FILE_BYTES = 128 * 1024 * 1024
 
+# One read of a CloudTrail archive (a folder or s3:// prefix): the log files chosen by name are read in delivery
+# order until either budget is spent; the files left are counted in a gap (kit.collect.cloudtrail_logs). 4 GiB of
+# gzipped log files is about 30 million records: a busy organisation's day; parsing keeps memory bounded (files
+# are parsed a few at a time and only kept records stay).
+ARCHIVE_MAX_BYTES = 4 * 1024 * 1024 * 1024
+ARCHIVE_MAX_SECONDS = 900.0
+
 
 class EvidenceTooLarge(ValueError):
     """An evidence file (or its decompressed content) is larger than the per-file budget."""

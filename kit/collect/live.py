@@ -14,7 +14,7 @@ Every error becomes a gap; every call is recorded in `evidence.calls`.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +24,25 @@ from kit import version
 from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
+from kit.collect.change_lookups import change_lookups, principal_policy_arns
+from kit.collect.cloudtrail_athena import collect_athena
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
 from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
-                                   requested_keys, session_window)
+                                   requested_keys, session_window, template_keys, template_reference,
+                                   DEFAULT_KEY_EVENT)
 from kit.collect.secrets import mask_secrets
 from kit.errors import BadInput
 from kit.evidence import Evidence
+from kit.params import is_athena_source, parse_athena_source
+from kit.frames.launch_paths import instance_links, launch_paths, record_names_instance
 
 __all__ = ["CollectWindow", "collect_live"]
 
 ASG_TAG = "aws:autoscaling:groupName"
+DEFAULT_KEY_LOOKBACK = timedelta(days=90)  # as far back as LookupEvents reads
 
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
@@ -44,8 +50,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
                  recorder: CallRecorder | None = None) -> Evidence:
     """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
 
-    cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, else a folder or s3://bucket/prefix
-    of CloudTrail log files. recorder: one that already holds earlier calls (make_session's AssumeRole).
+    cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, a folder or s3://bucket/prefix
+    of CloudTrail log files, or athena:DATABASE.TABLE (kit.collect.cloudtrail_athena). recorder: one that
+    already holds earlier calls (make_session's AssumeRole).
     """
     if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
@@ -53,7 +60,9 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
         raise BadInput("region", "an AWS Region name like eu-west-1", region)
     window = window or CollectWindow()
     source = None if cloudtrail_source in (None, "", "lookup") else cloudtrail_source
-    if source and not source.startswith("s3://") and not Path(source).expanduser().is_dir():
+    if source and is_athena_source(source):
+        parse_athena_source(source)
+    elif source and not source.startswith("s3://") and not Path(source).expanduser().is_dir():
         raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                        source)
     started = datetime.now(timezone.utc)
@@ -76,6 +85,8 @@ class _Collection:
         self.instance_id = instance_id
         self.window = window
         self.source = source
+        self.outer = TimeRange(datetime.now(timezone.utc), datetime.now(timezone.utc))  # set by run()
+        self.links: dict[str, str] = {}  # set by run(): kit.frames.launch_paths.instance_links
 
     def _unanswered(self) -> bool:
         """Whether the first call got no answer at all; if so, record why the instance could not be read."""
@@ -102,15 +113,19 @@ class _Collection:
         )
         account_id = instance_account(f.documents, self.instance_id)
         outer = incident_window(instance, self.window)
+        self.outer = outer
 
-        _, records, _, _ = f.together(
+        _, records, _, _, _ = f.together(
             lambda: self._storage(instance),
             lambda: self._instance_events(outer, account_id),
             lambda: self._scaling_activities(instance),
             lambda: identity.service_control_policies(f, account_id),
+            lambda: trail_selectors(f),
         )
+        links = self.links = instance_links(instance)
+        records = records + self._path_events(outer, links)
         narrow = kms_window(_launch_events(records), outer, self.window)
-        principal = launching_principal(records, self.instance_id)
+        principal = launching_principal(records, self.instance_id, links)
         events_read = self.source or f"cloudtrail.lookup-events.{self.instance_id}.json" in f.documents
         if principal is None and events_read:  # (a refused lookup already has its gap)
             f.skip("cloudtrail", "LookupEvents",
@@ -121,17 +136,56 @@ class _Collection:
                           f"{outer.start.isoformat()} and {outer.end.isoformat()}: the launching principal is "
                           f"unknown (widen the window with --window-before/--window-after)")
 
+        self._launch_template(records, instance, links)
         key_refs = self._key_references(records)
         found_keys, _, _ = f.together(
             lambda: self._keys(key_refs, account_id, aliases, narrow, principal, records),
             lambda: identity.aws_managed_policies(f, details, principal),
             lambda: self._session_events(principal),
         )
+        changes = self._changes(found_keys, principal, details, outer)
         return {"collector_arn": (caller or {}).get("Arn"),
                 "derived": {"account_id": account_id, "cloudtrail_window": outer.to_dict(),
+                            "change_window": changes.to_dict() if changes else None,
                             "kms_window": narrow.to_dict(),
                             "launching_principal": principal.to_dict() if principal else None,
                             "keys": [k.arn or k.reference for k in found_keys]}}
+
+    def _path_events(self, outer: TimeRange, links: dict[str, str]) -> list[dict[str, Any]]:
+        """Launch calls tied to the instance by another id (its fleet, its Spot request): CloudTrail's lookup of
+        the instance id does not return them, so they are looked up by event name in the incident window and
+        only those naming that id are kept (kit/frames/launch_paths.yaml)."""
+        if self.source:  # the log files already hold every event of the window
+            return []
+        out: list[dict[str, Any]] = []
+        for path in launch_paths().values():
+            if not path.lookup or not links.get(path.lookup):
+                continue
+            document = lookup_events(self.fetch, path.event_name, "EventName", path.event_name, outer,
+                                     self.window.max_pages)
+            out += [r for r in records_from_lookup(document or {})
+                    if record_names_instance(r, self.instance_id, links)]
+        return out
+
+    def _launch_template(self, records: list[dict[str, Any]], instance: dict[str, Any] | None,
+                         links: dict[str, str]) -> None:
+        """The launch template version the launch used (its block device mappings may name the key): from the
+        launch request, else the instance's aws:ec2launchtemplate tags."""
+        ref, version = template_reference(records, self.instance_id, instance, links)
+        if not ref:
+            return
+        params: dict[str, Any] = {"LaunchTemplateId" if ref.startswith("lt-") else "LaunchTemplateName": ref}
+        params["Versions"] = [version or "$Default"]
+        self.fetch.fetch(f"ec2.describe-launch-template-versions.{ref}.json", "ec2",
+                         "DescribeLaunchTemplateVersions", params, target=ref)
+
+    def _default_key_event(self, default: str, outer: TimeRange) -> None:
+        """Who made a customer managed key the Region's default EBS key, and when: the ModifyEbsDefaultKmsKeyId
+        events of the 90 days before the incident (CloudTrail's lookup horizon)."""
+        if self.source or default.endswith("alias/aws/ebs"):
+            return
+        lookup_events(self.fetch, DEFAULT_KEY_EVENT, "EventName", DEFAULT_KEY_EVENT,
+                      TimeRange(outer.end - DEFAULT_KEY_LOOKBACK, outer.end), self.window.max_pages)
 
     def _storage(self, instance: dict[str, Any] | None) -> None:
         volumes = storage.collect_volumes(self.fetch, self.instance_id, instance)
@@ -139,11 +193,30 @@ class _Collection:
             storage.collect_image_snapshots(self.fetch, instance)
 
     def _instance_events(self, outer: TimeRange, account_id: str | None) -> list[dict[str, Any]]:
+        if self.source and is_athena_source(self.source):
+            return collect_athena(self.fetch, self.source, instance_id=self.instance_id, account_id=account_id,
+                                  region=self.fetch.region, window=outer)
         if self.source:
             return collect_log_archive(self.fetch, self.source, account_id, self.fetch.region, outer)
         document = lookup_events(self.fetch, self.instance_id, "ResourceName", self.instance_id, outer,
                                  self.window.max_pages)
         return records_from_lookup(document or {})
+
+    def _changes(self, found: list[keys.Key], principal: Principal | None, details: dict[str, Any] | None,
+                 outer: TimeRange) -> TimeRange | None:
+        """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now."""
+        if self.source or not self.window.change_lookback_days:
+            return None
+        f = self.fetch
+        since = TimeRange(outer.start - timedelta(days=self.window.change_lookback_days), datetime.now(timezone.utc))
+        kind, name = (principal.kind, principal.name) if principal else (None, None)
+        lookups = change_lookups(f.region, [k.arn for k in found if k.arn], kind, name,
+                                 principal_policy_arns(details, kind, name),
+                                 ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents,
+                                 instance_id=self.instance_id)
+        f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since, self.window.change_max_pages,
+                                       region=q.region), lookups)
+        return since
 
     def _session_events(self, principal: Principal | None) -> None:
         """For a role session: the AssumeRole* event that created it (its session policy, if any), looked up
@@ -166,7 +239,7 @@ class _Collection:
         EBS encryption-by-default setting and default key. For volumes that exist the defaults are not read:
         an encrypted volume always names its key, and that key is what the next attach uses."""
         refs = storage.key_references(self.fetch)
-        requested, implicit = requested_keys(records, self.instance_id)
+        requested, implicit = requested_keys(records, self.instance_id, self.links)
         refs += requested
         volumes = self.fetch.documents.get("ec2.describe-volumes.json")  # None: unreadable, not gone
         if implicit or (volumes is not None and not volumes.get("Volumes")):
@@ -174,12 +247,14 @@ class _Collection:
                                              lambda: storage.default_key(self.fetch))
             if default:
                 refs.append(default)
+                self._default_key_event(default, self.outer)
+        refs += template_keys(self.fetch.documents)
         return list(dict.fromkeys(refs))
 
     def _keys(self, refs: list[str], account_id: str | None, aliases: dict[str, Any] | None,
               narrow: TimeRange, principal: Principal | None, records: list[dict[str, Any]]) -> list[keys.Key]:
         f = self.fetch
-        if self.source:  # the log files already hold every KMS event of the window
+        if self.source:  # the log files (or the Athena query) already hold the window's KMS events
             refs = refs or keys_in_kms_events(records, self.instance_id, principal)
             return keys.collect_keys(f, refs, account_id, aliases)
         if not refs:
@@ -203,3 +278,13 @@ class _Collection:
 def _launch_events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records as LookupEvents-style {EventName, EventTime} (what kms_window reads)."""
     return [{"EventName": r.get("eventName"), "EventTime": r.get("eventTime")} for r in records]
+
+
+def trail_selectors(f: Fetcher) -> None:
+    """The trails that cover this Region and each one's event selectors (whether KMS events are recorded)."""
+    described = f.fetch("cloudtrail.describe-trails.json", "cloudtrail", "DescribeTrails")
+    for trail in (described or {}).get("trailList") or []:
+        name = trail.get("Name")
+        if isinstance(name, str) and name:
+            f.fetch(f"cloudtrail.get-event-selectors.{name}.json", "cloudtrail", "GetEventSelectors",
+                    {"TrailName": trail.get("TrailARN") or name})

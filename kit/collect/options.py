@@ -55,7 +55,8 @@ def collect_options(params: InvestigationParameters) -> CollectOptions:
     """The collection options of validated investigation parameters."""
     return CollectOptions(
         source=params.source, instance_id=params.instance_id, region=params.region,
-        window=CollectWindow(before_minutes=params.window_before_minutes, after_minutes=params.window_after_minutes),
+        window=CollectWindow(before_minutes=params.window_before_minutes, after_minutes=params.window_after_minutes,
+                            change_lookback_days=params.change_lookback_days),
         cloudtrail_source=params.cloudtrail_source or None, profile=params.profile or None,
         role_arn=params.role_arn or None)
 

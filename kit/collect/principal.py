@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from kit.aws_ids import ASSUMED_ROLE_ARN, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, account_of
 from kit.collect.cloudtrail_window import TimeRange, parse_time
+from kit.frames.launch_paths import (launch_event_names, launch_paths, launch_template_of, record_names_instance,
+                                    request_mappings)
 
-LAUNCH_EVENT_NAMES = ("RunInstances", "StartInstances")
+LAUNCH_EVENT_NAMES = launch_event_names()  # kit/frames/launch_paths.yaml
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
+DEFAULT_KEY_EVENT = "ModifyEbsDefaultKmsKeyId"  # who made a key the Region's default EBS key
+TEMPLATE_TAGS = ("aws:ec2launchtemplate:id", "aws:ec2launchtemplate:version")
 SESSION_SLACK = timedelta(minutes=2)  # a role session's creating AssumeRole* lies this close to its creationDate
 
 
@@ -57,9 +61,12 @@ def records_from_lookup(document: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
-def launching_principal(records: list[dict[str, Any]], instance_id: str) -> Principal | None:
-    """The principal of the latest successful-or-not launch event naming `instance_id`, or None."""
-    launches = [r for r in records if r.get("eventName") in LAUNCH_EVENT_NAMES and names_instance(r, instance_id)]
+def launching_principal(records: list[dict[str, Any]], instance_id: str,
+                        links: Mapping[str, str] | None = None) -> Principal | None:
+    """The principal of the latest successful-or-not launch call about `instance_id` (RunInstances,
+    StartInstances, CreateFleet, a Spot request; `links` = kit.frames.launch_paths.instance_links), or None."""
+    launches = [r for r in records if r.get("eventName") in LAUNCH_EVENT_NAMES
+                and record_names_instance(r, instance_id, links or {})]
     if not launches:
         return None
     latest = max(launches, key=lambda r: str(r.get("eventTime") or ""))
@@ -88,17 +95,18 @@ def names_instance(record: dict[str, Any], instance_id: str) -> bool:
     return instance_id in text
 
 
-def requested_keys(records: list[dict[str, Any]], instance_id: str) -> tuple[list[str], bool]:
+def requested_keys(records: list[dict[str, Any]], instance_id: str,
+                   links: Mapping[str, str] | None = None) -> tuple[list[str], bool]:
     """Keys the RunInstances request that made the instance named, and whether it asked for encryption
     without naming a key (then EC2 picked the Region's default EBS key). Live collection and the cli:
     checklist both choose keys with this."""
     refs: list[str] = []
     implicit = False
     for record in records:
-        if record.get("eventName") != "RunInstances" or not names_instance(record, instance_id):
+        if record.get("eventName") not in ("RunInstances", "RequestSpotInstances") or not record_names_instance(
+                record, instance_id, links or {}):
             continue
-        mappings = ((record.get("requestParameters") or {}).get("blockDeviceMapping") or {}).get("items") or []
-        for mapping in mappings:
+        for mapping in request_mappings(record):
             ebs = (mapping or {}).get("ebs") or {}
             if ebs.get("kmsKeyId"):
                 refs.append(ebs["kmsKeyId"])
@@ -176,3 +184,30 @@ def role_kind(role_arn: str) -> str:
     if "/aws-service-role/" in role_arn:
         return "service-linked-role"
     return "role"
+
+
+def template_reference(records: list[dict[str, Any]], instance_id: str, instance: dict[str, Any] | None,
+                       links: dict[str, str]) -> tuple[str | None, str | None]:
+    """(launch template id or name, version) of the instance's launch: the latest launch request naming one,
+    else the instance's aws:ec2launchtemplate:id / :version tags. Live and the cli: checklist share it."""
+    for record in sorted(records, key=lambda r: str(r.get("eventTime") or ""), reverse=True):
+        if record.get("eventName") in launch_paths() and record_names_instance(record, instance_id, links):
+            ref, version = launch_template_of(record)
+            if ref:
+                return ref, version
+    tags = {t.get("Key"): t.get("Value") for t in (instance or {}).get("Tags") or [] if isinstance(t, dict)}
+    return tags.get(TEMPLATE_TAGS[0]), tags.get(TEMPLATE_TAGS[1])
+
+
+def template_keys(documents: Mapping[str, Any]) -> list[str]:
+    """Keys the launch template versions at hand name in their block device mappings."""
+    refs: list[str] = []
+    for name, document in documents.items():
+        if not name.startswith("ec2.describe-launch-template-versions."):
+            continue
+        for version in (document or {}).get("LaunchTemplateVersions") or []:
+            for mapping in ((version or {}).get("LaunchTemplateData") or {}).get("BlockDeviceMappings") or []:
+                key = ((mapping or {}).get("Ebs") or {}).get("KmsKeyId")
+                if key:
+                    refs.append(key)
+    return refs

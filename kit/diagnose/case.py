@@ -16,17 +16,19 @@ import pandas as pd
 from kit.diagnose.authorization import (Authorization, authorize, creategrant_request, infrastructure_policies,
                                        infrastructure_request, policies_for)
 from kit.diagnose.kms_events import KmsFailure, kms_failures_for
-from kit.diagnose.principal import Launcher, launcher_from
+from kit.diagnose.principal import Launcher, launcher_from, with_launch_path
 from kit.diagnose.state_reason import StateReason, read_state_reason
 from kit.evidence import Evidence
+from kit.frames.launch_paths import (instance_links, launch_event_names, launch_template_of, record_names_instance,
+                                    request_mappings)
 
 if TYPE_CHECKING:
     from kit.evidence import Gap
     from kit.frames import Frames
     from kit.frames.policies import PrincipalPolicies
 
-KeyUseSource = Literal["volume", "image-snapshot", "launch-request", "default-key"]
-LAUNCH_EVENTS = ("StartInstances", "RunInstances")
+KeyUseSource = Literal["volume", "image-snapshot", "launch-request", "default-key", "launch-template"]
+LAUNCH_EVENTS = launch_event_names()  # RunInstances, StartInstances, CreateFleet, Spot requests (launch_paths.yaml)
 STOP_EVENTS = ("StopInstances", "TerminateInstances")
 
 
@@ -122,10 +124,8 @@ class Case:
     def launch_request_mappings(self) -> list[dict[str, Any]]:
         """blockDeviceMapping items of the RunInstances request that launched the instance, if recorded."""
         for event in reversed(self.launch_events):
-            if event.get("event_name") == "RunInstances":
-                request = event.get("request") or {}
-                items = ((request.get("blockDeviceMapping") or {}).get("items")) or []
-                return [i for i in items if isinstance(i, dict)]
+            if event.get("event_name") in ("RunInstances", "RequestSpotInstances"):
+                return request_mappings(event.get("record"))
         return []
 
     @cached_property
@@ -178,6 +178,18 @@ class Case:
                 uses.append(KeyUse(default, (self.ebs_defaults or {}).get("default_kms_key_id"), None,
                                    ebs.get("snapshotId"), "default-key", True))
                 covered.add(device)
+        for row in self.template_mappings:
+            device = row.get("device_name")
+            if device in covered or not row.get("encrypted"):
+                continue
+            if row.get("kms_key_id"):
+                uses.append(KeyUse(row.get("key_arn") or self._resolve_key(row["kms_key_id"]), row["kms_key_id"],
+                                   None, row.get("snapshot_id"), "launch-template", False))
+                covered.add(device)
+            elif not self._image_snapshot_encrypted(device):
+                uses.append(KeyUse(default, (self.ebs_defaults or {}).get("default_kms_key_id"), None,
+                                   row.get("snapshot_id"), "default-key", True))
+                covered.add(device)
         for record in self.image_rows.to_dict("records"):
             row = _clean(record)
             if not row.get("snapshot_id") or row.get("device_name") in covered:
@@ -206,9 +218,128 @@ class Case:
             return True
         # Volumes gone: only the launch request (mappings or their absence) with the AMI and the default
         # settings tells; a launch template or mapping the evidence lacks could have named a key.
-        run = self.launch_event is not None and self.launch_event.get("event_name") == "RunInstances"
-        request = (self.launch_event or {}).get("request") or {}
-        return run and not request.get("launchTemplate") and self.ebs_defaults is not None and bool(len(self.image_rows))
+        run = self.launch_event is not None and self.launch_event.get("event_name") in ("RunInstances", "CreateFleet")
+        template_known = not self.launch_template[0] or bool(self.template_mappings) or bool(
+            len(self.frames.launch_template_volumes))
+        return run and template_known and self.ebs_defaults is not None and bool(len(self.image_rows))
+
+    @cached_property
+    def launch_template(self) -> tuple[str | None, str | None]:
+        """(template id or name, version) the launch used: from the launch request, else the instance's
+        aws:ec2launchtemplate:id / :version tags."""
+        for event in reversed(self.launch_events):
+            ref, version = launch_template_of(event.get("record"))
+            if ref:
+                return ref, version
+        tags = (self.instance or {}).get("tags") or {}
+        tags = tags if isinstance(tags, dict) else {}
+        return tags.get("aws:ec2launchtemplate:id"), tags.get("aws:ec2launchtemplate:version")
+
+    @cached_property
+    def template_mappings(self) -> list[dict[str, Any]]:
+        """The block device mappings of the launch template version the launch used (launch_template_volumes
+        rows; the version as the request names it: a number, $Latest, $Default or none = the default)."""
+        ref, version = self.launch_template
+        frame = self.frames.launch_template_volumes
+        if not ref or not len(frame):
+            return []
+        rows = frame[(frame["launch_template_id"] == ref) | (frame["launch_template_name"] == ref)]
+        if not len(rows):
+            return []
+        if version and version.isdigit():
+            rows = rows[rows["version"] == int(version)]
+        elif version == "$Latest":
+            rows = rows[rows["version"] == rows["version"].max()]
+        else:
+            rows = rows[rows["default_version"].fillna(False).astype(bool)]
+        return [_clean(r) for r in rows.to_dict("records") if r.get("device_name") is not None
+                and not pd.isna(r.get("device_name"))]
+
+    @cached_property
+    def default_key_events(self) -> list[dict[str, Any]]:
+        """ModifyEbsDefaultKmsKeyId / EnableEbsEncryptionByDefault events in the evidence, oldest first."""
+        frame = self.events
+        if not len(frame):
+            return []
+        names = ("ModifyEbsDefaultKmsKeyId", "EnableEbsEncryptionByDefault")
+        rows = frame[frame["event_name"].isin(names) & frame["error_code"].isna()]
+        return [_clean(r) for r in rows.to_dict("records")]
+
+    def default_key_set_by(self, key_arn: str | None) -> dict[str, Any] | None:
+        """The latest ModifyEbsDefaultKmsKeyId that made `key_arn` the Region's default EBS key, if recorded."""
+        if not key_arn:
+            return None
+        for event in reversed(self.default_key_events):
+            if event.get("event_name") != "ModifyEbsDefaultKmsKeyId":
+                continue
+            named = [self._resolve_key(v) or v for v in _values_named(
+                [event.get("request"), event.get("response")], ("KmsKeyId", "kmsKeyId"))]
+            if key_arn in named:
+                found: dict[str, Any] = event
+                return found
+        return None
+
+    @cached_property
+    def key_provenance(self) -> list[dict[str, Any]]:
+        """Per encrypted volume (or volume-to-be): where its key came from. source: launch-request,
+        launch-template, image-snapshot (with the snapshot's owner), account-default (with the event that set
+        the default, when the trail has it), or volume (the origin is not in the evidence)."""
+        out = []
+        for use in self.key_uses:
+            out.append(self._provenance(use))
+        return out
+
+    def _provenance(self, use: KeyUse) -> dict[str, Any]:
+        device = None
+        if use.volume_id:
+            rows = self.volume_rows[self.volume_rows["volume_id"] == use.volume_id]
+            device = str(rows.iloc[0]["device"]) if len(rows) and not pd.isna(rows.iloc[0]["device"]) else None
+        request_keys = {m.get("deviceName"): (m.get("ebs") or {}).get("kmsKeyId") for m in self.launch_request_mappings}
+        template_keys = {m.get("device_name"): m.get("key_arn") or self._resolve_key(m.get("kms_key_id"))
+                         for m in self.template_mappings if m.get("kms_key_id")}
+        snapshot = None
+        if use.snapshot_id:
+            rows = self.frames.snapshots[self.frames.snapshots["snapshot_id"] == use.snapshot_id]
+            snapshot = _clean(rows.iloc[0].to_dict()) if len(rows) else None
+        source = use.source
+        if source == "volume":
+            if device and request_keys.get(device) and self._resolve_key(request_keys[device]) == use.key_arn:
+                source = "launch-request"
+            elif device and template_keys.get(device) == use.key_arn:
+                source = "launch-template"
+            elif snapshot and snapshot.get("encrypted") and snapshot.get("key_arn") == use.key_arn:
+                source = "image-snapshot"
+            elif use.implicit_default:
+                source = "default-key"
+        words = {"launch-request": "the launch request", "launch-template": "the launch template",
+                 "image-snapshot": "the AMI's snapshot", "default-key": "the account's default EBS key",
+                 "volume": "the volume (where the key came from is not in the evidence)"}
+        item: dict[str, Any] = {
+            "volume_id": use.volume_id, "snapshot_id": use.snapshot_id, "device": device, "key_arn": use.key_arn,
+            "key_ref": use.key_ref,
+            "source": "account-default" if source == "default-key" else source, "from": words[source]}
+        if source == "launch-template":
+            ref, version = self.launch_template
+            item["launch_template"] = {"id": ref, "version": version}
+            item["from"] = f"the launch template {ref}" + (f" version {version}" if version else "")
+        if source == "image-snapshot":
+            owner = (snapshot or {}).get("owner_id") or (
+                self.image_rows.iloc[0]["owner_id"] if len(self.image_rows) else None)
+            item["snapshot_owner"] = None if owner is None or pd.isna(owner) else str(owner)
+            if item["snapshot_owner"]:
+                other = item["snapshot_owner"] != self.account_id
+                item["from"] = f"the AMI's snapshot {use.snapshot_id} (owned by " + (
+                    f"another account, {item['snapshot_owner']})" if other else "this account)")
+        if source == "default-key":
+            event = self.default_key_set_by(use.key_arn)
+            if event:
+                item["set_by"] = {"event_name": event.get("event_name"), "event_id": event.get("event_id"),
+                                  "event_time": _iso(event.get("event_time")),
+                                  "principal_arn": event.get("principal_arn"),
+                                  "identity_arn": event.get("identity_arn")}
+                item["from"] = (f"the account's default EBS key, set by {event.get('principal_arn') or event.get('identity_arn')}"
+                                f" at {_iso(event.get('event_time'))} (ModifyEbsDefaultKmsKeyId)")
+        return item
 
     @cached_property
     def key_arns(self) -> list[str]:
@@ -272,9 +403,23 @@ class Case:
         return [_clean(r) for r in frame[mask].to_dict("records")]
 
     @cached_property
+    def launch_links(self) -> dict[str, str]:
+        """Ids tying the instance to launch calls other than by its id (fleet id tag, Spot request id)."""
+        row = self.instance or {}
+        tags = row.get("tags") if isinstance(row.get("tags"), dict) else {}
+        return instance_links({"Tags": tags, "SpotInstanceRequestId": row.get("spot_instance_request_id")})
+
+    @cached_property
     def launch_events(self) -> list[dict[str, Any]]:
-        """StartInstances / RunInstances events naming the instance, oldest first (failed calls included)."""
-        return self._instance_events(LAUNCH_EVENTS)
+        """Launch calls about the instance (StartInstances, RunInstances, CreateFleet, RequestSpotInstances,
+        RequestSpotFleet; launch_paths.yaml), oldest first (failed calls included)."""
+        frame = self.events
+        if not len(frame):
+            return []
+        links = self.launch_links
+        mask = frame["event_name"].isin(LAUNCH_EVENTS) & frame["record"].map(
+            lambda r: isinstance(r, dict) and record_names_instance(r, self.instance_id, links))
+        return [_clean(r) for r in frame[mask].to_dict("records")]
 
     @cached_property
     def launch_event(self) -> dict[str, Any] | None:
@@ -303,9 +448,11 @@ class Case:
     @cached_property
     def launcher(self) -> Launcher | None:
         """The principal that launched (or started) the instance, and how the kit knows."""
-        return launcher_from(self.launch_event, self.kms_failures, self.frames.principals,
-                             (self.instance or {}).get("autoscaling_group"),
-                             self.evidence.parameters.get("principal_arn"), self._instance_account)
+        found = launcher_from(self.launch_event, self.kms_failures, self.frames.principals,
+                              (self.instance or {}).get("autoscaling_group"),
+                              self.evidence.parameters.get("principal_arn"), self._instance_account)
+        return with_launch_path(found, self.launch_event, self.kms_failures, self.frames.principals,
+                                self._instance_account or self.account_id)
 
     # ---- authorization -------------------------------------------------------------------------------
 
@@ -405,6 +552,29 @@ def _clean(row: Mapping[Hashable, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             out[key] = value
     return out
+
+
+def _values_named(value: Any, names: tuple[str, ...]) -> list[str]:
+    """Every string value under one of `names`, at any depth."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in names and isinstance(inner, str):
+                out.append(inner)
+            else:
+                out += _values_named(inner, names)
+    elif isinstance(value, list):
+        for inner in value:
+            out += _values_named(inner, names)
+    return out
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
 
 
 def _true(value: Any) -> bool:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from kit.causes import cause, cause_ids, causes, denied_by_words
+from kit.diagnose.ticket import iso
+
 if TYPE_CHECKING:
     from kit.policy import Decision, PolicySet, Request
 
@@ -39,8 +41,9 @@ class StepResult:
     status: StepStatus
     detail: str
     rows: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
-    seed_step: str | None = None  # which step of the seed article it automates
+    seed_step: str | None = None  # which step of the manual procedure it automates (findings.json: manual_step)
     checks: str = ""  # what the step checks (metadata)
+    role: str = ""  # what the status means here (kit.diagnose.roles): cause | symptom | fine | unchecked | ...
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -48,8 +51,10 @@ class StepResult:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail}
+        if self.role:
+            out["role"] = self.role
         if self.seed_step:
-            out["seed_step"] = self.seed_step
+            out["manual_step"] = self.seed_step
         return out
 
 
@@ -63,6 +68,10 @@ class Verdict:
     key_arn: str | None
     confidence: Confidence
     summary: str
+    change: dict[str, Any] | None = None  # contracts.md section 3a, kit.diagnose.change
+    last_success: dict[str, Any] | None = None
+    launcher_class: str | None = None  # kit/diagnose/launchers.yaml id of the principal_arn's launcher
+    launched_by: str | None = None  # "Karpenter's controller role X, through CreateFleet"
 
     def __post_init__(self) -> None:
         if self.cause not in cause_ids():
@@ -78,7 +87,9 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause, "denied_by": self.denied_by, "principal_arn": self.principal_arn,
-                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary}
+                "key_arn": self.key_arn, "confidence": self.confidence, "summary": self.summary,
+                "change": self.change, "last_success": self.last_success,
+                "launcher_class": self.launcher_class, "launched_by": self.launched_by}
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,15 @@ class Remediation:
     note: str = ""  # why it is or is not verified
     layer: str | None = None  # policy documents: identity-policy, permissions-boundary, scp, key-policy
     replaces: str | None = None  # name of the evidence policy this document replaces (None: a new policy)
+    # How it was checked (additive findings.json fields): `verification` is verified (every layer in the
+    # evidence), verified-in-evidence (every layer the evidence holds allows; `not_in_evidence` names the
+    # others), or not-verified; `checked_against` the layers the evaluator applied; `checked_calls` the KMS
+    # calls of the launch it checked; `diff` the unified diff of a whole-document replacement.
+    verification: str = ""
+    checked_against: tuple[str, ...] = ()
+    not_in_evidence: tuple[str, ...] = ()
+    checked_calls: tuple[str, ...] = ()
+    diff: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in REMEDIATION_KINDS:
@@ -109,10 +129,13 @@ class Remediation:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "target": self.target, "document": self.document,
                                "verified": self.verified}
-        for name in ("title", "explanation", "change_set", "note", "layer", "replaces"):
+        for name in ("title", "explanation", "change_set", "note", "layer", "replaces", "verification", "diff"):
             value = getattr(self, name)
             if value:
                 out[name] = value
+        for name in ("checked_against", "not_in_evidence", "checked_calls"):
+            if getattr(self, name):
+                out[name] = list(getattr(self, name))
         return out
 
 
@@ -149,6 +172,14 @@ class Findings:
     policies: PolicySet | None = None  # the request was evaluated against
     decision: Decision | None = None
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+    other_changes: list[dict[str, Any]] = field(default_factory=list)  # recorded changes not named (report only)
+    change_mattered: dict[str, Any] | None = None  # the statement that decided, for the report's diff
+    failure_time: str | None = None  # when the launch failed (ISO 8601 UTC), for "time from change to failure"
+    incident: dict[str, Any] = field(default_factory=dict)  # kit.diagnose.incident: name, times, timeline
+    incident_time: pd.Timestamp | None = None  # when the failed launch happened (kit.diagnose.ticket)
+    verdict_event_ids: list[str] = field(default_factory=list)  # the CloudTrail events behind the verdict
+    launch: dict[str, Any] | None = None  # how the instance was launched and by whom (additive in findings.json)
+    key_provenance: list[dict[str, Any]] = field(default_factory=list)  # per volume: where its key came from
 
     def step(self, step_id: str) -> StepResult:
         """The result of one step by id."""
@@ -170,4 +201,9 @@ class Findings:
             "gaps": [g.to_dict() for g in self.gaps],
             "remediation": [r.to_dict() for r in self.remediation],
             "lookalikes": dict(self.lookalikes),
+            **({"incident": dict(self.incident)} if self.incident else {}),
+            "incident_time": iso(self.incident_time),
+            "cloudtrail_event_ids": list(self.verdict_event_ids),
+            "launch": self.launch,
+            "key_provenance": list(self.key_provenance),
         }

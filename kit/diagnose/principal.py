@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from kit.aws_ids import ROLE_ARN
+from kit.aws_ids import ASSUMED_ROLE_ARN, ROLE_ARN
+from kit.diagnose.launchers import LauncherClass, LauncherFacts, classify
+from kit.frames.launch_paths import path_of
 if TYPE_CHECKING:
     from kit.diagnose.kms_events import KmsFailure
 
 LauncherKind = Literal["user", "role", "sso-role", "service-linked-role", "automation-role", "root", "unknown"]
-LauncherSource = Literal["launch-event", "kms-event", "autoscaling-tag", "parameter"]  # how the kit knows
+# how the kit knows; launch-path: the service-linked role a launch path (a Spot request) launches as
+LauncherSource = Literal["launch-event", "kms-event", "autoscaling-tag", "parameter", "launch-path"]
 
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 SERVICE_ROLE_PATH = "/aws-service-role/"
@@ -33,6 +36,19 @@ class Launcher:
     session_arn: str | None  # the STS session ARN when a role session launched
     source: LauncherSource
     service: str | None = None  # for service-linked roles: the service, e.g. autoscaling.amazonaws.com
+    launcher_class: LauncherClass | None = None  # kit/diagnose/launchers.yaml: who it is, who can fix it
+    path: str | None = None  # the launch call (RunInstances, CreateFleet, RequestSpotInstances, ...)
+    path_words: str | None = None  # that call in words ("a Spot request (RequestSpotInstances)")
+    requested_by: str | None = None  # who made the launch call when a service launched for them
+
+    @property
+    def launched_by(self) -> str:
+        """The launcher in words a reader recognises: "Karpenter's controller role X, through CreateFleet"."""
+        who = self.launcher_class.label if self.launcher_class else self.arn
+        if not self.path_words:
+            return who
+        by = f" by {self.requested_by}" if self.requested_by and self.requested_by != self.arn else ""
+        return f"{who}, through {self.path_words}{by}"
 
     @property
     def request_type(self) -> str:
@@ -71,6 +87,55 @@ def launcher_from(launch_event: dict[str, Any] | None, kms_failures: list[KmsFai
         if role:
             return describe(role, None, principals, "autoscaling-tag")
     return None
+
+
+def with_launch_path(launcher: Launcher | None, launch_event: dict[str, Any] | None,
+                     kms_failures: list[KmsFailure], principals: pd.DataFrame,
+                     account_id: str | None) -> Launcher | None:
+    """The launcher with its class and launch path. When the launch call is fulfilled by a service (a Spot
+    request, a request/maintain EC2 Fleet), the launcher is the service-linked role EC2 asked KMS for (the KMS
+    failure's caller, else the path's role) and the caller of the launch call is `requested_by`."""
+    path = path_of((launch_event or {}).get("event_name"))
+    record = (launch_event or {}).get("record") if launch_event else None
+    role = path.launching_role(record) if path else None
+    requested_by = None
+    event = launch_event
+    if role and launcher is not None and launcher.source == "launch-event":
+        requested_by = launcher.arn
+        caller = next((f for f in kms_failures if f.principal_arn and not f.infrastructure), None)
+        owner = account_id or launcher.account_id
+        if caller is not None:
+            launcher = describe(caller.principal_arn or "", caller.identity_arn, principals, "kms-event",
+                                None, caller.invoked_by)
+            event = None
+        elif owner:
+            launcher = describe(role.arn(owner), None, principals, "launch-path")
+            event = None
+    if launcher is None:
+        return None
+    facts = launcher_facts(launcher, event)
+    return replace(launcher, launcher_class=classify(facts), path=path.event_name if path else None,
+                   path_words=path.words if path else None, requested_by=requested_by)
+
+
+def launcher_facts(launcher: Launcher, event: dict[str, Any] | None) -> LauncherFacts:
+    """What CloudTrail and the ARN say about a launcher (for kit.diagnose.launchers.classify)."""
+    match = ROLE_ARN.match(launcher.arn)
+    name = match.group("name") if match else launcher.arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    path = "/" + match.group("path") if match else None
+    record = (event or {}).get("record") or {}
+    identity = record.get("userIdentity") if isinstance(record, dict) else None
+    identity = identity if isinstance(identity, dict) else {}
+    web = ((identity.get("sessionContext") or {}).get("webIdFederationData") or {}).get("federatedProvider")
+    session = ASSUMED_ROLE_ARN.match(launcher.session_arn or "")
+    return LauncherFacts(kind=launcher.kind, name=name, role_path=path,
+                         invoked_by=_text((event or {}).get("invoked_by")) or launcher.service,
+                         user_agent=_text((event or {}).get("user_agent")),
+                         web_identity=_text(web), session_name=session["session"] if session else None)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def describe(arn: str, identity_arn: str | None, principals: pd.DataFrame, source: LauncherSource,

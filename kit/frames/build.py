@@ -31,6 +31,7 @@ class Frames:
     identity_statements: pd.DataFrame
     ebs_defaults: pd.DataFrame
     autoscaling_activities: pd.DataFrame
+    launch_template_volumes: pd.DataFrame
     instance_id: str
     region: str
     account_id: str | None
@@ -65,6 +66,8 @@ def build_frames(evidence: Evidence) -> Frames:
         identity_statements=frame_from_rows("identity_statements", iam.identity_statement_rows(evidence, account_id)),
         ebs_defaults=frame_from_rows("ebs_defaults", ec2.ebs_default_rows(evidence, keys)),
         autoscaling_activities=frame_from_rows("autoscaling_activities", autoscaling.activity_rows(evidence)),
+        launch_template_volumes=frame_from_rows("launch_template_volumes",
+                                                ec2.launch_template_volume_rows(evidence, keys)),
         instance_id=evidence.instance_id,
         region=evidence.region,
         account_id=account_id,

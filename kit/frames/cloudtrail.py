@@ -14,6 +14,7 @@ from kit.frames.schemas import frame_from_rows
 
 LOOKUP_PREFIX = "cloudtrail.lookup-events"
 LOGS_PREFIX = "cloudtrail-logs/"
+ATHENA_PREFIX = "cloudtrail-athena/"  # rows of an Athena query as records (kit.collect.cloudtrail_athena)
 
 # The instance's hidden role (kit.aws_ids.EC2_INFRASTRUCTURE):
 # arn:aws:sts::<acct>:assumed-role/aws:ec2-infrastructure/<instance-id>, in older records
@@ -167,10 +168,11 @@ def _all_records(evidence: Evidence) -> Iterator[dict[str, Any]]:
             record = lookup_event_record(event)
             if record is not None:
                 yield record
-    for document in evidence.documents_with_prefix(LOGS_PREFIX).values():
-        for record in (document or {}).get("Records") or []:
-            if isinstance(record, dict):
-                yield record
+    for prefix in (LOGS_PREFIX, ATHENA_PREFIX):
+        for document in evidence.documents_with_prefix(prefix).values():
+            for record in (document or {}).get("Records") or []:
+                if isinstance(record, dict):
+                    yield record
 
 
 def lookup_event_record(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ def instance_rows(evidence: Evidence) -> Iterator[dict[str, Any]]:
                 "tags": tags,
                 "name": tags.get("Name"),
                 "autoscaling_group": tags.get("aws:autoscaling:groupName"),
+                "spot_instance_request_id": instance.get("SpotInstanceRequestId"),
             }
 
 
@@ -130,6 +131,31 @@ def ebs_default_rows(evidence: Evidence, keys: KeyResolver) -> Iterator[dict[str
         "default_kms_key_id": key_id,
         "default_key_arn": keys.resolve(key_id),
     }
+
+
+LAUNCH_TEMPLATE_PREFIX = "ec2.describe-launch-template-versions."
+
+
+def launch_template_volume_rows(evidence: Evidence, keys: KeyResolver) -> Iterator[dict[str, Any]]:
+    """One row per block device mapping of each launch template version in the evidence."""
+    for document in evidence.documents_with_prefix(LAUNCH_TEMPLATE_PREFIX).values():
+        for version in (document or {}).get("LaunchTemplateVersions") or []:
+            if not isinstance(version, dict):
+                continue
+            data = version.get("LaunchTemplateData") or {}
+            base = {"launch_template_id": version.get("LaunchTemplateId"),
+                    "launch_template_name": version.get("LaunchTemplateName"),
+                    "version": version.get("VersionNumber"), "default_version": version.get("DefaultVersion"),
+                    "image_id": data.get("ImageId"), "device_name": None, "encrypted": None, "kms_key_id": None,
+                    "key_arn": None, "snapshot_id": None}
+            mappings = [m for m in data.get("BlockDeviceMappings") or [] if isinstance(m, dict)]
+            if not mappings:
+                yield base
+            for mapping in mappings:
+                ebs = mapping.get("Ebs") or {}
+                yield dict(base, device_name=mapping.get("DeviceName"), encrypted=ebs.get("Encrypted"),
+                           kms_key_id=ebs.get("KmsKeyId"), key_arn=keys.resolve(ebs.get("KmsKeyId")),
+                           snapshot_id=ebs.get("SnapshotId"))
 
 
 def _mapping(mapping: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class Investigation:
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
         self._findings_dict_of: Findings | None = None  # ... which findings it was made from
         self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
+        self.resolved_instances: list[str] = []  # asg / fleet_id / error_text: every failed instance found
 
     # -- starting -------------------------------------------------------------------------------------------
 
@@ -89,12 +90,30 @@ class Investigation:
         investigation = cls(params)
         investigation.account_setup = setup
         investigation._reach_account()
+        investigation._resolve_entry_point()
         if investigation.params.instance_id and investigation.params.region:
             investigation.analyse()
         elif not investigation.params.interactive:
             missing = "instance_id" if not investigation.params.instance_id else "region"
             raise BadInput(missing, "a value (or a scenario) when interactive is false", "")
         return investigation
+
+    def _resolve_entry_point(self) -> None:
+        """asg / fleet_id / error_text instead of instance_id: investigate the newest failed instance behind it
+        (all of them in `resolved_instances`; kit.collect.targets)."""
+        if self.params.instance_id or not self.params.entry_point or not self.params.region:
+            return
+        from kit.collect.options import collect_options
+        from kit.collect.targets import resolve_parameters
+        from kit.diagnose.state_reason import failed_to_launch, read_instance_state
+
+        runs, _ = resolve_parameters(self.params, lambda i: failed_to_launch(read_instance_state(i)),
+                                     session=collect_options(self.params).session(session_name="kit-resolve"))
+        self.resolved_instances = [r.instance_id for r in runs]
+        if not runs:
+            name, value = self.params.entry_point
+            raise BadInput(name, "an entry point behind which an instance failed to launch", value)
+        self.params = runs[0]
 
     def _reach_account(self) -> None:
         if not self.params.scenario:
@@ -234,10 +253,14 @@ class Investigation:
         return self.findings
 
     def findings_dict(self) -> dict[str, Any]:
-        """findings.json of this investigation, redacted when `redact` is true."""
+        """findings.json of this investigation (with when, by which kit and from what evidence: the ticket
+        fields of kit.diagnose.ticket), redacted when `redact` is true."""
         if self._findings_dict is not None and self._findings_dict_of is self.findings:
             return self._findings_dict
-        findings = self.diagnosed().to_dict()
+        from kit import version
+        from kit.diagnose.ticket import run_fields
+
+        findings = {**self.diagnosed().to_dict(), **run_fields(self.evidence, version())}
         if self.params.redact:
             from kit.redact import redact_value
 
@@ -393,7 +416,11 @@ class Investigation:
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
 
     def render_verdict(self) -> str:
-        return blocks.verdict_banner(self.findings_dict())
+        from kit.views.change import change_section_of
+
+        findings = self.findings_dict()
+        return blocks.verdict_banner(findings) + change_section_of(self.diagnosed(), findings["verdict"],
+                                                                   redact=self.params.redact)
 
     def render_steps_overview(self) -> str:
         return blocks.steps_overview(self.findings_dict()["steps"])
@@ -410,19 +437,22 @@ class Investigation:
         return "".join(parts)
 
     def render_timeline(self) -> str:
-        from kit.views.timeline import timeline_png
+        from kit.views.timeline import timeline_svg
 
         points = self.timeline_points()
         title = self.text(f"{self.params.instance_id} in {self.params.region}")
         key = (title, points.to_json(date_format="iso"))  # the picture depends on these alone
-        if key not in self._timelines:  # the most expensive section: drawn once per distinct timeline
-            png = timeline_png(points, title=title)
-            table = blocks.frame_table(points, caption="Timeline", max_rows=60)
-            self._timelines[key] = blocks.png_figure(png, "Timeline of the incident") + \
-                f'<div class="kit-report">{table}</div>'
+        if key not in self._timelines:  # drawn once per distinct timeline
+            self._timelines[key] = timeline_svg(points, title=title)
             while len(self._timelines) > ANALYSES_KEPT:
                 self._timelines.pop(next(iter(self._timelines)))
         return self._timelines[key]
+
+    def render_report(self) -> str:
+        """report.html's body, answer first (kit.views.report_page)."""
+        from kit.views.report_page import report_page
+
+        return report_page(self.diagnosed(), self.findings_dict(), self.frames)
 
     def render_failing_request(self) -> str:
         request = self.findings.request if self.findings is not None else None
@@ -463,7 +493,13 @@ class Investigation:
     # -- finishing ---------------------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Write findings.json into `out_dir` (when set); stop a simulated account in a headless run."""
+        """Write findings.json into `out_dir` (when set); headless, hand report.html's body to the run (an output
+        with `kit_report` metadata, which kit.report.run takes out of the saved notebook); stop a simulated
+        account in a headless run."""
+        if not self.params.interactive and self.findings is not None:
+            from IPython.display import HTML, display
+
+            display(HTML(self.render_report()), metadata={"kit_report": True})
         if self.params.out_dir and self.findings is not None:
             path = Path(self.params.out_dir) / "findings.json"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ def load_case(data: dict[str, Any]) -> tuple[Request, PolicySet]:
     `management_account_id` (SCPs do not affect that account's principals).
     """
     if not isinstance(data, dict):
-        raise BadInput("case", "a JSON object (contracts.md section 4)", data)
+        raise BadInput("case", "a JSON object (docs/contracts.md section 4)", data)
     for name in CASE_FIELDS:
         if not isinstance(data.get(name), str) or not data[name]:
             raise BadInput(name, "a non-empty string", data.get(name))

@@ -29,6 +29,7 @@ from kit.report.files import write_text_atomically
 NOTEBOOK_NAME = "investigate_instance.ipynb"
 REPORT_FILES = ("investigation.ipynb", "findings.json", "report.html")
 TARGET_METADATA = "kit_target"  # output metadata where the notebook records the instance it investigates
+REPORT_METADATA = "kit_report"  # output metadata marking report.html's body (kit.views.report_page), taken out of the notebook
 
 _exporters = threading.local()  # report.html's exporter, one per thread (see _html_exporter)
 
@@ -143,6 +144,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
         nb = nbformat.read(str(notebook or notebook_path()), as_version=4)
     executed.unlink(missing_ok=True)
     params = _with_target(params, nb)
+    report_body = take_report_body(nb)
     written = out / "findings.json"
     findings = _findings_after_run(written if _stamp(written) != previous_findings else None, params,
                                    error_name, error_value)
@@ -157,8 +159,13 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     notebook_text = nbformat.writes(nb)
     write_text_atomically(out / "investigation.ipynb", notebook_text if notebook_text.endswith("\n")
                           else notebook_text + "\n")
-    report = export_html(nb, title=f"Investigation of {params.instance_id or params.scenario}",
-                         failure=(error_name, error_value) if error_name else None)
+    title = f"Investigation of {params.instance_id or params.scenario}"
+    if params.redact and report_body is not None:
+        from kit.redact import redact_text
+
+        report_body = redact_text(report_body)
+    report = (report_document(report_body, title) if report_body is not None and not error_name
+              else export_html(nb, title=title, failure=(error_name, error_value) if error_name else None))
     write_text_atomically(out / "report.html", report)
     return RunResult(out, findings, error_name, error_value)
 
@@ -226,6 +233,34 @@ def _reset_namespace(km: Any) -> None:
         client.stop_channels()
 
 
+def take_report_body(nb: Any) -> str | None:
+    """Take report.html's body (the output the notebook's last cell marks `kit_report`) out of the executed
+    notebook, so the saved notebook does not repeat it; None when the run did not get that far."""
+    body = None
+    for cell in nb.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get(REPORT_METADATA):
+                html = output.get("data", {}).get("text/html", "")
+                body = "".join(html) if isinstance(html, list) else str(html)
+            else:
+                kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    return body
+
+
+def report_document(body: str, title: str) -> str:
+    """report.html: the answer-first body (kit.views.report_page) in a page of its own (no script at all)."""
+    import html
+
+    return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"/>\n'
+            f"<title>{html.escape(title)}</title>\n"
+            "<style>body { margin: 0; padding: 16px 24px; background: #fff; }</style>\n</head>\n<body>\n"
+            f"{body}\n</body>\n</html>\n")
+
+
 def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = None) -> str:
     """report.html: the executed notebook without code, readable on its own (a failure shown first)."""
     nb = copy.deepcopy(nb)
@@ -283,7 +318,11 @@ def _findings_after_run(path: Path | None, params: InvestigationParameters, erro
 
 
 def failure_findings(params: InvestigationParameters, reason: str) -> dict[str, Any]:
-    """findings.json for a run that produced none: cause undetermined, nothing ruled out."""
+    """findings.json for a run that produced none: cause undetermined, nothing ruled out (when and by which
+    kit it ran are still said)."""
+    from kit import version
+    from kit.diagnose.ticket import run_fields
+
     if not params.instance_id:
         reason += " (the scenario's instance was never resolved: i-00000000 stands in for it)"
     return {
@@ -297,4 +336,5 @@ def failure_findings(params: InvestigationParameters, reason: str) -> dict[str, 
         "steps": [],
         "gaps": [],
         "remediation": [],
+        **run_fields(None, version()),
     }

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from types import TracebackType
 
-from kit.simulate.catalogue import scenario_named
+from kit.simulate.catalogue import scenario_named, spread
 from kit.simulate.clients import FAKE_KEY, FAKE_SECRET
 from kit.simulate.seeder import SeededScenario, Seeder
 
@@ -49,6 +49,8 @@ class SimulatedAccount:
         try:
             for scenario in scenarios:
                 self.seeded.append(self._seeder.seed(scenario))
+                for place in spread(scenario):  # the same failure in other accounts and Regions
+                    self.seeded.append(self._seeder.seed(scenario, region=place["region"], account_id=place["account"]))
         except BaseException:
             self.stop()
             raise

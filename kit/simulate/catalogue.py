@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
+from kit.aws_ids import ACCOUNT_ID, REGION
 from kit.causes import cause, cause_ids, causes, denied_by_words
 from kit.errors import BadInput
 
 PRINCIPAL_TYPES = ("user", "role", "sso-role", "service-linked-role")
+LAUNCHES = ("start", "run", "fleet", "spot")  # StartInstances, RunInstances, CreateFleet (instant), a Spot request
 REQUIRED = ("name", "story", "region", "principal", "instance", "failure", "expected")
 
 
@@ -66,6 +68,19 @@ def scenario_named(name: str) -> Scenario:
     raise BadInput("--scenario", "one of " + ", ".join(s.name for s in catalogue), name)
 
 
+def spread(scenario: Scenario) -> list[dict[str, str]]:
+    """The other accounts and Regions the scenario's failure is also seeded into (`spread:`), checked."""
+    places = scenario.spec.get("spread") or []
+    out = []
+    for place in places if isinstance(places, list) else [places]:
+        account = str((place or {}).get("account", "")) if isinstance(place, dict) else ""
+        region = str((place or {}).get("region", "")) if isinstance(place, dict) else ""
+        if not ACCOUNT_ID.match(account) or not REGION.match(region):
+            raise BadInput(f"{scenario.name}.yaml: spread[]", "{account: 12 digits, region: a Region name}", place)
+        out.append({"account": account, "region": region})
+    return out
+
+
 def parse_scenario(spec: Any, source: str) -> Scenario:
     """Check one scenario document's shape and wrap it."""
     if not isinstance(spec, dict):
@@ -93,9 +108,15 @@ def parse_scenario(spec: Any, source: str) -> Scenario:
     for volume in spec["instance"].get("volumes") or []:
         if volume.get("key") is not None and volume["key"] not in keys:
             raise BadInput(f"{source}: instance.volumes[].key", "a key declared under keys", volume["key"])
-    if spec["instance"].get("launch", "start") not in ("start", "run"):
-        raise BadInput(f"{source}: instance.launch", "start | run", spec["instance"].get("launch"))
+    if spec["instance"].get("launch", "start") not in LAUNCHES:
+        raise BadInput(f"{source}: instance.launch", " | ".join(LAUNCHES), spec["instance"].get("launch"))
+    requester = spec["instance"].get("requested_by")
+    if requester is not None and (not isinstance(requester, dict) or requester.get("type") not in PRINCIPAL_TYPES):
+        raise BadInput(f"{source}: instance.requested_by", "a principal (type: " + " | ".join(PRINCIPAL_TYPES) + ")",
+                       requester)
     if spec["failure"].get("state") not in ("stopped", "terminated", "running"):
         raise BadInput(f"{source}: failure.state", "stopped | terminated | running", spec["failure"].get("state"))
-    return Scenario(name=str(spec["name"]), story=str(spec["story"]).strip(), region=str(spec["region"]),
-                    cause=str(expected["cause"]), spec=spec)
+    scenario = Scenario(name=str(spec["name"]), story=str(spec["story"]).strip(), region=str(spec["region"]),
+                        cause=str(expected["cause"]), spec=spec)
+    spread(scenario)  # checked here: a bad entry is named when the catalogue loads
+    return scenario

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kit.simulate.extensions import autoscaling, cloudtrail, ec2, kms, organizations
+from kit.simulate.extensions import athena, autoscaling, cloudtrail, ec2, kms, organizations
 from kit.simulate.extensions.context import Handler
 
 EXTENSIONS: Mapping[str, Mapping[str, Handler]] = {
+    "athena": athena.HANDLERS,
     "cloudtrail": cloudtrail.HANDLERS,
     "ec2": ec2.HANDLERS,
     "autoscaling": autoscaling.HANDLERS,

@@ -21,7 +21,7 @@ from kit.simulate.world import world
 
 def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account: str, region: str,
                     principal: Principal, image_id: str, snapshot_id: str, keys: dict[str, str],
-                    values: dict[str, str], at: datetime) -> Launch:
+                    values: dict[str, str], at: datetime, requester: Principal | None = None) -> Launch:
     """Run the instance with its volumes (keys as ARNs) and return its Launch (final state not yet applied)."""
     from moto.ec2.models import ec2_backends
 
@@ -48,6 +48,17 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         mappings.append({"DeviceName": vspec["device"], "Ebs": ebs})
         volumes.append(volume)
     tags = {"Name": name, **{k: resolve(str(v), values) for k, v in (ispec.get("tags") or {}).items()}}
+    how = ispec.get("launch", "start")
+    used_template = None
+    if ispec.get("launch_template") or how == "fleet":
+        used_template = launch_template(clients, ispec.get("launch_template") or {"name": f"{name}-fleet"}, account,
+                                   region, image_id, ispec.get("type", "t3.micro"), mappings)
+        tags.update({"aws:ec2launchtemplate:id": used_template["id"],
+                     "aws:ec2launchtemplate:version": used_template["version"]})
+    fleet_id = f"fleet-{uuid.uuid4()}" if how == "fleet" else ""
+    spot_request_id = f"sir-{uuid.uuid4().hex[:8]}" if how == "spot" else ""
+    if fleet_id:
+        tags["aws:ec2:fleet-id"] = fleet_id
     response = ec2.run_instances(
         ImageId=image_id, InstanceType=ispec.get("type", "t3.micro"), MinCount=1, MaxCount=1,
         Placement={"AvailabilityZone": f"{region}a"},
@@ -58,6 +69,11 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     backend = ec2_backends[account][region]
     instance = backend.get_instance(instance_id)
     instance.launch_time = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # type: ignore[assignment]  # moto prints the string as is
+    if fleet_id:  # its history (DescribeFleetHistory, extensions/ec2.py)
+        world().fleets.setdefault((account, region, fleet_id), []).append((instance_id, at))
+    if spot_request_id:  # moto prints these attributes as SpotInstanceRequestId and InstanceLifecycle
+        instance.spot_instance_request_id = spot_request_id  # type: ignore[attr-defined]  # moto serialises it
+        instance.lifecycle = "spot"
     if not mappings and ispec.get("volumes") is not None:
         for device in list(instance.block_device_mapping):       # the launch never got a volume
             volume_id = instance.block_device_mapping[device].volume_id
@@ -94,7 +110,24 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         stop_after=failure.get("stopped_by_principal_after"),
         service=principal.invoked_by,
         service_role_arn=principal.arn if principal.invoked_by else "",
-        launch_event=ispec.get("launch_event", True))
+        launch_event=ispec.get("launch_event", True), launch_template=used_template, fleet_id=fleet_id,
+        spot_request_id=spot_request_id, requester=requester)
+
+
+def launch_template(clients: Clients, spec: dict[str, Any], account: str, region: str, image_id: str,
+                    instance_type: str, mappings: list[dict[str, Any]]) -> dict[str, str]:
+    """The launch template the instance is launched from, carrying the volumes' block device mappings (and so
+    their keys); created once per name, its version 1 used. {"id", "version"}."""
+    ec2 = clients("ec2", account, region)
+    name = spec["name"]
+    found = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [name]}])
+    if found["LaunchTemplates"]:
+        return {"id": found["LaunchTemplates"][0]["LaunchTemplateId"], "version": "1"}
+    data: dict[str, Any] = {"ImageId": image_id, "InstanceType": instance_type}
+    if mappings:
+        data["BlockDeviceMappings"] = mappings
+    created = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)["LaunchTemplate"]
+    return {"id": created["LaunchTemplateId"], "version": "1"}
 
 
 def encryption_by_default(clients: Clients, spec: dict[str, Any], account: str, region: str,
@@ -104,6 +137,20 @@ def encryption_by_default(clients: Clients, spec: dict[str, Any], account: str, 
     ec2.enable_ebs_encryption_by_default()
     if spec.get("key"):
         ec2.modify_ebs_default_kms_key_id(KmsKeyId=keys[spec["key"]])
+
+
+def default_key_history(principal: Principal, spec: dict[str, Any], region: str, keys: dict[str, str],
+                        at: datetime) -> list[dict[str, Any]]:
+    """The CloudTrail records of whoever switched encryption by default on and set the default key,
+    `days_ago` days before the launch (an account baseline, typically)."""
+    from kit.simulate import records
+
+    when = at - timedelta(days=float(spec.get("days_ago", 3)))
+    out = [records.enable_ebs_encryption_by_default(principal, region, when)]
+    if spec.get("key"):
+        out.append(records.modify_ebs_default_kms_key_id(principal, region, when + timedelta(seconds=4),
+                                                         keys[spec["key"]]))
+    return out
 
 
 def image(clients: Clients, spec: dict[str, Any] | None, account: str, region: str, keys: dict[str, str],

@@ -3,7 +3,7 @@ how the instance ended. Seeding plays it once; a later StartInstances on the ins
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,10 @@ class Launch:
     service: str = ""             # for service-linked roles: the service that assumed it
     service_role_arn: str = ""
     launch_event: bool = True
+    launch_template: dict[str, str] | None = None  # {"id", "version"} the launch used
+    fleet_id: str = ""            # launch "fleet": the instant EC2 Fleet
+    spot_request_id: str = ""     # launch "spot": the Spot request
+    requester: Principal | None = None  # launch "spot": who made the request (the principal launches)
 
     @property
     def fails(self) -> bool:
@@ -57,11 +61,7 @@ class Launch:
             out.append(records.service_assume_role(self.account_id, self.region, at - timedelta(seconds=1),
                                                    self.service_role_arn, self.service, p.session_name))
         if self.launch_event:
-            if self.launch == "run":
-                out.append(records.run_instances(p, self.region, at, self.instance_id, self.image_id,
-                                                 self.instance_type, self.reservation_id, self.volumes))
-            else:
-                out.append(records.start_instances(p, self.region, at, self.instance_id))
+            out.append(self.launch_record(at))
         for call in self.kms_calls:
             when = at + timedelta(seconds=call.after)
             error = None
@@ -85,6 +85,26 @@ class Launch:
                                               self.instance_id))
         return out
 
+    def succeeded(self) -> Launch:
+        """The same launch as it went before anything broke: every KMS call answered, the instance running."""
+        return replace(self, kms_calls=[replace(c, error=None) for c in self.kms_calls], stop_after=None,
+                       failure={"state": "running"})
+
+    def launch_record(self, at: datetime) -> dict[str, Any]:
+        """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances)."""
+        p = self.principal
+        if self.launch == "run":
+            return records.run_instances(p, self.region, at, self.instance_id, self.image_id, self.instance_type,
+                                         self.reservation_id, self.volumes, self.launch_template)
+        if self.launch == "fleet" and self.launch_template:
+            return records.create_fleet(p, self.region, at, self.instance_id, self.fleet_id, self.launch_template,
+                                        self.instance_type)
+        if self.launch == "spot":
+            return records.request_spot_instances(self.requester or p, self.region, at - timedelta(seconds=1),
+                                                  self.spot_request_id, self.image_id, self.instance_type,
+                                                  self.volumes)
+        return records.start_instances(p, self.region, at, self.instance_id)
+
     def ended_at(self, at: datetime) -> datetime:
         """When the instance reached its final state for a launch at `at`."""
         if self.stop_after is not None:
@@ -104,14 +124,15 @@ class Launch:
                                             (reason["code"], reason["message"]) if reason else None,
                                             self.transition_reason(at) if reason else "")
 
-    def create_grants(self) -> None:
-        """The grants EC2's successful CreateGrant calls leave on the keys of a running instance."""
+    def create_grants(self, force: bool = False) -> None:
+        """The grants EC2's successful CreateGrant calls leave on the keys of a running instance (`force`: a
+        start that now succeeds, whatever the seeded launch's calls answered)."""
         from moto.kms.models import kms_backends
 
-        if self.failure["state"] != "running":
+        if self.failure["state"] != "running" and not force:
             return
         for call in self.kms_calls:
-            if call.operation != "CreateGrant" or call.error or call.by != "launcher":
+            if call.operation != "CreateGrant" or (call.error and not force) or call.by != "launcher":
                 continue
             _, _, _, region, key_account, resource = call.key_arn.split(":", 5)
             kms_backends[key_account][region].create_grant(

@@ -129,3 +129,133 @@ def management_account_of(account: str) -> str | None:
 
     masters = organizations_backends.master_accounts
     return str(masters[account][0]) if account in masters else None
+
+
+# ---- what decides a start: IAM, SCPs, keys ------------------------------------------------------------------
+
+def _document(text: Any) -> dict[str, Any] | None:
+    import json
+    from urllib.parse import unquote
+
+    if isinstance(text, dict):
+        return text
+    if not isinstance(text, str) or not text:
+        return None
+    for candidate in (text, unquote(text)):
+        try:
+            parsed = json.loads(candidate)
+        except ValueError:
+            continue
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _managed_document(policy: Any) -> dict[str, Any] | None:
+    for version in getattr(policy, "versions", []):
+        if version.version_id == policy.default_version_id:
+            return _document(version.document)
+    return _document(getattr(policy, "document", None))
+
+
+def identity_documents(account: str, kind: str, name: str) -> tuple[list[tuple[str, dict[str, Any]]],
+                                                                      tuple[str, dict[str, Any]] | None]:
+    """The IAM user's or role's policies as they are now: ([(name, document)] of inline, attached managed and
+    (users) group policies, the permissions boundary (name, document) or None)."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["aws"]
+    entity = backend.get_user(name) if kind == "user" else backend.get_role(name)
+    holders: list[tuple[str, Any]] = [(f"inline:{name}", entity)]
+    if kind == "user":
+        holders += [(f"group:{g.name}", g) for g in backend.get_groups_for_user(name)]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for label, holder in holders:
+        for policy_name, text in dict(getattr(holder, "policies", {}) or {}).items():
+            document = _document(text)
+            if document is not None:
+                out.append((f"{label}/{policy_name}", document))
+        for arn, policy in dict(getattr(holder, "managed_policies", {}) or {}).items():
+            document = _managed_document(policy)
+            if document is not None:
+                out.append((f"managed:{arn}", document))
+    boundary = None
+    boundary_arn = getattr(entity, "permissions_boundary_arn", None)
+    if boundary_arn:
+        document = _managed_document(backend.get_policy(boundary_arn))
+        if document is not None:
+            boundary = (f"boundary:{boundary_arn}", document)
+    return out, boundary
+
+
+def scp_levels(account: str) -> list[list[tuple[str, dict[str, Any]]]]:
+    """The SCPs that apply to a member account now, one list per level, root first ([] outside an
+    organization and for its management account)."""
+    from moto.organizations.models import organizations_backends
+
+    management = management_account_of(account)
+    if management is None or management == account:
+        return []
+    backend = organizations_backends[management]["aws"]
+    member = next((a for a in backend.accounts if a.id == account), None)
+    if member is None:
+        return []
+    chain: list[Any] = [member]
+    parent: str | None = member.parent_id
+    while parent and len(chain) < 8:  # AWS allows five OU levels under the root
+        node = next((ou for ou in backend.ou if ou.id == parent), None)
+        if node is None or node in chain:
+            break
+        chain.append(node)
+        parent = getattr(node, "parent_id", None)
+    levels = []
+    for node in reversed(chain):
+        level = []
+        for policy in getattr(node, "attached_policies", []):
+            document = _document(policy.content)
+            if policy.type == "SERVICE_CONTROL_POLICY" and document is not None:
+                level.append((f"scp:{node.id}/{policy.id}", document))
+        levels.append(level)
+    return levels
+
+
+def key_record(account: str, region: str, key_id: str) -> tuple[dict[str, Any] | None, str | None,
+                                                                list[tuple[str, list[str]]]]:
+    """A key's (policy, state, [(grantee principal, operations)]) now; (None, None, []) without that key."""
+    from moto.kms.models import kms_backends
+
+    key = kms_backends[account][region].keys.get(key_id)
+    if key is None:
+        return None, None, []
+    grants = [(str(g.grantee_principal), list(g.operations or [])) for g in key.grants.values()]
+    return _document(key.policy), str(key.key_state), grants
+# ---- S3 and Athena (the simulated Athena reads the trail buckets) ----------------------------------------
+
+def s3_objects(bucket_name: str, prefix: str) -> list[tuple[str, int, Callable[[], bytes]]] | None:
+    """(key, size, read) of every object under `prefix` in `bucket_name`, whichever account owns it; None when
+    there is no such bucket."""
+    from moto.s3.models import s3_backends
+
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    if owner is None:
+        return None
+    partition, account = owner
+    bucket = s3_backends[account][partition].buckets.get(bucket_name)
+    if bucket is None:
+        return None
+    out: list[tuple[str, int, Callable[[], bytes]]] = []
+    for name, key in list(bucket.keys.items()):
+        if name.startswith(prefix) and key is not None and not getattr(key, "is_delete_marker", False):
+            out.append((name, int(key.size), _reader(key)))
+    return sorted(out, key=lambda item: item[0])
+
+
+def _reader(key: Any) -> Callable[[], bytes]:
+    return lambda: bytes(key.value)
+
+
+def athena_workgroup(account: str, region: str, name: str) -> dict[str, Any] | None:
+    """The Configuration of an Athena workgroup in moto's backend (`primary` always exists); None if unknown."""
+    from moto.athena.models import athena_backends
+
+    group = athena_backends[account][region].work_groups.get(name)
+    return dict(group.configuration or {}) if group is not None else None

@@ -1,5 +1,6 @@
 """The organization (management account 111122223333, OU Workloads holding both member accounts), its SCPs,
-and each member account's trail (management events to an S3 bucket)."""
+and each account's trail (management events to an S3 bucket; the management account's holds the
+Organizations changes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 from typing import Any
 
 from kit.simulate.clients import HOME_REGION, Clients
-from kit.simulate.logs import TRAIL_NAME, trail_bucket
+from kit.simulate.logs import TRAIL_NAME, org_trail_bucket, trail_bucket
+from kit.simulate.trail import ORG_TRAIL_NAME, DigestChain
 from kit.simulate.placeholders import resolve
 from kit.simulate.world import DEFAULT_ACCOUNT, MANAGEMENT_ACCOUNT, OTHER_ACCOUNT, World, world
 
@@ -21,6 +23,7 @@ def create_organization(clients: Clients, w: World) -> None:
     root_id = org.list_roots()["Roots"][0]["Id"]
     ou_id = org.create_organizational_unit(ParentId=root_id, Name="Workloads")["OrganizationalUnit"]["Id"]
     backend = organizations_backends[MANAGEMENT_ACCOUNT]["aws"]
+    create_trail(clients, MANAGEMENT_ACCOUNT)  # Organizations changes (SCPs) are recorded there
     for account, name in ((DEFAULT_ACCOUNT, "workloads-prod"), (OTHER_ACCOUNT, "shared-services")):
         org.create_account(Email=f"aws+{name}@example.com", AccountName=name)
         created = backend.accounts[-1]
@@ -38,7 +41,22 @@ def create_organization(clients: Clients, w: World) -> None:
         iam.put_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName="AdministratorAccess",
                             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                                 {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    w.organization.update(root_id=root_id, ou_id=ou_id, management=MANAGEMENT_ACCOUNT)
+    org_id = org.describe_organization()["Organization"]["Id"]
+    w.organization.update(root_id=root_id, ou_id=ou_id, management=MANAGEMENT_ACCOUNT, org_id=org_id)
+    create_org_trail(clients, w, org_id)
+
+
+def create_org_trail(clients: Clients, w: World, org_id: str) -> None:
+    """The organisation trail (every member account, every Region, log file validation on) and its bucket."""
+    s3 = clients("s3", MANAGEMENT_ACCOUNT)
+    bucket = org_trail_bucket()
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HOME_REGION})
+    cloudtrail = clients("cloudtrail", MANAGEMENT_ACCOUNT, "us-east-1")
+    cloudtrail.create_trail(Name=ORG_TRAIL_NAME, S3BucketName=bucket, IsMultiRegionTrail=True,
+                            IncludeGlobalServiceEvents=True, IsOrganizationTrail=True,
+                            EnableLogFileValidation=True)
+    cloudtrail.start_logging(Name=ORG_TRAIL_NAME)
+    w.org_trail = DigestChain(org_id=org_id, bucket=bucket)
 
 
 def create_trail(clients: Clients, account: str) -> None:
@@ -66,6 +84,24 @@ def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dic
                                       Type="SERVICE_CONTROL_POLICY",
                                       Content=json.dumps(resolve(spec["document"], values)))["Policy"][
             "PolicySummary"]["Id"]
+    values[f"scp:{spec['name']}"] = policy_id  # for changes that name it (kit.simulate.changes)
     attached = {t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
     if target not in attached:
         org.attach_policy(PolicyId=policy_id, TargetId=target)
+
+
+def regional_trail(clients: Clients, spec: dict[str, Any], account: str, region: str) -> None:
+    """A scenario's single-Region trail with its event selectors (e.g. ExcludeManagementEventSources
+    kms.amazonaws.com); KMS events of the account and Region are then not recorded (logs.publish)."""
+    w = world()
+    name = str(spec.get("name") or f"{region}-management")
+    excluded = [str(s) for s in spec.get("exclude_management_event_sources") or []]
+    cloudtrail = clients("cloudtrail", account, region)
+    if name not in {t["Name"] for t in cloudtrail.describe_trails(includeShadowTrails=False)["trailList"]}:
+        cloudtrail.create_trail(Name=name, S3BucketName=trail_bucket(account), IsMultiRegionTrail=False)
+        cloudtrail.put_event_selectors(TrailName=name, EventSelectors=[{
+            "ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": [],
+            "ExcludeManagementEventSources": excluded}])
+        cloudtrail.start_logging(Name=name)
+    if "kms.amazonaws.com" in excluded:
+        w.kms_unrecorded.add((account, region))

@@ -75,6 +75,12 @@ def role_principal(clients: Clients, spec: dict[str, Any], account: str, values:
             "Effect": "Allow", "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
             "Principal": {"Federated": f"arn:aws:iam::{account}:saml-provider/AWSSSO_{suffix}_DO_NOT_DELETE"},
             "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}]}
+    elif spec.get("web_identity"):
+        name = spec["name"]
+        path = spec.get("path", "/")
+        provider = resolve(str(spec["web_identity"]), values)
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": provider}}]}
     else:
         name = spec["name"]
         path = spec.get("path", "/")
@@ -98,17 +104,28 @@ def role_principal(clients: Clients, spec: dict[str, Any], account: str, values:
             boundary = spec["boundary"]
             iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=managed_policy(
                 clients, account, boundary["name"], boundary["document"], values))
-    extra = {k: spec[k] for k in ("source_ip", "user_agent", "console") if spec.get(k)}
+    extra = {k: resolve(spec[k], values) if isinstance(spec[k], str) else spec[k]
+             for k in ("source_ip", "user_agent", "console", "web_identity", "invoked_by") if spec.get(k)}
     return Principal(kind="role", account_id=account, name=name, arn=role["Arn"], principal_id=role["RoleId"],
                      access_key_id=session_key(), session_name=spec.get("session_name", name), **extra)
 
 
 def service_linked_role(iam: Any, service: str) -> dict[str, Any]:
     """The service's service-linked role (created once)."""
+    name = f"AWSServiceRoleFor{SERVICE_LINKED_ROLES[service]}"
     try:
-        return iam.get_role(RoleName=f"AWSServiceRoleFor{SERVICE_LINKED_ROLES[service]}")["Role"]
+        return iam.get_role(RoleName=name)["Role"]
     except ClientError:
-        return iam.create_service_linked_role(AWSServiceName=service)["Role"]
+        role: dict[str, Any] = iam.create_service_linked_role(AWSServiceName=service)["Role"]
+    if role["RoleName"] == name:
+        return role
+    # moto names the roles of services it does not know AWSServiceRoleFor<service prefix>: AWS's name instead
+    iam.delete_role(RoleName=role["RoleName"])
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": service}}]}
+    created: dict[str, Any] = iam.create_role(RoleName=name, Path=f"/aws-service-role/{service}/",
+                                              AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    return created
 
 
 def managed_policy(clients: Clients, account: str, name: str, document: dict[str, Any],
@@ -139,7 +156,8 @@ def create_group(clients: Clients, account: str, name: str, spec: dict[str, Any]
                                 PolicyArn=managed_policy(clients, account, policy_name, document, values))
 
 
-SERVICE_LINKED_ROLES = {"autoscaling.amazonaws.com": "AutoScaling", "spot.amazonaws.com": "EC2Spot"}
+SERVICE_LINKED_ROLES = {"autoscaling.amazonaws.com": "AutoScaling", "spot.amazonaws.com": "EC2Spot",
+                        "ec2fleet.amazonaws.com": "EC2Fleet", "spotfleet.amazonaws.com": "EC2SpotFleet"}
 
 
 def principal_arn_for(spec: dict[str, Any], account: str, region: str) -> str:

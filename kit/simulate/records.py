@@ -33,6 +33,7 @@ class Principal:
     user_agent: str = "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8"
     invoked_by: str = ""      # a service calling as this principal (e.g. autoscaling.amazonaws.com)
     console: bool = False     # a console session (CloudTrail adds sessionCredentialFromConsole)
+    web_identity: str = ""    # the OIDC provider of an AssumeRoleWithWebIdentity session (EKS IRSA, CI runners)
 
     @property
     def caller_arn(self) -> str:
@@ -55,7 +56,8 @@ class Principal:
             "sessionContext": {
                 "sessionIssuer": {"type": "Role", "principalId": self.principal_id, "arn": self.arn,
                                   "accountId": self.account_id, "userName": self.name},
-                "webIdFederationData": {},
+                "webIdFederationData": ({"federatedProvider": self.web_identity, "attributes": {}}
+                                        if self.web_identity else {}),
                 "attributes": {"creationDate": format_time(at.replace(minute=0, second=0)),
                                "mfaAuthenticated": "false"},
             },
@@ -131,13 +133,11 @@ def stop_instances(principal: Principal, region: str, at: datetime, instance_id:
 
 
 def run_instances(principal: Principal, region: str, at: datetime, instance_id: str, image_id: str,
-                  instance_type: str, reservation_id: str, block_devices: list[dict[str, Any]]) -> dict[str, Any]:
-    """RunInstances as AWS logs it: accepted, the instance pending."""
-    mapping = [{"deviceName": d["device"],
-                "ebs": {k: v for k, v in (("volumeSize", d.get("size")), ("encrypted", d.get("encrypted")),
-                                          ("kmsKeyId", d.get("request_key_id")),
-                                          ("deleteOnTermination", True)) if v is not None}}
-               for d in block_devices if d.get("in_request", True)]
+                  instance_type: str, reservation_id: str, block_devices: list[dict[str, Any]],
+                  launch_template: dict[str, str] | None = None) -> dict[str, Any]:
+    """RunInstances as AWS logs it: accepted, the instance pending. With a launch template, the request names
+    the template (its block device mappings are in the template, not the request)."""
+    mapping = [] if launch_template else _request_mappings(block_devices)
     request: dict[str, Any] = {
         "instancesSet": {"items": [{"imageId": image_id, "minCount": 1, "maxCount": 1}]},
         "instanceType": instance_type,
@@ -147,11 +147,87 @@ def run_instances(principal: Principal, region: str, at: datetime, instance_id: 
         "disableApiStop": False,
         "clientToken": str(uuid.uuid4()),
     }
+    if launch_template:
+        request["launchTemplate"] = {"launchTemplateId": launch_template["id"],
+                                     "version": launch_template["version"]}
     response = {"reservationId": reservation_id, "ownerId": principal.account_id, "groupSet": {},
                 "instancesSet": {"items": [{"instanceId": instance_id, "imageId": image_id,
                                             "instanceState": {"code": 0, "name": "pending"},
                                             "instanceType": instance_type, "amiLaunchIndex": 0}]}}
     return ec2_call(principal, "RunInstances", region, at, request, response)
+
+
+def _request_mappings(block_devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"deviceName": d["device"],
+             "ebs": {k: v for k, v in (("volumeSize", d.get("size")), ("encrypted", d.get("encrypted")),
+                                       ("kmsKeyId", d.get("request_key_id")),
+                                       ("deleteOnTermination", True)) if v is not None}}
+            for d in block_devices if d.get("in_request", True)]
+
+
+def create_fleet(principal: Principal, region: str, at: datetime, instance_id: str, fleet_id: str,
+                 launch_template: dict[str, str], instance_type: str) -> dict[str, Any]:
+    """CreateFleet of type instant as CloudTrail logs it (the query API's CreateFleetRequest /
+    CreateFleetResponse wrappers): the launched instance in fleetInstanceSet, an empty errorSet."""
+    spec = {"LaunchTemplateId": launch_template["id"], "Version": launch_template["version"]}
+    request = {"CreateFleetRequest": {
+        "Type": "instant",
+        "TargetCapacitySpecification": {"TotalTargetCapacity": 1, "DefaultTargetCapacityType": "on-demand"},
+        "OnDemandOptions": {"AllocationStrategy": "lowest-price"},
+        "LaunchTemplateConfigs": {"LaunchTemplateSpecification": spec,
+                                  "Overrides": [{"InstanceType": instance_type, "tag": 1}], "tag": 1},
+        "TagSpecification": {"ResourceType": "fleet", "Tag": [{"Key": "kit:launch", "Value": "fleet", "tag": 1}],
+                             "tag": 1},
+    }}
+    response = {"CreateFleetResponse": {
+        "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+        "requestId": event_id("CreateFleet"),
+        "fleetId": fleet_id,
+        "errorSet": "",
+        "fleetInstanceSet": {"item": [{
+            "launchTemplateAndOverrides": {"launchTemplateSpecification": {
+                "launchTemplateId": launch_template["id"], "version": launch_template["version"]},
+                "overrides": {"instanceType": instance_type}},
+            "lifecycle": "on-demand",
+            "instanceIds": {"item": [instance_id]},
+            "instanceType": instance_type}]},
+    }}
+    return ec2_call(principal, "CreateFleet", region, at, request, response)
+
+
+def request_spot_instances(principal: Principal, region: str, at: datetime, spot_request_id: str, image_id: str,
+                           instance_type: str, block_devices: list[dict[str, Any]]) -> dict[str, Any]:
+    """RequestSpotInstances as CloudTrail logs it: the request opened (the instance comes later, launched by
+    the Spot service-linked role; DescribeInstances ties it back with SpotInstanceRequestId)."""
+    mapping = _request_mappings(block_devices)
+    request = {"instanceCount": 1, "type": "one-time",
+               "launchSpecification": {"imageId": image_id, "instanceType": instance_type,
+                                       "blockDeviceMapping": {"items": mapping} if mapping else {}}}
+    response = {"spotInstanceRequestSet": {"items": [{
+        "spotInstanceRequestId": spot_request_id, "spotPrice": "0.0416", "type": "one-time", "state": "open",
+        "status": {"code": "pending-evaluation", "updateTime": at.strftime("%b %d, %Y, %I:%M:%S %p"),
+                   "message": "Your Spot request has been submitted for review, and is pending evaluation."},
+        "launchSpecification": {"imageId": image_id, "instanceType": instance_type},
+        "createTime": at.strftime("%b %d, %Y, %I:%M:%S %p"), "productDescription": "Linux/UNIX",
+        "instanceInterruptionBehavior": "terminate"}]}}
+    return ec2_call(principal, "RequestSpotInstances", region, at, request, response)
+
+
+def modify_ebs_default_kms_key_id(principal: Principal, region: str, at: datetime, key_arn: str) -> dict[str, Any]:
+    """ModifyEbsDefaultKmsKeyId: the Region's default EBS key set to `key_arn`."""
+    return ec2_call(principal, "ModifyEbsDefaultKmsKeyId", region, at,
+                    {"ModifyEbsDefaultKmsKeyIdRequest": {"KmsKeyId": key_arn}},
+                    {"ModifyEbsDefaultKmsKeyIdResponse": {"xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+                                                          "requestId": event_id(), "kmsKeyId": key_arn}})
+
+
+def enable_ebs_encryption_by_default(principal: Principal, region: str, at: datetime) -> dict[str, Any]:
+    """EnableEbsEncryptionByDefault."""
+    return ec2_call(principal, "EnableEbsEncryptionByDefault", region, at,
+                    {"EnableEbsEncryptionByDefaultRequest": ""},
+                    {"EnableEbsEncryptionByDefaultResponse": {"xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+                                                              "requestId": event_id(),
+                                                              "ebsEncryptionByDefault": True}})
 
 
 def describe(principal: Principal, name: str, region: str, at: datetime) -> dict[str, Any]:
@@ -288,8 +364,24 @@ def lookup_resources(record: dict[str, Any]) -> list[tuple[str, str]]:
             pairs.append(("AWS::EC2::Instance", item["instanceId"]))
         if item.get("imageId"):
             pairs.append(("AWS::EC2::Ami", item["imageId"]))
+    pairs += _change_resources(record.get("eventSource"), request)
     response = record.get("responseElements") or {}
     for item in (response.get("instancesSet") or {}).get("items", []):
         if ("AWS::EC2::Instance", item.get("instanceId")) not in pairs and item.get("instanceId"):
             pairs.append(("AWS::EC2::Instance", item["instanceId"]))
     return pairs
+
+
+_IAM_RESOURCES = (("roleName", "AWS::IAM::Role"), ("userName", "AWS::IAM::User"), ("groupName", "AWS::IAM::Group"),
+                  ("policyArn", "AWS::IAM::Policy"), ("policyName", "AWS::IAM::Policy"),
+                  ("permissionsBoundary", "AWS::IAM::Policy"))
+_ORGANIZATIONS_RESOURCES = (("policyId", "AWS::Organizations::Policy"), ("targetId", "AWS::Organizations::Target"),
+                            ("accountId", "AWS::Organizations::Account"))
+
+
+def _change_resources(source: Any, request: dict[str, Any]) -> list[tuple[str, str]]:
+    """What LookupEvents lists as Resources for IAM and Organizations changes: names (users, roles, groups,
+    inline policies) and ARNs (managed policies) for IAM, ids for Organizations."""
+    table = {"iam.amazonaws.com": _IAM_RESOURCES, "organizations.amazonaws.com": _ORGANIZATIONS_RESOURCES}.get(
+        str(source), ())
+    return [(kind, str(request[name])) for name, kind in table if isinstance(request.get(name), str)]

@@ -16,11 +16,13 @@ from typing import Any
 
 from kit.simulate import records
 from kit.simulate.catalogue import Scenario
+from kit.simulate.changes import apply_changes, earlier_launches
 from kit.simulate.clients import Clients
-from kit.simulate.instances import as_seeded_image, encryption_by_default, image, launch_instance
+from kit.simulate.instances import (as_seeded_image, default_key_history, encryption_by_default, image,
+                                   launch_instance)
 from kit.simulate.keys import aws_managed_ebs_key, scenario_key
 from kit.simulate.logs import publish
-from kit.simulate.organization import attach_scp, create_organization
+from kit.simulate.organization import attach_scp, create_organization, regional_trail
 from kit.simulate.placeholders import resolve
 from kit.simulate.principals import create_principal, principal_arn_for, user_principal
 from kit.simulate.records import Principal
@@ -75,16 +77,28 @@ class Seeder:
             values["caller_arn"] = principal.caller_arn
             for scp in spec.get("scps") or []:
                 attach_scp(self.clients, scp, account, values)
+            if spec.get("trail"):
+                regional_trail(self.clients, spec["trail"], account, region)
+            history: list[dict[str, Any]] = []
             if spec.get("encryption_by_default"):
-                encryption_by_default(self.clients, spec["encryption_by_default"], account, region, keys)
+                default_spec = spec["encryption_by_default"]
+                encryption_by_default(self.clients, default_spec, account, region, keys)
+                if default_spec.get("set_by"):
+                    setter = create_principal(self.clients, default_spec["set_by"], account, values)
+                    history = default_key_history(setter, default_spec, region, keys, at)
+            history += apply_changes(self.clients, spec, account, region, values, at)
+            requester = None
+            if spec["instance"].get("requested_by"):
+                requester = create_principal(self.clients, spec["instance"]["requested_by"], account, values)
             image_id, snapshot_id = image(self.clients, spec.get("image"), account, region, keys, values)
             values["image_id"] = image_id
             launch = launch_instance(self.clients, scenario, ordinal, account, region, principal, image_id,
-                                     snapshot_id, keys, values, at)
+                                     snapshot_id, keys, values, at, requester)
             values["instance_id"] = launch.instance_id
             if launch.volumes and launch.volumes[0].get("volume_id"):
                 values["volume_id"] = launch.volumes[0]["volume_id"]
-            publish(launch.timeline(at) + self._noise(account, region, at))
+            history += earlier_launches(spec, launch, at) if ordinal == 1 else []
+            publish(history + launch.timeline(at) + self._noise(account, region, at))
             launch.apply_final_state(at)
             launch.create_grants()
             if launch.fails:

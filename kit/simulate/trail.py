@@ -157,17 +157,41 @@ class Trail:
 
 # ---- log files delivered to S3 ----------------------------------------------------------------------------
 
-def log_file_key(account_id: str, region: str, delivered: datetime) -> str:
-    """The S3 key CloudTrail uses: AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<ts>_<id>.json.gz"""
+ORG_TRAIL_NAME = "organization-trail"
+ORG_TRAIL_HOME = "us-east-1"
+
+
+def log_file_key(account_id: str, region: str, delivered: datetime, org_id: str | None = None) -> str:
+    """The S3 key CloudTrail uses: AWSLogs/[<org-id>/]<acct>/CloudTrail/<region>/YYYY/MM/DD/
+    <acct>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz (the org id for an organisation trail)."""
     alphabet = string.ascii_letters + string.digits
     unique = "".join(secrets.choice(alphabet) for _ in range(16))
     stamp = delivered.strftime("%Y%m%dT%H%MZ")
-    return (f"AWSLogs/{account_id}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
+    base = f"AWSLogs/{org_id}/{account_id}" if org_id else f"AWSLogs/{account_id}"
+    return (f"{base}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
             f"{account_id}_CloudTrail_{region}_{stamp}_{unique}.json.gz")
 
 
-def log_files(records: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+@dataclass(frozen=True)
+class LogFile:
+    """One delivered log file: its key, gzipped body, and what a digest file lists about it."""
+
+    key: str
+    body: bytes
+    account_id: str
+    region: str
+    sha256: str          # of the uncompressed content
+    oldest: str
+    newest: str
+
+
+def log_files(records: list[dict[str, Any]], org_id: str | None = None) -> list[tuple[str, bytes]]:
     """Group records the way CloudTrail delivers them (per account, Region and 5-minute window) into gzipped files."""
+    return [(f.key, f.body) for f in delivered_files(records, org_id)]
+
+
+def delivered_files(records: list[dict[str, Any]], org_id: str | None = None) -> list[LogFile]:
+    """The log files of `records` (compact JSON, as CloudTrail writes it), with their digest entries' facts."""
     groups: dict[tuple[str, str, datetime], list[dict[str, Any]]] = {}
     for record in records:
         t = parse_time(record["eventTime"])
@@ -176,9 +200,65 @@ def log_files(records: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
     files = []
     for (account_id, region, window), group in sorted(groups.items()):
         delivered = window + timedelta(minutes=5)
-        body = json.dumps({"Records": sorted(group, key=lambda r: r["eventTime"])}).encode()
-        files.append((log_file_key(account_id, region, delivered), gzip.compress(body, mtime=0)))
+        ordered = sorted(group, key=lambda r: r["eventTime"])
+        body = json.dumps({"Records": ordered}, separators=(",", ":")).encode()
+        files.append(LogFile(log_file_key(account_id, region, delivered, org_id), gzip.compress(body, mtime=0),
+                             account_id, region, hashlib.sha256(body).hexdigest(), ordered[0]["eventTime"],
+                             ordered[-1]["eventTime"]))
     return files
+
+
+@dataclass
+class DigestChain:
+    """The organisation trail's digest files, chained per (account, Region) as CloudTrail chains them."""
+
+    org_id: str
+    bucket: str
+    _last: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def digests(self, files: list[LogFile], now: datetime) -> list[tuple[str, bytes, str]]:
+        """One digest (key, gzipped body, signature metadata) per (account, Region) of `files`, chained to the
+        previous digest of that pair. The signature (S3 metadata `signature`) is simulated, a SHA-256 of the
+        content: the real one is SHA256withRSA with a key only AWS holds, which the kit does not verify offline."""
+        by_pair: dict[tuple[str, str], list[LogFile]] = {}
+        for f in files:
+            by_pair.setdefault((f.account_id, f.region), []).append(f)
+        out = []
+        with self._lock:
+            for (account_id, region), group in sorted(by_pair.items()):
+                previous = self._last.get((account_id, region))
+                end = max(now, max(parse_time(f.newest) for f in group) + timedelta(minutes=5)).replace(microsecond=0)
+                if previous and end <= previous["end"]:
+                    end = previous["end"] + timedelta(seconds=1)
+                key = (f"AWSLogs/{self.org_id}/{account_id}/CloudTrail-Digest/{region}/{end:%Y/%m/%d}/"
+                       f"{account_id}_CloudTrail-Digest_{region}_{ORG_TRAIL_NAME}_{ORG_TRAIL_HOME}_"
+                       f"{end:%Y%m%dT%H%M%SZ}.json.gz")
+                document = {
+                    "awsAccountId": account_id,
+                    "digestStartTime": format_time(previous["end"] if previous else end - timedelta(hours=1)),
+                    "digestEndTime": format_time(end),
+                    "digestS3Bucket": self.bucket,
+                    "digestS3Object": key,
+                    "digestPublicKeyFingerprint": "simulated" + hashlib.sha256(region.encode()).hexdigest()[:23],
+                    "digestSignatureAlgorithm": "SHA256withRSA",
+                    "newestEventTime": max(f.newest for f in group),
+                    "oldestEventTime": min(f.oldest for f in group),
+                    "previousDigestS3Bucket": self.bucket if previous else None,
+                    "previousDigestS3Object": previous["key"] if previous else None,
+                    "previousDigestHashValue": previous["sha256"] if previous else None,
+                    "previousDigestHashAlgorithm": "SHA-256" if previous else None,
+                    "previousDigestSignature": previous["signature"] if previous else None,
+                    "logFiles": [{"s3Bucket": self.bucket, "s3Object": f.key, "hashValue": f.sha256,
+                                  "hashAlgorithm": "SHA-256", "newestEventTime": f.newest,
+                                  "oldestEventTime": f.oldest} for f in group],
+                }
+                body = json.dumps(document, separators=(",", ":")).encode()
+                sha = hashlib.sha256(body).hexdigest()
+                signature = hashlib.sha256(b"simulated-signature:" + body).hexdigest()
+                self._last[(account_id, region)] = {"key": key, "sha256": sha, "signature": signature, "end": end}
+                out.append((key, gzip.compress(body, mtime=0), signature))
+        return out
 
 
 # ---- pieces --------------------------------------------------------------------------------------------------

@@ -108,6 +108,13 @@ class Request:
             raise BadRequest("SerializationException", "Request body must be a JSON object.")
         return payload
 
+    def replace_json(self, payload: dict[str, Any]) -> None:
+        """Give moto another JSON body for this request (e.g. a key ARN rewritten to the key id)."""
+        body = json.dumps(payload).encode()
+        self.environ["kit.body"] = body
+        self.environ["wsgi.input"] = io.BytesIO(body)
+        self.environ["CONTENT_LENGTH"] = str(len(body))
+
     @property
     def params(self) -> dict[str, list[str]]:
         """A query protocol body's parameters."""

@@ -25,10 +25,14 @@ class World:
     failures: dict[tuple[str, str, str], Any] = field(default_factory=dict)   # (acct, region, instance) -> Launch
     ordinals: dict[str, int] = field(default_factory=dict)
     prepared: set[tuple[str, str]] = field(default_factory=set)             # (acct, region) with base resources
-    organization: dict[str, str] = field(default_factory=dict)             # root_id, ou_id, management
+    organization: dict[str, str] = field(default_factory=dict)             # root_id, ou_id, management, org_id
+    org_trail: Any = None                                                  # kit.simulate.trail.DigestChain
     noise_principals: dict[str, Any] = field(default_factory=dict)        # account -> the read-only viewer
     activities: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)  # Auto Scaling
     base_images: dict[tuple[str, str], str] = field(default_factory=dict)  # (acct, region) -> base AMI id
+    applied_changes: set[tuple[str, str, str]] = field(default_factory=set)  # (scenario, acct, region)
+    kms_unrecorded: set[tuple[str, str]] = field(default_factory=set)     # (acct, region) whose trail leaves KMS out
+    fleets: dict[tuple[str, str, str], list[tuple[str, Any]]] = field(default_factory=dict)  # fleet -> (instance, at)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def next_ordinal(self, name: str) -> int:

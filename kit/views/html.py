@@ -61,17 +61,27 @@ def verdict_banner(findings: Mapping[str, Any]) -> str:
             f"<p>{text(verdict.get('summary', ''))}</p><dl>{items}</dl></div></div>")
 
 
-def status_badge(status: str) -> str:
-    """A coloured pass / fail / unknown / skipped label."""
+# A step without a role (findings.json steps[].role, kit.diagnose.roles; findings written before roles existed)
+# is read from its status.
+STATUS_ROLES = {"pass": "fine", "fail": "symptom", "unknown": "unchecked", "skipped": "not-applicable"}
+
+
+def status_badge(status: str, role: str | None = None) -> str:
+    """A coloured label saying what a step's status means: the cause, a symptom, fine, could not check, not
+    applicable (the contract's pass / fail / unknown / skipped stays in data-status)."""
+    from kit.diagnose.roles import ROLE_WORDS
+
     status = status if status in STATUSES else "unknown"
-    return f'<span class="kit-status kit-status-{status}">{status}</span>'
+    role = role if role in ROLE_WORDS else STATUS_ROLES[status]
+    return (f'<span class="kit-status kit-status-{status} kit-role kit-role-{role}" data-status="{status}" '
+            f'title="status: {status}">{text(ROLE_WORDS[role])}</span>')
 
 
 def steps_overview(steps: Sequence[Mapping[str, Any]]) -> str:
-    """One line per troubleshooting step: status, title, what it found."""
-    body = "".join(f"<tr><td>{status_badge(str(s.get('status')))}</td><td>{text(s.get('title'))}</td>"
+    """One line per troubleshooting step: what its status means, title, what it found."""
+    body = "".join(f"<tr><td>{status_badge(str(s.get('status')), s.get('role'))}</td><td>{text(s.get('title'))}</td>"
                    f"<td>{text(s.get('detail'))}</td></tr>" for s in steps)
-    return (f'<div class="kit-report"><table class="kit-table"><thead><tr><th>Status</th><th>Step</th>'
+    return (f'<div class="kit-report"><table class="kit-table"><thead><tr><th>Means</th><th>Step</th>'
             f"<th>Finding</th></tr></thead><tbody>{body}</tbody></table></div>")
 
 
@@ -79,7 +89,7 @@ def step_block(step: Mapping[str, Any], explanation: str = "",
                evidence: Mapping[str, pd.DataFrame] | None = None, max_rows: int = 30) -> str:
     """One step: title and status, the explanation, the evidence rows behind it, the finding."""
     parts = [f'<div class="kit-report"><div class="kit-step" data-step="{text(step.get("id"))}">',
-             f"<h3>{status_badge(str(step.get('status')))} {text(step.get('title'))}</h3>"]
+             f"<h3>{status_badge(str(step.get('status')), step.get('role'))} {text(step.get('title'))}</h3>"]
     if explanation:
         parts.append(f'<p class="kit-muted">{text(explanation)}</p>')
     for caption, frame in (evidence or {}).items():
@@ -105,13 +115,26 @@ def frame_table(frame: pd.DataFrame | None, caption: str = "", max_rows: int = 3
         frame = frame[[plain(v) != "" for v in frame["value"]]]
     shown = frame.head(max_rows)
     head = "".join(f"<th>{text(c)}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(f"<td>{text(v)}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in shown.itertuples(index=False, name=None))
     more = (f'<p class="kit-muted">{len(frame) - max_rows} more rows not shown.</p>'
             if len(frame) > max_rows else "")
     cap = f"<caption>{text(caption)}</caption>" if caption else ""
     return (f'<div class="kit-table-wrap"><table class="kit-table">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>{more}")
+
+
+def cell(value: Any) -> str:
+    """A table cell's escaped HTML: a list of plain values as a comma list, a flat mapping as `key: value` lines,
+    a policy statement (or anything nested) as indented JSON; the rest as text."""
+    if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
+        return ", ".join(text(v) for v in value)
+    if isinstance(value, Mapping) and value and all(not isinstance(v, (dict, list, tuple)) for v in value.values()) \
+            and "Effect" not in value:
+        return "<br/>".join(f"{text(k)}: {text(v)}" for k, v in value.items())
+    if isinstance(value, (dict, list, tuple)):
+        return f'<pre class="kit-cell-pre">{text(json.dumps(value, indent=1, default=str))}</pre>'
+    return text(value)
 
 
 def ruled_out_block(ruled_out: Iterable[str]) -> str:

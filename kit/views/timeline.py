@@ -4,12 +4,16 @@
 time, kind = state | launch | kms, event_name, event_source, error_code, label, ...) into the points the
 picture draws (time, lane, label, error).
 
-The picture is drawn with matplotlib's object API on the Agg backend (no pyplot global state, no display
-needed) and returned as PNG bytes, which the report embeds so it works offline and survives conversion.
+`timeline_svg` draws it as inline SVG, written directly (no plotting library: the cheapest cell of the report),
+zoomed to the seconds around the launch: the axis is broken where nothing happens for a while, and each break is
+labelled with the time it leaves out. Points are numbered; the list under the picture says what each one is, with
+its UTC time. Everything from AWS in it is escaped. `timeline_png` (matplotlib, Agg) is the older picture, kept
+for the notebook until it moves to the SVG.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import textwrap
@@ -97,10 +101,11 @@ def incident_burst(points: pd.DataFrame, gap: pd.Timedelta = BURST_GAP) -> tuple
 
 
 def points_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """A points frame from dicts with time, lane, label, error."""
-    frame = pd.DataFrame(list(rows), columns=["time", "lane", "label", "error"])
+    """A points frame from dicts with time, lane, label, error and (optional) approximate."""
+    frame = pd.DataFrame(list(rows), columns=["time", "lane", "label", "error", "approximate"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["error"] = frame["error"].fillna(False).astype(bool)
+    frame["approximate"] = [value is True for value in frame["approximate"]]
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
@@ -112,7 +117,138 @@ def points_from_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
     if timeline is None or len(timeline) == 0:
         return points_from_rows([])
     dated = timeline[timeline["time"].notna()]
+    approximate = dated["approximate"] if "approximate" in dated.columns else [False] * len(dated)
     return points_from_rows([
         {"time": time, "lane": kind if kind in LANES else "other", "label": str(label),
-         "error": isinstance(error_code, str) and error_code != ""}
-        for time, kind, label, error_code in zip(dated["time"], dated["kind"], dated["label"], dated["error_code"])])
+         "error": isinstance(error_code, str) and error_code != "", "approximate": bool(approx)}
+        for time, kind, label, error_code, approx in zip(dated["time"], dated["kind"], dated["label"],
+                                                         dated["error_code"], approximate)])
+
+
+SEGMENT_GAP = pd.Timedelta(seconds=60)  # a quieter stretch than this breaks the axis
+_WIDTH, _LEFT, _RIGHT, _LANE_HEIGHT, _TOP, _BREAK = 960, 130, 24, 34, 14, 46
+
+
+def timeline_svg(points: pd.DataFrame, title: str = "") -> str:
+    """The timeline as an HTML figure: inline SVG (lanes, numbered points, a broken time axis) and the numbered
+    list of what happened when. `points`: time (UTC), lane, label, error, and optionally approximate."""
+    points, left_out = incident_burst(points)
+    if len(points) == 0:
+        return '<div class="kit-report kit-timeline"><p class="kit-muted">No dated events to draw.</p></div>'
+    points = points.sort_values("time", kind="stable").reset_index(drop=True)
+    times = pd.to_datetime(points["time"], utc=True)
+    approximate = points["approximate"] if "approximate" in points.columns else pd.Series(False, index=points.index)
+    lanes = [lane for lane in LANES if lane in set(points["lane"])]
+    segments = _segments(list(times))
+    usable = _WIDTH - _LEFT - _RIGHT - _BREAK * (len(segments) - 1)
+    weights = [max((end - start).total_seconds(), 4.0) for start, end in segments]
+    widths = [max(usable * w / sum(weights), 90.0) for w in weights]
+    scale = usable / sum(widths)
+    widths = [w * scale for w in widths]
+    height = _TOP + _LANE_HEIGHT * len(lanes) + 40
+    parts = [f'<svg class="kit-timeline-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" '
+             f'width="100%" role="img" aria-label="{_esc(title or "Timeline of the incident")}">']
+    for index, lane in enumerate(lanes):
+        y = _TOP + _LANE_HEIGHT * index + _LANE_HEIGHT / 2
+        parts.append(f'<text x="{_LEFT - 10}" y="{y + 4:.1f}" text-anchor="end" class="kit-tl-lane">'
+                     f"{_esc(LANE_TITLES[lane])}</text>"
+                     f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="kit-tl-guide"/>')
+    axis_y = _TOP + _LANE_HEIGHT * len(lanes) + 6
+    x0 = float(_LEFT)
+    placed: dict[tuple[str, int], int] = {}
+    lists = []
+    for number, (time, lane, label, error, approx) in enumerate(
+            zip(times, points["lane"], points["label"], points["error"], approximate), 1):
+        seg = next(i for i, (start, end) in enumerate(segments) if start <= time <= end)
+        x = _x_of(time, seg, segments, widths)
+        lane_index = lanes.index(lane) if lane in lanes else len(lanes) - 1
+        slot = (lane, round(x))
+        x += 15 * placed.get(slot, 0)  # same second, same lane: side by side
+        placed[slot] = placed.get(slot, 0) + 1
+        y = _TOP + _LANE_HEIGHT * lane_index + _LANE_HEIGHT / 2
+        kind = "kit-tl-error" if bool(error) else "kit-tl-ok"
+        dashed = " kit-tl-approx" if bool(approx) else ""
+        parts.append(f'<g class="{kind}{dashed}"><title>{_esc(_clock(time))} {_esc(label)}</title>'
+                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9"/>'
+                     f'<text x="{x:.1f}" y="{y + 3.5:.1f}" text-anchor="middle">{number}</text></g>')
+        when = ("about " if bool(approx) else "") + _clock(time)
+        lists.append(f'<li class="{kind}"><span class="kit-tl-num">{number}</span> <code>{_esc(when)}</code> '
+                     f"{_esc(_ARN_ACCOUNT.sub('', str(label)))}</li>")
+    for index, (start, end) in enumerate(segments):
+        width = widths[index]
+        parts.append(f'<line x1="{x0:.1f}" x2="{x0 + width:.1f}" y1="{axis_y}" y2="{axis_y}" class="kit-tl-axis"/>')
+        for tick in _ticks(start, end):
+            tx = _x_of(tick, index, segments, widths)
+            parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{axis_y}" y2="{axis_y + 4}" class="kit-tl-axis"/>'
+                         f'<text x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle" class="kit-tl-tick">'
+                         f"{_esc(tick.strftime('%H:%M:%S'))}</text>")
+        x0 += width
+        if index + 1 < len(segments):
+            gap = segments[index + 1][0] - end
+            parts.append(f'<text x="{x0 + _BREAK / 2:.1f}" y="{axis_y + 4}" text-anchor="middle" '
+                         f'class="kit-tl-break">//</text><text x="{x0 + _BREAK / 2:.1f}" y="{axis_y + 28}" '
+                         f'text-anchor="middle" class="kit-tl-tick">+{_esc(_duration(gap))}</text>')
+            x0 += _BREAK
+    parts.append("</svg>")
+    day = times.iloc[0].strftime("%Y-%m-%d")
+    note = (f'<p class="kit-muted">{left_out} point{"s" if left_out > 1 else ""} far from the incident '
+            "(earlier or later) left out of the picture.</p>" if left_out else "")
+    caption = f"{_esc(title)}: " if title else ""
+    return (f'<div class="kit-report kit-timeline"><p class="kit-tl-caption">{caption}{_esc(day)}, UTC; '
+            "the axis is broken where nothing happened (the gap is written under it)</p>"
+            + "".join(parts) + f'<ol class="kit-tl-list">{"".join(lists)}</ol>{note}</div>')
+
+
+def _segments(times: list[pd.Timestamp]) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Runs of points with no quiet stretch longer than SEGMENT_GAP between neighbours."""
+    out = [(times[0], times[0])]
+    for time in times[1:]:
+        start, end = out[-1]
+        if time - end > SEGMENT_GAP:
+            out.append((time, time))
+        else:
+            out[-1] = (start, time)
+    return out
+
+
+def _x_of(time: pd.Timestamp, segment: int, segments: list[tuple[pd.Timestamp, pd.Timestamp]],
+          widths: list[float]) -> float:
+    start, end = segments[segment]
+    x0 = _LEFT + sum(widths[:segment]) + _BREAK * segment
+    span = (end - start).total_seconds()
+    pad = 16.0
+    if span <= 0:
+        return x0 + widths[segment] / 2
+    return x0 + pad + (widths[segment] - 2 * pad) * (time - start).total_seconds() / span
+
+
+def _ticks(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
+    """Ticks at whole seconds (or coarser) inside a segment, at most six."""
+    span = (end - start).total_seconds()
+    if span <= 0:
+        return [start]
+    step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 300, 600, 1800, 3600, 7200) if span / s <= 5)
+    first = start.ceil(f"{step}s")
+    ticks = []
+    tick = first
+    while tick <= end:
+        ticks.append(tick)
+        tick += pd.Timedelta(seconds=step)
+    return ticks or [start]
+
+
+def _clock(time: pd.Timestamp) -> str:
+    return time.strftime("%H:%M:%S") + (f".{time.microsecond // 1000:03d}" if time.microsecond else "")
+
+
+def _duration(gap: pd.Timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)

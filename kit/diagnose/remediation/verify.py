@@ -1,40 +1,124 @@
-"""Verification of a policy change set: allowed now, and nothing broader than needed."""
+"""Verification of a policy change set: every KMS call the launch needs is allowed with it, against which
+layers, and nothing broader than needed is granted."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
-from kit.diagnose.authorization import Authorization
-from kit.diagnose.remediation.changes import PolicyChange
-from kit.policy import Policy, PolicySet, what_if
+from kit.diagnose.authorization import STAND_IN_PREFIX, Authorization
+from kit.diagnose.remediation.changes import USE_ACTIONS, PolicyChange
+from kit.policy import Policy, PolicySet, Request, evaluate, what_if
 
-# What a service-linked role that creates encrypted volumes needs besides CreateGrant (domain.md section 1).
-NEW_VOLUME_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-                      "kms:DescribeKey")
+# What a launch that creates encrypted volumes asks KMS for as the launcher, besides CreateGrant.
+NEW_VOLUME_ACTIONS = USE_ACTIONS
+_LABEL = re.compile(r'Statement\[\d+\]( "[^"]*")?')
 IDENTITY_LAYERS = ("identity-policy", "permissions-boundary", "scp", "session-policy")
+# Context keys only a CreateGrant request carries.
+GRANT_ONLY_KEYS = ("kms:GrantIsForAWSResource", "kms:GrantOperations", "kms:GranteePrincipal",
+                   "kms:RetiringPrincipal", "kms:GrantConstraintType")
+LAYER_WORDS = {"identity-policy": "identity policies", "key-policy": "key policy",
+               "permissions-boundary": "permissions boundary", "scp": "SCPs", "session-policy": "session policy"}
 
 
-def verify(auth: Authorization, changes: list[PolicyChange], after: PolicySet, *, new_volumes: bool) -> tuple[bool, str]:
-    """(verified, why): the evaluator allows the failing request with the changes, and they grant nothing
-    broader than needed."""
+@dataclass(frozen=True)
+class Verification:
+    """How far a change set was checked: `verified` (every layer known and allowed), `status` one of
+    verified | verified-in-evidence | not-verified, the layers checked and those not in the evidence, the
+    KMS calls checked, and a sentence for people."""
+
+    verified: bool
+    status: str
+    note: str
+    checked_against: tuple[str, ...] = ()
+    not_in_evidence: tuple[str, ...] = ()
+    checked_calls: tuple[str, ...] = ()
+
+
+def needed_requests(request: Request, *, new_volumes: bool) -> list[Request]:
+    """Every KMS call EC2 makes as the launcher for this launch, the failing one first: CreateGrant, and
+    for a launch that creates volumes also GenerateDataKeyWithoutPlaintext, Decrypt, ReEncrypt* and
+    DescribeKey through EC2 (same caller, key and origin)."""
+    out = [request]
+    if ":assumed-role/aws:ec2-infrastructure/" in request.principal_arn:
+        return out  # the instance's infrastructure role: only its own call (Decrypt through EC2's grant)
+    if not new_volumes:
+        if request.action.lower() != "kms:creategrant":
+            out.append(replace(request, action="kms:CreateGrant"))
+        return out
+    base = {k: v for k, v in request.context.items() if k not in GRANT_ONLY_KEYS}
+    for action in ("kms:CreateGrant", *NEW_VOLUME_ACTIONS):
+        if action.lower() == request.action.lower():
+            continue
+        context = dict(request.context) if action == "kms:CreateGrant" else dict(base)
+        out.append(replace(request, action=action, context=context))
+    return out
+
+
+def layers_in(policies: PolicySet, unknown: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the layers the evaluator applied from the evidence, the layers not in the evidence)."""
+    checked: list[str] = []
+    if policies.identity and not all(p.name.startswith(STAND_IN_PREFIX) for p in policies.identity):
+        checked.append("identity-policy")
+    if policies.boundary is not None and not policies.boundary.name.startswith(STAND_IN_PREFIX):
+        checked.append("permissions-boundary")
+    if policies.session_policies:
+        checked.append("session-policy")
+    if policies.scps and not all(p.name.startswith(STAND_IN_PREFIX) for level in policies.scps for p in level):
+        checked.append("scp")
+    if policies.resource_policy is not None and not policies.resource_policy.name.startswith(STAND_IN_PREFIX):
+        checked.append("key-policy")
+    checked = [c for c in checked if c not in unknown]
+    return tuple(checked), tuple(dict.fromkeys(unknown))
+
+
+def verify(auth: Authorization, changes: list[PolicyChange], after: PolicySet, *, new_volumes: bool,
+           unseen: list[str] | None = None, requests: list[Request] | None = None) -> Verification:
+    """The evaluator allows every KMS call the launch needs with the changes, and they grant nothing
+    broader than needed. `unseen`: layers beyond auth.unknown_layers the evidence does not show (a role
+    session's session policy)."""
+    missing = list(auth.unknown_layers) + [u for u in (unseen or []) if u not in auth.unknown_layers]
+    checked, not_seen = layers_in(after, missing)
+    requests = requests or needed_requests(auth.request, new_volumes=new_volumes)
+    calls = tuple(r.action for r in requests)
+
+    def result(ok: bool, status: str, note: str) -> Verification:
+        return Verification(ok, status, note, checked, not_seen, calls)
+
     if not changes:
-        return False, "no policy change found that the kit could verify"
+        return result(False, "not-verified", "not verified: no policy change found that the kit could check")
     if any(not c.possible for c in changes):
-        return False, "part of the fix is outside what a policy edit can change"
-    if auth.unknown_layers:
-        return False, "not verified: the evidence lacks the " + ", ".join(auth.unknown_layers)
-    result = what_if(auth.request, auth.policies, after)
-    if not result.allowed:
-        return False, f"not verified: the evaluator still denies ({result.decision.decided_by})"
+        return result(False, "not-verified", "not verified: part of the fix is outside what a policy edit can change")
+    refused = [(r.action, evaluate(r, after)) for r in requests]
+    still = [(action, d) for action, d in refused if not d.allowed]
+    if still:
+        action, decision = still[0]
+        return result(False, "not-verified", f"not verified: the evaluator still denies {action} "
+                                             f"({decision.decided_by})")
+    outcome = what_if(auth.request, auth.policies, after)
     needed = {f"{auth.request.principal_arn} may {action} on {auth.request.resource}".lower()
-              for action in (NEW_VOLUME_ACTIONS if new_volumes else ())}
-    broader = [b for b in result.broadened if not any(b.lower().startswith(n) for n in needed)]
+              for action in calls}
+    # a corrected condition gives back what its statement was written to allow, and only that
+    corrected = [m.group(0) for c in changes if c.text == "lint-correction" and c.statement
+                 for m in _LABEL.finditer(c.statement)]
+    broader = [b for b in outcome.broadened if not any(b.lower().startswith(n) for n in needed)
+               and not any(f"{label})" in b for label in corrected)]
     if broader:
-        return False, "not verified: the change also allows " + "; ".join(broader[:3])
+        return result(False, "not-verified", "not verified: the change also allows " + "; ".join(broader[:3]))
     problems = [p for c in changes for p in too_broad(c, auth.policies)]
     if problems:
-        return False, "not verified: " + "; ".join(problems)
-    return True, "the evaluator allows the failing request with this change set, and nothing broader"
+        return result(False, "not-verified", "not verified: " + "; ".join(problems))
+    against = ", ".join(LAYER_WORDS[c] for c in checked) or "no layer"
+    names = list(dict.fromkeys(a.removeprefix("kms:") for a in calls))
+    what = "the " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]) + " the launch needs"
+    if not_seen:
+        lacking = ", ".join(LAYER_WORDS.get(u, u) for u in not_seen)
+        return result(False, "verified-in-evidence",
+                      f"verified against every layer in the evidence ({lacking} not in the evidence): the "
+                      f"evaluator allows {what} with this change set ({against}), and nothing broader")
+    return result(True, "verified", f"verified against every layer ({against}): the evaluator allows {what} "
+                                    "with this change set, and nothing broader")
 
 
 def too_broad(change: PolicyChange, before: PolicySet) -> list[str]:

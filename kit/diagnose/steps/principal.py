@@ -22,6 +22,9 @@ def check(case: Case, analysis: Analysis) -> Check:
     session = f" through session {launcher.session_arn}" if launcher.session_arn else ""
     where = {"launch-event": "the launch event", "kms-event": "the KMS failure's caller",
              "autoscaling-tag": "the instance's Auto Scaling group (the default service-linked role; not proven)",
-             "parameter": "the investigation's parameters (not proven)"}[launcher.source]
+             "parameter": "the investigation's parameters (not proven)",
+             "launch-path": "the launch call's service-linked role (not proven)"}[launcher.source]
     detail = f"{launcher.arn}: {kind_label(launcher.kind)}{session}, from {where}"
+    if launcher.path and launcher.path not in ("RunInstances", "StartInstances"):
+        detail += f"; {launcher.launched_by}"  # a fleet or Spot request: say which call and who made it
     return Check("pass" if launcher.confirmed else "unknown", detail, rows)

@@ -11,6 +11,7 @@ from kit.simulate.extensions.context import Context, Handler
 from kit.simulate.keys import normalise_key_arn
 from kit.simulate.launch import Launch
 from kit.simulate.logs import publish
+from kit.simulate.trail import format_time
 from kit.simulate.wire import Request, Response, error_response, request_id, xml_response
 from kit.simulate.world import world
 
@@ -26,7 +27,12 @@ def start_instances(request: Request, context: Context) -> Response:
             return error_response("ec2", "IncorrectInstanceState",
                                   f"The instance '{instance_id}' is not in a state from which it can be started.")
     failing = failing_launches(account, region, ids)
+    succeeding = [launch for launch, replaying in failing if not replaying and fixed_now(launch)]
+    failing = [(launch, replaying) for launch, replaying in failing if launch not in succeeding]
     response = context.forward(request)
+    if response.ok:
+        for launch in succeeding:
+            start_fixed(launch)
     if not failing or not response.ok:
         return response
     start_failing(failing, context)
@@ -52,7 +58,27 @@ def creating_volumes(request: Request, context: Context) -> Response:
     return response
 
 
+def describe_fleet_history(request: Request, context: Context) -> Response:
+    """DescribeFleetHistory (moto has none): the instance-change events of the seeded EC2 Fleets since StartTime
+    (AWS keeps 48 hours); InvalidFleetId.NotFound for a fleet the world does not know."""
+    fleet_id = request.param("FleetId")
+    launched = fleet_launches(request.account, request.region, fleet_id)
+    if launched is None:
+        return error_response("ec2", "InvalidFleetId.NotFound", f"The fleet ID '{fleet_id}' does not exist")
+    start = request.param("StartTime")
+    items = "".join(
+        f"<item><eventInformation><eventSubType>launched</eventSubType><instanceId>{instance_id}</instanceId></eventInformation>"
+        f"<eventType>instance-change</eventType><timestamp>{format_time(at)}</timestamp></item>"
+        for instance_id, at in launched if not start or format_time(at) >= start[:19] + "Z")
+    now = format_time(datetime.now(UTC))
+    return xml_response(f'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeFleetHistoryResponse xmlns="{NAMESPACE}">'
+                        f"<requestId>{request_id()}</requestId><fleetId>{fleet_id}</fleetId>"
+                        f"<historyRecordSet>{items}</historyRecordSet><lastEvaluatedTime>{now}</lastEvaluatedTime>"
+                        f"<startTime>{start}</startTime></DescribeFleetHistoryResponse>")
+
+
 HANDLERS: dict[str, Handler] = {
+    "DescribeFleetHistory": describe_fleet_history,
     "StartInstances": start_instances,
     "GetEbsDefaultKmsKeyId": get_ebs_default_kms_key_id,
     "ResetEbsDefaultKmsKeyId": reset_ebs_default_kms_key_id,
@@ -107,11 +133,32 @@ def start_failing(launches: list[tuple[Launch, bool]], context: Context) -> None
             context.later(delay, finish_failed_start, launch, at)
 
 
+def fixed_now(launch: Launch) -> bool:
+    """A KMS-failing launch whose every KMS call the world's current policies and key states allow (kit.policy's
+    evaluator decides: see kit/simulate/authorize.py); lookalike failures stay scripted."""
+    from kit.simulate.authorize import decided_by_policies, start_allowed
+
+    return decided_by_policies(launch) and start_allowed(launch)
+
+
+def start_fixed(launch: Launch) -> None:
+    """The start succeeds (moto started it): the instance is no longer a failing one, and EC2's grant is left
+    on each key as a real start leaves it."""
+    with world().lock:
+        world().failures.pop((launch.account_id, launch.region, launch.instance_id), None)
+        launch.create_grants(force=True)
+
+
 def finish_failed_start(launch: Launch, at: datetime) -> None:
     """The replay's end: the launch's events in the trail, the instance in its final state."""
     with world().lock:
         publish(launch.timeline(at))
         launch.apply_final_state(at)
+
+
+def fleet_launches(account: str, region: str, fleet_id: str) -> list[tuple[str, datetime]] | None:
+    """The (instance id, launch time) of a seeded EC2 Fleet, or None when there is no such fleet."""
+    return world().fleets.get((account, region, fleet_id))
 
 
 def ebs_default_key(account: str, region: str) -> str:

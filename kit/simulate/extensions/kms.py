@@ -1,5 +1,6 @@
 """KMS DescribeKey/ListGrants with another account's key ARN: served from the owner's account when its key
-policy admits the caller's account (moto only looks in the caller's account), AccessDeniedException if not."""
+policy admits the caller's account (moto only looks in the caller's account), AccessDeniedException if not;
+EnableKey/CancelKeyDeletion/DisableKey by key ARN (moto takes only key ids there)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,31 @@ def cross_account_read(request: Request, context: Context) -> Response:
     return context.forward(request, account=owner)
 
 
-HANDLERS: dict[str, Handler] = {"DescribeKey": cross_account_read, "ListGrants": cross_account_read}
+def key_state_change(request: Request, context: Context) -> Response:
+    """EnableKey, CancelKeyDeletion, DisableKey by key ARN, as AWS accepts (moto looks up only key ids)."""
+    payload = request.json()
+    key_id = str(payload.get("KeyId", ""))
+    parts = key_id.split(":")
+    if key_id.startswith("arn:") and len(parts) >= 6 and parts[5].startswith("key/"):
+        if parts[4] != request.account:
+            return context.forward(request, account=parts[4]) if key_admits(key_id, request.account,
+                                                                            f"kms:{request.operation}") else (
+                _denied(request, key_id))
+        request.replace_json({**payload, "KeyId": parts[5].split("/", 1)[1]})
+    return context.forward(request)
+
+
+def _denied(request: Request, key_id: str) -> Response:
+    caller_arn = moto_state.caller_arn(request.account, request.access_key)
+    action = f"kms:{request.operation}"
+    raise BadRequest("AccessDeniedException", f"User: {caller_arn} is not authorized to perform: {action} on "
+                                              f"resource: {key_id} because no resource-based policy allows the "
+                                              f"{action} action")
+
+
+HANDLERS: dict[str, Handler] = {"DescribeKey": cross_account_read, "ListGrants": cross_account_read,
+                                "EnableKey": key_state_change, "CancelKeyDeletion": key_state_change,
+                                "DisableKey": key_state_change}
 
 
 # ---- world -------------------------------------------------------------------------------------------------

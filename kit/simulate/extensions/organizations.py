@@ -1,5 +1,5 @@
-"""Organizations reads from a member account: served from the management account (the members are delegated
-administrators for policy reads; moto answers only the management account)."""
+"""Organizations reads, and SCP updates, from a member account: served from the management account (the members
+are delegated administrators for policy management; moto answers only the management account)."""
 
 from __future__ import annotations
 
@@ -17,4 +17,7 @@ def read_as_management_account(request: Request, context: Context) -> Response:
     return context.forward(request, account=moto_state.management_account_of(request.account))
 
 
-HANDLERS: dict[str, Handler] = dict.fromkeys(READS, read_as_management_account)
+# Policy management a delegated administrator may do (Organizations' resource-based delegation policy).
+POLICY_MANAGEMENT = ("UpdatePolicy",)
+
+HANDLERS: dict[str, Handler] = dict.fromkeys(READS + POLICY_MANAGEMENT, read_as_management_account)

@@ -1,0 +1,416 @@
+"""What changed (contracts.md section 3a): the one recorded change that turned the launch from working to failing,
+chosen by the evaluator, and the last launch that still worked.
+
+The state the failing request was decided in is the evidence's (as collected), rolled back change by change,
+latest first: first the changes after the failure (they never count), then each earlier change that touches
+the request (kit.diagnose.change_candidates.touches). A change is named when, with the state before it, the
+request is allowed, and with the state after it, denied (`before`/`after` hold the changed document or value).
+Where the evidence lacks the state before a change, the walk stops there: that change is named (`before`
+None) only when its effect is certain from what it did (the Region's default EBS key switched to the failing
+key, encryption by default turned on for an implicitly encrypted volume); otherwise nothing is named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from kit.causes import causes_of_kind
+from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
+from kit.policy import Policy, PolicySet, evaluate
+
+if TYPE_CHECKING:
+    from kit.diagnose.case import Case
+    from kit.diagnose.findings import Verdict
+
+USABLE = "Enabled"
+NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
+STATEMENT_LABEL = re.compile(r'Statement\[(?P<index>\d+)\](?: "(?P<sid>.*)")?$')
+STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
+                "CancelKeyDeletion": "PendingDeletion"}
+
+
+@dataclass(frozen=True)
+class Situation:
+    """The state the request is decided in: its policies and the key's state."""
+
+    policies: PolicySet
+    key_state: str
+
+
+@dataclass
+class ChangeAnalysis:
+    """The named change (findings' `verdict.change`), the last success, and every other recorded change."""
+
+    change: dict[str, Any] | None = None
+    last_success: dict[str, Any] | None = None
+    others: list[dict[str, Any]] = field(default_factory=list)
+    mattered: dict[str, Any] | None = None  # the statement that decided, before or after the change
+    failure_time: str | None = None
+
+
+def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
+    """The change behind the verdict, if the evidence shows one; the last success; the other changes."""
+    analysis = ChangeAnalysis()
+    failure = _failure_time(case, verdict.key_arn)
+    analysis.failure_time = failure.strftime("%Y-%m-%dT%H:%M:%SZ") if failure is not None else None
+    launcher = case.launcher
+    if failure is not None and launcher is not None and verdict.key_arn:
+        analysis.last_success = last_success(case.events, launcher.arn, verdict.key_arn, case.instance_id, failure)
+    every = candidates(case.events)
+    named: Candidate | None = None
+    subject = _subject(case, verdict)
+    auth = case.authorizations.get(verdict.key_arn or "")
+    if (failure is not None and subject is not None and auth is not None
+            and verdict.cause in causes_of_kind("kms")):
+        relevant = [c for c in every if touches(c, subject)]
+        named, before, after, mattered = _walk(case, subject, relevant, every, failure,
+                                               Situation(auth.policies, _key_state(case, subject.key_arn)),
+                                               auth.request)
+        if named is not None:
+            analysis.change = _describe(named, before, after, verdict, auth.request.action)
+            analysis.mattered = mattered
+    for change in every:
+        if named is not None and change.event_id == named.event_id:
+            continue
+        analysis.others.append(_other(change, failure, subject, named))
+    return analysis
+
+
+# ---- the walk ---------------------------------------------------------------------------------------------
+
+def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[Candidate], failure: pd.Timestamp,
+          now: Situation, request: Any) -> tuple[Candidate | None, Any, Any, dict[str, Any] | None]:
+    situation: Situation | None = now
+    for change in reversed([c for c in relevant if c.event_time >= failure]):
+        situation = _undo(case, change, situation, every) if situation else None
+    if situation is None or _allowed(situation, request):
+        return None, None, None, None  # the state at the failure cannot be rebuilt, or does not deny
+    for change in reversed([c for c in relevant if c.event_time < failure and c.event_name not in ORIGINS]):
+        after = _after(case, change, situation)
+        before = _undo(case, change, after, every)
+        if before is None:
+            if _certain(change, subject):
+                return change, None, _value(change, after, case), None
+            return None, None, None, None
+        if _allowed(before, request) and not _allowed(after, request):
+            return change, _value(change, before, case), _value(change, after, case), _mattered(before, after, request)
+        situation = before
+    return None, None, None, None
+
+
+def _allowed(situation: Situation, request: Any) -> bool:
+    return situation.key_state == USABLE and evaluate(request, situation.policies).allowed
+
+
+def _mattered(before: Situation, after: Situation, request: Any) -> dict[str, Any] | None:
+    """The statement that decided: the explicit Deny after the change, else the Allow before it."""
+    denied = evaluate(request, after.policies)
+    allowed = evaluate(request, before.policies)
+    decision = denied if denied.explicit else allowed
+    if not decision.statement:
+        return None
+    found = STATEMENT_LABEL.search(decision.statement)
+    return {"statement": decision.statement, "side": "after" if decision is denied else "before",
+            "layer": decision.layer, "index": int(found["index"]) if found else None,
+            "sid": found["sid"] if found else None}
+
+
+def _certain(change: Candidate, subject: Subject) -> bool:
+    """A change whose effect is certain from what it did, even without the state before it."""
+    if change.layer != "ebs-default" or not subject.implicit_default_key:
+        return False
+    if change.event_name == "ModifyEbsDefaultKmsKeyId":
+        ref = change.key_ref() or ""
+        return ref == subject.key_arn or ref == subject.key_arn.rsplit("/", 1)[-1]
+    return change.event_name == "EnableEbsEncryptionByDefault"
+
+
+def _after(case: Case, change: Candidate, situation: Situation) -> Situation:
+    """The state right after the change: the document the call itself set, where it carries one."""
+    document = None
+    if change.event_name == "PutKeyPolicy":
+        document = change.document("policy")
+        if document is not None:
+            return _with(situation, resource=Policy(document, "key-policy"))
+    if change.event_name in ("PutRolePolicy", "PutUserPolicy"):
+        document = change.document("policyDocument")
+        if document is not None:
+            return _with_identity(situation, f"inline:{change.param('policyName')}", document)
+    if change.event_name == "CreatePolicyVersion" and _true(change.param("setAsDefault")):
+        document = change.document("policyDocument")
+        if document is not None:
+            return _with_identity(situation, f"managed:{change.param('policyArn')}", document)
+    if change.event_name == "UpdatePolicy":
+        document = change.document("content")
+        if document is not None:
+            return _with_scp(situation, str(change.param("policyId")), document)
+    return situation
+
+
+def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candidate]) -> Situation | None:
+    """The state just before the change, or None when the evidence does not hold it."""
+    name = change.event_name
+    earlier = [c for c in every if c.event_time < change.event_time]
+    if change.layer in NOT_MODELLED:
+        return situation  # the evaluator does not model grants or launch templates: no effect it can show
+    if name in STATE_BEFORE:
+        return replace(situation, key_state=STATE_BEFORE[name])
+    if name == "PutKeyPolicy":
+        document = _previous_key_policy(change, earlier, case)
+        return _with(situation, resource=Policy(document, "key-policy")) if document else None
+    if name in ("AttachRolePolicy", "AttachUserPolicy"):
+        label = f"managed:{change.param('policyArn')}"
+        return _with(situation, identity=[p for p in situation.policies.identity if p.name != label])
+    if name in ("DetachRolePolicy", "DetachUserPolicy"):
+        arn = str(change.param("policyArn"))
+        document = _managed_document(case, arn, before=change)
+        return _with_identity(situation, f"managed:{arn}", document) if document else None
+    if name in ("PutRolePolicy", "PutUserPolicy", "DeleteRolePolicy", "DeleteUserPolicy"):
+        label = f"inline:{change.param('policyName')}"
+        previous = [c for c in earlier if c.event_name in ("PutRolePolicy", "PutUserPolicy")
+                    and c.param("policyName") == change.param("policyName")
+                    and c.param("roleName", "userName") == change.param("roleName", "userName")]
+        if previous and previous[-1].document("policyDocument"):
+            return _with_identity(situation, label, previous[-1].document("policyDocument") or {})
+        return None
+    if name == "CreatePolicyVersion":
+        if not _true(change.param("setAsDefault")):
+            return situation
+        arn = str(change.param("policyArn"))
+        document = _managed_document(case, arn, before=change)
+        return _with_identity(situation, f"managed:{arn}", document) if document else None
+    if name in ("PutRolePermissionsBoundary", "PutUserPermissionsBoundary"):
+        previous = [c for c in earlier if c.layer == "permissions-boundary"
+                    and c.param("roleName", "userName") == change.param("roleName", "userName")]
+        if not previous:
+            return None
+        if previous[-1].event_name.startswith("Delete"):
+            return _with(situation, boundary=None)
+        document = _managed_document(case, str(previous[-1].param("permissionsBoundary")))
+        return _with(situation, boundary=Policy(document, f"boundary:{previous[-1].param('permissionsBoundary')}")) \
+            if document else None
+    if name == "AttachPolicy":
+        policy_id = str(change.param("policyId"))
+        return _with(situation, scps=[[p for p in level if not p.name.endswith("/" + policy_id)]
+                                      for level in situation.policies.scps])
+    if name == "UpdatePolicy":
+        previous = [c for c in earlier if c.event_name in ("UpdatePolicy", "CreatePolicy") and c.layer == "scp"
+                    and c.param("policyId") == change.param("policyId") and c.document("content")]
+        return _with_scp(situation, str(change.param("policyId")), previous[-1].document("content") or {}) \
+            if previous else None
+    return None
+
+
+# ---- documents the evidence holds ---------------------------------------------------------------------------
+
+def _previous_key_policy(change: Candidate, earlier: list[Candidate], case: Case) -> dict[str, Any] | None:
+    ref = change.key_ref()
+    for previous in reversed(earlier):
+        if previous.event_name == "PutKeyPolicy" and previous.key_ref() == ref:
+            return previous.document("policy")
+        if previous.event_name == "CreateKey" and ref and ref.rsplit("/", 1)[-1] in str(previous.response):
+            document = previous.document("policy")
+            if document is not None:
+                return document
+            account = ref.split(":")[4] if ref.count(":") >= 5 else case.account_id
+            return {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{
+                "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"}]}
+    return None
+
+
+def _managed_document(case: Case, arn: str, before: Candidate | None = None) -> dict[str, Any] | None:
+    """A customer managed policy's document: its default version, or (before=the call that made a new
+    version) the version before that one, from get-account-authorization-details."""
+    details = case.evidence.document("iam.get-account-authorization-details.json") or {}
+    for policy in details.get("Policies") or []:
+        if policy.get("Arn") != arn:
+            continue
+        versions = [v for v in policy.get("PolicyVersionList") or [] if isinstance(v, dict)]
+        if before is not None and before.event_name == "CreatePolicyVersion":
+            made = ((before.response.get("policyVersion") or {}).get("versionId")) or ""
+            older = sorted((v for v in versions if _version(v.get("VersionId")) < _version(made)),
+                           key=lambda v: _version(v.get("VersionId")))
+            chosen = older[-1] if older else None
+        else:
+            chosen = next((v for v in versions if v.get("IsDefaultVersion")), None)
+        document = (chosen or {}).get("Document")
+        if isinstance(document, str):
+            import json
+            from urllib.parse import unquote
+
+            try:
+                document = json.loads(unquote(document))
+            except json.JSONDecodeError:
+                return None
+        return document if isinstance(document, dict) else None
+    return None
+
+
+def _version(value: Any) -> int:
+    text = str(value or "").lstrip("v")
+    return int(text) if text.isdigit() else 0
+
+
+# ---- situations ------------------------------------------------------------------------------------------------
+
+def _with(situation: Situation, **changes: Any) -> Situation:
+    p = situation.policies
+    policies = PolicySet(identity=changes.get("identity", p.identity),
+                         resource_policy=changes.get("resource", p.resource_policy),
+                         boundary=changes["boundary"] if "boundary" in changes else p.boundary,
+                         scps=changes.get("scps", p.scps), session_policies=p.session_policies,
+                         management_account_id=p.management_account_id)
+    return replace(situation, policies=policies)
+
+
+def _with_identity(situation: Situation, label: str, document: dict[str, Any]) -> Situation:
+    others = [p for p in situation.policies.identity if p.name != label]
+    return _with(situation, identity=others + [Policy(document, label)])
+
+
+def _with_scp(situation: Situation, policy_id: str, document: dict[str, Any]) -> Situation:
+    return _with(situation, scps=[[Policy(document, p.name) if p.name.endswith("/" + policy_id) else p for p in level]
+                                  for level in situation.policies.scps])
+
+
+def _value(change: Candidate, situation: Situation, case: Case) -> Any:
+    """The changed document or value, as findings' before/after hold it."""
+    p = situation.policies
+    if change.layer == "key-policy":
+        return p.resource_policy.document if p.resource_policy else None
+    if change.layer == "key-state":
+        return situation.key_state
+    if change.layer == "permissions-boundary":
+        return p.boundary.document if p.boundary else None
+    if change.layer == "scp":
+        return [[q.document for q in level] for level in p.scps]
+    if change.layer == "identity-policy":
+        arn = change.param("policyArn")
+        label = f"managed:{arn}" if arn else f"inline:{change.param('policyName')}"
+        found = [q.document for q in p.identity if q.name == label]
+        return found[0] if found else None
+    if change.layer == "ebs-default":
+        return change.key_ref() if change.event_name == "ModifyEbsDefaultKmsKeyId" else True
+    return None
+
+
+# ---- facts of the case -------------------------------------------------------------------------------------------
+
+def _failure_time(case: Case, key_arn: str | None) -> pd.Timestamp | None:
+    times = [f.event_time for f in case.kms_failures if f.event_time is not None and (not key_arn or f.key_arn == key_arn)]
+    if not times and case.launch_event is not None:
+        times = [case.launch_event.get("event_time")]
+    stamps = [pd.Timestamp(t) for t in times if t is not None]
+    return min(stamps) if stamps else None
+
+
+def _key_state(case: Case, key_arn: str) -> str:
+    row = case.key(key_arn) or {}
+    return str(row.get("key_state") or USABLE)
+
+
+def _subject(case: Case, verdict: Verdict) -> Subject | None:
+    launcher = case.launcher
+    if launcher is None or not verdict.key_arn:
+        return None
+    frames = case.frames
+    rows = frames.identity_statements
+    arn = launcher.arn
+    mine = rows[rows["principal_arn"] == arn]
+    principals = frames.principals[frames.principals["arn"] == arn] if len(frames.principals) else frames.principals
+    groups = principals.iloc[0]["groups"] if len(principals) and isinstance(principals.iloc[0]["groups"], list) else []
+    scp = rows[rows["source"] == "scp"]
+    kind = "user" if ":user/" in arn else "role"
+    return Subject(
+        key_arn=verdict.key_arn, principal_arn=arn, principal_type=kind, principal_name=arn.rsplit("/", 1)[-1],
+        groups=tuple(str(g) for g in groups),
+        policy_arns=tuple(str(a) for a in mine["policy_arn"].dropna().unique()),
+        scp_targets=tuple(str(t) for t in scp["target_id"].dropna().unique()),
+        scp_ids=tuple(str(a).rsplit("/", 1)[-1] for a in scp["policy_arn"].dropna().unique()),
+        region=case.region,
+        implicit_default_key=any(u.implicit_default and u.key_arn == verdict.key_arn for u in case.key_uses))
+
+
+def last_success(events: pd.DataFrame, launcher_arn: str, key_arn: str, instance_id: str,
+                 failure: pd.Timestamp) -> dict[str, Any] | None:
+    """The last launch by the same launcher with the same key that EC2 could attach (its CreateGrant succeeded)
+    before the failure; failing that, the last successful launch of the same instance before it."""
+    if not len(events):
+        return None
+    times = pd.to_datetime(events["event_time"], utc=True)
+    before = events[times < failure]
+    grants = before[(before["event_name"] == "CreateGrant") & before["error_code"].isna()
+                    & (before["principal_arn"] == launcher_arn)
+                    & before["key_arns"].map(lambda keys: key_arn in (keys if isinstance(keys, list) else []))]
+    if len(grants):
+        grant = grants.sort_values("event_time").iloc[-1]
+        instances = grant["instance_ids"] if isinstance(grant["instance_ids"], list) else []
+        launch = _launch_before(before, instances, pd.Timestamp(grant["event_time"]))
+        row = launch if launch is not None else grant
+        return {"event_id": row["event_id"], "event_name": row["event_name"],
+                "event_time": pd.Timestamp(row["event_time"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "instance_id": instances[0] if instances else None}
+    return None
+
+
+def _launch_before(events: pd.DataFrame, instances: list[str], at: pd.Timestamp) -> Any:
+    times = pd.to_datetime(events["event_time"], utc=True)
+    near = events[events["event_name"].isin(["StartInstances", "RunInstances"]) & events["error_code"].isna()
+                  & (times <= at) & (times >= at - pd.Timedelta(minutes=10))
+                  & events["instance_ids"].map(lambda ids: bool(set(ids if isinstance(ids, list) else []) & set(instances)))]
+    return near.sort_values("event_time").iloc[-1] if len(near) else None
+
+
+def mark_change(frame: pd.DataFrame, change: dict[str, Any] | None) -> pd.DataFrame:
+    """The timeline frame (kit.diagnose.timeline) with the named change as a row of kind `change`."""
+    if not change:
+        return frame
+    row = {"time": pd.Timestamp(change["event_time"]), "kind": "change", "event_name": change["event_name"],
+           "event_source": None, "error_code": None,
+           "label": f"change: {change['event_name']} by {change.get('principal_arn') or 'unknown'} ({change['layer']})",
+           "principal_arn": change.get("principal_arn"), "event_id": change.get("event_id")}
+    marked = pd.concat([frame, pd.DataFrame([row], columns=frame.columns)], ignore_index=True) if len(frame) else \
+        pd.DataFrame([row], columns=list(row))
+    marked["time"] = pd.to_datetime(marked["time"], utc=True, errors="coerce")
+    return marked.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+# ---- descriptions ------------------------------------------------------------------------------------------------
+
+def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, action: str) -> dict[str, Any]:
+    who = change.principal_arn or "an unknown principal"
+    if before is None:
+        effect = "the evidence lacks the state before it, but what it did decides the launch"
+    else:
+        effect = f"with the state before it EC2's {action} for the launch is allowed; with the state after it, denied"
+    return {"event_id": change.event_id, "event_name": change.event_name, "event_time": change.time_text,
+            "principal_arn": change.principal_arn, "layer": change.layer,
+            "summary": f"{change.event_name} by {who} at {change.time_text} ({change.layer}): {effect}.",
+            "before": before, "after": after}
+
+
+def _other(change: Candidate, failure: pd.Timestamp | None, subject: Subject | None,
+           named: Candidate | None) -> dict[str, Any]:
+    if failure is not None and change.event_time >= failure:
+        why = "after the failure"
+    elif change.layer in NOT_MODELLED:
+        why = "not modelled by the evaluator (listed only)"
+    elif subject is None or not touches(change, subject):
+        why = "to another principal, key or Region"
+    elif change.event_name in ORIGINS:
+        why = "creates the document a later change uses"
+    elif named is not None and change.event_time < named.event_time:
+        why = "before the change named, which decided"
+    else:
+        why = "no effect on the failing request shown"
+    return {"event_id": change.event_id, "event_name": change.event_name, "event_time": change.time_text,
+            "principal_arn": change.principal_arn, "layer": change.layer, "why_not": why}
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"

@@ -1,0 +1,185 @@
+"""Launch paths: the API calls that launch an instance (RunInstances, StartInstances, CreateFleet, Spot requests),
+how each call's CloudTrail record is tied to the instance, and which role EC2 acts as for it.
+
+The table is data (`launch_paths.yaml`); live collection, the cli: checklist and the diagnosis all read it here,
+so they tie the same records to the same instance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Mapping
+
+import yaml
+
+INSTANCE_LINK = "instance"
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    """A service-linked role that launches for a path (and so is the principal EC2 asks KMS for)."""
+
+    service: str
+    role: str
+
+    def arn(self, account_id: str, partition: str = "aws") -> str:
+        return f"arn:{partition}:iam::{account_id}:role/aws-service-role/{self.service}/{self.role}"
+
+
+@dataclass(frozen=True)
+class LaunchPath:
+    """One launch API call."""
+
+    event_name: str
+    words: str
+    links: tuple[str, ...]
+    lookup: str | None = None
+    service_role: ServiceRole | None = None
+    service_role_unless_instant: ServiceRole | None = None
+
+    def launching_role(self, record: Mapping[str, Any] | None) -> ServiceRole | None:
+        """The service-linked role that launches for this call (None: the caller launches)."""
+        if self.service_role:
+            return self.service_role
+        if self.service_role_unless_instant and fleet_type(record) not in (None, "instant"):
+            return self.service_role_unless_instant
+        return None
+
+
+@cache
+def _table() -> dict[str, Any]:
+    text = resources.files("kit.frames").joinpath("launch_paths.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+@cache
+def launch_paths() -> dict[str, LaunchPath]:
+    """Every launch path by event name."""
+    out = {}
+    for name, spec in (_table().get("paths") or {}).items():
+        role = spec.get("service_role")
+        unless = spec.get("service_role_unless_instant")
+        out[name] = LaunchPath(event_name=name, words=str(spec["words"]), links=tuple(spec.get("links") or ()),
+                               lookup=spec.get("lookup"),
+                               service_role=ServiceRole(role["service"], role["role"]) if role else None,
+                               service_role_unless_instant=ServiceRole(unless["service"], unless["role"])
+                               if unless else None)
+    return out
+
+
+def launch_event_names() -> tuple[str, ...]:
+    """The event names of every launch path."""
+    return tuple(launch_paths())
+
+
+def path_of(event_name: str | None) -> LaunchPath | None:
+    return launch_paths().get(event_name or "")
+
+
+def instance_links(instance: Mapping[str, Any] | None) -> dict[str, str]:
+    """The ids that tie a describe-instances Instance to launch records other than by its own id:
+    {link kind: id}, e.g. {"fleet-id-tag": "fleet-...", "spot-request-id": "sir-..."}."""
+    if not instance:
+        return {}
+    tags = instance.get("Tags")
+    if isinstance(tags, list):
+        tags = {t.get("Key"): t.get("Value") for t in tags if isinstance(t, dict)}
+    tags = tags if isinstance(tags, Mapping) else {}
+    out: dict[str, str] = {}
+    for kind, spec in (_table().get("links") or {}).items():
+        value = tags.get(spec["tag"]) if spec.get("tag") else instance.get(spec.get("field", ""))
+        if isinstance(value, str) and value:
+            out[kind] = value
+    return out
+
+
+def record_names_instance(record: Mapping[str, Any], instance_id: str, links: Mapping[str, str] = {}) -> bool:
+    """Whether a launch record is about the instance: its id in the record (resources, request, response), or,
+    for a path tied by another id (fleet, Spot request), that id in the record."""
+    path = path_of(record.get("eventName"))
+    wanted = [instance_id] if path is None or INSTANCE_LINK in path.links else []
+    if path is not None:
+        wanted += [links[k] for k in path.links if k != INSTANCE_LINK and links.get(k)]
+    if not wanted:
+        return False
+    for resource in record.get("resources") or []:
+        if isinstance(resource, dict) and any(
+                str(resource.get("ARN", "")).endswith(w) or resource.get("resourceName") == w for w in wanted):
+            return True
+    text = json.dumps([record.get("requestParameters"), record.get("responseElements")], default=str)
+    return any(w in text for w in wanted)
+
+
+def fleet_type(record: Mapping[str, Any] | None) -> str | None:
+    """CreateFleet's Type (instant, request, maintain; AWS's default: maintain), None for other calls."""
+    if not record or record.get("eventName") != "CreateFleet":
+        return None
+    request = record.get("requestParameters") or {}
+    inner = request.get("CreateFleetRequest", request) if isinstance(request, dict) else {}
+    value = inner.get("Type") if isinstance(inner, dict) else None
+    return str(value) if value else "maintain"
+
+
+def fleet_errors(record: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The error set of a CreateFleet response (per launch specification: errorCode, errorMessage)."""
+    response = (record or {}).get("responseElements") or {}
+    inner = response.get("CreateFleetResponse", response) if isinstance(response, dict) else {}
+    items = ((inner.get("errorSet") or {}).get("item") if isinstance(inner, dict) else None) or []
+    items = items if isinstance(items, list) else [items]
+    return [{"code": str(i.get("errorCode") or ""), "message": str(i.get("errorMessage") or "")}
+            for i in items if isinstance(i, dict)]
+
+
+def fleet_instance_ids(record: Mapping[str, Any] | None) -> list[str]:
+    """Instance ids a CreateFleet response names (fleetInstanceSet items' instanceIds)."""
+    response = (record or {}).get("responseElements") or {}
+    inner = response.get("CreateFleetResponse", response) if isinstance(response, dict) else {}
+    items = ((inner.get("fleetInstanceSet") or {}).get("item") if isinstance(inner, dict) else None) or []
+    out: list[str] = []
+    for item in items if isinstance(items, list) else [items]:
+        ids = ((item or {}).get("instanceIds") or {}).get("item") if isinstance(item, dict) else None
+        out += [i for i in (ids if isinstance(ids, list) else [ids]) if isinstance(i, str)]
+    return out
+
+
+def launch_template_of(record: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(launch template id or name, version) a launch request names, if any."""
+    def walk(value: Any) -> tuple[str | None, str | None] | None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key in ("launchTemplate", "LaunchTemplateSpecification", "launchTemplateSpecification") \
+                        and isinstance(inner, dict):
+                    ref = (inner.get("launchTemplateId") or inner.get("LaunchTemplateId")
+                           or inner.get("launchTemplateName") or inner.get("LaunchTemplateName"))
+                    if ref:
+                        version = inner.get("version") or inner.get("Version")
+                        return str(ref), str(version) if version is not None else None
+                found = walk(inner)
+                if found:
+                    return found
+        elif isinstance(value, list):
+            for item in value:
+                found = walk(item)
+                if found:
+                    return found
+        return None
+
+    return walk((record or {}).get("requestParameters")) or (None, None)
+
+
+def request_mappings(record: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The blockDeviceMapping items a launch request itself carries (RunInstances, or a Spot request's
+    launchSpecification); [] when it names none (a launch template's are in the template)."""
+    request = (record or {}).get("requestParameters") or {}
+    if not isinstance(request, dict):
+        return []
+    if (record or {}).get("eventName") == "RequestSpotInstances":
+        request = request.get("launchSpecification") or {}
+    elif (record or {}).get("eventName") != "RunInstances":
+        return []
+    items = ((request.get("blockDeviceMapping") or {}).get("items")) if isinstance(request, dict) else None
+    return [i for i in items or [] if isinstance(i, dict)]

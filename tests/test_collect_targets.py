@@ -1,0 +1,108 @@
+"""--asg, --fleet-id and --error-text: resolved to the seeded failed launches over real HTTP (the simulated
+account), and `kit investigate` run from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from kit.cli import main
+from kit.collect.targets import read_error_text, resolve
+from kit.errors import BadInput
+from kit.params import validate
+from kit.report.targets import failed_launch, run_entry_point
+
+TERRAFORM = ("Error: waiting for EC2 Instance ({instance}) create: unexpected state 'terminated', wanted target "
+             "'running'. last error: Client.InternalError: Client error on launch")
+ASG_MESSAGE = ("Instance became unhealthy while waiting for instance to be in InService state. Termination Reason: "
+               "Client.InternalError: Client error on launch")
+CONSOLE = "One or more of the attached Amazon EBS volumes are encrypted with an inaccessible AWS KMS key."
+
+
+def test_asg_resolves_to_the_groups_failed_launches(sim, sim_env):
+    seeded = sim.scenario("autoscaling-slr")
+    found = resolve(seeded.region, asg="web-asg", failed=failed_launch)
+    assert seeded.instance_id in found.instance_ids
+    assert all(i.startswith("i-") for i in found.instance_ids)
+    assert any("DescribeScalingActivities" in c["operation"] for c in found.calls)
+
+
+def test_an_asg_with_several_failures_becomes_a_batch_of_parameter_files(sim, sim_env, tmp_path):
+    more = [sim.seed("autoscaling-slr") for _ in range(2)]
+    params = validate({"asg": "web-asg", "region": more[0].region, "interactive": False}, require_target=True)
+    assert run_entry_point(params, tmp_path, batch=None) == 0
+    files = sorted((tmp_path / "params").glob("*.yaml"))
+    ids = {yaml.safe_load(f.read_text())["instance_id"] for f in files}
+    assert {s.instance_id for s in more} | {sim.scenario("autoscaling-slr").instance_id} <= ids
+    for file in files:  # each is a parameter file kit batch accepts
+        assert validate(yaml.safe_load(file.read_text()), require_target=True).asg == ""
+    resolution = json.loads((tmp_path / "resolution.json").read_text())
+    assert resolution["entry"] == "asg" and set(resolution["instance_ids"]) == ids
+
+
+def test_fleet_id_resolves_to_the_fleets_instance(sim, sim_env, sim_client):
+    seeded = sim.scenario("karpenter-create-fleet")
+    instance = sim_client("ec2", region=seeded.region).describe_instances(
+        InstanceIds=[seeded.instance_id])["Reservations"][0]["Instances"][0]
+    fleet_id = {t["Key"]: t["Value"] for t in instance["Tags"]}["aws:ec2:fleet-id"]
+    found = resolve(seeded.region, fleet_id=fleet_id, failed=failed_launch)
+    assert found.instance_ids == [seeded.instance_id]
+
+
+@pytest.mark.parametrize("wording", ["terraform", "asg", "console", "old"])
+def test_error_text_resolves_to_failed_instances(sim, sim_env, wording):
+    seeded = sim.scenario("ci-web-identity")
+    text = {"terraform": TERRAFORM.format(instance=seeded.instance_id), "asg": ASG_MESSAGE, "console": CONSOLE,
+            "old": "Client.InternalError: Client error on launch"}[wording]
+    found = resolve(seeded.region, error_text=text, failed=failed_launch)
+    if wording == "terraform":
+        assert found.instance_ids == [seeded.instance_id]  # the text names it
+    else:  # the Region's instances that failed with the state reason the wording describes
+        assert seeded.instance_id in found.instance_ids
+        assert sim.scenario("healthy-running").instance_id not in found.instance_ids
+    assert found.wordings
+
+
+def test_error_text_wordings_are_recognised():
+    ids, matched = read_error_text(TERRAFORM.format(instance="i-0123456789abcdef0"))
+    assert ids == ["i-0123456789abcdef0"]
+    assert {"terraform-unexpected-state", "client-internal-error"} <= {w.id for w in matched}
+    assert {w.id for w in read_error_text(ASG_MESSAGE)[1]} >= {"autoscaling-termination-reason"}
+    assert {w.id for w in read_error_text(CONSOLE)[1]} == {"console-inaccessible-kms-key"}
+    with pytest.raises(BadInput) as refused:
+        read_error_text("the build failed, please help")
+    assert refused.value.field == "--error-text"
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"asg": "x" * 256}, "asg"),
+    ({"fleet_id": "fleet-nope"}, "fleet_id"),
+    ({"asg": "web", "fleet_id": "sfr-0123456789ab0123456789ab0123456789ab"}, "fleet_id"),
+    ({"asg": "web", "instance_id": "i-0123456789abcdef0"}, "asg"),
+])
+def test_bad_entry_points_are_bad_input_naming_the_parameter(values, field):
+    with pytest.raises(BadInput) as refused:
+        validate({"region": "eu-west-1", **values})
+    assert refused.value.field == field
+
+
+def test_kit_investigate_from_a_fleet_id_writes_the_report(sim, sim_env, sim_client, tmp_path, capsys):
+    seeded = sim.scenario("karpenter-create-fleet")
+    instance = sim_client("ec2", region=seeded.region).describe_instances(
+        InstanceIds=[seeded.instance_id])["Reservations"][0]["Instances"][0]
+    fleet_id = {t["Key"]: t["Value"] for t in instance["Tags"]}["aws:ec2:fleet-id"]
+    code = main(["investigate", "--fleet-id", fleet_id, "--region", seeded.region, "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    findings = json.loads((tmp_path / "findings.json").read_text())
+    assert findings["instance_id"] == seeded.instance_id
+    assert findings["verdict"]["launcher_class"] == "karpenter-controller-role"
+    assert "through CreateFleet" in findings["verdict"]["launched_by"]
+
+
+def test_kit_investigate_without_a_failed_instance_says_so(sim, sim_env, tmp_path, capsys):
+    code = main(["investigate", "--asg", "no-such-group", "--region", "eu-west-1", "--out", str(tmp_path)])
+    assert code == 1
+    assert "no instance that failed to launch" in capsys.readouterr().err

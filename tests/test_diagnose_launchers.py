@@ -1,0 +1,174 @@
+"""Launch paths, launcher classes and key provenance over the real pipeline: simulated account -> live, bundle:
+and cli: (the real AWS CLI) evidence -> diagnosis, for every scenario that says what its launch looks like
+(`expected_launch` in its YAML), plus the launcher catalogue itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from test_diagnose_scenarios import run_cli_folder  # the checklist run by the real AWS CLI
+
+from kit.collect import load_evidence
+from kit.collect.bundle import write_bundle
+from kit.collect.cli_commands import checklist
+from kit.collect.live import collect_live
+from kit.diagnose import diagnose
+from kit.diagnose.launchers import LauncherFacts, catalogue, class_ids, classify
+from kit.frames.launch_paths import launch_paths
+from kit.simulate.catalogue import load_catalogue
+
+LAUNCH_SCENARIOS = {s.name: s.spec["expected_launch"] for s in load_catalogue() if s.spec.get("expected_launch")}
+NAMES = sorted(LAUNCH_SCENARIOS)
+
+
+@pytest.fixture(scope="module")
+def live(sim, aws_env):
+    return {name: collect_live(sim.scenario(name).instance_id, sim.scenario(name).region) for name in NAMES}
+
+
+@pytest.fixture(scope="module")
+def aws_env(sim):
+    import os
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update(sim.environ())
+    yield dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update(saved)
+
+
+def assert_launch(findings, seeded, wanted) -> None:
+    verdict = findings.verdict
+    assert (verdict.cause, verdict.denied_by, verdict.principal_arn, verdict.key_arn) == tuple(
+        seeded.expected[k] for k in ("cause", "denied_by", "principal_arn", "key_arn")), verdict.summary
+    assert verdict.launcher_class == wanted["launcher_class"]
+    launch = findings.launch
+    assert launch is not None and launch["path"] == wanted["launch_path"]
+    assert launch["launcher_class"]["id"] == wanted["launcher_class"]
+    words = launch_paths()[wanted["launch_path"]].words
+    assert verdict.launched_by.endswith(words) or f"through {words} by " in verdict.launched_by
+    assert [p["source"] for p in findings.key_provenance] == [wanted["key_source"]]
+    assert findings.key_provenance[0]["key_arn"] == seeded.expected["key_arn"]
+    out = findings.to_dict()
+    assert out["verdict"]["launched_by"] == verdict.launched_by and out["launch"] == launch
+    json.dumps(out)
+
+
+def test_the_catalogue_has_each_launch_path_and_launcher_class_of_the_issue():
+    paths = {wanted["launch_path"] for wanted in LAUNCH_SCENARIOS.values()}
+    classes = {wanted["launcher_class"] for wanted in LAUNCH_SCENARIOS.values()}
+    assert {"CreateFleet", "RequestSpotInstances", "RunInstances"} <= paths
+    assert {"karpenter-controller-role", "spot-service-linked-role", "eks-cluster-role", "emr-service-role",
+            "ci-web-identity-role", "person"} <= classes
+    assert {w["key_source"] for w in LAUNCH_SCENARIOS.values()} >= {"launch-template", "launch-request",
+                                                                      "account-default"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_live_names_the_launcher_its_class_and_path(sim, live, name):
+    assert_launch(diagnose(live[name]), sim.scenario(name), LAUNCH_SCENARIOS[name])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bundle_diagnoses_the_launch_as_live(sim, live, name, tmp_path):
+    seeded = sim.scenario(name)
+    folder = write_bundle(live[name], tmp_path / "bundle")
+    findings = diagnose(load_evidence(f"bundle:{folder}", seeded.instance_id, seeded.region))
+    assert_launch(findings, seeded, LAUNCH_SCENARIOS[name])
+    assert findings.to_dict() == diagnose(live[name]).to_dict()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cli_folder_names_the_launcher_its_class_and_path(sim, live, name, tmp_path):
+    seeded = sim.scenario(name)
+    folder = run_cli_folder(sim, live[name], tmp_path / "cli")
+    evidence = load_evidence(f"cli:{folder}", seeded.instance_id, seeded.region)
+    assert_launch(diagnose(evidence), seeded, LAUNCH_SCENARIOS[name])
+
+
+def test_fleet_and_spot_launch_calls_are_collected_by_event_name(live):
+    assert "cloudtrail.lookup-events.CreateFleet.json" in live["karpenter-create-fleet"].documents
+    assert "cloudtrail.lookup-events.RequestSpotInstances.json" in live["spot-request-slr"].documents
+    commands = {c.file_name: c for c in checklist(live["spot-request-slr"].documents, live["spot-request-slr"]
+                                                  .instance_id, live["spot-request-slr"].region)}
+    argv = commands["cloudtrail.lookup-events.RequestSpotInstances.json"].argv
+    assert "AttributeKey=EventName,AttributeValue=RequestSpotInstances" in argv
+    template_files = [n for n in live["launch-template-key"].documents
+                      if n.startswith("ec2.describe-launch-template-versions.")]
+    assert len(template_files) == 1
+
+
+def test_spot_launcher_is_the_service_linked_role_and_the_request_is_the_analysts(sim, live):
+    findings = diagnose(live["spot-request-slr"])
+    assert findings.launch["requested_by"].endswith(":user/data-analyst")
+    assert findings.launch["launcher_class"]["fix"] == "key-policy"
+    assert "AWSServiceRoleForEC2Spot" in findings.verdict.launched_by
+
+
+def test_default_key_provenance_names_the_baseline_that_set_it(sim, live):
+    provenance = diagnose(live["default-key-baseline"]).key_provenance[0]
+    assert provenance["set_by"]["principal_arn"].endswith(":role/stacksets-exec-security-baseline")
+    assert provenance["set_by"]["event_name"] == "ModifyEbsDefaultKmsKeyId"
+    assert "stacksets-exec-security-baseline" in provenance["from"]
+    assert "ModifyEbsDefaultKmsKeyId" in live["default-key-baseline"].documents[
+        "cloudtrail.lookup-events.ModifyEbsDefaultKmsKeyId.json"]["Events"][0]["EventName"]
+
+
+def test_without_the_fleet_record_the_launcher_is_still_the_kms_caller_but_the_path_is_unknown(live):
+    evidence = live["karpenter-create-fleet"]
+    emptied = replace(evidence, documents={k: v for k, v in evidence.documents.items()
+                                           if k != "cloudtrail.lookup-events.CreateFleet.json"})
+    findings = diagnose(emptied)
+    assert findings.verdict.principal_arn == diagnose(evidence).verdict.principal_arn
+    assert findings.launch["path"] is None
+
+
+# ---- the catalogue, as data ------------------------------------------------------------------------------------
+
+FACTS = [
+    (LauncherFacts("role", "karpenter", "/", user_agent="aws-sdk-go-v2/1.30 karpenter.sh-v1.0.8"),
+     "karpenter-controller-role"),
+    (LauncherFacts("role", "KarpenterControllerRole", "/", web_identity="arn:aws:iam::1:oidc-provider/oidc.eks.eu-west-1"
+                   ".amazonaws.com/id/X"), "karpenter-controller-role"),
+    (LauncherFacts("role", "app-irsa", "/", web_identity="arn:aws:iam::1:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/"
+                   "id/X"), "kubernetes-workload-role"),
+    (LauncherFacts("role", "deploy", "/", web_identity="arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"),
+     "ci-web-identity-role"),
+    (LauncherFacts("service-linked-role", "AWSServiceRoleForAutoScaling", "/aws-service-role/autoscaling.amazonaws.com/"),
+     "autoscaling-service-linked-role"),
+    (LauncherFacts("service-linked-role", "AWSServiceRoleForEC2Fleet", "/aws-service-role/ec2fleet.amazonaws.com/"),
+     "fleet-service-linked-role"),
+    (LauncherFacts("role", "aws-ec2-spot-fleet-tagging-role", "/"), "spot-fleet-role"),
+    (LauncherFacts("role", "AWSBatchServiceRole", "/service-role/", invoked_by="batch.amazonaws.com"),
+     "batch-service-role"),
+    (LauncherFacts("role", "AWSBackupDefaultServiceRole", "/service-role/"), "backup-service-role"),
+    (LauncherFacts("role", "SC-launch", "/", invoked_by="servicecatalog.amazonaws.com"), "service-catalog-launch-role"),
+    (LauncherFacts("role", "EC2InstanceProfileForImageBuilder", "/"), "image-builder-role"),
+    (LauncherFacts("role", "instance-scheduler", "/service-role/", user_agent="Boto3 exec-env/AWS_Lambda_python3.12"),
+     "scheduler-role"),
+    (LauncherFacts("sso-role", "AWSReservedSSO_Admin_0123", "/aws-reserved/sso.amazonaws.com/"),
+     "person-identity-center"),
+    (LauncherFacts("user", "build", user_agent="APN/1.0 HashiCorp/1.0 Packer/1.10.2"), "automation"),
+    (LauncherFacts("user", "alice", user_agent="aws-cli/2.15.30"), "person"),
+    (LauncherFacts("root", "root"), "root"),
+    (LauncherFacts("role", "whatever", "/"), "role"),
+]
+
+
+@pytest.mark.parametrize("facts, expected", FACTS, ids=[e for _, e in FACTS])
+def test_launcher_class_from_the_facts(facts, expected):
+    found = classify(facts)
+    assert found.id == expected
+    assert facts.name in found.label
+
+
+def test_every_class_has_a_fix_and_an_owner_and_is_reachable():
+    assert {e for _, e in FACTS} | {"spot-service-linked-role", "eks-cluster-role", "emr-service-role",
+                                     "service-linked-role", "service-role"} == set(class_ids())
+    for entry in catalogue():
+        assert entry.fix in ("identity-policy", "key-policy", "grant") and entry.fix_owner and entry.when
