@@ -517,10 +517,12 @@ class Investigation:
             self.simulated = None
 
 
+_NOT_INPUTS = ("interactive", "out_dir")  # parameters that change how results are shown or written, not them
+
+
 def _inputs(p: InvestigationParameters) -> tuple[Any, ...]:
     """What an analysis depends on: the same inputs, the same evidence."""
-    return (p.source, p.instance_id, p.region, p.profile, p.role_arn, p.window_before_minutes,
-            p.window_after_minutes, p.cloudtrail_source, p.scenario)
+    return tuple((name, value) for name, value in sorted(p.to_dict().items()) if name not in _NOT_INPUTS)
 
 
 def _seed_number(seed_step: Any) -> int | None:
