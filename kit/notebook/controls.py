@@ -245,6 +245,7 @@ class InvestigationControls:
                                                                     grid_gap="0px")))
         self.instance_table.children = rows
         self._mark_picked()
+        self.investigation.prefetch(list(self.table_buttons))  # the newest, investigated before they are picked
 
     def _mark_picked(self) -> None:
         picked = self.investigation.params.instance_id

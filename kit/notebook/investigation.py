@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
 
 
 ANALYSES_KEPT = 16  # analyses (evidence, frames, findings) kept per kernel for instant re-renders
+PREFETCHED = 3  # failed instances investigated in the background once listed (newest first), for instant picks
+PREFETCH_WAIT_S = 300.0  # a pick waits at most this long for the background analysis of the same instance
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
 _Frame = TypeVar("_Frame", pd.DataFrame, None)  # view() keeps None as None
@@ -57,6 +60,8 @@ class Investigation:
         self.listeners: list[Callable[[], None]] = []  # called after every (re-)analysis
         self.account_setup: AccountSetup | None = None  # how the Region and credentials were found
         self._analysed: dict[tuple[Any, ...], tuple[Evidence, Frames, Findings]] = {}  # by _inputs, oldest first
+        self._prefetching: dict[tuple[Any, ...], threading.Event] = {}  # inputs being investigated in the background
+        self._lock = threading.Lock()  # guards _analysed and _prefetching (the prefetch thread writes them)
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
         self._findings_dict_of: Findings | None = None  # ... which findings it was made from
         self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
@@ -153,14 +158,13 @@ class Investigation:
             params = validate({**params.to_dict(), **changes})
         # all or nothing: a failure (an unknown instance, an unreadable account) leaves the last analysis on screen
         key = _inputs(params)
-        cached = None if fresh else self._analysed.get(key)
+        if not fresh:
+            self._wait_for_prefetch(key)
+        with self._lock:
+            cached = None if fresh else self._analysed.get(key)
         if cached is None:
             cached = self._collect_and_diagnose(params)
-            self._analysed[key] = cached
-            while len(self._analysed) > ANALYSES_KEPT:
-                self._analysed.pop(next(iter(self._analysed)))
-        else:
-            self._analysed[key] = self._analysed.pop(key)  # most recently used last
+        self._keep(key, cached)
         self.params = params
         self.evidence, self.frames, self.findings = cached
         self._findings_dict = None
@@ -168,6 +172,49 @@ class Investigation:
             listener()
         if self._sections is not None:
             self._sections.refresh()
+
+    def _keep(self, key: tuple[Any, ...], analysed: tuple[Evidence, Frames, Findings]) -> None:
+        """Remember an analysis (most recently used last; the oldest go beyond ANALYSES_KEPT)."""
+        with self._lock:
+            self._analysed.pop(key, None)
+            self._analysed[key] = analysed
+            while len(self._analysed) > ANALYSES_KEPT:
+                self._analysed.pop(next(iter(self._analysed)))
+
+    def prefetch(self, instance_ids: list[str], limit: int = PREFETCHED) -> None:
+        """Investigate up to `limit` of `instance_ids` (same Region, window and source) in the background, so
+        picking one of them shows its verdict at once. Read-only like any analysis; a failure is simply not
+        remembered (picking that instance then investigates it, and shows the error)."""
+        import threading
+
+        with self._lock:
+            wanted = [i for i in instance_ids if i and i != self.params.instance_id][:limit]
+            todo = [replace(self.params, instance_id=i) for i in wanted]
+            todo = [p for p in todo if _inputs(p) not in self._analysed and _inputs(p) not in self._prefetching]
+            for params in todo:
+                self._prefetching[_inputs(params)] = threading.Event()
+        if todo:
+            threading.Thread(target=self._prefetch, args=(todo,), name="kit-prefetch", daemon=True).start()
+
+    def _prefetch(self, todo: list[InvestigationParameters]) -> None:
+        for params in todo:
+            key = _inputs(params)
+            try:
+                self._keep(key, self._collect_and_diagnose(params))
+            except Exception:  # noqa: BLE001 - not remembered: the pick investigates it again and says why
+                pass
+            finally:
+                with self._lock:
+                    done = self._prefetching.pop(key, None)
+                if done is not None:
+                    done.set()
+
+    def _wait_for_prefetch(self, key: tuple[Any, ...]) -> None:
+        """If the background is investigating exactly these inputs, wait for it instead of doing it twice."""
+        with self._lock:
+            running = self._prefetching.get(key)
+        if running is not None:
+            running.wait(timeout=PREFETCH_WAIT_S)
 
     def _collect_and_diagnose(self, params: InvestigationParameters) -> tuple[Evidence, Frames, Findings]:
         """The analysis alone: collect (kit.collect), build the frames, diagnose."""
@@ -470,10 +517,12 @@ class Investigation:
             self.simulated = None
 
 
+_NOT_INPUTS = ("interactive", "out_dir")  # parameters that change how results are shown or written, not them
+
+
 def _inputs(p: InvestigationParameters) -> tuple[Any, ...]:
     """What an analysis depends on: the same inputs, the same evidence."""
-    return (p.source, p.instance_id, p.region, p.profile, p.role_arn, p.window_before_minutes,
-            p.window_after_minutes, p.cloudtrail_source, p.scenario)
+    return tuple((name, value) for name, value in sorted(p.to_dict().items()) if name not in _NOT_INPUTS)
 
 
 def _seed_number(seed_step: Any) -> int | None:

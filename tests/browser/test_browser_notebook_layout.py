@@ -111,7 +111,8 @@ def test_no_live_output_scrolls_sideways_at_1400x900(notebook_tab: Tab, lab_sim:
     expect(page.locator(".jp-OutputArea-output .kit-banner[data-cause]")).to_have_count(1, timeout=UPDATE_TIMEOUT_MS)
     wide = page.evaluate(_SIDEWAYS)
     assert wide == [], "live outputs with a horizontal scrollbar:\n" + "\n".join(wide)
-    page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
+    page.locator(".jp-OutputArea-output svg.kit-timeline-svg, .jp-OutputArea-output .kit-figure img").first \
+        .scroll_into_view_if_needed()
     screenshot(page, "notebook-1400x900-timeline")
 
 
