@@ -136,6 +136,8 @@ def test_the_key_policy_diff_is_the_dropped_delegation(sim, findings):
     sids_after = {s["Sid"] for s in change["after"]["Statement"]}
     assert "Enable IAM User Permissions" in sids_before - sids_after
     assert result.change_mattered["side"] == "before"  # the statement whose loss made the difference
+    assert {"policy": "key-policy", "index": 0, "sid": "Enable IAM User Permissions"} in \
+        result.change_mattered["statements"]
     # the harmless earlier rewrite (it kept the delegation) is listed, not named
     earlier = [o for o in result.other_changes if o["event_name"] == "PutKeyPolicy"]
     assert earlier and pd.Timestamp(earlier[0]["event_time"]) < pd.Timestamp(change["event_time"])

@@ -116,6 +116,9 @@ def mirror_live(sim, live, folder: Path) -> dict[str, str]:
         scp_policy_ids=[n.split(".")[2] for n in documents if n.startswith("organizations.describe-policy.")],
         kms_events=True)}
     lookups = lookup_calls(live)
+    # the look-back for changes (contracts.md 3a), each in its own Region (IAM's in us-east-1), as the checklist asks
+    lookups.update({c.file_name: list(c.argv) for c in checklist(documents, live.instance_id, live.region)
+                    if c.file_name.startswith("cloudtrail.lookup-events.change-")})
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(sim.environ(live.region))
     folder.mkdir(parents=True, exist_ok=True)

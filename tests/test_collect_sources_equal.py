@@ -21,6 +21,7 @@ import pytest
 
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
+from kit.collect.cli_commands import checklist
 from kit.collect.gaps import cli_command
 from kit.collect.live import collect_live
 from kit.frames.build import Frames, build_frames
@@ -57,6 +58,10 @@ def cli_folder(sim, evidence, folder: Path) -> Path:
     for call in evidence.calls:  # the first call of each document (later ones fetch further pages)
         argv = shlex.split(cli_command(call["operation"], call["params"], evidence.region))
         commands.setdefault(file_for(call), (call["operation"], argv))
+    # the look-back for changes (contracts.md 3a): each in its own Region (IAM's in us-east-1), as the checklist asks
+    for command in checklist(evidence.documents, evidence.instance_id, evidence.region):
+        if command.file_name.startswith("cloudtrail.lookup-events.change-"):
+            commands[command.file_name] = (command.call, list(command.argv[:-2]))  # without "--output json"
 
     def run(item: tuple[str, tuple[str, list[str]]]) -> None:
         name, (operation, argv) = item

@@ -49,7 +49,8 @@ def verdict(**change: object) -> dict:
 def test_hostile_strings_in_change_events_are_escaped():
     others = [{"event_id": HOSTILE, "event_name": HOSTILE, "event_time": HOSTILE, "principal_arn": HOSTILE,
                "layer": HOSTILE, "why_not": HOSTILE}]
-    markup = change_section(verdict(), others, {"side": "before", "sid": "Enable IAM User Permissions"},
+    markup = change_section(verdict(), others, {"side": "before", "statements": [
+                                {"policy": "key-policy", "index": 0, "sid": "Enable IAM User Permissions"}]},
                             "2026-12-02T10:00:00Z")
     tags = parsed(markup)
     assert "script" not in tags.tags and "img" not in tags.tags
@@ -58,7 +59,9 @@ def test_hostile_strings_in_change_events_are_escaped():
 
 
 def test_the_diff_shows_the_removed_statement_as_the_one_that_mattered():
-    markup = change_section(verdict(), (), {"side": "before", "sid": "Enable IAM User Permissions", "index": 0},
+    markup = change_section(verdict(), (), {"side": "before", "statements": [
+        {"policy": "inline:operate", "index": 1, "sid": "EbsKeys"},
+        {"policy": "key-policy", "index": 0, "sid": "Enable IAM User Permissions"}]},
                             "2026-12-02T10:00:00Z")
     removed = markup.split('class="kit-change-removed kit-change-mattered"', 1)
     assert len(removed) == 2 and "Enable IAM User Permissions" in removed[1].split("</tr>", 1)[0]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 USABLE = "Enabled"
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
-STATEMENT_LABEL = re.compile(r'Statement\[(?P<index>\d+)\](?: "(?P<sid>.*)")?$')
+STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
 STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
                 "CancelKeyDeletion": "PendingDeletion"}
 
@@ -113,10 +113,10 @@ def _mattered(before: Situation, after: Situation, request: Any) -> dict[str, An
     decision = denied if denied.explicit else allowed
     if not decision.statement:
         return None
-    found = STATEMENT_LABEL.search(decision.statement)
+    labels = [{"policy": m["policy"], "index": int(m["index"]), "sid": m["sid"]}
+              for m in STATEMENT_LABEL.finditer(decision.statement)]
     return {"statement": decision.statement, "side": "after" if decision is denied else "before",
-            "layer": decision.layer, "index": int(found["index"]) if found else None,
-            "sid": found["sid"] if found else None}
+            "layer": decision.layer, "statements": labels}
 
 
 def _certain(change: Candidate, subject: Subject) -> bool:

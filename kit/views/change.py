@@ -92,10 +92,13 @@ def _statement_row(kind: str, statement: Any, index: int, matters: bool) -> str:
 def _matters(mattered: Mapping[str, Any] | None, side: str, statement: Any, index: int) -> bool:
     if not mattered or mattered.get("side") != side:
         return False
-    sid = mattered.get("sid")
-    if sid:
-        return isinstance(statement, Mapping) and statement.get("Sid") == sid
-    return mattered.get("index") == index
+    for label in mattered.get("statements") or []:
+        sid = label.get("sid")
+        if sid and isinstance(statement, Mapping) and statement.get("Sid") == sid:
+            return True
+        if not sid and label.get("index") == index:
+            return True
+    return False
 
 
 def _last_success(last: Any, failure_time: str | None) -> str:
