@@ -69,6 +69,7 @@ def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
         items += _session_policy(case, judgement, key)
     if cause == "kms-cross-account-key":
         items += _cross_account(case, key, key_row, auth)
+        items += _pin_aws_ebs(case)
     if cause == "ebs-default-key-unusable":
         items += _default_key(case, key, auth)
     items += operational(case, cause)
@@ -262,13 +263,19 @@ def _service_of_slr(role_arn: str) -> str:
 
 
 def _pin_aws_ebs(case: Case) -> list[Remediation]:
-    """Where the key policy cannot change: new volumes on the AWS managed key through the launch template."""
-    template = (case.instance or {}).get("launch_template_id") or "<launch-template-id>"
-    device = (case.instance or {}).get("root_device_name") or "/dev/xvda"
+    """Where the key's policy cannot change here (an AWS managed key, another account's key): new volumes on the
+    AWS managed key aws/ebs, through a new version of the launch template the instance came from (EC2 tags an
+    instance launched from a template with aws:ec2launchtemplate:id). Nothing without that tag."""
+    instance = case.instance or {}
+    tags = instance.get("tags") if isinstance(instance.get("tags"), dict) else {}
+    template = (tags or {}).get("aws:ec2launchtemplate:id")
+    if not template or not launch_creates_volumes(case):
+        return []
+    device = instance.get("root_device_name") or "/dev/xvda"
     data = json.dumps({"BlockDeviceMappings": [{"DeviceName": device, "Ebs": {"Encrypted": True,
                                                                                "KmsKeyId": "alias/aws/ebs"}}]})
-    command = (f"aws ec2 create-launch-template-version --launch-template-id {template} --source-version '$Latest' "
-               f"--launch-template-data '{data}' --region {case.region}")
+    command = (f"aws ec2 create-launch-template-version --launch-template-id {template} --source-version "
+               f"'$Latest' --launch-template-data '{data}' --region {case.region}")
     return [Remediation("cli", template, {"commands": [command], "files": {}}, False,
                         title="Alternative: launch new volumes with alias/aws/ebs", explanation=text("pin-aws-ebs"),
                         change_set="pin-aws-ebs", note="not verified: an alternative that changes the key of new "
