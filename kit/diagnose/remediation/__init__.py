@@ -22,6 +22,7 @@ from kit.diagnose.remediation.changes import (
     USE_ACTIONS,
     PolicyChange,
     apply_change,
+    role_of,
     fix_policies,
     identity_statements,
     session_policy_change,
@@ -328,8 +329,9 @@ def _unseen_layers(case: Case, judgement: Judgement, key: str, key_row: dict[str
                                      explanation=explanation, **common))
         elif layer == "identity-policy" and not service_linked:
             document = {"Version": "2012-10-17", "Statement": [scoped_identity_statement(key)]}
-            change = PolicyChange("identity-policy", principal, document, None, "identity-allow",
-                                  policy_name=load_data("remediation.yaml")["names"]["iam_policy"])
+            owner = role_of(principal)  # a role session's policies are its role's
+            change = PolicyChange("identity-policy", owner, document, None, "identity-allow",
+                                  policy_name=load_data("remediation.yaml")["names"]["iam_policy"], principal=owner)
             items.append(Remediation("iam-policy", principal, document, False,
                                      title="IAM policy for the launching principal (its policies are not in the "
                                            "evidence)", explanation=explanation, **common))
