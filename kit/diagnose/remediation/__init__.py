@@ -451,15 +451,17 @@ def _key_state(case: Case, key: str | None, key_row: dict[str, Any], auth: Autho
     if state == "PendingImport":
         commands = [cli("import-parameters", key=key, region=region), cli("import-key-material", key=key, region=region),
                     start]
-        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed, title="Import the key material",
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, False, title="Import the key material",
                             explanation=text("key-unusable", key_state=state, how="import the key material again"),
-                            change_set="key-state", note=note)]
+                            change_set="key-state", verification="not-verified",
+                            note="not verified: importing needs the key material, which the kit cannot have (" + note + ")")]
     if state == "Unavailable":
         commands = [cli("connect-key-store", store="<custom-key-store-id>", region=region), start]
-        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed,
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, False,
                             title="Reconnect the custom key store",
                             explanation=text("key-unusable", key_state=state, how="reconnect its custom key store"),
-                            change_set="key-state", note=note)]
+                            change_set="key-state", verification="not-verified",
+                            note="not verified: reconnecting needs the custom key store's id and its HSMs (" + note + ")")]
     return [Remediation("cli", key, {"commands": [], "files": {}}, False, title="The key is gone",
                         explanation=text("key-gone"), change_set="key-state",
                         note="nothing can make a deleted key usable")]
