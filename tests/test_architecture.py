@@ -67,8 +67,8 @@ def package_copy(tmp_path: Path) -> Path:
     pytest.param("kit/diagnose/findings.py", "\nimport kit.collect.live  # noqa\n",
                  ["kit.diagnose is not allowed to import kit.collect"], id="independent-siblings"),
     pytest.param("kit/simulate/world.py",
-                 "\n\ndef _evaluate() -> None:\n    from kit.policy import evaluate  # noqa\n",
-                 ["kit.simulate stands apart", "kit.simulate.world -> kit.policy"], id="simulate-stands-apart"),
+                 "\n\ndef _diagnose() -> None:\n    from kit.diagnose import diagnose  # noqa\n",
+                 ["kit.simulate stands apart", "kit.simulate.world -> kit.diagnose"], id="simulate-stands-apart"),
     pytest.param("kit/newbase.py", '"""A module nobody put on a floor."""\n',
                  ["The following modules are not listed as layers", "- kit.newbase"], id="module-on-no-floor"),
 ])

@@ -74,6 +74,7 @@ def sample_documents() -> dict[str, object]:
     policy = {"Version": "2012-10-17", "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
               "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}]}
     return {
+        "cloudtrail.describe-trails.json": {"trailList": []},  # no trail in this Region: no selectors to read
         "ec2.describe-instances.json": {"Reservations": [{"ReservationId": "r-1", "OwnerId": ACCOUNT, "Groups": [], "Instances": [{
             "InstanceId": INSTANCE, "ImageId": "ami-0123456789abcdef0", "InstanceType": "t3.micro",
             "LaunchTime": "2024-05-01T10:00:00.000Z", "Placement": {"AvailabilityZone": "eu-west-1a"},

@@ -99,6 +99,12 @@ def test_real_cli_folder_frames_tell_the_seed_story(seed_cli):
     assert [p.name for p in policies.identity] == ["inline:ec2-full-access"]
 
 
+def trails_listed(documents):
+    from kit.collect.cli_commands import trails_listed as listed
+
+    return listed(documents)
+
+
 def mirror_live(sim, live, folder: Path) -> dict[str, str]:
     """The cli: folder a customer would paste for the same queries the live collection made: for every
     document live wrote, the contract's AWS CLI command (same ids, same CloudTrail windows) run with the
@@ -114,7 +120,7 @@ def mirror_live(sim, live, folder: Path) -> dict[str, str]:
         autoscaling_group=tags.get("aws:autoscaling:groupName"),
         scp_targets=[n.split(".")[2] for n in documents if n.startswith("organizations.list-policies-for-target.")],
         scp_policy_ids=[n.split(".")[2] for n in documents if n.startswith("organizations.describe-policy.")],
-        kms_events=True)}
+        kms_events=True, trails=trails_listed(documents))}
     lookups = lookup_calls(live)
     # the look-back for changes (contracts.md 3a), each in its own Region (IAM's in us-east-1), as the checklist asks
     lookups.update({c.file_name: list(c.argv) for c in checklist(documents, live.instance_id, live.region)

@@ -32,12 +32,13 @@ ENFORCED_BY_MOTO = [
     "ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:GetEbsEncryptionByDefault", "kms:ListAliases", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "iam:GetAccountAuthorizationDetails",
 ]
 ANSWERED_AT_HTTP = ["ec2:GetEbsDefaultKmsKeyId", "cloudtrail:LookupEvents", "organizations:ListParents", "organizations:ListPoliciesForTarget",
-                    "organizations:DescribePolicy"]
+                    "organizations:DescribePolicy", "cloudtrail:DescribeTrails", "cloudtrail:GetEventSelectors"]
 # documents only the denied call could lead to (their ids come from its answer); what replaces them
 DEPENDENT = {
     "organizations:ListParents": ("organizations.list-parents.", "organizations.list-policies-for-target.",
                                   "organizations.describe-policy."),
     "organizations:ListPoliciesForTarget": ("organizations.describe-policy.",),
+    "cloudtrail:DescribeTrails": ("cloudtrail.get-event-selectors.",),
     # without volumes the key is found from KMS's events instead: cloudtrail.lookup-events.kms.json
     "ec2:DescribeVolumes": ("cloudtrail.lookup-events.",),
     # without the default key's id, the key is found from KMS's events the same way

@@ -209,7 +209,8 @@ def cli_commands(
         out.append(_command(lookup, change_values, lookup=argv))
     out.append(_command(spec("trails"), values))
     for trail_name, trail_arn in trails:  # (name, ARN) of each trail DescribeTrails listed
-        out.append(_command(spec("event-selectors"), dict(values, trail_name=trail_name, trail_arn=trail_arn)))
+        out.append(_command(spec("event-selectors"), dict(values, trail_name=trail_name, trail_arn=trail_arn,
+                                                           trail_region=region_of(trail_arn) or region)))
     out.append(_command(spec("authorization-details"), values))
     targets = list(_unique(scp_targets or ([account_id] if account_id else [])))
     for target in targets:

@@ -289,5 +289,6 @@ def trail_selectors(f: Fetcher) -> None:
     for trail in (described or {}).get("trailList") or []:
         name = trail.get("Name")
         if isinstance(name, str) and name:
+            home = trail.get("HomeRegion") or None  # a multi-Region trail answers in its home Region
             f.fetch(f"cloudtrail.get-event-selectors.{name}.json", "cloudtrail", "GetEventSelectors",
-                    {"TrailName": trail.get("TrailARN") or name})
+                    {"TrailName": trail.get("TrailARN") or name}, region=home)

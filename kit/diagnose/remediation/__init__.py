@@ -22,6 +22,7 @@ from kit.diagnose.remediation.changes import (
     USE_ACTIONS,
     PolicyChange,
     apply_change,
+    role_of,
     fix_policies,
     identity_statements,
     session_policy_change,
@@ -69,6 +70,7 @@ def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
         items += _session_policy(case, judgement, key)
     if cause == "kms-cross-account-key":
         items += _cross_account(case, key, key_row, auth)
+        items += _pin_aws_ebs(case)
     if cause == "ebs-default-key-unusable":
         items += _default_key(case, key, auth)
     items += operational(case, cause)
@@ -262,13 +264,19 @@ def _service_of_slr(role_arn: str) -> str:
 
 
 def _pin_aws_ebs(case: Case) -> list[Remediation]:
-    """Where the key policy cannot change: new volumes on the AWS managed key through the launch template."""
-    template = (case.instance or {}).get("launch_template_id") or "<launch-template-id>"
-    device = (case.instance or {}).get("root_device_name") or "/dev/xvda"
+    """Where the key's policy cannot change here (an AWS managed key, another account's key): new volumes on the
+    AWS managed key aws/ebs, through a new version of the launch template the instance came from (EC2 tags an
+    instance launched from a template with aws:ec2launchtemplate:id). Nothing without that tag."""
+    instance = case.instance or {}
+    tags = instance.get("tags") if isinstance(instance.get("tags"), dict) else {}
+    template = (tags or {}).get("aws:ec2launchtemplate:id")
+    if not template or not launch_creates_volumes(case):
+        return []
+    device = instance.get("root_device_name") or "/dev/xvda"
     data = json.dumps({"BlockDeviceMappings": [{"DeviceName": device, "Ebs": {"Encrypted": True,
                                                                                "KmsKeyId": "alias/aws/ebs"}}]})
-    command = (f"aws ec2 create-launch-template-version --launch-template-id {template} --source-version '$Latest' "
-               f"--launch-template-data '{data}' --region {case.region}")
+    command = (f"aws ec2 create-launch-template-version --launch-template-id {template} --source-version "
+               f"'$Latest' --launch-template-data '{data}' --region {case.region}")
     return [Remediation("cli", template, {"commands": [command], "files": {}}, False,
                         title="Alternative: launch new volumes with alias/aws/ebs", explanation=text("pin-aws-ebs"),
                         change_set="pin-aws-ebs", note="not verified: an alternative that changes the key of new "
@@ -321,8 +329,9 @@ def _unseen_layers(case: Case, judgement: Judgement, key: str, key_row: dict[str
                                      explanation=explanation, **common))
         elif layer == "identity-policy" and not service_linked:
             document = {"Version": "2012-10-17", "Statement": [scoped_identity_statement(key)]}
-            change = PolicyChange("identity-policy", principal, document, None, "identity-allow",
-                                  policy_name=load_data("remediation.yaml")["names"]["iam_policy"])
+            owner = role_of(principal)  # a role session's policies are its role's
+            change = PolicyChange("identity-policy", owner, document, None, "identity-allow",
+                                  policy_name=load_data("remediation.yaml")["names"]["iam_policy"], principal=owner)
             items.append(Remediation("iam-policy", principal, document, False,
                                      title="IAM policy for the launching principal (its policies are not in the "
                                            "evidence)", explanation=explanation, **common))
@@ -442,15 +451,17 @@ def _key_state(case: Case, key: str | None, key_row: dict[str, Any], auth: Autho
     if state == "PendingImport":
         commands = [cli("import-parameters", key=key, region=region), cli("import-key-material", key=key, region=region),
                     start]
-        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed, title="Import the key material",
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, False, title="Import the key material",
                             explanation=text("key-unusable", key_state=state, how="import the key material again"),
-                            change_set="key-state", note=note)]
+                            change_set="key-state", verification="not-verified",
+                            note="not verified: importing needs the key material, which the kit cannot have (" + note + ")")]
     if state == "Unavailable":
         commands = [cli("connect-key-store", store="<custom-key-store-id>", region=region), start]
-        return [Remediation("cli", key, {"commands": commands, "files": {}}, allowed,
+        return [Remediation("cli", key, {"commands": commands, "files": {}}, False,
                             title="Reconnect the custom key store",
                             explanation=text("key-unusable", key_state=state, how="reconnect its custom key store"),
-                            change_set="key-state", note=note)]
+                            change_set="key-state", verification="not-verified",
+                            note="not verified: reconnecting needs the custom key store's id and its HSMs (" + note + ")")]
     return [Remediation("cli", key, {"commands": [], "files": {}}, False, title="The key is gone",
                         explanation=text("key-gone"), change_set="key-state",
                         note="nothing can make a deleted key usable")]

@@ -181,6 +181,8 @@ def _fix_one(request: Request, policies: PolicySet, decision: Decision, principa
     if decision.decided_by == "explicit-deny":
         return _exempt(request, policies, decision)
     layer = decision.decided_by
+    if layer == "identity-policy" and ":assumed-role/aws:ec2-infrastructure/" in request.principal_arn:
+        return None  # the instance's infrastructure role is EC2's: never an IAM change
     corrected = _lint_correction(request, policies, layer)
     if corrected is not None:
         return corrected
