@@ -163,7 +163,7 @@ def _policies(case: Case, judgement: Judgement, key_row: dict[str, Any]) -> list
         items.append(Remediation(kind_of, change.target, change.document, check.verified, title=title, **common))
         where = " (run in the organization's management account or as its delegated administrator)" if (
             change.layer == "scp") else ""
-        items.append(Remediation("cli", change.target, policy_cli(change, case.region, launcher_class=kind),
+        items.append(Remediation("cli", change.target, policy_cli(change, case.region, launcher_class=_class_of(case)),
                                  check.verified, title=f"{title}: AWS CLI{where}", **common))
         terraform_text = policy_terraform(change, auth.request.principal_arn,
                                           scp_name=scp_name(case, change.target) if change.layer == "scp" else None)
@@ -375,14 +375,13 @@ def _session_policy(case: Case, judgement: Judgement, key: str) -> list[Remediat
         check = Verification(False, "not-verified", "not verified: the launching principal's policies were not "
                                                     "evaluated")
         actions = "kms:CreateGrant"
-    kind = launcher.kind if launcher else None
     common: dict[str, Any] = dict(change_set="session-policy", note=check.note, layer="session-policy",
                                   verification=check.status, checked_against=check.checked_against,
                                   not_in_evidence=check.not_in_evidence, checked_calls=check.checked_calls)
     explanation = text("session-policy", actions=actions, key=key)
     return [Remediation("iam-policy", role, document, check.verified, title="Session policy for the next session",
                         explanation=explanation, **common),
-            Remediation("cli", role, policy_cli(change, case.region, launcher_class=kind), check.verified,
+            Remediation("cli", role, policy_cli(change, case.region, launcher_class=_class_of(case)), check.verified,
                         title="Session policy for the next session: AWS CLI", explanation=explanation, **common)]
 
 
@@ -514,7 +513,7 @@ def _cross_account(case: Case, key: str | None, key_row: dict[str, Any], auth: A
             items.append(Remediation("iam-policy", launcher.arn, identity, False,
                                      title=f"IAM policy for the launcher in account {launcher.account_id}",
                                      explanation=explanation, layer="identity-policy", **common))
-            items.append(Remediation("cli", launcher.arn, policy_cli(change, case.region, launcher_class=launcher.kind),
+            items.append(Remediation("cli", launcher.arn, policy_cli(change, case.region, launcher_class=_class_of(case)),
                                      False, title=f"IAM policy for the launcher in account {launcher.account_id}: "
                                                   "AWS CLI", layer="identity-policy", **common))
             items.append(Remediation("terraform", launcher.arn, policy_terraform(change, launcher.arn), False,
@@ -583,3 +582,11 @@ def apply_remediation(policies: PolicySet, items: list[Remediation]) -> PolicySe
 
 
 __all__ = ["PolicyChange", "apply_remediation", "remediate"]
+
+
+def _class_of(case: Case) -> str | None:
+    """The launcher's class id (kit/diagnose/launchers.yaml), else its principal kind, for the CLI's wording."""
+    launcher = case.launcher
+    if launcher is None:
+        return None
+    return launcher.launcher_class.id if launcher.launcher_class else launcher.kind

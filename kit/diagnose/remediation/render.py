@@ -80,9 +80,9 @@ def session_policy_command(role_arn: str, launcher_class: str | None, document: 
     return cli(template, role=role_arn) + f" --policy {document}"
 
 
-# Launcher classes (kit.diagnose.principal kinds, and the launcher classes of launch paths) that get their
+# Launcher classes (ids of kit/diagnose/launchers.yaml whose match is a web identity provider) that get their
 # credentials through web identity federation.
-WEB_IDENTITY_CLASSES = ("ci-web-identity", "web-identity", "federated")
+WEB_IDENTITY_CLASSES = ("ci-web-identity-role", "kubernetes-workload-role")
 
 
 def policy_terraform(change: PolicyChange, principal_arn: str | None, *, scp_name: str | None = None) -> str:
