@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from kit.causes import cause
 from kit.diagnose.case import Case
 from kit.diagnose.findings import Confidence, FindingsGap
 from kit.diagnose.verdict import Judgement
@@ -175,7 +176,7 @@ def _trail_coverage(case: Case, judgement: Judgement) -> Judgement:
             confidence = LOWER[verdict.confidence] if verdict.cause != "undetermined" else verdict.confidence
         verdict = replace(verdict, summary=verdict.summary + sentence, confidence=confidence)
     key = verdict.key_arn
-    if key and case.foreign_key(key) and not kms_proof and verdict.cause not in ("no-failure", "not-a-launch-failure"):
+    if key and case.foreign_key(key) and not kms_proof and cause(verdict.cause).kind != "not-a-failure":
         owner = case.key_account(key)
         gaps.append(FindingsGap(
             "cloudtrail:LookupEvents", "denial-in-other-account",
@@ -183,7 +184,7 @@ def _trail_coverage(case: Case, judgement: Judgement) -> Judgement:
             f"trail, and its own view of the key only in account {owner}'s trail, which this evidence does not hold",
             f"aws cloudtrail lookup-events --region {key.split(':')[3]} --lookup-attributes "
             f"AttributeKey=ResourceName,AttributeValue={key}  # run in account {owner}"))
-        if verdict.confidence == "confirmed" and verdict.cause not in ("kms-key-disabled", "kms-key-pending-deletion"):
+        if verdict.confidence == "confirmed" and not cause(verdict.cause).key_states:  # a key state proves it
             verdict = replace(verdict, confidence="likely")
     if verdict is judgement.verdict and gaps == judgement.gaps:
         return judgement
