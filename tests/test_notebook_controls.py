@@ -27,7 +27,7 @@ def picked(sim, sim_env) -> Investigation:
     investigation = Investigation.start(validate({"instance_id": seed.instance_id, "region": seed.region,
                                                   "interactive": True}))
     investigation.show_verdict()
-    investigation.show_seed_step(2)
+    investigation.show_manual_step(2)
     investigation.show_gaps()
     return investigation
 
@@ -52,7 +52,7 @@ def test_instance_table_lists_failed_launches_and_picking_one_investigates_it(si
 def test_window_change_recollects_and_rerenders(picked: Investigation) -> None:
     controls = InvestigationControls(picked)
     before = picked.evidence
-    section = picked.sections.named("seed-step-2")
+    section = picked.sections.named("manual-step-2")
     renders = section.renders
     controls.window_before.value = 180
     assert picked.params.window_before_minutes == 180

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
 ANALYSES_KEPT = 16  # analyses (evidence, frames, findings) kept per kernel for instant re-renders
 PREFETCHED = 3  # failed instances investigated in the background once listed (newest first), for instant picks
 PREFETCH_WAIT_S = 300.0  # a pick waits at most this long for the background analysis of the same instance
-SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the seed article's procedure
+SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the usual manual procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
 _Frame = TypeVar("_Frame", pd.DataFrame, None)  # view() keeps None as None
 
@@ -359,12 +359,12 @@ class Investigation:
         """The verdict banner and the steps at a glance."""
         self.show(lambda: self.render_verdict() + self.render_steps_overview(), "verdict")
 
-    def show_seed_step(self, number: int) -> None:
-        """The step(s) automating step `number` of the seed article's procedure."""
-        self.show(lambda: self.render_steps(self.seed_steps(number)), f"seed-step-{number}")
+    def show_manual_step(self, number: int) -> None:
+        """The step(s) automating step `number` of the usual manual procedure."""
+        self.show(lambda: self.render_steps(self.seed_steps(number)), f"manual-step-{number}")
 
     def show_steps_beyond(self) -> None:
-        """Every step the seed article does not have, in catalogue order."""
+        """Every step the manual procedure does not have, in catalogue order."""
         self.show(lambda: self.render_steps(self.steps_beyond()), "steps-beyond")
 
     def show_timeline(self) -> None:
@@ -474,14 +474,14 @@ class Investigation:
         frame = pd.DataFrame([(k, self.text(str(v))) for k, v in rows], columns=["", "value"])
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="The failing request") + "</div>"
 
-    # -- the steps, in the seed article's order first ---------------------------------------------------------
+    # -- the steps, in the manual procedure's order first ---------------------------------------------------------
 
     def seed_steps(self, number: int) -> list[StepResult]:
         """Step results automating seed step `number` (steps.yaml `seed_step`)."""
         return [s for s in self.diagnosed().steps if _seed_number(s.seed_step) == number]
 
     def steps_beyond(self) -> list[StepResult]:
-        """Step results that go beyond the seed article."""
+        """Step results that go beyond the manual procedure."""
         return [s for s in self.diagnosed().steps if _seed_number(s.seed_step) not in SEED_SECTIONS]
 
     def timeline_points(self) -> pd.DataFrame:

@@ -156,6 +156,18 @@ def gaps_block(gaps: Sequence[Mapping[str, Any]]) -> str:
             f"<th>Run next</th></tr></thead><tbody>{rows}</tbody></table></div></div>")
 
 
+def verification_badge(item: Mapping[str, Any]) -> str:
+    """How far the kit checked a proposed change: verified, verified as far as the evidence goes, not verified,
+    or an operational step (nothing for the evaluator to check)."""
+    if item.get("change_set") == "operational":
+        return '<span class="kit-status kit-status-skipped">operational step</span>'
+    if item.get("verified") and item.get("verification") == "verified-in-evidence":
+        return '<span class="kit-status kit-status-verified">verified in the evidence</span>'
+    if item.get("verified"):
+        return '<span class="kit-status kit-status-verified">verified</span>'
+    return '<span class="kit-status kit-status-unverified">not verified</span>'
+
+
 def remediation_block(remediation: Sequence[Mapping[str, Any]]) -> str:
     """Each proposed change, whom it targets, the document itself, and whether the evaluator verified it."""
     if not remediation:
@@ -164,8 +176,7 @@ def remediation_block(remediation: Sequence[Mapping[str, Any]]) -> str:
     parts = ['<div class="kit-report"><div class="kit-block">']
     for number, item in enumerate(remediation, 1):
         verified = bool(item.get("verified"))
-        badge = ('<span class="kit-status kit-status-verified">verified</span>' if verified
-                 else '<span class="kit-status kit-status-unverified">not verified</span>')
+        badge = verification_badge(item)
         note = item.get("note") or ("The kit's evaluator confirms that, with this change, the failing request is "
                                     "allowed." if verified else "The kit's evaluator did not confirm this change.")
         heading = item.get("title") or item.get("kind")

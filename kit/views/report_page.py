@@ -18,7 +18,7 @@ from kit.views import console
 from kit.views.change import change_section_of
 from kit.diagnose.roles import ROLE_WORDS
 from kit.views.html import STATUS_ROLES as STATUS_ROLE
-from kit.views.html import causes, frame_table, gaps_block, plain, stylesheet, text
+from kit.views.html import causes, frame_table, gaps_block, plain, stylesheet, text, verification_badge
 from kit.views.names import Names, key_html, name_html, principal_html, scp_id_of, shorten_arns, target_html
 from kit.views.timeline import points_from_timeline, timeline_svg
 
@@ -142,18 +142,6 @@ def fix_block(remediation: Sequence[Mapping[str, Any]], shown: Mapping[str, Any]
             + document_html(first.get("document"), compact=True)
             + (f'<p class="kit-muted">{text(first.get("note"))}</p>' if first.get("note") else "")
             + more + "</div>")
-
-
-def verification_badge(item: Mapping[str, Any]) -> str:
-    """How far the kit checked a proposed change: verified, verified as far as the evidence goes, not verified,
-    or an operational step (nothing for the evaluator to check)."""
-    if item.get("change_set") == "operational":
-        return '<span class="kit-status kit-status-skipped">operational step</span>'
-    if item.get("verified") and item.get("verification") == "verified-in-evidence":
-        return '<span class="kit-status kit-status-verified">verified in the evidence</span>'
-    if item.get("verified"):
-        return '<span class="kit-status kit-status-verified">verified</span>'
-    return '<span class="kit-status kit-status-unverified">not verified</span>'
 
 
 def proof_block(findings: Findings, shown: Mapping[str, Any], names: Names) -> str:
