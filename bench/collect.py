@@ -23,12 +23,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from kit.collect.limits import INCIDENT_CALL_BUDGET
 from kit.collect.change_lookups import lookup_budget, principal_policy_arns
 from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.simulate import SimulatedAccount
 
-CALL_BUDGET = 20
+CALL_BUDGET = INCIDENT_CALL_BUDGET
 
 
 def collect_once(sim: SimulatedAccount, scenario: Any, compete: bool = False) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The call budget: at most 20 AWS calls for one instance with up to 4 volumes and 2 keys, never an
+"""The call budget: at most INCIDENT_CALL_BUDGET (kit.collect.limits) AWS calls for one instance with up to 4 volumes and 2 keys, never an
 unbounded CloudTrail scan. The 4-volume, 2-key incident is the seed story with a second key, seeded through
 the simulator's public Seeder (it is not a catalogue scenario: it tells nothing new, it only costs more).
 """
@@ -12,12 +12,13 @@ import pytest
 import yaml
 
 from kit.collect.change_lookups import lookup_budget
+from kit.collect.limits import INCIDENT_CALL_BUDGET
 from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.simulate.catalogue import parse_scenario
 from kit.simulate.seeder import Seeder
 
-BUDGET = 20  # the incident itself; the look-back for changes has its own budget (kit.collect.change_lookups)
+BUDGET = INCIDENT_CALL_BUDGET  # the incident itself; the look-back for changes has its own budget (kit.collect.change_lookups)
 NO_LOOK_BACK = CollectWindow(change_lookback_days=0)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kit.collect.limits import INCIDENT_CALL_BUDGET
 from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.collect.readonly import allowed_operations
@@ -110,12 +111,12 @@ def test_every_lookup_is_bounded_in_time_and_pages(collected):
             assert call["params"]["MaxResults"] == 50
 
 
-def test_the_seed_needs_at_most_twenty_calls(collected):
+def test_the_seed_fits_the_call_budget(collected):
     # the look-back for changes has its own stated budget (tests/test_collect_budget.py)
     since = (collected["seed"].parameters.get("change_window") or {}).get("start")
     calls = [c for c in collected["seed"].calls if not (c["operation"] == "cloudtrail:LookupEvents"
                                                          and c["params"].get("StartTime") == since)]
-    assert len(calls) <= 20, [c["operation"] for c in calls]
+    assert len(calls) <= INCIDENT_CALL_BUDGET, [c["operation"] for c in calls]
     assert sum(c["operation"] == "cloudtrail:LookupEvents" for c in calls) <= 3
 
 

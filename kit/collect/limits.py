@@ -16,6 +16,11 @@ MAX_EVIDENCE_FILE_BYTES = 128 * 1024 * 1024
 # order until either budget is spent; the files left are counted in a gap (kit.collect.cloudtrail_logs). 4 GiB of
 # gzipped log files is about 30 million records: a busy organisation's day; parsing keeps memory bounded (files
 # are parsed a few at a time and only kept records stay).
+# AWS calls of one live collection for one instance with up to 4 volumes and 2 keys, the change look-back apart
+# (kit.collect.change_lookups has its own): 20 for the incident, 2 for the trail's event selectors
+# (DescribeTrails, GetEventSelectors: whether "no KMS event" means anything), and 2 for the SCPs an
+# organization attaches on top of the usual two (one DescribePolicy each). tests/test_collect_budget.py holds it.
+INCIDENT_CALL_BUDGET = 24
 ARCHIVE_MAX_BYTES = 4 * 1024 * 1024 * 1024
 ARCHIVE_MAX_SECONDS = 900.0
 
