@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 @pytest.fixture(scope="session")
 def sim() -> Iterator["SimulatedAccount"]:  # noqa: F821
     """The simulated account on 127.0.0.1 with every catalogue scenario seeded once (see `sim.seeded`)."""
@@ -23,7 +25,7 @@ def sim_env(sim: "SimulatedAccount", monkeypatch: pytest.MonkeyPatch) -> dict[st
     """Point this test's process environment (boto3, subprocesses) at the simulated account."""
     import os
 
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
+    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
         monkeypatch.delenv(name)
     env = sim.environ()
     for name, value in env.items():

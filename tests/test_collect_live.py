@@ -16,6 +16,8 @@ from kit.errors import BadInput
 from kit.evidence import Evidence
 from kit.simulate.catalogue import load_catalogue
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 SCENARIOS = [s.name for s in load_catalogue()]
 # error codes a healthy collection may still meet: denials, absent things, and the deliberate skips
 EXPLAINED_ERRORS = {"CrossAccountKey", "AWSOrganizationsNotInUseException", "AccessDenied", "AccessDeniedException",
@@ -36,7 +38,7 @@ def collected(sim) -> dict[str, Evidence]:
     """One live collection per seeded scenario (module scope: collected once)."""
     import os
 
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
     for name in saved:
         del os.environ[name]
     os.environ.update(sim.environ())
@@ -44,7 +46,7 @@ def collected(sim) -> dict[str, Evidence]:
         # the first seeded instance of each scenario: other tests in this process may seed more copies elsewhere
         return {name: collect_live(sim.scenario(name).instance_id, sim.scenario(name).region) for name in SCENARIOS}
     finally:
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
+        for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
             del os.environ[name]
         os.environ.update(saved)
 

@@ -26,6 +26,8 @@ from kit.collect.gaps import cli_command
 from kit.collect.live import collect_live
 from kit.frames.build import Frames, build_frames
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 AWS_CLI = Path(sys.executable).with_name("aws")
 # the seed (organization chain, customer key), a cross-account key, a launch whose volumes are gone (AMI and
 # snapshots), an Auto Scaling launch (scaling activities, service-linked role)
@@ -83,7 +85,7 @@ def cli_folder(sim, evidence, folder: Path) -> Path:
 def sources(sim, tmp_path_factory) -> dict[str, dict[str, Frames]]:
     out: dict[str, dict[str, Frames]] = {}
     with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
+        for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
             patch.delenv(name)
         for name, value in sim.environ().items():
             patch.setenv(name, value)

@@ -27,6 +27,8 @@ from kit.evidence import Evidence
 from kit.policy import Policy, PolicySet, evaluate
 from kit.simulate.catalogue import load_catalogue
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 KMS_CAUSES = set(causes_of_kind("kms"))
 KEY_STATE_CAUSES = {c.id for c in causes().values() if c.key_states}
 SCENARIOS = [s.name for s in load_catalogue()]
@@ -46,12 +48,12 @@ def schema_validator() -> Draft202012Validator:
 @pytest.fixture(scope="module")
 def aws_env(sim):
     """The process environment pointed at the simulated account for this module, restored afterwards."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
     for name in saved:
         del os.environ[name]
     os.environ.update(sim.environ())
     yield dict(os.environ)
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
+    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
         del os.environ[name]
     os.environ.update(saved)
 

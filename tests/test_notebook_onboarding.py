@@ -19,10 +19,12 @@ from kit.notebook.what_if import WhatIfEditor
 from kit.params import validate
 
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 @pytest.fixture
 def endpoint_only(sim, monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
     """The environment of a shell where only `export AWS_ENDPOINT_URL=...` was pasted (no credentials, no Region)."""
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
+    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ENDPOINT_URL", sim.endpoint_url)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
@@ -52,7 +54,7 @@ def test_only_the_endpoint_set_lists_and_investigates_the_simulated_account(sim,
 
 
 def test_missing_credentials_are_said_in_words_not_as_an_exception_name(monkeypatch, tmp_path) -> None:
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
+    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))

@@ -25,6 +25,8 @@ from kit.collect.live import collect_live
 from kit.diagnose import diagnose
 from kit.simulate.catalogue import load_catalogue
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 AWS_BIN = Path(sys.executable).parent
 FAKE = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "fake-secret-for-the-simulator",
         "AWS_EC2_METADATA_DISABLED": "true"}
@@ -35,7 +37,10 @@ FAKE = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "f
 # material, reconnect the key store) needs material the kit cannot have: never verified.
 REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permissions-boundary", "scp-deny",
             "perimeter-decrypt-deny", "scheduler-role", "sso-role", "key-disabled", "key-pending-deletion",
-            "source-vpc-deny", "via-service-typo", "trail-excludes-kms", "hostile-tags")
+            "source-vpc-deny", "via-service-typo", "trail-excludes-kms", "hostile-tags",
+            "change-first-launch", "change-policy-detached", "change-boundary-put", "change-policy-narrowed",
+            "change-key-policy-rewritten", "change-key-disabled", "change-trap-later-changes",
+            "outage-scp-two-accounts")
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +58,12 @@ def world():
         for _ in names:
             _, name, instance, region = lines.get(timeout=300).split()
             seeded.setdefault(name, (instance, region))
-        saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
         for name in saved:
             del os.environ[name]
         os.environ.update({"AWS_ENDPOINT_URL": endpoint, **FAKE})
         yield endpoint, seeded
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
+        for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
             del os.environ[name]
         os.environ.update(saved)
     finally:

@@ -24,6 +24,8 @@ from kit.simulate.catalogue import load_catalogue
 from kit.views import console
 from kit.views.report_page import WHAT_CHANGED_SLOT, report_page
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 SCENARIOS = [s.name for s in load_catalogue()]
 # Words of the kit's own making that mean nothing to a reader of a report.
 INTERNAL_WORDS = re.compile(r"the article|the seed\b|seed's|seed_step|seed article|contracts\.md|domain\.md", re.I)
@@ -37,7 +39,7 @@ def validator() -> Draft202012Validator:
 @pytest.fixture(scope="module")
 def reports(sim):
     """Per scenario: (findings, findings.json as written, report body)."""
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
     os.environ.update(sim.environ())
     try:
         out = {}
@@ -50,7 +52,7 @@ def reports(sim):
             out[name] = (findings, shown, report_page(findings, shown, frames))
         return out
     finally:
-        for key in [k for k in os.environ if k.startswith("AWS_")]:
+        for key in [k for k in os.environ if k.startswith("AWS_") and k != AWSCLI_DATA]:
             del os.environ[key]
         os.environ.update(saved)
 

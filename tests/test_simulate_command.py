@@ -12,6 +12,8 @@ import threading
 
 import boto3
 
+AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
+
 KIT = [sys.executable, "-m", "kit"]
 
 
@@ -63,7 +65,7 @@ def test_kit_simulate_prints_an_export_block_that_is_enough_to_reach_it(tmp_path
         environ = dict(line[len("export "):].split("=", 1) for line in block if line.startswith("export "))
         assert tuple(environ) == EXPORTS
         assert f"AWS_ENDPOINT_URL={environ['AWS_ENDPOINT_URL']}" == endpoint_line
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
+        for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
             monkeypatch.delenv(name)
         monkeypatch.setenv("HOME", str(tmp_path))
         for name, value in environ.items():
