@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kit.batch.sharing import SharingSession, _merge, _missing
+from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 
 pytestmark = pytest.mark.xdist_group("batch-fleet")
@@ -51,11 +52,13 @@ def test_shared_collection_gives_the_same_evidence_with_each_common_call_made_on
 
     plain_session = boto3.Session(region_name=REGION)
     plain_calls = _counting(plain_session)
-    plain = [collect_live(s.instance_id, s.region, session=plain_session) for s in outage]
+    # the incident's calls only: the look-back for changes (its own budget) is shared by the same mechanism
+    window = CollectWindow(change_lookback_days=0)
+    plain = [collect_live(s.instance_id, s.region, session=plain_session, window=window) for s in outage]
 
     shared_session = SharingSession(boto3.Session(region_name=REGION))
     shared_calls = _counting(shared_session)
-    shared = [collect_live(s.instance_id, s.region, session=shared_session) for s in outage]
+    shared = [collect_live(s.instance_id, s.region, session=shared_session, window=window) for s in outage]
 
     for alone, together in zip(plain, shared):
         assert together.documents == alone.documents
