@@ -11,6 +11,7 @@ import pytest
 
 AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
 
+
 @pytest.fixture(scope="session")
 def sim() -> Iterator["SimulatedAccount"]:  # noqa: F821
     """The simulated account on 127.0.0.1 with every catalogue scenario seeded once (see `sim.seeded`)."""
@@ -31,6 +32,22 @@ def sim_env(sim: "SimulatedAccount", monkeypatch: pytest.MonkeyPatch) -> dict[st
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture(scope="module")
+def aws_env(sim: "SimulatedAccount") -> Iterator[dict[str, str]]:  # noqa: F821
+    """The process environment pointed at the simulated account for a whole module, restored afterwards
+    (AWS_DATA_PATH kept: awscli sets it once, at import, and an in-process AWS CLI needs it)."""
+    import os
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update(sim.environ())
+    yield dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
+        del os.environ[name]
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

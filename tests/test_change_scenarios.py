@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -24,22 +23,8 @@ from kit.diagnose import diagnose
 from kit.evidence import Evidence
 from kit.simulate.catalogue import load_catalogue
 
-AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
-
 CHANGE_SCENARIOS = [s.name for s in load_catalogue() if "change" in s.spec["expected"]]
 SOURCES = ("live", "bundle", "cli")
-
-
-@pytest.fixture(scope="module")
-def aws_env(sim):
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
-    for name in saved:
-        del os.environ[name]
-    os.environ.update(sim.environ())
-    yield dict(os.environ)
-    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
-        del os.environ[name]
-    os.environ.update(saved)
 
 
 def run_cli_folder(evidence: Evidence, folder: Path) -> Path:

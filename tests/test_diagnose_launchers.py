@@ -19,8 +19,6 @@ from kit.diagnose.launchers import LauncherFacts, catalogue, class_ids, classify
 from kit.frames.launch_paths import launch_paths
 from kit.simulate.catalogue import load_catalogue
 
-AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
-
 LAUNCH_SCENARIOS = {s.name: s.spec["expected_launch"] for s in load_catalogue() if s.spec.get("expected_launch")}
 NAMES = sorted(LAUNCH_SCENARIOS)
 
@@ -28,20 +26,6 @@ NAMES = sorted(LAUNCH_SCENARIOS)
 @pytest.fixture(scope="module")
 def live(sim, aws_env):
     return {name: collect_live(sim.scenario(name).instance_id, sim.scenario(name).region) for name in NAMES}
-
-
-@pytest.fixture(scope="module")
-def aws_env(sim):
-    import os
-
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
-    for name in saved:
-        del os.environ[name]
-    os.environ.update(sim.environ())
-    yield dict(os.environ)
-    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
-        del os.environ[name]
-    os.environ.update(saved)
 
 
 def assert_launch(findings, seeded, wanted) -> None:

@@ -21,23 +21,9 @@ from kit.evidence import Evidence
 from kit.policy import Policy, PolicySet, Request, evaluate
 from kit.policy.lint import lint_policy
 
-AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
-
 AWS_BIN = Path(sys.executable).parent
 USE_ACTIONS = {"kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
                "kms:DescribeKey"}
-
-
-@pytest.fixture(scope="module")
-def aws_env(sim):
-    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
-    for name in saved:
-        del os.environ[name]
-    os.environ.update(sim.environ())
-    yield dict(os.environ)
-    for name in [n for n in os.environ if n.startswith("AWS_") and n != AWSCLI_DATA]:
-        del os.environ[name]
-    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
