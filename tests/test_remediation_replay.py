@@ -10,6 +10,7 @@ into the session-wide simulated account other tests read.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -40,7 +41,10 @@ REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permi
             "source-vpc-deny", "via-service-typo", "trail-excludes-kms", "hostile-tags",
             "change-first-launch", "change-policy-detached", "change-boundary-put", "change-policy-narrowed",
             "change-key-policy-rewritten", "change-key-disabled", "change-trap-later-changes",
-            "outage-scp-two-accounts")
+            "outage-scp-two-accounts",
+            "autoscaling-slr", "spot-request-slr", "karpenter-create-fleet", "eks-auto-mode", "emr-service-role",
+            "ci-web-identity", "launch-template-key", "default-ebs-key", "default-key-baseline",
+            "change-default-key-switched")
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,139 @@ def start_and_wait(endpoint: str, instance: str, region: str) -> str:
         time.sleep(0.5)
 
 
+LAUNCH_CALLS = ("RunInstances", "CreateFleet", "RequestSpotInstances")
+USER_KEYS: dict[str, dict[str, str]] = {}   # user -> the access key the test made for it (IAM allows two)
+
+
+def client(service: str, endpoint: str, region: str, **credentials: str):
+    return boto3.client(service, region_name=region, endpoint_url=endpoint,
+                        aws_access_key_id=credentials.get("key", FAKE["AWS_ACCESS_KEY_ID"]),
+                        aws_secret_access_key=credentials.get("secret", FAKE["AWS_SECRET_ACCESS_KEY"]),
+                        aws_session_token=credentials.get("token"))
+
+
+def described(endpoint: str, instance: str, region: str) -> dict:
+    return client("ec2", endpoint, region).describe_instances(InstanceIds=[instance])["Reservations"][0][
+        "Instances"][0]
+
+
+def wait_out_pending(endpoint: str, instance: str, region: str) -> dict:
+    """The instance once its launch has played out (no longer pending)."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = described(endpoint, instance, region)
+        if found["State"]["Name"] != "pending" or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def launch_record(endpoint: str, instance: str, region: str) -> dict:
+    """The CloudTrail record of the call that launched the instance (its id, or its Spot request's, in it)."""
+    found = described(endpoint, instance, region)
+    marks = {instance, found.get("SpotInstanceRequestId") or instance}
+    trail = client("cloudtrail", endpoint, region)
+    for name in LAUNCH_CALLS:
+        for event in trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                            "AttributeValue": name}])["Events"]:
+            if any(mark in event["CloudTrailEvent"] for mark in marks):
+                return json.loads(event["CloudTrailEvent"])
+    raise AssertionError(f"no launch record for {instance}")
+
+
+def launcher_credentials(endpoint: str, record: dict, region: str) -> dict[str, str]:
+    """Credentials of the principal that made the launch call: a new access key of the IAM user, or a new
+    session of the role (the launcher retries its launch)."""
+    identity = record["userIdentity"]
+    if identity["type"] == "IAMUser":
+        iam = client("iam", endpoint, region)
+        user = identity["userName"]
+        if user in USER_KEYS:
+            return USER_KEYS[user]
+        held = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        if len(held) >= 2:   # IAM's limit: the person rotates out a key they no longer use
+            iam.delete_access_key(UserName=user, AccessKeyId=held[-1]["AccessKeyId"])
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        USER_KEYS[user] = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        return USER_KEYS[user]
+    role = identity["sessionContext"]["sessionIssuer"]["arn"]
+    session = client("sts", endpoint, region).assume_role(RoleArn=role, RoleSessionName=identity["arn"].rsplit(
+        "/", 1)[-1])["Credentials"]
+    return {"AWS_ACCESS_KEY_ID": session["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": session["SessionToken"]}
+
+
+def retry_command(record: dict, region: str) -> list[str]:
+    """The launch call of the record made again with the AWS CLI: same image or launch template, type and
+    block device mappings."""
+    params = record["requestParameters"]
+    if record["eventName"] == "CreateFleet":
+        fleet = params["CreateFleetRequest"]
+        spec = fleet["LaunchTemplateConfigs"]["LaunchTemplateSpecification"]
+        configs = [{"LaunchTemplateSpecification": {"LaunchTemplateId": spec["LaunchTemplateId"],
+                                                    "Version": str(spec["Version"])}}]
+        return ["aws", "ec2", "create-fleet", "--type", "instant", "--region", region,
+                "--launch-template-configs", json.dumps(configs),
+                "--target-capacity-specification", "TotalTargetCapacity=1,DefaultTargetCapacityType=on-demand"]
+    if record["eventName"] == "RequestSpotInstances":
+        spec = params["launchSpecification"]
+        launch = {"ImageId": spec["imageId"], "InstanceType": spec["instanceType"],
+                  "BlockDeviceMappings": mappings(spec.get("blockDeviceMapping"))}
+        return ["aws", "ec2", "request-spot-instances", "--instance-count", "1", "--type", "one-time",
+                "--region", region, "--launch-specification", json.dumps(launch)]
+    command = ["aws", "ec2", "run-instances", "--count", "1", "--region", region,
+               "--instance-type", params["instanceType"]]
+    if params.get("launchTemplate"):
+        template = params["launchTemplate"]
+        command += ["--launch-template",
+                    f"LaunchTemplateId={template['launchTemplateId']},Version={template['version']}"]
+    else:
+        command += ["--image-id", params["instancesSet"]["items"][0]["imageId"]]
+    if mappings(params.get("blockDeviceMapping")):
+        command += ["--block-device-mappings", json.dumps(mappings(params.get("blockDeviceMapping")))]
+    return command
+
+
+def mappings(block_devices: dict | None) -> list[dict]:
+    """CloudTrail's blockDeviceMapping items as the CLI's --block-device-mappings."""
+    names = {"volumeSize": "VolumeSize", "encrypted": "Encrypted", "kmsKeyId": "KmsKeyId",
+             "deleteOnTermination": "DeleteOnTermination", "snapshotId": "SnapshotId"}
+    return [{"DeviceName": item["deviceName"], "Ebs": {names[k]: v for k, v in item.get("ebs", {}).items()
+                                                       if k in names}}
+            for item in (block_devices or {}).get("items", [])]
+
+
+def relaunch(endpoint: str, instance: str, region: str) -> dict:
+    """The terminated launch made again by whoever launched it (the Auto Scaling group: one more instance;
+    anyone else: its launch call again with its own credentials); the new instance once its launch played out."""
+    tags = {t["Key"]: t["Value"] for t in described(endpoint, instance, region).get("Tags", [])}
+    env = shell_env(endpoint, region)
+    group = tags.get("aws:autoscaling:groupName")
+    if group:
+        autoscaling = client("autoscaling", endpoint, region)
+        state = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+        before = {i["InstanceId"] for i in state["Instances"]}
+        subprocess.run(["aws", "autoscaling", "set-desired-capacity", "--auto-scaling-group-name", group,
+                        "--desired-capacity", str(state["DesiredCapacity"] + 1), "--region", region],
+                       check=True, env=env, capture_output=True, text=True)
+        after = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+        new = [i["InstanceId"] for i in after["Instances"] if i["InstanceId"] not in before]
+    else:
+        record = launch_record(endpoint, instance, region)
+        env.update(launcher_credentials(endpoint, record, region))
+        answer = json.loads(subprocess.run(retry_command(record, region), check=True, env=env, capture_output=True,
+                                           text=True).stdout)
+        if "SpotInstanceRequests" in answer:
+            requests = client("ec2", endpoint, region).describe_spot_instance_requests(SpotInstanceRequestIds=[
+                answer["SpotInstanceRequests"][0]["SpotInstanceRequestId"]])["SpotInstanceRequests"]
+            new = [requests[0]["InstanceId"]]
+        elif "Instances" in answer and answer["Instances"] and "InstanceIds" in answer["Instances"][0]:
+            new = answer["Instances"][0]["InstanceIds"]
+        else:
+            new = [i["InstanceId"] for i in answer["Instances"]]
+    assert len(new) == 1, f"one instance launched: {new}"
+    return wait_out_pending(endpoint, new[0], region)
+
+
 @pytest.mark.parametrize("name", REPLAYED)
 def test_the_verified_fix_applied_as_written_makes_the_launch_succeed(world, name):
     endpoint, seeded = world
@@ -110,12 +247,21 @@ def test_the_verified_fix_applied_as_written_makes_the_launch_succeed(world, nam
     assert commands, f"{name}: the verified change set has AWS CLI commands"
     assert all("file://" not in c for c in commands), "one-paste commands: no file to create by hand"
 
-    assert start_and_wait(endpoint, instance, region) == "stopped", "before the fix the start still fails"
+    seeded = described(endpoint, instance, region)
+    if seeded["State"]["Name"] == "terminated":
+        before = relaunch(endpoint, instance, region)
+        assert before["State"]["Name"] == "terminated", "before the fix the launch made again still fails"
+        assert before["StateReason"] == seeded["StateReason"], "and ends as the seeded launch did"
+    else:
+        assert start_and_wait(endpoint, instance, region) == "stopped", "before the fix the start still fails"
     for command in commands:
         result = subprocess.run(["bash", "-c", command], env=shell_env(endpoint, region), capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 0, f"{command}\n{result.stderr}"
-    assert start_and_wait(endpoint, instance, region) == "running", f"{name}: after {commands}"
+    if seeded["State"]["Name"] == "terminated":
+        assert relaunch(endpoint, instance, region)["State"]["Name"] == "running", f"{name}: after {commands}"
+    else:
+        assert start_and_wait(endpoint, instance, region) == "running", f"{name}: after {commands}"
 
 
 def test_the_replayed_scenarios_are_those_with_a_verified_fix(world):

@@ -35,6 +35,9 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
                                   "encrypted": bool(vspec.get("encrypted", vspec.get("key") is not None))}
         if vspec.get("key"):
             volume["request_key_id"] = keys[vspec["key"]]
+        # where an encrypted volume's key comes from: named by the launch, the image's snapshot, or the default
+        volume["key_source"] = ("request" if vspec.get("key") else
+                                "image" if vspec.get("from_image") and snapshot_id else "default")
         if vspec.get("missing_snapshot"):
             volume.update(in_request=True, snapshot_id=vspec["missing_snapshot"], created=False)
             volumes.append(volume)
@@ -111,7 +114,7 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         service=principal.invoked_by,
         service_role_arn=principal.arn if principal.invoked_by else "",
         launch_event=ispec.get("launch_event", True), launch_template=used_template, fleet_id=fleet_id,
-        spot_request_id=spot_request_id, requester=requester)
+        spot_request_id=spot_request_id, requester=requester, group=asg or "")
 
 
 def launch_template(clients: Clients, spec: dict[str, Any], account: str, region: str, image_id: str,

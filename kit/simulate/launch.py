@@ -47,6 +47,7 @@ class Launch:
     fleet_id: str = ""            # launch "fleet": the instant EC2 Fleet
     spot_request_id: str = ""     # launch "spot": the Spot request
     requester: Principal | None = None  # launch "spot": who made the request (the principal launches)
+    group: str = ""               # the Auto Scaling group that launched it (its service-linked role launches)
 
     @property
     def fails(self) -> bool:
@@ -89,6 +90,33 @@ class Launch:
         """The same launch as it went before anything broke: every KMS call answered, the instance running."""
         return replace(self, kms_calls=[replace(c, error=None) for c in self.kms_calls], stop_after=None,
                        failure={"state": "running"})
+
+    def retried(self, instance_id: str, volume_ids: dict[str, str], default_key: str) -> Launch:
+        """The same launch made again onto a new instance (its volumes by device name): each volume whose key
+        came from the Region's default gets the default key as it is now (`default_key`), every other key is
+        the one the launch named (request, launch template, image); the KMS calls follow their volumes."""
+        volumes, calls = [], []
+        by_old_id = {}
+        for volume in self.volumes:
+            again = {**volume, "volume_id": volume_ids.get(volume["device"], "")}
+            if volume.get("key_source") == "default" and volume.get("key_arn"):
+                again["key_arn"] = default_key
+            by_old_id[volume.get("volume_id", "")] = (volume, again)
+            volumes.append(again)
+        for call in self.kms_calls:
+            old, again = by_old_id.get(call.volume_id, ({}, {}))
+            key = again.get("key_arn", call.key_arn) if old.get("key_arn") == call.key_arn else call.key_arn
+            calls.append(replace(call, key_arn=key, volume_id=again.get("volume_id", "")))
+        return replace(self, instance_id=instance_id, volumes=volumes, kms_calls=calls, reservation_id="")
+
+    def decided(self, allowed: list[bool], refusal: tuple[str, str]) -> Launch:
+        """This launch as the world's policies decided its KMS calls (`allowed`, in order): every call answered,
+        running; else the refused calls fail (with the error the scenario scripted for them, `refusal` for a
+        call it did not script) and the launch ends as the scenario's failure."""
+        if all(allowed):
+            return self.succeeded()
+        calls = [replace(c, error=None if ok else (c.error or refusal)) for c, ok in zip(self.kms_calls, allowed)]
+        return replace(self, kms_calls=calls, stop_after=None)
 
     def launch_record(self, at: datetime) -> dict[str, Any]:
         """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances)."""

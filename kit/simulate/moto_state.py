@@ -80,6 +80,35 @@ def set_instance_final_state(account: str, region: str, instance_id: str, state:
         instance._reason = ""
 
 
+def instance_ids(account: str, region: str) -> set[str]:
+    """Every instance id of the account and Region, in any state."""
+    from moto.ec2.models import ec2_backends
+
+    return {i.id for r in ec2_backends[account][region].reservations.values() for i in r.instances}
+
+
+def instance_volumes(account: str, region: str, instance_id: str) -> dict[str, str]:
+    """The instance's attached volumes, device name -> volume id."""
+    instance = _instance(account, region, instance_id)
+    return {} if instance is None else {device: bdm.volume_id for device, bdm in instance.get_block_device_mapping}
+
+
+def tag_instance(account: str, region: str, instance_id: str, tags: dict[str, str]) -> None:
+    """Add tags to the instance."""
+    from moto.ec2.models import ec2_backends
+
+    ec2_backends[account][region].create_tags([instance_id], tags)
+
+
+def set_volume_key(account: str, region: str, volume_id: str, key_arn: str) -> None:
+    """The volume encrypted with `key_arn` (as EC2 resolved its key at launch)."""
+    from moto.ec2.models import ec2_backends
+
+    volume = ec2_backends[account][region].volumes.get(volume_id)
+    if volume is not None:
+        volume.encrypted, volume.kms_key_id = True, key_arn
+
+
 def ebs_default_key(account: str, region: str) -> str:
     """EC2's default EBS key setting ("" when never set)."""
     from moto.ec2.models import ec2_backends

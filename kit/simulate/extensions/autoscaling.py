@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from kit.simulate.extensions.context import Context, Handler
 from kit.simulate.wire import Request, Response, request_id, xml_elements, xml_response
 from kit.simulate.world import world
@@ -26,7 +28,28 @@ def describe_scaling_activities(request: Request, context: Context) -> Response:
                         "</DescribeScalingActivitiesResponse>")
 
 
-HANDLERS: dict[str, Handler] = {"DescribeScalingActivities": describe_scaling_activities}
+def set_desired_capacity(request: Request, context: Context) -> Response:
+    """SetDesiredCapacity: moto launches the instances; in a group with a seeded failing launch, each is that
+    launch made again by the group's service-linked role, decided by the world's policies now
+    (kit/simulate/relaunch.py), with its scaling activity."""
+    from kit.simulate import moto_state, relaunch
+    from kit.simulate.instances import scaling_activity
+
+    account, region, group = request.account, request.region, request.param("AutoScalingGroupName")
+    seeded = relaunch.group_launch(account, region, group)
+    before = moto_state.instance_ids(account, region) if seeded else set()
+    response = context.forward(request)
+    if seeded is not None and response.ok:
+        for instance_id in relaunch.new_instances(account, region, before):
+            launch = relaunch.play(seeded, instance_id, context)
+            moto_state.tag_instance(account, region, instance_id, {"aws:autoscaling:groupName": group})
+            with world().lock:
+                scaling_activity(group, account, region, instance_id, launch.failure, datetime.now(UTC))
+    return response
+
+
+HANDLERS: dict[str, Handler] = {"DescribeScalingActivities": describe_scaling_activities,
+                                "SetDesiredCapacity": set_desired_capacity}
 
 
 # ---- world -------------------------------------------------------------------------------------------------

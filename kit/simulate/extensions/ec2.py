@@ -58,6 +58,22 @@ def creating_volumes(request: Request, context: Context) -> Response:
     return response
 
 
+def launching(request: Request, context: Context) -> Response:
+    """RunInstances, CreateFleet, RequestSpotInstances: moto's answer; when the call retries a seeded failing
+    launch (its launcher, the same image or launch template: kit/simulate/relaunch.py), each instance it
+    launched is decided by the world's policies now."""
+    from kit.simulate import relaunch
+
+    seeded = relaunch.retried_launch(request)
+    before = moto_state.instance_ids(request.account, request.region) if seeded else set()
+    response = context.forward(request)
+    normalise_volume_keys(request.account, request.region)
+    if seeded is not None and response.ok:
+        for instance_id in relaunch.new_instances(request.account, request.region, before):
+            relaunch.play(seeded, instance_id, context)
+    return response
+
+
 def describe_fleet_history(request: Request, context: Context) -> Response:
     """DescribeFleetHistory (moto has none): the instance-change events of the seeded EC2 Fleets since StartTime
     (AWS keeps 48 hours); InvalidFleetId.NotFound for a fleet the world does not know."""
@@ -82,7 +98,9 @@ HANDLERS: dict[str, Handler] = {
     "StartInstances": start_instances,
     "GetEbsDefaultKmsKeyId": get_ebs_default_kms_key_id,
     "ResetEbsDefaultKmsKeyId": reset_ebs_default_kms_key_id,
-    "RunInstances": creating_volumes,
+    "RunInstances": launching,
+    "CreateFleet": launching,
+    "RequestSpotInstances": launching,
     "CreateVolume": creating_volumes,
     "CopySnapshot": creating_volumes,
     "CreateSnapshot": creating_volumes,
