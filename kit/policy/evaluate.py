@@ -10,7 +10,11 @@ https://docs.aws.amazon.com/kms/latest/developerguide/policy-evaluation.html):
    cross-account, the key policy must allow the caller's account or the caller AND the caller's
    identity policies must allow;
 4. a permissions boundary limits identity-policy grants and resource-policy grants to a role, not
-   grants naming a user or a session; session policies likewise.
+   grants naming a user or a session; session policies likewise;
+5. a KMS grant on the key whose grantee is the caller (the user, or the role of a session) and whose operations hold the action, its encryption-context constraint met, allows on its
+   own, in the same account or across accounts, with no key-policy or IAM statement
+   (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html); an explicit Deny and the SCPs still
+   apply, and a boundary or session policy limits it as it limits a key-policy statement naming the role.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from kit.policy.conditions import evaluate_condition
 from kit.policy.document import Policy, Statement
 from kit.policy.matching import action_matches, arn_matches, split_arn
-from kit.policy.model import Decision, PolicySet, Request
+from kit.policy.model import Decision, Grant, PolicySet, Request
 from kit.policy.principals import ACCOUNT, DIRECT, ROLE, Caller, caller_from, not_principal_applies, principal_match
 from kit.policy.variables import substitute
 
@@ -276,6 +280,11 @@ class _Evaluation:
                 self._misses(session)
 
         limits_ok = boundary_ok and session_ok
+        grant = self._grant()
+        if grant is not None:
+            self.lines.append(f"Grants: {grant.name} gives {grant.grantee} {', '.join(grant.operations)} on the key.")
+            if limits_ok or caller.kind == "user":
+                return self._allow(f"the grant {grant.name} allows the caller on its own", grant.name)
         via_identity = identity_ok and limits_ok
         has_key = self.policies.resource_policy is not None
         if self.same_account:
@@ -315,6 +324,39 @@ class _Evaluation:
                                "caller's identity policies allow", " + ".join(refs))
         return self._identity_chain(identity_ok, boundary_ok, session_ok,
                                     "cross-account access needs the caller's identity policies too")
+
+    def _grant(self) -> Grant | None:
+        """The first of the key's grants that covers this request, None if none does."""
+        if not self.key_required or not self.request.action.lower().startswith("kms:"):
+            return None
+        operation = self.request.action.split(":", 1)[1].lower()
+        for grant in self.policies.grants:
+            if not self._is_grantee(grant.grantee) or operation not in {o.lower() for o in grant.operations}:
+                continue
+            if self._grant_constraints_met(grant):
+                return grant
+            self.lines.append(f"Grants: {grant.name} covers {self.request.action} but its encryption-context "
+                              "constraint is not met.")
+        return None
+
+    def _is_grantee(self, grantee: str) -> bool:
+        """The grantee names the caller: the user, or the caller's role (by its ARN, whatever the path, since a
+        session's ARN does not carry the role's path)."""
+        caller = self.caller
+        if grantee == caller.arn or (caller.role_arn and grantee == caller.role_arn):
+            return True
+        parts = split_arn(grantee)
+        return bool(caller.role_name and parts and parts[2] == "iam" and parts[4] == caller.account
+                    and parts[5].startswith("role/") and parts[5].rsplit("/", 1)[-1] == caller.role_name)
+
+    def _grant_constraints_met(self, grant: Grant) -> bool:
+        prefix = "kms:encryptioncontext:"
+        given = {k[len(prefix):]: v for k, v in self.context.items() if k.startswith(prefix) and k != prefix + "keys"}
+        subset = grant.constraints.get("EncryptionContextSubset") or {}
+        equals = grant.constraints.get("EncryptionContextEquals")
+        if any(given.get(k.lower()) != v for k, v in subset.items()):
+            return False
+        return equals is None or given == {k.lower(): v for k, v in equals.items()}
 
     def _identity_chain(self, identity_ok: bool, boundary_ok: bool, session_ok: bool, why: str | None) -> Decision:
         if not identity_ok:

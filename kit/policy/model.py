@@ -40,6 +40,27 @@ class Request:
                 raise BadInput(f"context.{key}", "a string or a list of strings", value)
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A KMS grant on the key: it lets `grantee` (a principal ARN: a user, a role, whose sessions it covers, or
+    an account root) make `operations` (e.g. "Decrypt", "CreateGrant") on the key, on its own, with no key-policy
+    or IAM statement. `constraints`: {"EncryptionContextSubset" | "EncryptionContextEquals": {key: value}}."""
+
+    grantee: str
+    operations: tuple[str, ...]
+    constraints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    name: str = "grant"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.grantee, str) or not self.grantee.startswith("arn:"):
+            raise BadInput("grant.grantee", "a principal ARN", self.grantee)
+        if not self.operations or not all(isinstance(o, str) and ":" not in o for o in self.operations):
+            raise BadInput("grant.operations", 'KMS operation names, e.g. ["Decrypt", "CreateGrant"]', self.operations)
+        unknown = set(self.constraints) - {"EncryptionContextSubset", "EncryptionContextEquals"}
+        if unknown:
+            raise BadInput("grant.constraints", "EncryptionContextSubset or EncryptionContextEquals", sorted(unknown))
+
+
 @dataclass
 class PolicySet:
     """Every policy that takes part in one decision. `scps` holds one list per organization level, root
@@ -54,6 +75,7 @@ class PolicySet:
     scps: list[list[Policy]] = field(default_factory=list)
     session_policies: list[Policy] = field(default_factory=list)
     management_account_id: str | None = None
+    grants: list[Grant] = field(default_factory=list)   # the KMS key's grants (KMS keys only)
 
     def __post_init__(self) -> None:
         self.identity = [_policy(p, f"identity[{i}]") for i, p in enumerate(self.identity)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kit.policy import Policy, PolicySet, Request, evaluate
+from kit.policy import Grant, Policy, PolicySet, Request, evaluate
 from kit.simulate import moto_state
 from kit.simulate.launch import KmsCall, Launch
 from kit.simulate.records import infrastructure_role_arn
@@ -70,7 +70,10 @@ def start_allowed(launch: Launch) -> bool:
     return all(d.allowed for d in decide_start(launch))
 
 
-def _key(key_arn: str) -> tuple[dict[str, Any] | None, str | None, list[tuple[str, list[str]]]]:
+KeyGrants = list[tuple[str, list[str], dict[str, Any]]]
+
+
+def _key(key_arn: str) -> tuple[dict[str, Any] | None, str | None, KeyGrants]:
     _, _, _, region, account, resource = key_arn.split(":", 5)
     return moto_state.key_record(account, region, resource.split("/")[-1])
 
@@ -93,7 +96,7 @@ def _context(launch: Launch, call: KmsCall) -> dict[str, str | list[str]]:
 
 
 def _launcher(launch: Launch, call: KmsCall, key_policy: dict[str, Any] | None,
-              grants: list[tuple[str, list[str]]]) -> tuple[Request, PolicySet]:
+              grants: KeyGrants) -> tuple[Request, PolicySet]:
     principal = launch.principal
     service_linked = "/aws-service-role/" in principal.arn
     kind = "user" if principal.kind == "user" else (
@@ -106,38 +109,35 @@ def _launcher(launch: Launch, call: KmsCall, key_policy: dict[str, Any] | None,
         boundary=Policy(boundary[1], boundary[0]) if boundary else None,
         scps=[] if service_linked else _scps(principal.account_id),
         session_policies=session,
-        resource_policy=_with_grants(key_policy, grants, [principal.arn, principal.caller_arn], call.operation))
+        resource_policy=_key_policy(key_policy), grants=_grants(grants))
     return request, policies
 
 
 def _infrastructure(launch: Launch, call: KmsCall, key_policy: dict[str, Any] | None,
-                    grants: list[tuple[str, list[str]]], granted_now: bool) -> tuple[Request, PolicySet]:
+                    grants: KeyGrants, granted_now: bool) -> tuple[Request, PolicySet]:
     role = infrastructure_role_arn(launch.account_id, launch.instance_id)
     context: dict[str, str | list[str]] = {"kms:EncryptionContext:aws:ebs:id": call.volume_id,
                                            "kms:EncryptionContextKeys": ["aws:ebs:id"]}
     request = Request(role, f"kms:{call.operation}", call.key_arn, context, "role_session")
-    grants = list(grants) + ([(role, [call.operation])] if granted_now else [])
+    grants = list(grants) + ([(role, [call.operation], {})] if granted_now else [])
     # the grant gives the permission on the key's side; the role's own side is EC2's (never refuses)
     identity = Policy({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": f"kms:{call.operation}", "Resource": call.key_arn}]}, "ec2-infrastructure")
     policies = PolicySet(identity=[identity], scps=_scps(launch.account_id),
-                         resource_policy=_with_grants(key_policy, grants, [role], call.operation))
+                         resource_policy=_key_policy(key_policy), grants=_grants(grants))
     return request, policies
 
 
-def _with_grants(key_policy: dict[str, Any] | None, grants: list[tuple[str, list[str]]], grantees: list[str],
-                 operation: str) -> Policy:
-    """The key policy with each grant for one of `grantees` that covers the operation standing in as an Allow
-    naming the grantee (a grant allows on its own, and an explicit Deny still wins)."""
-    document = dict(key_policy or {"Version": "2012-10-17", "Statement": []})
-    statements = document.get("Statement", [])
-    statements = list(statements) if isinstance(statements, list) else [statements]
-    for grantee, operations in grants:
-        if grantee in grantees and operation in operations:
-            statements.append({"Sid": "Grant", "Effect": "Allow", "Principal": {"AWS": grantee},
-                               "Action": f"kms:{operation}", "Resource": "*"})
-    document["Statement"] = statements
-    return Policy(document, "key-policy")
+def _key_policy(key_policy: dict[str, Any] | None) -> Policy:
+    return Policy(key_policy or {"Version": "2012-10-17", "Statement": []}, "key-policy")
+
+
+def _grants(grants: KeyGrants) -> list[Grant]:
+    """The key's grants as the evaluator models them (a grant allows on its own; an explicit Deny still wins)."""
+    return [Grant(grantee, tuple(operations), {k: v for k, v in constraints.items()
+                                               if k in ("EncryptionContextSubset", "EncryptionContextEquals")},
+                  name=f"grant for {grantee}")
+            for grantee, operations, constraints in grants if grantee.startswith("arn:") and operations]
 
 
 def _scps(account: str) -> list[list[Policy]]:

@@ -248,14 +248,16 @@ def scp_levels(account: str) -> list[list[tuple[str, dict[str, Any]]]]:
 
 
 def key_record(account: str, region: str, key_id: str) -> tuple[dict[str, Any] | None, str | None,
-                                                                list[tuple[str, list[str]]]]:
-    """A key's (policy, state, [(grantee principal, operations)]) now; (None, None, []) without that key."""
+                                                                list[tuple[str, list[str], dict[str, Any]]]]:
+    """A key's (policy, state, [(grantee principal, operations, constraints)]) now; (None, None, []) without
+    that key."""
     from moto.kms.models import kms_backends
 
     key = kms_backends[account][region].keys.get(key_id)
     if key is None:
         return None, None, []
-    grants = [(str(g.grantee_principal), list(g.operations or [])) for g in key.grants.values()]
+    grants = [(str(g.grantee_principal), list(g.operations or []), dict(g.constraints or {}))
+              for g in key.grants.values()]
     return _document(key.policy), str(key.key_state), grants
 # ---- S3 and Athena (the simulated Athena reads the trail buckets) ----------------------------------------
 
