@@ -45,12 +45,19 @@ REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permi
             "autoscaling-slr", "spot-request-slr", "karpenter-create-fleet", "eks-auto-mode", "emr-service-role",
             "ci-web-identity", "launch-template-key", "default-ebs-key", "default-key-baseline",
             "change-default-key-switched")
+# The session-policy fix is "verified against every layer in the evidence (session policy not in the
+# evidence)", never `verified`: no record shows the policy a session was created with. Its change is not a
+# document the world holds (the session policy is passed by whoever creates the session, here the CI workflow's
+# AssumeRole call), so no command can change it in place; the fix is the next session, created with the policy it
+# proposes. It is replayed that way: its own `aws sts assume-role ... --policy` command as written, and the start
+# retried with the credentials that command prints.
+SESSION_REPLAYED = ("session-policy",)
 
 
 @pytest.fixture(scope="module")
 def world():
     """A `kit simulate` process with the replayed scenarios; (endpoint, {name: (instance, region)})."""
-    names = [n for n in REPLAYED if n in {s.name for s in load_catalogue()}]
+    names = [n for n in REPLAYED + SESSION_REPLAYED if n in {s.name for s in load_catalogue()}]
     args = [sys.executable, "-m", "kit", "simulate"] + [a for n in names for a in ("--scenario", n)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -87,10 +94,11 @@ def shell_env(endpoint: str, region: str) -> dict[str, str]:
     return {**base, **FAKE, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
 
 
-def start_and_wait(endpoint: str, instance: str, region: str) -> str:
-    """StartInstances with the AWS CLI, then the state once the start has played out."""
+def start_and_wait(endpoint: str, instance: str, region: str, credentials: dict[str, str] | None = None) -> str:
+    """StartInstances with the AWS CLI (signed with `credentials` when given), then the state once the start has
+    played out."""
     subprocess.run(["aws", "ec2", "start-instances", "--instance-ids", instance, "--region", region], check=True,
-                   env=shell_env(endpoint, region), capture_output=True, text=True)
+                   env={**shell_env(endpoint, region), **(credentials or {})}, capture_output=True, text=True)
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint, aws_access_key_id=FAKE["AWS_ACCESS_KEY_ID"],
                        aws_secret_access_key=FAKE["AWS_SECRET_ACCESS_KEY"])
     deadline = time.monotonic() + 60
@@ -268,3 +276,31 @@ def test_the_replayed_scenarios_are_those_with_a_verified_fix(world):
     endpoint, seeded = world
     missing = [n for n in REPLAYED if n not in seeded]
     assert not missing, f"not in the catalogue: {missing}"
+
+
+@pytest.mark.parametrize("name", SESSION_REPLAYED)
+def test_the_session_policy_fix_applied_as_the_next_session_makes_the_start_succeed(world, name):
+    endpoint, seeded = world
+    instance, region = seeded[name]
+    findings = diagnose(collect_live(instance, region))
+    fix = [r for r in findings.remediation if r.change_set == "session-policy" and r.kind == "cli"]
+    assert fix and fix[0].verification == "verified-in-evidence", f"{name}: {fix}"
+    commands = fix[0].document["commands"]
+    assert len(commands) == 1 and commands[0].startswith("aws sts assume-role"), commands
+
+    assert start_and_wait(endpoint, instance, region) == "stopped", "the scripted session still fails"
+    env = {**shell_env(endpoint, region), "SESSION_NAME": "kit-replay"}
+    result = subprocess.run(["bash", "-c", commands[0]], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{commands[0]}\n{result.stderr}"
+    session = json.loads(result.stdout)["Credentials"]
+    credentials = {"AWS_ACCESS_KEY_ID": session["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
+                   "AWS_SESSION_TOKEN": session["SessionToken"]}
+    narrow = subprocess.run(["aws", "sts", "assume-role", "--role-arn", fix[0].target, "--role-session-name",
+                             "ec2-only", "--policy", json.dumps({"Version": "2012-10-17", "Statement": [
+                                 {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]})],
+                            env=env, capture_output=True, text=True, check=True)
+    other = json.loads(narrow.stdout)["Credentials"]
+    assert start_and_wait(endpoint, instance, region, {
+        "AWS_ACCESS_KEY_ID": other["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": other["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": other["SessionToken"]}) == "stopped", "a new session as narrow as before still fails"
+    assert start_and_wait(endpoint, instance, region, credentials) == "running", f"{name}: after {commands}"

@@ -6,10 +6,11 @@ KMS call of the launch is evaluated by kit.policy's evaluator over the current I
 grants, and the key's state. So a fix applied through the API (put-user-policy, create-policy-version,
 put-key-policy, update-policy, enable-key, create-grant, ...) changes what the next start does.
 
-What the world does not hold stays as the scenario scripted it: a session policy (the session a scenario's
-launcher used was created with one that lets only EC2 through, when its KMS errors name the session policy;
-a new session is what changes it, and the simulator's launcher keeps its session), and failures that are not
-KMS's (capacity, quotas, snapshots).
+A session policy is not a document the world holds: it is passed when a session is created. The launcher's
+scripted session was created with one that lets only EC2 through when the scenario's KMS errors name the
+session policy; a start signed by a new session of the launcher's role (AssumeRole, with or without --policy)
+is decided with that session's policy instead (`Session`). Failures that are not KMS's (capacity, quotas,
+snapshots) stay as the scenario scripted them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ EC2_ONLY_SESSION = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "
 
 
 @dataclass(frozen=True)
+class Session:
+    """The launcher's own session that makes this start: the session policy it was created with (None: none)."""
+
+    policy: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class CallDecision:
     """One KMS call of the launch and the evaluator's answer (or the key's state that refuses it)."""
 
@@ -42,8 +50,9 @@ def decided_by_policies(launch: Launch) -> bool:
     return launch.fails and any(call.error for call in launch.kms_calls)
 
 
-def decide_start(launch: Launch) -> list[CallDecision]:
-    """Each KMS call of the launch, in order, decided by the world's current policies and key states."""
+def decide_start(launch: Launch, session: Session | None = None) -> list[CallDecision]:
+    """Each KMS call of the launch, in order, decided by the world's current policies and key states (and the
+    session policy of `session`, the launcher's new session, when one makes the start)."""
     out: list[CallDecision] = []
     granted: set[str] = set()
     for call in launch.kms_calls:
@@ -57,7 +66,7 @@ def decide_start(launch: Launch) -> list[CallDecision]:
         if call.by == "infrastructure":
             request, policies = _infrastructure(launch, call, policy, grants, call.key_arn in granted)
         else:
-            request, policies = _launcher(launch, call, policy, grants)
+            request, policies = _launcher(launch, call, policy, grants, session)
         decision = evaluate(request, policies)
         if decision.allowed and call.operation == "CreateGrant" and call.by == "launcher":
             granted.add(call.key_arn)
@@ -65,9 +74,9 @@ def decide_start(launch: Launch) -> list[CallDecision]:
     return out
 
 
-def start_allowed(launch: Launch) -> bool:
+def start_allowed(launch: Launch, session: Session | None = None) -> bool:
     """Every KMS call of the launch is allowed now."""
-    return all(d.allowed for d in decide_start(launch))
+    return all(d.allowed for d in decide_start(launch, session))
 
 
 KeyGrants = list[tuple[str, list[str], dict[str, Any]]]
@@ -96,19 +105,22 @@ def _context(launch: Launch, call: KmsCall) -> dict[str, str | list[str]]:
 
 
 def _launcher(launch: Launch, call: KmsCall, key_policy: dict[str, Any] | None,
-              grants: KeyGrants) -> tuple[Request, PolicySet]:
+              grants: KeyGrants, session: Session | None = None) -> tuple[Request, PolicySet]:
     principal = launch.principal
     service_linked = "/aws-service-role/" in principal.arn
     kind = "user" if principal.kind == "user" else (
         "service_linked_role_session" if service_linked else "role_session")
     request = Request(principal.caller_arn, f"kms:{call.operation}", call.key_arn, _context(launch, call), kind)
     identity, boundary = moto_state.identity_documents(principal.account_id, principal.kind, principal.name)
-    session = [Policy(EC2_ONLY_SESSION, "session:scenario")] if _session_scripted(launch) else []
+    if session is not None:
+        session_policies = [Policy(session.policy, "session:new")] if session.policy else []
+    else:
+        session_policies = [Policy(EC2_ONLY_SESSION, "session:scenario")] if _session_scripted(launch) else []
     policies = PolicySet(
         identity=[Policy(document, name) for name, document in identity],
         boundary=Policy(boundary[1], boundary[0]) if boundary else None,
         scps=[] if service_linked else _scps(principal.account_id),
-        session_policies=session,
+        session_policies=session_policies,
         resource_policy=_key_policy(key_policy), grants=_grants(grants))
     return request, policies
 

@@ -29,6 +29,17 @@ def caller_arn(account: str, access_key: str) -> str:
     return f"arn:aws:sts::{account}:user/moto"
 
 
+def role_session(account: str, access_key: str) -> tuple[str, dict[str, Any] | None] | None:
+    """The role session an access key belongs to: (role ARN, the session policy it was created with, None
+    without one); None when the key is not an assumed-role session's."""
+    from moto.sts.models import sts_backends
+
+    session = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key)
+    if session is None:
+        return None
+    return str(session.role_arn), _document(session.policy) if session.policy else None
+
+
 # ---- EC2 ---------------------------------------------------------------------------------------------------
 
 def _instance(account: str, region: str, instance_id: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from kit.simulate import moto_state
 from kit.simulate.extensions.context import Context, Handler
@@ -14,6 +15,9 @@ from kit.simulate.logs import publish
 from kit.simulate.trail import format_time
 from kit.simulate.wire import Request, Response, error_response, request_id, xml_response
 from kit.simulate.world import world
+
+if TYPE_CHECKING:
+    from kit.simulate.authorize import Session
 
 NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 
@@ -27,7 +31,8 @@ def start_instances(request: Request, context: Context) -> Response:
             return error_response("ec2", "IncorrectInstanceState",
                                   f"The instance '{instance_id}' is not in a state from which it can be started.")
     failing = failing_launches(account, region, ids)
-    succeeding = [launch for launch, replaying in failing if not replaying and fixed_now(launch)]
+    succeeding = [launch for launch, replaying in failing
+                  if not replaying and fixed_now(launch, launcher_session(request, launch))]
     failing = [(launch, replaying) for launch, replaying in failing if launch not in succeeding]
     response = context.forward(request)
     if response.ok:
@@ -151,12 +156,26 @@ def start_failing(launches: list[tuple[Launch, bool]], context: Context) -> None
             context.later(delay, finish_failed_start, launch, at)
 
 
-def fixed_now(launch: Launch) -> bool:
+def fixed_now(launch: Launch, session: Session | None = None) -> bool:
     """A KMS-failing launch whose every KMS call the world's current policies and key states allow (kit.policy's
     evaluator decides: see kit/simulate/authorize.py); lookalike failures stay scripted."""
     from kit.simulate.authorize import decided_by_policies, start_allowed
 
-    return decided_by_policies(launch) and start_allowed(launch)
+    return decided_by_policies(launch) and start_allowed(launch, session)
+
+
+def launcher_session(request: Request, launch: Launch) -> Session | None:
+    """The launcher's own new session when one signs the start (an assumed session of the launcher's role),
+    with the session policy it was created with; None for any other signer (the scripted session stands)."""
+    from kit.simulate.authorize import Session
+
+    found = moto_state.role_session(request.account, request.access_key)
+    if found is None or launch.principal.kind == "user":
+        return None
+    role_arn, policy = found
+    same_role = (role_arn.split(":")[4:5] == [launch.principal.account_id]
+                 and role_arn.rsplit("/", 1)[-1] == launch.principal.name)
+    return Session(policy) if same_role else None
 
 
 def start_fixed(launch: Launch) -> None:
