@@ -52,12 +52,16 @@ REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permi
 # proposes. It is replayed that way: its own `aws sts assume-role ... --policy` command as written, and the start
 # retried with the credentials that command prints.
 SESSION_REPLAYED = ("session-policy",)
+# Fixes "verified against every layer in the evidence" whose commands change documents in the world, replayed as
+# the verified ones are: the grant for a service-linked role on another account's key (that key's policy is not
+# readable from the launcher's account, so the grant cannot be `verified`; the evaluator models the grant).
+IN_EVIDENCE_REPLAYED = ("autoscaling-slr-cross-account",)
 
 
 @pytest.fixture(scope="module")
 def world():
     """A `kit simulate` process with the replayed scenarios; (endpoint, {name: (instance, region)})."""
-    names = [n for n in REPLAYED + SESSION_REPLAYED if n in {s.name for s in load_catalogue()}]
+    names = [n for n in REPLAYED + SESSION_REPLAYED + IN_EVIDENCE_REPLAYED if n in {s.name for s in load_catalogue()}]
     args = [sys.executable, "-m", "kit", "simulate"] + [a for n in names for a in ("--scenario", n)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -65,8 +69,8 @@ def world():
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     try:
         endpoint = lines.get(timeout=300).strip().split("=", 1)[1]
-        seeded = {}
-        for _ in names:
+        seeded: dict[str, tuple[str, str]] = {}
+        while set(names) - set(seeded):   # a scenario may seed several instances (one line each): its first
             _, name, instance, region = lines.get(timeout=300).split()
             seeded.setdefault(name, (instance, region))
         saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != AWSCLI_DATA}
@@ -242,12 +246,13 @@ def relaunch(endpoint: str, instance: str, region: str) -> dict:
     return wait_out_pending(endpoint, new[0], region)
 
 
-@pytest.mark.parametrize("name", REPLAYED)
+@pytest.mark.parametrize("name", REPLAYED + IN_EVIDENCE_REPLAYED)
 def test_the_verified_fix_applied_as_written_makes_the_launch_succeed(world, name):
     endpoint, seeded = world
     instance, region = seeded[name]
     findings = diagnose(collect_live(instance, region))
-    verified = [r for r in findings.remediation if r.verified]
+    verified = [r for r in findings.remediation if r.verified] if name in REPLAYED else [
+        r for r in findings.remediation if r.verification == "verified-in-evidence"]
     assert verified, f"{name}: a verified fix"
     change_set = verified[0].change_set
     commands = [c for r in findings.remediation if r.kind == "cli" and r.change_set == change_set

@@ -28,9 +28,16 @@ from kit.diagnose.remediation.changes import (
     session_policy_change,
 )
 from kit.diagnose.remediation.render import add_to_key_policy_cli, cli, policy_cli, policy_terraform, reread_command, terraform, text
-from kit.diagnose.remediation.verify import GRANT_ONLY_KEYS, Verification, aws_ebs_policy, needed_requests, verify
+from kit.diagnose.remediation.verify import (
+    GRANT_ONLY_KEYS,
+    Verification,
+    aws_ebs_policy,
+    needed_requests,
+    verify,
+    verify_grant,
+)
 from kit.diagnose.verdict import Judgement, read_command
-from kit.policy import Policy, PolicySet, Request, evaluate
+from kit.policy import Grant, Policy, PolicySet, Request, evaluate
 
 
 def key_state_causes() -> tuple[str, ...]:
@@ -61,7 +68,7 @@ def remediate(case: Case, judgement: Judgement) -> list[Remediation]:
             items += _policies(case, judgement, key_row)  # usable again, the key would still be refused
     slr_cross_account = cause == "service-role-key-access" and bool(key) and case.foreign_key(key)
     if slr_cross_account and key:
-        items += _grant_for_service_role(case, key)
+        items += _grant_for_service_role(case, judgement, key)
     elif cause in policy_causes() and auth is not None and not auth.decision.allowed:
         items += _policies(case, judgement, key_row)
     elif key and cause != "kms-cross-account-key" and _refused_by_an_unseen_layer(judgement):
@@ -385,17 +392,30 @@ def _session_policy(case: Case, judgement: Judgement, key: str) -> list[Remediat
                         title="Session policy for the next session: AWS CLI", explanation=explanation, **common)]
 
 
-def _grant_for_service_role(case: Case, key: str) -> list[Remediation]:
+def _grant_for_service_role(case: Case, judgement: Judgement, key: str) -> list[Remediation]:
     """Cross-account, a service-linked role gets the key through a grant a person of its account creates
-    (no kms:GrantIsForAWSResource condition: a person, not a service, creates it)."""
+    (no kms:GrantIsForAWSResource condition: a person, not a service, creates it). The grant is verified by the
+    evaluator, which models grants: every KMS call the launch needs, as the role, allowed with it. The key-policy
+    and IAM items are what the person who creates the grant needs, if they lack it (not part of the check)."""
     launcher = case.launcher
     role = launcher.arn if launcher else "<service-linked-role-arn>"
     owner = case.key_account(key)
     account = case.account_id or "<account-id>"
     operations = ["Decrypt", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "CreateGrant",
                   "DescribeKey"]
-    note = ("not verified: the evaluator does not model grants; the person running create-grant needs "
-            "kms:CreateGrant on the key in IAM and in the key policy of account " + str(owner))
+    creator = ("the person running create-grant needs kms:CreateGrant on the key in IAM and in the key policy "
+               f"of account {owner}")
+    auth = judgement.authorization
+    if auth is not None and launcher is not None:
+        requests = needed_requests(refused_request(auth.request, judgement),
+                                   new_volumes=launch_creates_volumes(case))
+        check = verify_grant(auth, Grant(role, tuple(operations), name="the proposed grant"), requests)
+    else:
+        check = Verification(False, "not-verified", "not verified: the launching principal's request was not "
+                                                    "evaluated")
+    note = f"{check.note}; {creator}"
+    checked: dict[str, Any] = dict(verification=check.status, checked_against=check.checked_against,
+                                   not_in_evidence=check.not_in_evidence, checked_calls=check.checked_calls)
     region = key.split(":")[3]
     grant = {"KeyId": key, "GranteePrincipal": role, "Operations": operations}
     key_side = {"Version": "2012-10-17", "Statement": [
@@ -411,14 +431,14 @@ def _grant_for_service_role(case: Case, key: str) -> list[Remediation]:
                     explanation=text("grant-for-slr", principal=role, account=account), layer="key-policy", **common),
         Remediation("iam-policy", f"arn:aws:iam::{account}:root", caller_side, False,
                     title="IAM policy for the person who creates the grant", layer="identity-policy", **common),
-        Remediation("kms-grant", role, grant, False, title="Grant for the service-linked role",
-                    explanation=text("grant-for-slr", principal=role, account=account), **common),
+        Remediation("kms-grant", role, grant, check.verified, title="Grant for the service-linked role",
+                    explanation=text("grant-for-slr", principal=role, account=account), **common, **checked),
         Remediation("cli", role, {"commands": [cli("create-grant", key=key, grantee=role, operations=" ".join(operations),
-                                                   region=region)], "files": {}}, False,
-                    title="Grant for the service-linked role: AWS CLI", **common),
+                                                   region=region)], "files": {}}, check.verified,
+                    title="Grant for the service-linked role: AWS CLI", **common, **checked),
         Remediation("terraform", role, terraform("grant", resource="service_role", name="service-linked-role-ebs",
-                                                 key=key, grantee=role, operations=json.dumps(operations)), False,
-                    title="Grant for the service-linked role: Terraform", **common),
+                                                 key=key, grantee=role, operations=json.dumps(operations)),
+                    check.verified, title="Grant for the service-linked role: Terraform", **common, **checked),
     ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from kit.diagnose.authorization import STAND_IN_PREFIX, Authorization
 from kit.diagnose.remediation.changes import USE_ACTIONS, PolicyChange
-from kit.policy import Policy, PolicySet, Request, evaluate, what_if
+from kit.policy import Grant, Policy, PolicySet, Request, evaluate, what_if
 
 # What a launch that creates encrypted volumes asks KMS for as the launcher, besides CreateGrant.
 NEW_VOLUME_ACTIONS = USE_ACTIONS
@@ -119,6 +119,36 @@ def verify(auth: Authorization, changes: list[PolicyChange], after: PolicySet, *
                       f"evaluator allows {what} with this change set ({against}), and nothing broader")
     return result(True, "verified", f"verified against every layer ({against}): the evaluator allows {what} "
                                     "with this change set, and nothing broader")
+
+
+def verify_grant(auth: Authorization, grant: Grant, requests: list[Request]) -> Verification:
+    """A grant on the key for the refused principal: the evaluator (which models grants) allows every KMS call
+    the launch needs with it, and the grant holds no operation the launch does not need."""
+    after = replace(auth.policies, grants=[*auth.policies.grants, grant])
+    checked, not_seen = layers_in(after, list(auth.unknown_layers))
+    calls = tuple(r.action for r in requests)
+
+    def result(ok: bool, status: str, note: str) -> Verification:
+        return Verification(ok, status, note, checked, not_seen, calls)
+
+    still = [(r.action, d) for r in requests if not (d := evaluate(r, after)).allowed]
+    if still:
+        return result(False, "not-verified", f"not verified: the evaluator still denies {still[0][0]} with the "
+                                             f"grant ({still[0][1].decided_by})")
+    needed = {a.removeprefix("kms:").lower() for a in calls}
+    extra = [o for o in grant.operations if o.lower() not in needed]
+    if extra:
+        return result(False, "not-verified", "not verified: the grant also gives " + ", ".join(extra))
+    names = list(dict.fromkeys(a.removeprefix("kms:") for a in calls))
+    what = "the " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]) + " the launch needs"
+    against = ", ".join(["grants"] + [LAYER_WORDS[c] for c in checked])
+    if not_seen:
+        lacking = ", ".join(LAYER_WORDS.get(u, u) for u in not_seen)
+        return result(False, "verified-in-evidence", f"verified against every layer in the evidence ({lacking} not "
+                                                     f"in the evidence): the evaluator allows {what} with the grant "
+                                                     f"({against}), and nothing more")
+    return result(True, "verified", f"verified against every layer ({against}): the evaluator allows {what} with "
+                                    "the grant, and nothing more")
 
 
 def too_broad(change: PolicyChange, before: PolicySet) -> list[str]:

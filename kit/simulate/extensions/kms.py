@@ -1,4 +1,4 @@
-"""KMS DescribeKey/ListGrants with another account's key ARN: served from the owner's account when its key
+"""KMS DescribeKey/ListGrants/CreateGrant with another account's key ARN: served from the owner's account when its key
 policy admits the caller's account (moto only looks in the caller's account), AccessDeniedException if not;
 EnableKey/CancelKeyDeletion/DisableKey by key ARN (moto takes only key ids there)."""
 
@@ -50,6 +50,7 @@ def _denied(request: Request, key_id: str) -> Response:
 
 
 HANDLERS: dict[str, Handler] = {"DescribeKey": cross_account_read, "ListGrants": cross_account_read,
+                                "CreateGrant": cross_account_read,
                                 "EnableKey": key_state_change, "CancelKeyDeletion": key_state_change,
                                 "DisableKey": key_state_change}
 
