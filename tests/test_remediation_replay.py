@@ -246,6 +246,14 @@ def relaunch(endpoint: str, instance: str, region: str) -> dict:
     return wait_out_pending(endpoint, new[0], region)
 
 
+def refused_kms_calls(endpoint: str, instance: str, region: str) -> list[dict]:
+    """The trail's refused CreateGrant records of EC2's calls for the instance (the grantee names it)."""
+    pages = client("cloudtrail", endpoint, region).get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateGrant"}])
+    records = [json.loads(e["CloudTrailEvent"]) for page in pages for e in page["Events"]]
+    return [r for r in records if r.get("errorCode") and instance in json.dumps(r.get("requestParameters"))]
+
+
 @pytest.mark.parametrize("name", REPLAYED + IN_EVIDENCE_REPLAYED)
 def test_the_verified_fix_applied_as_written_makes_the_launch_succeed(world, name):
     endpoint, seeded = world
@@ -265,6 +273,7 @@ def test_the_verified_fix_applied_as_written_makes_the_launch_succeed(world, nam
         before = relaunch(endpoint, instance, region)
         assert before["State"]["Name"] == "terminated", "before the fix the launch made again still fails"
         assert before["StateReason"] == seeded["StateReason"], "and ends as the seeded launch did"
+        assert refused_kms_calls(endpoint, before["InstanceId"], region), "its refused KMS call is in the trail"
     else:
         assert start_and_wait(endpoint, instance, region) == "stopped", "before the fix the start still fails"
     for command in commands:
