@@ -1,8 +1,9 @@
 """Replay: every verified fix is applied to a simulated world by running its own AWS CLI commands exactly as
 written (the real AWS CLI, bash, against the simulator with fake credentials), and the launch is retried: it
-must then succeed. Before the fix the same start must still fail, so the simulator decides a start by the
-policies it holds (kit/simulate/authorize.py), and the test proves the commands change the right documents
-on the right resources.
+must then succeed. Before the fix the same retry must still fail (a stopped start, or a terminated launch with
+the seeded StateReason), so the simulator decides a start or a launch made again by the policies it holds
+(kit/simulate/authorize.py, kit/simulate/relaunch.py), and the test proves the commands change the right
+documents on the right resources.
 
 The world is a `kit simulate` process of its own: the fixes change IAM, keys and SCPs, which must not leak
 into the session-wide simulated account other tests read.
@@ -33,9 +34,12 @@ FAKE = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "f
         "AWS_EC2_METADATA_DISABLED": "true"}
 # The catalogue scenarios whose diagnosis carries a verified fix (test_the_replayed_scenarios_are_those_with_a_
 # verified_fix keeps this list honest).
-# Launches an instance start retries (StartInstances); an Auto Scaling launch (autoscaling-slr) ends terminated
-# and is retried by its group, which the simulator does not replay. key-unusable's fix (import the key
-# material, reconnect the key store) needs material the kit cannot have: never verified.
+# A stopped instance is retried by StartInstances; a launch that ended terminated is made again by whoever made
+# it (kit/simulate/relaunch.py): its Auto Scaling group (SetDesiredCapacity), or its launch call (RunInstances,
+# CreateFleet, RequestSpotInstances, as CloudTrail recorded it) signed with its launcher's own credentials.
+# Left out, never verified: key-unusable (import the key material, reconnect the key store: material the kit
+# cannot have), cross-account-key and shared-ami (the fix is the key owner's, in another account whose key
+# policy the evidence does not hold), and the lookalikes (capacity, quota, snapshot: no policy fix).
 REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permissions-boundary", "scp-deny",
             "perimeter-decrypt-deny", "scheduler-role", "sso-role", "key-disabled", "key-pending-deletion",
             "source-vpc-deny", "via-service-typo", "trail-excludes-kms", "hostile-tags",
