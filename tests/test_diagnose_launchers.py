@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from test_diagnose_scenarios import run_cli_folder  # the checklist run by the real AWS CLI
+from tests.aws_cli_runs import run_cli_folder  # the checklist run by the real AWS CLI
 
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
@@ -72,7 +72,7 @@ def test_bundle_diagnoses_the_launch_as_live(sim, live, name, tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_folder_names_the_launcher_its_class_and_path(sim, live, name, tmp_path):
     seeded = sim.scenario(name)
-    folder = run_cli_folder(sim, live[name], tmp_path / "cli")
+    folder = run_cli_folder(live[name], tmp_path / "cli")
     evidence = load_evidence(f"cli:{folder}", seeded.instance_id, seeded.region)
     assert_launch(diagnose(evidence), seeded, LAUNCH_SCENARIOS[name])
 
