@@ -38,6 +38,10 @@ def assert_launch(findings, seeded, wanted) -> None:
     assert launch["launcher_class"]["id"] == wanted["launcher_class"]
     words = launch_paths()[wanted["launch_path"]].words
     assert verdict.launched_by.endswith(words) or f"through {words} by " in verdict.launched_by
+    requester = launch.get("requested_by_class") or {}
+    assert requester.get("id") == wanted.get("requested_by_class", requester.get("id"))
+    if requester:  # the caller of a service-fulfilled request is named by its class, not its ARN
+        assert verdict.launched_by.endswith(f" by {requester['label']}")
     assert [p["source"] for p in findings.key_provenance] == [wanted["key_source"]]
     assert findings.key_provenance[0]["key_arn"] == seeded.expected["key_arn"]
     out = findings.to_dict()
@@ -48,9 +52,11 @@ def assert_launch(findings, seeded, wanted) -> None:
 def test_the_catalogue_has_each_launch_path_and_launcher_class_of_the_issue():
     paths = {wanted["launch_path"] for wanted in LAUNCH_SCENARIOS.values()}
     classes = {wanted["launcher_class"] for wanted in LAUNCH_SCENARIOS.values()}
-    assert {"CreateFleet", "RequestSpotInstances", "RunInstances"} <= paths
+    assert {"CreateFleet", "RequestSpotInstances", "RequestSpotFleet", "RunInstances"} <= paths
     assert {"karpenter-controller-role", "spot-service-linked-role", "eks-cluster-role", "emr-service-role",
-            "ci-web-identity-role", "person"} <= classes
+            "ci-web-identity-role", "person", "spot-fleet-role", "backup-service-role", "service-catalog-launch-role",
+            "image-builder-service-linked-role"} <= classes
+    assert "batch-service-linked-role" in {w.get("requested_by_class") for w in LAUNCH_SCENARIOS.values()}
     assert {w["key_source"] for w in LAUNCH_SCENARIOS.values()} >= {"launch-template", "launch-request",
                                                                       "account-default"}
 
@@ -84,6 +90,11 @@ def test_fleet_and_spot_launch_calls_are_collected_by_event_name(live):
                                                   .instance_id, live["spot-request-slr"].region)}
     argv = commands["cloudtrail.lookup-events.RequestSpotInstances.json"].argv
     assert "AttributeKey=EventName,AttributeValue=RequestSpotInstances" in argv
+    assert "cloudtrail.lookup-events.RequestSpotFleet.json" in live["spot-fleet-role"].documents
+    fleet = live["spot-fleet-role"]
+    commands = {c.file_name: c for c in checklist(fleet.documents, fleet.instance_id, fleet.region)}
+    assert "AttributeKey=EventName,AttributeValue=RequestSpotFleet" in commands[
+        "cloudtrail.lookup-events.RequestSpotFleet.json"].argv
     template_files = [n for n in live["launch-template-key"].documents
                       if n.startswith("ec2.describe-launch-template-versions.")]
     assert len(template_files) == 1
@@ -94,6 +105,35 @@ def test_spot_launcher_is_the_service_linked_role_and_the_request_is_the_analyst
     assert findings.launch["requested_by"].endswith(":user/data-analyst")
     assert findings.launch["launcher_class"]["fix"] == "key-policy"
     assert "AWSServiceRoleForEC2Spot" in findings.verdict.launched_by
+
+
+def test_spot_fleet_launcher_is_its_service_linked_role_not_the_fleet_role_or_the_requester(sim, live):
+    for name, requester in (("spot-fleet-role", ":user/render-admin"),
+                            ("batch-spot-fleet", ":role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch")):
+        findings = diagnose(live[name])
+        assert findings.verdict.principal_arn.endswith("/spotfleet.amazonaws.com/AWSServiceRoleForEC2SpotFleet")
+        assert findings.launch["requested_by"].endswith(requester)
+        assert findings.launch["launcher_class"]["fix"] == "key-policy"
+        fixes = [r for r in findings.remediation if r.kind in ("key-policy", "iam-policy")]
+        assert fixes and all(r.kind == "key-policy" and r.verified for r in fixes)
+        assert not any("fleet-tagging-role" in str(r.target) or "AWSServiceRoleForBatch" in str(r.target)
+                       for r in findings.remediation)
+    assert "by AWS Batch's service-linked role AWSServiceRoleForBatch" in diagnose(live["batch-spot-fleet"]) \
+        .verdict.launched_by
+
+
+def test_service_role_launchers_get_the_fix_their_owner_can_apply(sim, live):
+    """A restore role and a Service Catalog launch role belong to the customer: IAM (or the key policy when
+    that is what refused); a service-linked role: the key policy, never its IAM."""
+    backup = diagnose(live["backup-restore-role"])
+    assert "AWS Backup's service role backup-restore-role" in backup.verdict.launched_by
+    assert [r.kind for r in backup.remediation][0] == "iam-policy"
+    assert backup.remediation[0].target.endswith(":role/service-role/backup-restore-role")
+    catalog = diagnose(live["service-catalog-launch-role"])
+    assert catalog.verdict.denied_by == "key-policy" and catalog.remediation[0].kind == "key-policy"
+    builder = diagnose(live["image-builder-slr"])
+    assert {r.kind for r in builder.remediation} <= {"key-policy", "cli", "terraform", "kms-grant"}
+    assert all(r.verified for r in builder.remediation)
 
 
 def test_default_key_provenance_names_the_baseline_that_set_it(sim, live):
@@ -133,6 +173,12 @@ FACTS = [
     (LauncherFacts("role", "AWSBatchServiceRole", "/service-role/", invoked_by="batch.amazonaws.com"),
      "batch-service-role"),
     (LauncherFacts("role", "AWSBackupDefaultServiceRole", "/service-role/"), "backup-service-role"),
+    (LauncherFacts("service-linked-role", "AWSServiceRoleForBatch", "/aws-service-role/batch.amazonaws.com/"),
+     "batch-service-linked-role"),
+    (LauncherFacts("service-linked-role", "AWSServiceRoleForImageBuilder",
+                   "/aws-service-role/imagebuilder.amazonaws.com/"), "image-builder-service-linked-role"),
+    (LauncherFacts("role", "SCEC2LaunchRole", "/", invoked_by="cloudformation.amazonaws.com"),
+     "service-catalog-launch-role"),
     (LauncherFacts("role", "SC-launch", "/", invoked_by="servicecatalog.amazonaws.com"), "service-catalog-launch-role"),
     (LauncherFacts("role", "EC2InstanceProfileForImageBuilder", "/"), "image-builder-role"),
     (LauncherFacts("role", "instance-scheduler", "/service-role/", user_agent="Boto3 exec-env/AWS_Lambda_python3.12"),

@@ -88,6 +88,8 @@ def launch_facts(case: Case) -> dict[str, Any] | None:
         "principal_arn": launcher.arn if launcher else None,
         "source": launcher.source if launcher else None,
         "requested_by": launcher.requested_by if launcher else None,
+        "requested_by_class": launcher.requested_by_class.to_dict() if launcher and launcher.requested_by_class
+        else None,
         "launched_by": launcher.launched_by if launcher else None,
         "launcher_class": launcher.launcher_class.to_dict() if launcher and launcher.launcher_class else None,
         "launch_template": dict(zip(("id", "version"), case.launch_template)) if case.launch_template[0] else None,

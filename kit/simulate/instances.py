@@ -50,7 +50,7 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     tags = {"Name": name, **{k: resolve(str(v), values) for k, v in (ispec.get("tags") or {}).items()}}
     how = ispec.get("launch", "start")
     used_template = None
-    if ispec.get("launch_template") or how == "fleet":
+    if ispec.get("launch_template") or how in ("fleet", "spot-fleet"):
         used_template = launch_template(clients, ispec.get("launch_template") or {"name": f"{name}-fleet"}, account,
                                    region, image_id, ispec.get("type", "t3.micro"), mappings)
         tags.update({"aws:ec2launchtemplate:id": used_template["id"],
@@ -59,6 +59,9 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     spot_request_id = f"sir-{uuid.uuid4().hex[:8]}" if how == "spot" else ""
     if fleet_id:
         tags["aws:ec2:fleet-id"] = fleet_id
+    spot_fleet_request_id = f"sfr-{uuid.uuid4()}" if how == "spot-fleet" else ""
+    if spot_fleet_request_id:
+        tags["aws:ec2spot:fleet-request-id"] = spot_fleet_request_id
     response = ec2.run_instances(
         ImageId=image_id, InstanceType=ispec.get("type", "t3.micro"), MinCount=1, MaxCount=1,
         Placement={"AvailabilityZone": f"{region}a"},
@@ -73,6 +76,7 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         world().fleets.setdefault((account, region, fleet_id), []).append((instance_id, at))
     if spot_request_id:  # moto prints these attributes as SpotInstanceRequestId and InstanceLifecycle
         instance.spot_instance_request_id = spot_request_id  # type: ignore[attr-defined]  # moto serialises it
+    if spot_request_id or spot_fleet_request_id:
         instance.lifecycle = "spot"
     if not mappings and ispec.get("volumes") is not None:
         for device in list(instance.block_device_mapping):       # the launch never got a volume
@@ -111,7 +115,27 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         service=principal.invoked_by,
         service_role_arn=principal.arn if principal.invoked_by else "",
         launch_event=ispec.get("launch_event", True), launch_template=used_template, fleet_id=fleet_id,
-        spot_request_id=spot_request_id, requester=requester)
+        spot_request_id=spot_request_id, requester=requester, spot_fleet_request_id=spot_fleet_request_id,
+        fleet_role_arn=spot_fleet_role(clients, ispec.get("fleet_role"), account) if spot_fleet_request_id else "")
+
+
+def spot_fleet_role(clients: Clients, name: str | None, account: str) -> str:
+    """The IAM role a Spot Fleet request names (IamFleetRole; it tags and terminates the fleet's instances, it
+    does not launch them), created once with the Spot Fleet service as trusted principal."""
+    iam = clients("iam", account)
+    name = name or "aws-ec2-spot-fleet-tagging-role"
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "spotfleet.amazonaws.com"}}]}
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        tagging = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ec2:DescribeImages", "ec2:DescribeSubnets", "ec2:RequestSpotInstances",
+                                           "ec2:TerminateInstances", "ec2:DescribeInstanceStatus", "ec2:CreateTags",
+                                           "ec2:RunInstances"], "Resource": "*"}]}
+        iam.put_role_policy(RoleName=name, PolicyName="spot-fleet-tagging", PolicyDocument=json.dumps(tagging))
+        return str(role["Arn"])
 
 
 def launch_template(clients: Clients, spec: dict[str, Any], account: str, region: str, image_id: str,

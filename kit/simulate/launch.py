@@ -46,7 +46,9 @@ class Launch:
     launch_template: dict[str, str] | None = None  # {"id", "version"} the launch used
     fleet_id: str = ""            # launch "fleet": the instant EC2 Fleet
     spot_request_id: str = ""     # launch "spot": the Spot request
-    requester: Principal | None = None  # launch "spot": who made the request (the principal launches)
+    requester: Principal | None = None  # launch "spot"/"spot-fleet": who made the request (the principal launches)
+    spot_fleet_request_id: str = ""  # launch "spot-fleet": the Spot Fleet request
+    fleet_role_arn: str = ""      # launch "spot-fleet": the request's IamFleetRole
 
     @property
     def fails(self) -> bool:
@@ -91,7 +93,8 @@ class Launch:
                        failure={"state": "running"})
 
     def launch_record(self, at: datetime) -> dict[str, Any]:
-        """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances)."""
+        """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances,
+        RequestSpotFleet)."""
         p = self.principal
         if self.launch == "run":
             return records.run_instances(p, self.region, at, self.instance_id, self.image_id, self.instance_type,
@@ -103,6 +106,10 @@ class Launch:
             return records.request_spot_instances(self.requester or p, self.region, at - timedelta(seconds=1),
                                                   self.spot_request_id, self.image_id, self.instance_type,
                                                   self.volumes)
+        if self.launch == "spot-fleet" and self.launch_template:
+            return records.request_spot_fleet(self.requester or p, self.region, at - timedelta(seconds=1),
+                                              self.spot_fleet_request_id, self.launch_template, self.instance_type,
+                                              self.fleet_role_arn)
         return records.start_instances(p, self.region, at, self.instance_id)
 
     def ended_at(self, at: datetime) -> datetime:

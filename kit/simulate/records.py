@@ -213,6 +213,28 @@ def request_spot_instances(principal: Principal, region: str, at: datetime, spot
     return ec2_call(principal, "RequestSpotInstances", region, at, request, response)
 
 
+def request_spot_fleet(principal: Principal, region: str, at: datetime, fleet_request_id: str,
+                       launch_template: dict[str, str], instance_type: str, fleet_role_arn: str) -> dict[str, Any]:
+    """RequestSpotFleet as CloudTrail logs it (the query API's RequestSpotFleetRequest / RequestSpotFleetResponse
+    wrappers): a one-time request from a launch template with the fleet's IAM role (IamFleetRole, e.g.
+    aws-ec2-spot-fleet-tagging-role); the instances come later, launched by the Spot Fleet service-linked role
+    and tagged aws:ec2spot:fleet-request-id."""
+    spec = {"LaunchTemplateId": launch_template["id"], "Version": launch_template["version"]}
+    request = {"RequestSpotFleetRequest": {"SpotFleetRequestConfig": {
+        "IamFleetRole": fleet_role_arn,
+        "AllocationStrategy": "capacityOptimized",
+        "TargetCapacity": 1,
+        "Type": "request",
+        "TerminateInstancesWithExpiration": True,
+        "LaunchTemplateConfigs": {"LaunchTemplateSpecification": spec,
+                                  "Overrides": [{"InstanceType": instance_type, "tag": 1}], "tag": 1},
+    }}}
+    response = {"RequestSpotFleetResponse": {"xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+                                             "requestId": event_id("RequestSpotFleet"),
+                                             "spotFleetRequestId": fleet_request_id}}
+    return ec2_call(principal, "RequestSpotFleet", region, at, request, response)
+
+
 def modify_ebs_default_kms_key_id(principal: Principal, region: str, at: datetime, key_arn: str) -> dict[str, Any]:
     """ModifyEbsDefaultKmsKeyId: the Region's default EBS key set to `key_arn`."""
     return ec2_call(principal, "ModifyEbsDefaultKmsKeyId", region, at,
