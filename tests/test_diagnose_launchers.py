@@ -42,6 +42,10 @@ def assert_launch(findings, seeded, wanted) -> None:
     assert requester.get("id") == wanted.get("requested_by_class", requester.get("id"))
     if requester:  # the caller of a service-fulfilled request is named by its class, not its ARN
         assert verdict.launched_by.endswith(f" by {requester['label']}")
+    if "fleet_error_kinds" in wanted:  # the fleet's error set, each error told apart by kind, cited in the verdict
+        assert [e["kind"] for e in launch["fleet_errors"]] == wanted["fleet_error_kinds"]
+        for error in launch["fleet_errors"]:
+            assert f"{error['code']} for {error['instance_type']}: {error['kind_words']}" in verdict.summary
     assert [p["source"] for p in findings.key_provenance] == [wanted["key_source"]]
     assert findings.key_provenance[0]["key_arn"] == seeded.expected["key_arn"]
     out = findings.to_dict()
@@ -222,14 +226,16 @@ FLEET_RECORD = {
 
 
 def test_create_fleet_record_names_its_instances_template_and_errors():
-    from kit.frames.launch_paths import fleet_errors, fleet_instance_ids, fleet_type, launch_template_of, \
-        record_names_instance
+    from kit.frames.launch_paths import fleet_error_kind, fleet_errors, fleet_instance_ids, fleet_type, \
+        launch_template_of, record_names_instance
 
     assert fleet_instance_ids(FLEET_RECORD) == ["i-0123456789abcdef0", "i-0fedcba9876543210"]
     assert record_names_instance(FLEET_RECORD, "i-0fedcba9876543210")
     assert not record_names_instance(FLEET_RECORD, "i-0aaaaaaaaaaaaaaaa")
     assert fleet_errors(FLEET_RECORD) == [{"code": "InsufficientInstanceCapacity",
-                                           "message": "We currently do not have sufficient m6i.xlarge capacity"}]
+                                           "message": "We currently do not have sufficient m6i.xlarge capacity",
+                                           "instance_type": "", "subnet_id": "", "kind": "capacity",
+                                           "kind_words": fleet_error_kind("InsufficientInstanceCapacity").words}]
     assert fleet_type(FLEET_RECORD) == "instant"
     assert launch_paths()["CreateFleet"].launching_role(FLEET_RECORD) is None  # instant: the caller launches
     maintain = {**FLEET_RECORD, "requestParameters": {"CreateFleetRequest": {"Type": "maintain"}}}
@@ -257,3 +263,51 @@ def test_spot_records_are_tied_by_the_request_ids_the_instance_carries():
                  "spotFleetRequestId": "sfr-11112222-3333-4444-5555-666677778888"}}}
     assert record_names_instance(fleet, "i-0123456789abcdef0", links)
     assert launch_paths()["RequestSpotFleet"].launching_role(fleet).role == "AWSServiceRoleForEC2SpotFleet"
+
+
+ERRORS = [
+    ("InsufficientInstanceCapacity", "We currently do not have sufficient m6i.xlarge capacity in the Availability "
+     "Zone you requested (eu-west-1a).", "capacity"),
+    ("Client.InvalidKMSKey.InvalidState", "The KMS key provided is in an incorrect state", "kms"),
+    ("InvalidParameterValue", "The key arn:aws:kms:eu-west-1:123456789012:key/x is pending deletion", "kms"),
+    ("SpotMaxPriceTooLow", "Your Spot request price of 0.01 is lower than the minimum required Spot request "
+     "fulfillment price of 0.02.", "spot-price"),
+    ("VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of 32 allows",
+     "quota"),
+    ("InvalidLaunchTemplateConfiguration", "The launch template is invalid", "configuration"),
+    ("UnauthorizedOperation", "You are not authorized to perform this operation.", "other"),
+]
+
+
+@pytest.mark.parametrize("code, message, kind", ERRORS, ids=[e[0] for e in ERRORS])
+def test_fleet_errors_are_told_apart_by_kind(code, message, kind):
+    from kit.frames.launch_paths import fleet_error_kind
+
+    found = fleet_error_kind(code, message)
+    assert found.id == kind and found.kms == (kind == "kms")
+    assert ("not a KMS problem" in found.words) == (kind not in ("kms", "other"))
+
+
+def _fleet(instance_ids: list[str], errors: list[tuple[str, str, str]]) -> dict:
+    items = [{"errorCode": c, "errorMessage": m, "launchTemplateAndOverrides": {"overrides": {"instanceType": t}}}
+             for c, m, t in errors]
+    return {"eventName": "CreateFleet", "requestParameters": {"CreateFleetRequest": {"Type": "instant"}},
+            "responseElements": {"CreateFleetResponse": {
+                "fleetId": "fleet-0a1b2c3d-0000-1111-2222-333344445555", "errorSet": {"item": items},
+                "fleetInstanceSet": {"item": [{"instanceIds": {"item": instance_ids}}]} if instance_ids else ""}}}
+
+
+def test_the_verdict_note_tells_a_capacity_error_from_a_kms_error():
+    from kit.diagnose.fleet_errors import fleet_error_note
+
+    capacity = _fleet(["i-0123456789abcdef0"], [("InsufficientInstanceCapacity", "no m6i capacity", "m6i.xlarge")])
+    note = fleet_error_note(capacity, "i-0123456789abcdef0")
+    assert "InsufficientInstanceCapacity for m6i.xlarge" in note and "No KMS refusal among them" in note
+    kms = _fleet(["i-0123456789abcdef0"], [("Client.InvalidKMSKey.InvalidState", "The KMS key provided is in an "
+                                                                                 "incorrect state", "m5.xlarge")])
+    note = fleet_error_note(kms, "i-0123456789abcdef0")
+    assert "a KMS key refusal" in note and "No KMS refusal" not in note
+    nothing = _fleet([], [("InsufficientInstanceCapacity", "no capacity", "m6i.xlarge")])
+    assert "no instance id" in fleet_error_note(nothing, "i-0fedcba9876543210")
+    assert fleet_error_note(_fleet(["i-0123456789abcdef0"], []), "i-0123456789abcdef0") is None
+    assert fleet_error_note({"eventName": "RunInstances"}, "i-0123456789abcdef0") is None

@@ -10,6 +10,7 @@ from kit.diagnose.change import mark_change, what_changed
 from kit.diagnose.case import Case
 from kit.diagnose.completeness import adjust
 from kit.diagnose.findings import Findings, FindingsGap
+from kit.diagnose.fleet_errors import fleet_error_note
 from kit.diagnose.incident import incident_facts
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
@@ -48,6 +49,9 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     if launcher is not None and verdict.principal_arn and verdict.principal_arn == launcher.arn:
         verdict = replace(verdict, launcher_class=launcher.launcher_class.id if launcher.launcher_class else None,
                           launched_by=launcher.launched_by)
+    note = fleet_error_note((case.launch_event or {}).get("record"), evidence.instance_id)
+    if note:
+        verdict = replace(verdict, summary=f"{verdict.summary} {note}")
     return Findings(
         instance_id=evidence.instance_id,
         region=evidence.region,

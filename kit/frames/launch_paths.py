@@ -8,6 +8,7 @@ so they tie the same records to the same instance.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -124,14 +125,66 @@ def fleet_type(record: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else "maintain"
 
 
+@dataclass(frozen=True)
+class FleetErrorKind:
+    """What kind of failure one item of a fleet's error set is (launch_paths.yaml `fleet_error_kinds`)."""
+
+    id: str  # kms | capacity | spot-price | quota | configuration | other
+    words: str
+    kms: bool = False
+
+
+OTHER_FLEET_ERROR = FleetErrorKind("other", "another launch error (read its message)")
+
+
+@cache
+def _fleet_error_kinds() -> tuple[tuple[FleetErrorKind, re.Pattern[str] | None, re.Pattern[str] | None], ...]:
+    out = []
+    for spec in _table().get("fleet_error_kinds") or []:
+        code = re.compile(str(spec["code"]), re.IGNORECASE) if spec.get("code") else None
+        message = re.compile(str(spec["message"]), re.IGNORECASE) if spec.get("message") else None
+        out.append((FleetErrorKind(str(spec["id"]), str(spec["words"]), bool(spec.get("kms"))), code, message))
+    return tuple(out)
+
+
+def fleet_error_kind(code: str, message: str = "") -> FleetErrorKind:
+    """The kind of one fleet error: a KMS refusal, no capacity, the Spot price, a quota, the template, or other."""
+    for kind, code_pattern, message_pattern in _fleet_error_kinds():
+        if (code_pattern and code_pattern.search(code or "")) or (message_pattern and message_pattern.search(
+                message or "")):
+            return kind
+    return OTHER_FLEET_ERROR
+
+
 def fleet_errors(record: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """The error set of a CreateFleet response (per launch specification: errorCode, errorMessage)."""
+    """The error set of a CreateFleet response, one item per launch template override that launched nothing:
+    code, message, the override's instance_type and subnet_id ("" when not named), kind and kind_words
+    (fleet_error_kind: a KMS refusal told apart from capacity, Spot price, quota or template errors)."""
     response = (record or {}).get("responseElements") or {}
     inner = response.get("CreateFleetResponse", response) if isinstance(response, dict) else {}
-    items = ((inner.get("errorSet") or {}).get("item") if isinstance(inner, dict) else None) or []
+    error_set = inner.get("errorSet") if isinstance(inner, dict) else None
+    items = (error_set.get("item") if isinstance(error_set, dict) else None) or []
     items = items if isinstance(items, list) else [items]
-    return [{"code": str(i.get("errorCode") or ""), "message": str(i.get("errorMessage") or "")}
-            for i in items if isinstance(i, dict)]
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        code, message = str(item.get("errorCode") or ""), str(item.get("errorMessage") or "")
+        spec = item.get("launchTemplateAndOverrides")
+        overrides = spec.get("overrides") if isinstance(spec, dict) else None
+        overrides = overrides if isinstance(overrides, dict) else {}
+        kind = fleet_error_kind(code, message)
+        out.append({"code": code, "message": message, "instance_type": str(overrides.get("instanceType") or ""),
+                    "subnet_id": str(overrides.get("subnetId") or ""), "kind": kind.id, "kind_words": kind.words})
+    return out
+
+
+def fleet_id_of(record: Mapping[str, Any] | None) -> str | None:
+    """The fleet id a CreateFleet response names (None when the call failed or is another call)."""
+    response = (record or {}).get("responseElements") or {}
+    inner = response.get("CreateFleetResponse", response) if isinstance(response, dict) else {}
+    value = inner.get("fleetId") if isinstance(inner, dict) else None
+    return str(value) if value else None
 
 
 def fleet_instance_ids(record: Mapping[str, Any] | None) -> list[str]:

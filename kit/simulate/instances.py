@@ -116,7 +116,16 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         service_role_arn=principal.arn if principal.invoked_by else "",
         launch_event=ispec.get("launch_event", True), launch_template=used_template, fleet_id=fleet_id,
         spot_request_id=spot_request_id, requester=requester, spot_fleet_request_id=spot_fleet_request_id,
-        fleet_role_arn=spot_fleet_role(clients, ispec.get("fleet_role"), account) if spot_fleet_request_id else "")
+        fleet_role_arn=spot_fleet_role(clients, ispec.get("fleet_role"), account) if spot_fleet_request_id else "",
+        fleet_errors=tuple(fleet_error(e) for e in ispec.get("fleet_errors") or ()) if fleet_id else (),
+        failed_fleets=tuple({"fleet_id": f"fleet-{uuid.uuid4()}", "before": float(f.get("before", 60)),
+                             "errors": [fleet_error(e) for e in f.get("errors") or ()]}
+                            for f in ispec.get("failed_fleets") or ()) if fleet_id else ())
+
+
+def fleet_error(spec: dict[str, Any]) -> dict[str, str]:
+    """One errorSet item of a CreateFleet answer: code, message, the override's instance type."""
+    return {"code": str(spec["code"]), "message": str(spec["message"]), "instance_type": str(spec["instance_type"])}
 
 
 def spot_fleet_role(clients: Clients, name: str | None, account: str) -> str:
