@@ -46,6 +46,12 @@ def assert_launch(findings, seeded, wanted) -> None:
         assert [e["kind"] for e in launch["fleet_errors"]] == wanted["fleet_error_kinds"]
         for error in launch["fleet_errors"]:
             assert f"{error['code']} for {error['instance_type']}: {error['kind_words']}" in verdict.summary
+    assert not any(r.kind == "iam-policy" and "/aws-service-role/" in str(r.target) for r in findings.remediation)
+    if "fix" in wanted:  # a verified fix of the kind the launcher's owner can apply, on the right resource
+        target = seeded.expected["key_arn" if wanted["fix"] == "key-policy" else "principal_arn"]
+        fixes = [r for r in findings.remediation if r.verified and r.target == target]
+        assert {wanted["fix"], "cli"} <= {r.kind for r in fixes}, [(r.kind, r.target) for r in findings.remediation]
+        assert findings.remediation[0].kind == wanted["fix"]
     assert [p["source"] for p in findings.key_provenance] == [wanted["key_source"]]
     assert findings.key_provenance[0]["key_arn"] == seeded.expected["key_arn"]
     out = findings.to_dict()
@@ -130,7 +136,7 @@ def test_service_role_launchers_get_the_fix_their_owner_can_apply(sim, live):
     """A restore role and a Service Catalog launch role belong to the customer: IAM (or the key policy when
     that is what refused); a service-linked role: the key policy, never its IAM."""
     backup = diagnose(live["backup-restore-role"])
-    assert "AWS Backup's service role backup-restore-role" in backup.verdict.launched_by
+    assert "AWS Backup's restore role backup-restore-role, through RunInstances" in backup.verdict.launched_by
     assert [r.kind for r in backup.remediation][0] == "iam-policy"
     assert backup.remediation[0].target.endswith(":role/service-role/backup-restore-role")
     catalog = diagnose(live["service-catalog-launch-role"])
@@ -263,6 +269,16 @@ def test_spot_records_are_tied_by_the_request_ids_the_instance_carries():
                  "spotFleetRequestId": "sfr-11112222-3333-4444-5555-666677778888"}}}
     assert record_names_instance(fleet, "i-0123456789abcdef0", links)
     assert launch_paths()["RequestSpotFleet"].launching_role(fleet).role == "AWSServiceRoleForEC2SpotFleet"
+    spec = {"ImageId": "ami-0123456789abcdef0", "InstanceType": "c6i.2xlarge", "tag": 1,
+            "BlockDeviceMapping": [{"DeviceName": "/dev/xvda", "tag": 1, "Ebs": {
+                "VolumeSize": 100, "Encrypted": True, "KmsKeyId": "alias/render", "DeleteOnTermination": True}}]}
+    fleet["requestParameters"] = {"RequestSpotFleetRequest": {"SpotFleetRequestConfig": {
+        "IamFleetRole": "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
+        "LaunchSpecifications": spec}}}
+    assert request_mappings(fleet) == [{"deviceName": "/dev/xvda", "ebs": {"kmsKeyId": "alias/render",
+                                                                           "encrypted": True, "volumeSize": 100}}]
+    spec["BlockDeviceMapping"] = spec["BlockDeviceMapping"][0]  # one member: recorded as an object
+    assert request_mappings(fleet)[0]["ebs"]["kmsKeyId"] == "alias/render"
 
 
 ERRORS = [

@@ -224,15 +224,51 @@ def launch_template_of(record: Mapping[str, Any] | None) -> tuple[str | None, st
     return walk((record or {}).get("requestParameters")) or (None, None)
 
 
+MAPPING_PATHS = ("RunInstances", "RequestSpotInstances", "RequestSpotFleet")  # requests that may carry mappings
+
+
 def request_mappings(record: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The blockDeviceMapping items a launch request itself carries (RunInstances, or a Spot request's
-    launchSpecification); [] when it names none (a launch template's are in the template)."""
+    """The blockDeviceMapping items a launch request itself carries (RunInstances, a Spot request's
+    launchSpecification, a Spot Fleet request's LaunchSpecifications), as RunInstances records them
+    ({deviceName, ebs: {kmsKeyId, encrypted, ...}}); [] when it names none (a launch template's are in the
+    template)."""
     request = (record or {}).get("requestParameters") or {}
-    if not isinstance(request, dict):
+    name = (record or {}).get("eventName")
+    if not isinstance(request, dict) or name not in MAPPING_PATHS:
         return []
-    if (record or {}).get("eventName") == "RequestSpotInstances":
+    if name == "RequestSpotFleet":
+        return _spot_fleet_mappings(request)
+    if name == "RequestSpotInstances":
         request = request.get("launchSpecification") or {}
-    elif (record or {}).get("eventName") != "RunInstances":
-        return []
     items = ((request.get("blockDeviceMapping") or {}).get("items")) if isinstance(request, dict) else None
     return [i for i in items or [] if isinstance(i, dict)]
+
+
+def _spot_fleet_mappings(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Spot Fleet request's launch specifications' mappings (the query API's RequestSpotFleetRequest wrapper,
+    CloudTrail's capitalised members, a list or a single member), in RunInstances' shape, first seen first."""
+    inner = request.get("RequestSpotFleetRequest", request)
+    config = (inner.get("SpotFleetRequestConfig") or inner.get("spotFleetRequestConfig") or {}) \
+        if isinstance(inner, dict) else {}
+    specs = (config.get("LaunchSpecifications") or config.get("launchSpecifications") or []) \
+        if isinstance(config, dict) else []
+    out: list[dict[str, Any]] = []
+    for spec in _members(specs):
+        for item in _members(spec.get("BlockDeviceMapping") or spec.get("blockDeviceMapping")):
+            ebs = item.get("Ebs") or item.get("ebs") or {}
+            ebs = ebs if isinstance(ebs, dict) else {}
+            mapping = {"deviceName": item.get("DeviceName") or item.get("deviceName"),
+                       "ebs": {k: ebs.get(k[0].upper() + k[1:], ebs.get(k)) for k in
+                               ("kmsKeyId", "encrypted", "volumeSize", "snapshotId") if
+                               ebs.get(k[0].upper() + k[1:], ebs.get(k)) is not None}}
+            if mapping not in out:
+                out.append(mapping)
+    return out
+
+
+def _members(value: Any) -> list[dict[str, Any]]:
+    """A query-API member that CloudTrail records as a list, a single object, or {"items"/"item": [...]}."""
+    if isinstance(value, dict) and isinstance(value.get("items", value.get("item")), (list, dict)):
+        value = value.get("items", value.get("item"))
+    items = value if isinstance(value, list) else [value]
+    return [i for i in items if isinstance(i, dict)]

@@ -50,7 +50,7 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     tags = {"Name": name, **{k: resolve(str(v), values) for k, v in (ispec.get("tags") or {}).items()}}
     how = ispec.get("launch", "start")
     used_template = None
-    if ispec.get("launch_template") or how in ("fleet", "spot-fleet"):
+    if ispec.get("launch_template") or how == "fleet":
         used_template = launch_template(clients, ispec.get("launch_template") or {"name": f"{name}-fleet"}, account,
                                    region, image_id, ispec.get("type", "t3.micro"), mappings)
         tags.update({"aws:ec2launchtemplate:id": used_template["id"],

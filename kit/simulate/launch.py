@@ -113,10 +113,10 @@ class Launch:
             return records.request_spot_instances(self.requester or p, self.region, at - timedelta(seconds=1),
                                                   self.spot_request_id, self.image_id, self.instance_type,
                                                   self.volumes)
-        if self.launch == "spot-fleet" and self.launch_template:
+        if self.launch == "spot-fleet":
             return records.request_spot_fleet(self.requester or p, self.region, at - timedelta(seconds=1),
                                               self.spot_fleet_request_id, self.launch_template, self.instance_type,
-                                              self.fleet_role_arn)
+                                              self.fleet_role_arn, self.image_id, self.volumes)
         return records.start_instances(p, self.region, at, self.instance_id)
 
     def ended_at(self, at: datetime) -> datetime:

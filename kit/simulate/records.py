@@ -224,21 +224,30 @@ def request_spot_instances(principal: Principal, region: str, at: datetime, spot
 
 
 def request_spot_fleet(principal: Principal, region: str, at: datetime, fleet_request_id: str,
-                       launch_template: dict[str, str], instance_type: str, fleet_role_arn: str) -> dict[str, Any]:
+                       launch_template: dict[str, str] | None, instance_type: str, fleet_role_arn: str,
+                       image_id: str = "", block_devices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """RequestSpotFleet as CloudTrail logs it (the query API's RequestSpotFleetRequest / RequestSpotFleetResponse
-    wrappers): a one-time request from a launch template with the fleet's IAM role (IamFleetRole, e.g.
-    aws-ec2-spot-fleet-tagging-role); the instances come later, launched by the Spot Fleet service-linked role
-    and tagged aws:ec2spot:fleet-request-id."""
-    spec = {"LaunchTemplateId": launch_template["id"], "Version": launch_template["version"]}
-    request = {"RequestSpotFleetRequest": {"SpotFleetRequestConfig": {
+    wrappers, capitalised members): a one-time request with the fleet's IAM role (IamFleetRole, e.g.
+    aws-ec2-spot-fleet-tagging-role), from a launch template or from launch specifications carrying the block
+    device mappings; the instances come later, launched by the Spot Fleet service-linked role and tagged
+    aws:ec2spot:fleet-request-id."""
+    config: dict[str, Any] = {
         "IamFleetRole": fleet_role_arn,
         "AllocationStrategy": "capacityOptimized",
         "TargetCapacity": 1,
         "Type": "request",
         "TerminateInstancesWithExpiration": True,
-        "LaunchTemplateConfigs": {"LaunchTemplateSpecification": spec,
-                                  "Overrides": [{"InstanceType": instance_type, "tag": 1}], "tag": 1},
-    }}}
+    }
+    if launch_template:
+        spec = {"LaunchTemplateId": launch_template["id"], "Version": launch_template["version"]}
+        config["LaunchTemplateConfigs"] = {"LaunchTemplateSpecification": spec,
+                                           "Overrides": [{"InstanceType": instance_type, "tag": 1}], "tag": 1}
+    else:
+        mappings = [{"DeviceName": m["deviceName"], "Ebs": {k[0].upper() + k[1:]: v for k, v in m["ebs"].items()},
+                     "tag": i + 1} for i, m in enumerate(_request_mappings(block_devices or []))]
+        config["LaunchSpecifications"] = {"ImageId": image_id, "InstanceType": instance_type,
+                                          "BlockDeviceMapping": mappings, "tag": 1}
+    request = {"RequestSpotFleetRequest": {"SpotFleetRequestConfig": config}}
     response = {"RequestSpotFleetResponse": {"xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
                                              "requestId": event_id("RequestSpotFleet"),
                                              "spotFleetRequestId": fleet_request_id}}
