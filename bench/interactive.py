@@ -108,12 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             kernel.stop()
     print(f"{len(seeded)} failed instances in eu-west-1 ({', '.join(sorted(set(names)))}); {os.cpu_count()} cores")
-    print(f"{'control change':<26} {'n':>3} {'median s':>9} {'analysis alone s':>17} {'ratio':>6}")
+    print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"{'control change':<26} {'n':>3} {'median s':>9} {'worst s':>8} {'analysis alone s':>17} {'ratio':>6}")
     all_changes: list[float] = []
     for label, (changes, alone) in figures.items():
         all_changes += changes
         median, base = statistics.median(changes), statistics.median(alone) if alone else float("nan")
-        print(f"{label:<26} {len(changes):>3} {median:>9.3f} {base:>17.3f} {median / base if alone else float('nan'):>6.2f}")
+        print(f"{label:<26} {len(changes):>3} {median:>9.3f} {max(changes):>8.3f} {base:>17.3f} "
+              f"{median / base if alone else float('nan'):>6.2f}")
     first = figures["pick, new instance"][0] + figures["window, new"][0]
     print(f"first-time changes (new instance or window): median {statistics.median(first):.3f} s, "
           f"worst {max(first):.3f} s")

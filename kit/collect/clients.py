@@ -72,8 +72,15 @@ class CallRecorder:
         client.meta.events.register("provide-client-params", self._record, unique_id="kit-call-recorder")
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        entry = {"operation": operation_name(model), "params": loggable_params(params),
-                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        self.add(operation_name(model), params)
+
+    def add(self, operation: str, params: dict[str, Any], *, reused: bool = False) -> None:
+        """Record one call (`service:Operation`); `reused`: answered from responses read earlier in this
+        process (kit.collect.memo), not sent again."""
+        entry: dict[str, Any] = {"operation": operation, "params": loggable_params(params),
+                                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        if reused:
+            entry["reused"] = True
         with self._lock:
             self.calls.append(entry)
 

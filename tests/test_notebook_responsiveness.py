@@ -1,0 +1,181 @@
+"""The notebook answers quickly without ever showing a wrong answer, against the simulated account over HTTP:
+responses reused across window changes (kit.collect.memo) give the findings a fresh investigation gives; the
+listed instances are investigated in the background (kit.notebook.prefetch); a slow pick of A overtaken by a
+pick of B never puts A's verdict on screen after B's."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
+from kit.collect.cloudtrail_lookup import lookup_events
+from kit.collect.cloudtrail_window import TimeRange, parse_time
+from kit.collect.fetcher import Fetcher
+from kit.collect.memo import ResponseMemo
+from kit.notebook.controls import InvestigationControls
+from kit.notebook.investigation import Investigation
+from kit.params import validate
+from kit.simulate import SimulatedAccount
+
+REGION = "eu-west-1"
+SCENARIOS = ("seed", "key-disabled", "scp-deny")
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[SimulatedAccount]:
+    """Three incidents with three different causes in one Region, and the process pointed at them."""
+    with SimulatedAccount(scenarios=[]) as sim, pytest.MonkeyPatch.context() as patch:
+        for name in SCENARIOS:
+            sim.seed(name, region=REGION)
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+            patch.delenv(name, raising=False)
+        for name, value in sim.environ(REGION).items():
+            patch.setenv(name, value)
+        yield sim
+
+
+def _seeded(account: SimulatedAccount, name: str) -> str:
+    return next(s.instance_id for s in account.seeded if s.name == name)
+
+
+def _comparable(investigation: Investigation) -> str:
+    """The findings as the reader gets them, without the run's own times (when it was collected)."""
+    findings = dict(investigation.findings_dict())
+    for name in ("investigated_at", "kit_version"):
+        findings.pop(name, None)
+    findings["evidence_source"] = {k: v for k, v in findings["evidence_source"].items() if k != "collected_at"}
+    return json.dumps(findings, sort_keys=True, default=str)
+
+
+def _fresh(params) -> str:  # type: ignore[no-untyped-def]
+    """A new investigation of `params`, nothing reused."""
+    fresh = Investigation(params)
+    fresh.analyse()
+    return _comparable(fresh)
+
+
+def _interactive(account: SimulatedAccount, name: str = "seed") -> Investigation:
+    investigation = Investigation.start(validate({"instance_id": _seeded(account, name), "region": REGION,
+                                                  "interactive": True}))
+    investigation.show_verdict()
+    investigation.show_manual_step(2)
+    return investigation
+
+
+def test_window_change_reads_only_cloudtrail_and_finds_what_a_fresh_investigation_finds(
+        account: SimulatedAccount) -> None:
+    investigation = _interactive(account)
+    controls = InvestigationControls(investigation, failed=None)
+    investigation.prefetcher.cancel()  # this test counts the calls of the window changes alone
+    investigation.prefetcher.wait_idle(120)
+    changes = [(lambda: controls.presets[1].click(), (60, 60)), (lambda: setattr(controls.window_before, "value", 5),
+               (5, 60)), (lambda: controls.presets[3].click(), (1440, 1440)), (lambda: controls.presets[0].click(),
+               (15, 15))]
+    for change, window in changes:
+        made = investigation.memo.made
+        change()
+        assert (investigation.params.window_before_minutes, investigation.params.window_after_minutes) == window
+        sent = [c["operation"] for c in investigation.evidence.calls if not c.get("reused")]
+        assert sent and set(sent) <= {"cloudtrail:LookupEvents"}, sent  # everything else was reused
+        assert investigation.memo.made - made == len(sent)
+        assert any(c.get("reused") for c in investigation.evidence.calls)
+        assert _comparable(investigation) == _fresh(investigation.params)
+    assert 'data-cause="' in investigation.sections.named("verdict").html
+
+
+def test_widened_and_narrowed_lookups_equal_fresh_lookups(account: SimulatedAccount) -> None:
+    """CloudTrail held for one range answers a narrower one, and a wider one reads only what is missing."""
+    instance = _seeded(account, "key-disabled")
+    memo = ResponseMemo(delivery_delay=timedelta(0))  # the simulated events are seconds old: trust them at once
+
+    def lookup(window: TimeRange, with_memo: bool) -> tuple[list[str], int]:
+        recorder = CallRecorder()
+        fetch = Fetcher(ReadOnlyClients(make_session(region=REGION), REGION, recorder),
+                        memo=memo if with_memo else None)
+        document = lookup_events(fetch, instance, "ResourceName", instance, window, 5) or {}
+        sent = [c for c in recorder.calls if not c.get("reused")]
+        return [e["EventId"] for e in document.get("Events", [])], len(sent)
+
+    fresh, _ = lookup(TimeRange(parse_time("2000-01-01T00:00:00Z"), parse_time("2100-01-01T00:00:00Z")), False)
+    assert fresh, "the seeded instance has CloudTrail events"
+    times = sorted(parse_time(e) for e in _event_times(account, instance))
+    launch = times[0]
+    narrow = TimeRange(launch - timedelta(minutes=5), launch + timedelta(minutes=5))
+    wide = TimeRange(launch - timedelta(hours=2), launch + timedelta(hours=2))
+    inner = TimeRange(launch - timedelta(seconds=1), launch + timedelta(seconds=1))
+    first, sent = lookup(narrow, True)
+    assert sent == 1 and first == lookup(narrow, False)[0]
+    widened, sent = lookup(wide, True)
+    assert sent == 2 and widened == lookup(wide, False)[0]  # before and after the held span, merged
+    again, sent = lookup(inner, True)
+    assert sent == 0 and again == lookup(inner, False)[0]  # inside what is held: nothing read
+    assert again and set(again) <= set(widened) <= set(fresh)
+
+
+def _event_times(account: SimulatedAccount, instance: str) -> list[str]:
+    fetch = Fetcher(ReadOnlyClients(make_session(region=REGION), REGION, CallRecorder()))
+    document = lookup_events(fetch, instance, "ResourceName", instance,
+                             TimeRange(parse_time("2000-01-01T00:00:00Z"), parse_time("2100-01-01T00:00:00Z")), 5)
+    return [e["EventTime"] for e in (document or {}).get("Events", [])]
+
+
+def test_listed_instances_are_investigated_in_the_background_and_picked_without_reading(
+        account: SimulatedAccount) -> None:
+    investigation = Investigation.start(validate({"region": REGION, "interactive": True}))
+    investigation.show_verdict()
+    controls = InvestigationControls(investigation)
+    listed = set(controls.table_buttons)
+    assert {_seeded(account, name) for name in SCENARIOS} <= listed
+    assert investigation.prefetcher.wait_idle(300)
+    assert investigation.prefetcher.done >= len(SCENARIOS)
+    for name in SCENARIOS:
+        made = investigation.memo.made
+        controls.pick(_seeded(account, name))
+        assert investigation.memo.made == made  # nothing read: the background had it
+        cause = next(s.expected["cause"] for s in account.seeded if s.name == name)
+        assert investigation.findings is not None and investigation.findings.verdict.cause == cause
+        assert f'data-cause="{cause}"' in investigation.sections.named("verdict").html
+        assert _comparable(investigation) == _fresh(investigation.params)
+
+
+def test_region_change_drops_the_queued_background_work(account: SimulatedAccount) -> None:
+    investigation = Investigation.start(validate({"region": REGION, "interactive": True}))
+    controls = InvestigationControls(investigation)
+    assert investigation.prefetcher.pending() > 0  # just listed: queued or running
+    controls.region.value = "us-east-2"  # nothing failed there
+    assert investigation.prefetcher.wait_idle(300)
+    assert not controls.table_buttons and investigation.params.region == "us-east-2"
+    assert investigation.prefetcher.done < len(SCENARIOS)  # at most the ones already running finished
+
+
+def test_quick_pick_of_a_then_b_shows_b_and_never_a_after_it(account: SimulatedAccount) -> None:
+    """A is slow (never investigated), B is instant (investigated before): the analyst picks A, then B before
+    A's evidence is in. A's result arrives last and must not replace B's on screen."""
+    a, b = _seeded(account, "scp-deny"), _seeded(account, "key-disabled")
+    investigation = _interactive(account, "key-disabled")
+    investigation.analyse(instance_id=_seeded(account, "seed"))  # B is now "seen before"
+    shown: list[str] = []
+    investigation.listeners.append(lambda: shown.append(investigation.params.instance_id))
+    requested = investigation._requested
+    picking_a = threading.Thread(target=investigation.analyse, kwargs={"instance_id": a})
+    picking_a.start()
+    while investigation._requested == requested and picking_a.is_alive():  # A is asked for before B
+        time.sleep(0.001)
+    investigation.analyse(instance_id=b)
+    picking_a.join(timeout=300)
+    assert not picking_a.is_alive()
+    assert investigation.params.instance_id == b and investigation.findings.instance_id == b
+    cause_b = next(s.expected["cause"] for s in account.seeded if s.instance_id == b)
+    assert investigation.findings.verdict.cause == cause_b
+    assert f'data-cause="{cause_b}"' in investigation.sections.named("verdict").html
+    assert shown[shown.index(b):] == [b]  # once B was shown, nothing else was
+    # A's analysis was not wasted: picking A now shows it without reading the account again
+    made = investigation.memo.made
+    investigation.analyse(instance_id=a)
+    assert investigation.memo.made == made and investigation.findings.instance_id == a
