@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,6 +51,20 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     return guard_session(boto3.Session(aws_access_key_id=creds["AccessKeyId"],
                                        aws_secret_access_key=creds["SecretAccessKey"],
                                        aws_session_token=creds["SessionToken"], region_name=region or base.region_name))
+
+
+_CREATION_LOCKS: weakref.WeakKeyDictionary[boto3.Session, threading.Lock] = weakref.WeakKeyDictionary()
+_CREATION_LOCKS_LOCK = threading.Lock()
+
+
+def _creation_lock(session: boto3.Session) -> threading.Lock:
+    """The lock that serializes making clients from `session` (boto3 sessions are not thread-safe; the clients
+    they make are): one session can then serve several collections at once (the notebook's prefetch)."""
+    with _CREATION_LOCKS_LOCK:
+        lock = _CREATION_LOCKS.get(session)
+        if lock is None:
+            lock = _CREATION_LOCKS[session] = threading.Lock()
+        return lock
 
 
 def guard_session(session: boto3.Session) -> boto3.Session:
@@ -134,7 +149,8 @@ class ReadOnlyClients:
         with self._lock:
             if key not in self._clients:
                 config = self._reach_config if reach else self._config
-                client = self.session.client(service, region_name=key[1], config=config)
+                with _creation_lock(self.session):  # a session may be shared by collections in other threads
+                    client = self.session.client(service, region_name=key[1], config=config)
                 install_guard(client)
                 self.recorder.attach(client)
                 self._clients[key] = client

@@ -42,10 +42,10 @@ class Fetcher:
         keeps botocore's `NextToken` so the caller can tell (and say so in a gap).
         """
         params = dict(params or {})
-        client = self.clients(service, region, reach=reach)
         method = _snake(operation)
 
         def call(params: dict[str, Any]) -> dict[str, Any]:
+            client = self.clients(service, region, reach=reach)  # made when a call is sent (not for a reused one)
             if client.can_paginate(method):
                 config: dict[str, int] = {}
                 if max_items:

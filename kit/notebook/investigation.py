@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
 
 ANALYSES_KEPT = 16  # analyses (evidence, frames, findings) kept per kernel for instant re-renders
 PREFETCHED = 8  # failed instances investigated in the background once listed (newest first), for instant picks
+SESSION_KEPT_S = 900.0  # a boto3 session (and an assumed role's credentials) is reused this long (kit.collect.memo)
 PREFETCH_WAIT_S = 300.0  # a pick waits at most this long for the background analysis of the same instance
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the usual manual procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
@@ -67,6 +68,7 @@ class Investigation:
         self._requested = 0  # analyses asked for; only the latest one is shown (a pick of A, then of B: B)
         self._memo: ResponseMemo | None = None  # responses read in this kernel, reused (kit.collect.memo)
         self._prefetcher: Prefetcher | None = None  # background investigations of the listed instances
+        self._sessions: dict[tuple[str, str, str], tuple[float, Any]] = {}  # (profile, role, Region) -> (made, session)
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
         self._findings_dict_of: Findings | None = None  # ... which findings it was made from
         self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
@@ -252,12 +254,34 @@ class Investigation:
         from kit.diagnose import diagnose
         from kit.frames import build_frames
 
-        options = self._collect_options(params)
         if memo is not None and params.source == "live":
+            from kit.collect.options import collect_options
+
+            options = collect_options(params).load_options(self._session(params))
             options["memo"] = memo
+        else:
+            options = self._collect_options(params)
         evidence = load_evidence(params.source, params.instance_id, params.region, **options)
         frames = build_frames(evidence)
         return evidence, frames, diagnose(evidence, frames)
+
+    def _session(self, params: InvestigationParameters) -> Any:
+        """One boto3 session per profile, role and Region, for SESSION_KEPT_S: its clients' service models are
+        loaded once (a new session reloads them: up to a second per service on a busy machine) and a role is
+        assumed once, not once per window change."""
+        import time
+
+        from kit.collect.options import collect_options
+
+        key = (params.profile, params.role_arn, params.region)
+        with self._lock:
+            held = self._sessions.get(key)
+            if held is not None and time.monotonic() - held[0] <= SESSION_KEPT_S:
+                return held[1]
+        session = collect_options(params).session()
+        with self._lock:
+            self._sessions[key] = (time.monotonic(), session)
+        return session
 
     def set_region(self, region: str) -> None:
         """Switch to another Region: nothing is investigated until an instance there is picked."""
