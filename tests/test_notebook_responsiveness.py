@@ -179,3 +179,18 @@ def test_quick_pick_of_a_then_b_shows_b_and_never_a_after_it(account: SimulatedA
     made = investigation.memo.made
     investigation.analyse(instance_id=a)
     assert investigation.memo.made == made and investigation.findings.instance_id == a
+
+
+def test_sections_are_drawn_again_only_when_their_inputs_change(account: SimulatedAccount) -> None:
+    investigation = _interactive(account)
+    verdict = investigation.sections.named("verdict")
+    renders, first = verdict.renders, verdict.html
+    investigation.sections.refresh()  # nothing changed: nothing drawn
+    assert verdict.renders == renders and verdict.html == first
+    investigation.analyse(instance_id=_seeded(account, "scp-deny"))
+    assert verdict.renders == renders + 1 and verdict.html != first
+    investigation.analyse(instance_id=_seeded(account, "seed"))  # back: drawn again, from the kept analysis
+    assert verdict.renders == renders + 2 and verdict.html == first
+    before = verdict.renders
+    investigation.analyse(window_before_minutes=investigation.params.window_before_minutes + 5)
+    assert verdict.renders == before + 1  # a new window is a new analysis: drawn again

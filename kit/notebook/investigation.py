@@ -368,10 +368,16 @@ class Investigation:
             from kit.notebook.summary import style
 
             section = self._sections.add(
-                lambda: blocks.stylesheet() + style() + f'<div class="kit-live">{self._guarded(render)}</div>', name)
+                lambda: blocks.stylesheet() + style() + f'<div class="kit-live">{self._guarded(render)}</div>', name,
+                self._shown_inputs)
             display(section.output)
             return
         display(HTML(blocks.stylesheet() + render()))
+
+    def _shown_inputs(self) -> tuple[object, ...]:
+        """What every section of the analysis is drawn from: the parameters (as values), and the evidence, frames
+        and findings (as objects: a new analysis, even an equal one, is drawn again; kit.notebook.live)."""
+        return (_inputs(self.params), self.params.interactive, self.evidence, self.frames, self.findings)
 
     def _guarded(self, render: Callable[[], str]) -> str:
         if self.findings is None:
