@@ -10,11 +10,13 @@ request to the kernel going idle, i.e. after every re-rendered section has been 
 - pick, new instance: an instance not picked yet in this kernel (its evidence is read, or was read in the
   background since the table listed it: the notebook investigates the newest listed instances ahead);
 - pick, seen before: back to an instance already investigated (its evidence is reused);
-- window, new: a window preset not used yet for this instance; window, seen: back to one already used;
+- window, new: a window preset not used yet for this instance (only CloudTrail is read again, and only the part
+  of the range not held: kit.collect.memo); window, seen: back to one already used;
 - what-if: Re-evaluate in the what-if editor (the proposed fix; nothing is collected).
 
-Next to each, the analysis alone (collect + frames + diagnose for the same inputs, timed in the kernel,
-nothing rendered), and the ratio. Goal: the median of every control change at most 1 s.
+Next to each, the analysis alone (a fresh collect + frames + diagnose for the same inputs, nothing reused,
+timed in the kernel, nothing rendered), the ratio, and the load average (the machine may be shared). Goal: the
+median of every control change at most 1 s.
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def test_window_change_reads_only_cloudtrail_and_finds_what_a_fresh_investigatio
         sent = [c["operation"] for c in investigation.evidence.calls if not c.get("reused")]
         assert sent and set(sent) <= {"cloudtrail:LookupEvents"}, sent  # everything else was reused
         assert investigation.memo.made - made == len(sent)
-        assert any(c.get("reused") for c in investigation.evidence.calls)
+        reused = [c for c in investigation.evidence.calls if c.get("reused")]
+        assert reused and all(c["read_at"] <= c["at"] for c in reused)  # when the reused answer was read
         assert _comparable(investigation) == _fresh(investigation.params)
     assert 'data-cause="' in investigation.sections.named("verdict").html
 

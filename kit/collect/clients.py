@@ -89,13 +89,14 @@ class CallRecorder:
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         self.add(operation_name(model), params)
 
-    def add(self, operation: str, params: dict[str, Any], *, reused: bool = False) -> None:
-        """Record one call (`service:Operation`); `reused`: answered from responses read earlier in this
-        process (kit.collect.memo), not sent again."""
+    def add(self, operation: str, params: dict[str, Any], *, read_at: datetime | None = None) -> None:
+        """Record one call (`service:Operation`); `read_at`: it was answered from a response read at that time
+        earlier in this process (kit.collect.memo), not sent again (the entry then has `reused` and `read_at`)."""
         entry: dict[str, Any] = {"operation": operation, "params": loggable_params(params),
                                  "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
-        if reused:
+        if read_at is not None:
             entry["reused"] = True
+            entry["read_at"] = read_at.isoformat(timespec="milliseconds")
         with self._lock:
             self.calls.append(entry)
 

@@ -60,10 +60,10 @@ class Fetcher:
             if self.memo is None:
                 response = call(params)
             else:
-                response, reused = self.memo.call(service, operation, region or self.region, params, max_items,
-                                                  page_size, call)
-                if reused:  # the evidence still lists where each document came from
-                    self.clients.recorder.add(f"{service}:{operation}", params, reused=True)
+                response, read_at = self.memo.call(service, operation, region or self.region, params, max_items,
+                                                   page_size, call)
+                if read_at is not None:  # the evidence still lists where each document came from, and when
+                    self.clients.recorder.add(f"{service}:{operation}", params, read_at=read_at)
         except KitError:
             raise  # a ReadOnlyViolation is a bug in the kit, never a gap
         except Exception as exc:  # noqa: BLE001 - every AWS or network error becomes a gap

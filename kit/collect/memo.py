@@ -62,9 +62,9 @@ class ResponseMemo:
             self._spans.clear()
 
     def call(self, service: str, operation: str, region: str, params: dict[str, Any], max_items: int | None,
-             page_size: int | None, make: Call) -> tuple[dict[str, Any], bool]:
-        """The response to `service.operation(params)` (all pages, at most `max_items` items) and whether it
-        came wholly from memory; `make(params)` reads it from the account."""
+             page_size: int | None, make: Call) -> tuple[dict[str, Any], datetime | None]:
+        """The response to `service.operation(params)` (all pages, at most `max_items` items) and, when it came
+        wholly from memory, when it was read (else None); `make(params)` reads it from the account."""
         if (service, operation) == ("cloudtrail", "LookupEvents") and isinstance(params.get("StartTime"), datetime) \
                 and isinstance(params.get("EndTime"), datetime):
             return self._lookup(region, params, max_items, page_size, make)
@@ -75,15 +75,15 @@ class ResponseMemo:
         if held is not None and now - held[0] <= self.max_age:
             with self._lock:
                 self.reused += 1
-            return held[1], True
+            return held[1], held[0]
         response = make(params)
         with self._lock:
             self.made += 1
             self._responses[key] = (now, response)
-        return response, False
+        return response, None
 
     def _lookup(self, region: str, params: dict[str, Any], max_items: int | None, page_size: int | None,
-                make: Call) -> tuple[dict[str, Any], bool]:
+                make: Call) -> tuple[dict[str, Any], datetime | None]:
         start, end = _utc(params["StartTime"]), _utc(params["EndTime"])
         query = {k: v for k, v in params.items() if k not in ("StartTime", "EndTime")}
         key = _key("cloudtrail", "LookupEvents", region, query, max_items, page_size)
@@ -98,13 +98,13 @@ class ResponseMemo:
             if not response.get("NextToken"):
                 self._keep(key, _Span(start, end, min(end, now - self.delivery_delay), list(response.get("Events") or []),
                                       now))
-            return response, False
+            return response, None
         before_range = (start, span.start) if start < span.start else None
         after_range = (span.reliable_end, end) if end > span.reliable_end else None
         parts = [r for r in (before_range, after_range) if r is not None]
         read = {r: self._make(make, {**params, "StartTime": r[0], "EndTime": r[1]}) for r in parts}
         if any(r.get("NextToken") for r in read.values()):  # cut: only a whole lookup says what the range holds
-            return self._make(make, params), False
+            return self._make(make, params), None
         before = list(read[before_range].get("Events") or []) if before_range else []
         after = list(read[after_range].get("Events") or []) if after_range else []
         held = [e for e in span.events if span.start <= _event_time(e) <= span.reliable_end]
@@ -119,7 +119,7 @@ class ResponseMemo:
         if not parts:
             with self._lock:
                 self.reused += 1
-        return answer, not parts
+        return answer, None if parts else span.read_at
 
     def _make(self, make: Call, params: dict[str, Any]) -> dict[str, Any]:
         response = make(params)
