@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -17,7 +17,7 @@ from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import TimeRange, parse_time
 from kit.collect.fetcher import Fetcher
-from kit.collect.memo import ResponseMemo
+from kit.collect.memo import MAX_AGE, ResponseMemo
 from kit.notebook.controls import InvestigationControls
 from kit.notebook.investigation import Investigation
 from kit.params import validate
@@ -195,3 +195,23 @@ def test_sections_are_drawn_again_only_when_their_inputs_change(account: Simulat
     before = verdict.renders
     investigation.analyse(window_before_minutes=investigation.params.window_before_minutes + 5)
     assert verdict.renders == before + 1  # a new window is a new analysis: drawn again
+
+
+def test_responses_are_reused_until_too_old_and_errors_never(account: SimulatedAccount) -> None:
+    now = [datetime.now(timezone.utc)]
+    memo = ResponseMemo(clock=lambda: now[0])
+
+    def describe(instance: str) -> tuple[int, int]:
+        """(calls sent, gaps) of one DescribeInstances through the memo."""
+        recorder = CallRecorder()
+        fetch = Fetcher(ReadOnlyClients(make_session(region=REGION), REGION, recorder), memo=memo)
+        fetch.fetch("ec2.describe-instances.json", "ec2", "DescribeInstances", {"InstanceIds": [instance]})
+        return len([c for c in recorder.calls if not c.get("reused")]), len(fetch.gaps)
+
+    seed = _seeded(account, "seed")
+    assert describe(seed) == (1, 0)
+    assert describe(seed) == (0, 0)  # reused
+    now[0] += MAX_AGE + timedelta(seconds=1)
+    assert describe(seed) == (1, 0)  # too old: read again
+    missing = "i-0000000000000dead"
+    assert describe(missing) == (1, 1) and describe(missing) == (1, 1)  # an error is asked again, every time

@@ -80,6 +80,7 @@ class ResponseMemo:
         with self._lock:
             self.made += 1
             self._responses[key] = (now, response)
+            self._forget_expired(now)
         return response, None
 
     def _lookup(self, region: str, params: dict[str, Any], max_items: int | None, page_size: int | None,
@@ -130,6 +131,14 @@ class ResponseMemo:
     def _keep(self, key: str, span: _Span) -> None:
         with self._lock:
             self._spans[key] = span
+            self._forget_expired(self._clock())
+
+    def _forget_expired(self, now: datetime) -> None:
+        """Drop what is too old to be reused (under the lock): memory stays bounded by what one `max_age` reads."""
+        for key in [k for k, (at, _) in self._responses.items() if now - at > self.max_age]:
+            del self._responses[key]
+        for key in [k for k, span in self._spans.items() if now - span.read_at > self.max_age]:
+            del self._spans[key]
 
 
 def _key(service: str, operation: str, region: str, params: dict[str, Any], max_items: int | None,

@@ -578,7 +578,9 @@ class Investigation:
             self.close()
 
     def close(self) -> None:
-        """Stop the simulated account this kernel started (if any)."""
+        """Stop the background investigations and the simulated account this kernel started (if any)."""
+        if self._prefetcher is not None:
+            self._prefetcher.cancel()
         if self.simulated is not None:
             self.simulated.__exit__(None, None, None)
             for name in ("AWS_ENDPOINT_URL",):
