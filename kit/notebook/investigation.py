@@ -232,10 +232,15 @@ class Investigation:
         self.prefetcher.schedule(todo)
 
     def _prefetch_one(self, params: InvestigationParameters) -> None:
+        key = _inputs(params)
         try:
-            self._keep(_inputs(params), self._collect_and_diagnose(params, self.memo))
+            analysed = self._collect_and_diagnose(params, self.memo)
         except Exception:  # noqa: BLE001 - not remembered: the pick investigates it again and says why
-            pass
+            return
+        with self._lock:
+            if key in self._analysed:  # a pick (a fresh one, say) got there first: its analysis stays
+                return
+        self._keep(key, analysed)
 
     def _wait_for_prefetch(self, key: tuple[Any, ...]) -> None:
         """If the background is investigating exactly these inputs, wait for it instead of doing it twice (and
