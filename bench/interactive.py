@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         median, base = statistics.median(changes), statistics.median(alone) if alone else float("nan")
         print(f"{label:<26} {len(changes):>3} {median:>9.3f} {max(changes):>8.3f} {base:>17.3f} "
               f"{median / base if alone else float('nan'):>6.2f}")
+    for label, (changes, _alone) in figures.items():
+        print(f"  {label}: each change in order, s: {' '.join(f'{c:.3f}' for c in changes)}")
     first = figures["pick, new instance"][0] + figures["window, new"][0]
     print(f"first-time changes (new instance or window): median {statistics.median(first):.3f} s, "
           f"worst {max(first):.3f} s")
