@@ -33,6 +33,7 @@ def account() -> Iterator[SimulatedAccount]:
     with SimulatedAccount(scenarios=[]) as sim, pytest.MonkeyPatch.context() as patch:
         for name in SCENARIOS:
             sim.seed(name, region=REGION)
+            time.sleep(1.1)  # launches in different seconds (CloudTrail's resolution): ranges can split them
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
             patch.delenv(name, raising=False)
         for name, value in sim.environ(REGION).items():
@@ -91,39 +92,39 @@ def test_window_change_reads_only_cloudtrail_and_finds_what_a_fresh_investigatio
 
 
 def test_widened_and_narrowed_lookups_equal_fresh_lookups(account: SimulatedAccount) -> None:
-    """CloudTrail held for one range answers a narrower one, and a wider one reads only what is missing."""
-    instance = _seeded(account, "key-disabled")
+    """CloudTrail held for one range answers a narrower one, and a wider one reads only what is missing: the
+    launches of the seeded instances (StartInstances, at different times), held in part, then merged."""
     memo = ResponseMemo(delivery_delay=timedelta(0))  # the simulated events are seconds old: trust them at once
+    query = ("StartInstances", "EventName", "StartInstances")
 
     def lookup(window: TimeRange, with_memo: bool) -> tuple[list[str], int]:
         recorder = CallRecorder()
         fetch = Fetcher(ReadOnlyClients(make_session(region=REGION), REGION, recorder),
                         memo=memo if with_memo else None)
-        document = lookup_events(fetch, instance, "ResourceName", instance, window, 5) or {}
+        document = lookup_events(fetch, *query, window, 5) or {}
         sent = [c for c in recorder.calls if not c.get("reused")]
         return [e["EventId"] for e in document.get("Events", [])], len(sent)
 
-    fresh, _ = lookup(TimeRange(parse_time("2000-01-01T00:00:00Z"), parse_time("2100-01-01T00:00:00Z")), False)
-    assert fresh, "the seeded instance has CloudTrail events"
-    times = sorted(parse_time(e) for e in _event_times(account, instance))
-    launch = times[0]
-    narrow = TimeRange(launch - timedelta(minutes=5), launch + timedelta(minutes=5))
-    wide = TimeRange(launch - timedelta(hours=2), launch + timedelta(hours=2))
-    inner = TimeRange(launch - timedelta(seconds=1), launch + timedelta(seconds=1))
-    first, sent = lookup(narrow, True)
-    assert sent == 1 and first == lookup(narrow, False)[0]
-    widened, sent = lookup(wide, True)
-    assert sent == 2 and widened == lookup(wide, False)[0]  # before and after the held span, merged
-    again, sent = lookup(inner, True)
-    assert sent == 0 and again == lookup(inner, False)[0]  # inside what is held: nothing read
-    assert again and set(again) <= set(widened) <= set(fresh)
-
-
-def _event_times(account: SimulatedAccount, instance: str) -> list[str]:
+    everything = TimeRange(parse_time("2000-01-01T00:00:00Z"), parse_time("2100-01-01T00:00:00Z"))
     fetch = Fetcher(ReadOnlyClients(make_session(region=REGION), REGION, CallRecorder()))
-    document = lookup_events(fetch, instance, "ResourceName", instance,
-                             TimeRange(parse_time("2000-01-01T00:00:00Z"), parse_time("2100-01-01T00:00:00Z")), 5)
-    return [e["EventTime"] for e in (document or {}).get("Events", [])]
+    times = sorted(parse_time(e["EventTime"]) for e in (lookup_events(fetch, *query, everything, 5) or {})["Events"])
+    assert len(times) >= len(SCENARIOS)
+    first, last = times[0], times[-1]
+    assert first < last - timedelta(seconds=1)  # the second step reads the earlier launches and merges them
+    while datetime.now(timezone.utc) <= last + timedelta(seconds=1):  # the ranges below end in the past
+        time.sleep(0.1)
+    second, hour = timedelta(seconds=1), timedelta(hours=1)
+    steps = [(TimeRange(last - second / 2, last + second), 1),  # nothing held: read
+             (TimeRange(first - second, last + second), 1),  # earlier only: the missing part alone, merged
+             (TimeRange(first - second / 2, first + second / 2), 0),  # inside what is held: nothing read
+             (TimeRange(first - hour, last + hour), 1),  # wider on both sides: read whole (one call, as fresh)
+             (TimeRange(first - hour / 2, last + second), 0)]  # inside again
+    for window, calls in steps:
+        events, sent = lookup(window, True)
+        assert sent == calls, window
+        assert events and events == lookup(window, False)[0], window  # the same events, in the same order
+    merged, _ = lookup(TimeRange(first - second, last + second), True)
+    assert len(merged) >= len(SCENARIOS)
 
 
 def test_listed_instances_are_investigated_in_the_background_and_picked_without_reading(

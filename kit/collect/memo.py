@@ -7,8 +7,8 @@ the part of it not read yet.
 - Each response is reused for at most `max_age` (MAX_AGE by default); after that it is read again.
 - CloudTrail LookupEvents is kept per query (Region, lookup attribute, page bounds) with the time span it
   covers completely. A later lookup of the same query inside that span is answered from it (events filtered to
-  the new range); a wider one reads only the missing parts before and after, and merges them (one event once,
-  newest first, as LookupEvents answers). The newest DELIVERY_DELAY of a span (CloudTrail may still deliver
+  the new range); one wider on one side reads only the missing part and merges it (one event once, newest
+  first, as LookupEvents answers); one wider on both sides is read whole (one call, as a fresh collection). The newest DELIVERY_DELAY of a span (CloudTrail may still deliver
   events for it) is always read again. A response cut by its page bound is never reused for another range,
   and a merged answer longer than the page bound is cut the same way (newest kept, `NextToken` set).
 """
@@ -92,8 +92,9 @@ class ResponseMemo:
         with self._lock:
             span = self._spans.get(key)
         if span is not None and (now - span.read_at > self.max_age or start > span.reliable_end
-                                 or end < span.start or span.reliable_end < span.start):
-            span = None  # too old, or no usable overlap: read the whole range
+                                 or end < span.start or span.reliable_end < span.start
+                                 or (start < span.start and end > span.reliable_end)):
+            span = None  # too old, no usable overlap, or missing on both sides (two calls where one does)
         if span is None:
             response = self._make(make, params)
             if not response.get("NextToken"):
