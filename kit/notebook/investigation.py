@@ -66,7 +66,9 @@ class Investigation:
         self._lock = threading.Lock()  # guards _analysed and _requested (the prefetch threads write _analysed)
         self._showing = threading.RLock()  # one analysis is put on screen at a time
         self._requested = 0  # analyses asked for; only the latest one is shown (a pick of A, then of B: B)
-        self._memo: ResponseMemo | None = None  # responses read in this kernel, reused (kit.collect.memo)
+        from kit.collect.memo import ResponseMemo  # (standard library only: the first cell stays quick)
+
+        self._memo = ResponseMemo()  # responses read in this kernel, reused (made here: threads share it)
         self._prefetcher: Prefetcher | None = None  # background investigations of the listed instances
         self._sessions: dict[tuple[str, str, str], tuple[float, Any]] = {}  # (profile, role, Region) -> (made, session)
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
@@ -193,10 +195,6 @@ class Investigation:
     def memo(self) -> ResponseMemo:
         """The responses read in this kernel (kit.collect.memo): a new window reads only CloudTrail, and only
         the part of its range not read yet; another instance reuses what it shares (aliases, SCPs, trails)."""
-        if self._memo is None:
-            from kit.collect.memo import ResponseMemo
-
-            self._memo = ResponseMemo()
         return self._memo
 
     @property
