@@ -36,7 +36,7 @@ FAKE = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "f
 # verified_fix keeps this list honest).
 # A stopped instance is retried by StartInstances; a launch that ended terminated is made again by whoever made
 # it (kit/simulate/relaunch.py): its Auto Scaling group (SetDesiredCapacity), or its launch call (RunInstances,
-# CreateFleet, RequestSpotInstances, as CloudTrail recorded it) signed with its launcher's own credentials.
+# CreateFleet, RequestSpotInstances, RequestSpotFleet, as CloudTrail recorded it) signed with its launcher's own credentials.
 # Left out, never verified: key-unusable (import the key material, reconnect the key store: material the kit
 # cannot have), cross-account-key and shared-ami (the fix is the key owner's, in another account whose key
 # policy the evidence does not hold), and the lookalikes (capacity, quota, snapshot: no policy fix).
@@ -48,7 +48,9 @@ REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permi
             "outage-scp-two-accounts",
             "autoscaling-slr", "spot-request-slr", "karpenter-create-fleet", "eks-auto-mode", "emr-service-role",
             "ci-web-identity", "launch-template-key", "default-ebs-key", "default-key-baseline",
-            "change-default-key-switched")
+            "change-default-key-switched",
+            "backup-restore-role", "batch-spot-fleet", "fleet-capacity-and-kms", "image-builder-slr",
+            "service-catalog-launch-role", "spot-fleet-role")
 # The session-policy fix is "verified against every layer in the evidence (session policy not in the
 # evidence)", never `verified`: no record shows the policy a session was created with. Its change is not a
 # document the world holds (the session policy is passed by whoever creates the session, here the CI workflow's
@@ -117,7 +119,7 @@ def start_and_wait(endpoint: str, instance: str, region: str, credentials: dict[
         time.sleep(0.5)
 
 
-LAUNCH_CALLS = ("RunInstances", "CreateFleet", "RequestSpotInstances")
+LAUNCH_CALLS = ("RunInstances", "CreateFleet", "RequestSpotInstances", "RequestSpotFleet")
 USER_KEYS: dict[str, dict[str, str]] = {}   # user -> the access key the test made for it (IAM allows two)
 
 
@@ -146,7 +148,9 @@ def wait_out_pending(endpoint: str, instance: str, region: str) -> dict:
 def launch_record(endpoint: str, instance: str, region: str) -> dict:
     """The CloudTrail record of the call that launched the instance (its id, or its Spot request's, in it)."""
     found = described(endpoint, instance, region)
-    marks = {instance, found.get("SpotInstanceRequestId") or instance}
+    tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
+    marks = {instance, found.get("SpotInstanceRequestId") or instance,
+             tags.get("aws:ec2spot:fleet-request-id") or instance}
     trail = client("cloudtrail", endpoint, region)
     for name in LAUNCH_CALLS:
         for event in trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
@@ -190,6 +194,22 @@ def retry_command(record: dict, region: str) -> list[str]:
         return ["aws", "ec2", "create-fleet", "--type", "instant", "--region", region,
                 "--launch-template-configs", json.dumps(configs),
                 "--target-capacity-specification", "TotalTargetCapacity=1,DefaultTargetCapacityType=on-demand"]
+    if record["eventName"] == "RequestSpotFleet":
+        config = dict(params["RequestSpotFleetRequest"]["SpotFleetRequestConfig"])
+        out = {k: config[k] for k in ("IamFleetRole", "AllocationStrategy", "TargetCapacity", "Type")}
+        if "LaunchTemplateConfigs" in config:
+            lt = config["LaunchTemplateConfigs"]
+            out["LaunchTemplateConfigs"] = [{
+                "LaunchTemplateSpecification": {k: str(v) for k, v in lt["LaunchTemplateSpecification"].items()},
+                "Overrides": [{k: v for k, v in o.items() if k != "tag"} for o in lt.get("Overrides", [])]}]
+        else:
+            spec = config["LaunchSpecifications"]
+            out["LaunchSpecifications"] = [{
+                "ImageId": spec["ImageId"], "InstanceType": spec["InstanceType"],
+                "BlockDeviceMappings": [{k: v for k, v in m.items() if k != "tag"}
+                                        for m in spec.get("BlockDeviceMapping", [])]}]
+        return ["aws", "ec2", "request-spot-fleet", "--region", region, "--spot-fleet-request-config",
+                json.dumps(out)]
     if record["eventName"] == "RequestSpotInstances":
         spec = params["launchSpecification"]
         launch = {"ImageId": spec["imageId"], "InstanceType": spec["instanceType"],
@@ -238,7 +258,11 @@ def relaunch(endpoint: str, instance: str, region: str) -> dict:
         env.update(launcher_credentials(endpoint, record, region))
         answer = json.loads(subprocess.run(retry_command(record, region), check=True, env=env, capture_output=True,
                                            text=True).stdout)
-        if "SpotInstanceRequests" in answer:
+        if "SpotFleetRequestId" in answer:
+            active = client("ec2", endpoint, region).describe_spot_fleet_instances(
+                SpotFleetRequestId=answer["SpotFleetRequestId"])["ActiveInstances"]
+            new = [i["InstanceId"] for i in active]
+        elif "SpotInstanceRequests" in answer:
             requests = client("ec2", endpoint, region).describe_spot_instance_requests(SpotInstanceRequestIds=[
                 answer["SpotInstanceRequests"][0]["SpotInstanceRequestId"]])["SpotInstanceRequests"]
             new = [requests[0]["InstanceId"]]

@@ -1,9 +1,9 @@
 """A seeded failing launch made again: decided by the policies the world holds now, not by the script.
 
 A launch that ended `terminated` cannot be started again; its launcher retries it. The simulator recognises a
-retry as AWS sees one: a RunInstances, CreateFleet (instant) or RequestSpotInstances signed with the
-credentials of a seeded failing launch's launcher (an IAM user's access key, or an assumed session of its role;
-for a Spot launch, of whoever requested it) for the same image or launch template, or a new launch by the
+retry as AWS sees one: a RunInstances, CreateFleet (instant), RequestSpotInstances or RequestSpotFleet signed
+with the credentials of a seeded failing launch's launcher (an IAM user's access key, or an assumed session of
+its role; for a Spot or Spot Fleet launch, of whoever requested it) for the same image or launch template, or a new launch by the
 Auto Scaling group of a seeded launch (SetDesiredCapacity). moto runs the new instance; each KMS call the
 launch makes (the seeded launch's calls, for the new instance's volumes, a volume whose key came from the
 Region's default taking the default key as it is now) goes to kit.policy's evaluator as a start does
@@ -24,7 +24,8 @@ from kit.simulate.records import Principal
 from kit.simulate.wire import Request
 from kit.simulate.world import world
 
-KINDS = {"RunInstances": "run", "CreateFleet": "fleet", "RequestSpotInstances": "spot"}
+KINDS = {"RunInstances": "run", "CreateFleet": "fleet", "RequestSpotInstances": "spot",
+         "RequestSpotFleet": "spot-fleet"}
 REFUSAL = "no-identity-policy"   # a call the scenario did not script as refused, refused now
 
 

@@ -64,7 +64,7 @@ def creating_volumes(request: Request, context: Context) -> Response:
 
 
 def launching(request: Request, context: Context) -> Response:
-    """RunInstances, CreateFleet, RequestSpotInstances: moto's answer; when the call retries a seeded failing
+    """RunInstances, CreateFleet, RequestSpotInstances, RequestSpotFleet: moto's answer; when the call retries a seeded failing
     launch (its launcher, the same image or launch template: kit/simulate/relaunch.py), each instance it
     launched is decided by the world's policies now."""
     from kit.simulate import relaunch
@@ -106,6 +106,7 @@ HANDLERS: dict[str, Handler] = {
     "RunInstances": launching,
     "CreateFleet": launching,
     "RequestSpotInstances": launching,
+    "RequestSpotFleet": launching,
     "CreateVolume": creating_volumes,
     "CopySnapshot": creating_volumes,
     "CreateSnapshot": creating_volumes,
