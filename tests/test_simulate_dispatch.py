@@ -94,8 +94,47 @@ def _volume_creating(operation: str) -> Callable[..., None]:
             instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
             _plant_raw_key_id(volume_id, key["KeyId"])
             ec2.create_snapshots(InstanceSpecification={"InstanceId": instance})
+        elif operation in LAUNCHES:      # no seeded launcher signs them: moto's launch, then the same rewrite
+            image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+            LAUNCHES[operation](ec2, image)
         assert _volume_key(client, volume_id) == key["Arn"]                   # the handler ran after moto
     return check
+
+
+def _create_fleet(ec2, image: str) -> None:
+    template = ec2.create_launch_template(LaunchTemplateName="routing-check-fleet", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.create_fleet(Type="instant", LaunchTemplateConfigs=[{"LaunchTemplateSpecification": {
+        "LaunchTemplateId": template, "Version": "1"}}], TargetCapacitySpecification={
+        "TotalTargetCapacity": 1, "DefaultTargetCapacityType": "on-demand"})
+
+
+LAUNCHES: dict[str, Callable[[Any, str], Any]] = {
+    "CreateFleet": _create_fleet,
+    "RequestSpotInstances": lambda ec2, image: ec2.request_spot_instances(
+        InstanceCount=1, LaunchSpecification={"ImageId": image, "InstanceType": "t3.micro"}),
+    "RequestSpotFleet": lambda ec2, image: ec2.request_spot_fleet(SpotFleetRequestConfig={
+        "IamFleetRole": f"arn:aws:iam::{MEMBER}:role/aws-ec2-spot-fleet-tagging-role", "TargetCapacity": 1,
+        "AllocationStrategy": "lowestPrice",  # moto requires it
+        "LaunchSpecifications": [{"ImageId": image, "InstanceType": "t3.micro"}]}),
+}
+
+
+def _set_desired_capacity(sim, client, key: dict[str, str]) -> None:
+    """A group with no seeded failing launch: moto's launch, untouched (a seeded group's is decided by policy:
+    tests/test_remediation_replay.py)."""
+    ec2, autoscaling = client("ec2", SPARE_REGION), client("autoscaling", SPARE_REGION)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="routing-check-asg", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t3.micro"})
+    autoscaling.create_auto_scaling_group(AutoScalingGroupName="routing-check", MinSize=0, MaxSize=2,
+                                          DesiredCapacity=0, AvailabilityZones=[f"{SPARE_REGION}a"],
+                                          LaunchTemplate={"LaunchTemplateName": "routing-check-asg"})
+    autoscaling.set_desired_capacity(AutoScalingGroupName="routing-check", DesiredCapacity=1)
+    [group] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["routing-check"])["AutoScalingGroups"]
+    [instance] = group["Instances"]
+    state = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]["State"]
+    assert state["Name"] in ("pending", "running")
 
 
 def _scaling_activities(sim, client, key: dict[str, str]) -> None:
@@ -106,9 +145,13 @@ def _scaling_activities(sim, client, key: dict[str, str]) -> None:
 def _kms_foreign(operation: str) -> Callable[..., None]:
     def check(sim, client, key: dict[str, str]) -> None:
         key_arn = sim.scenario("shared-ami").expected["key_arn"]           # its policy does not admit the caller
-        call = getattr(client("kms"), "describe_key" if operation == "DescribeKey" else "list_grants")
+        kms = client("kms")
+        calls = {"DescribeKey": lambda: kms.describe_key(KeyId=key_arn),
+                 "ListGrants": lambda: kms.list_grants(KeyId=key_arn),
+                 "CreateGrant": lambda: kms.create_grant(KeyId=key_arn, Operations=["Decrypt"],
+                                                         GranteePrincipal=f"arn:aws:iam::{MEMBER}:role/someone")}
         with pytest.raises(ClientError) as caught:
-            call(KeyId=key_arn)
+            calls[operation]()
         error = caught.value.response["Error"]                               # moto: NotFoundException
         assert error["Code"] == "AccessDeniedException" and f"kms:{operation} on resource: {key_arn}" in error["Message"]
     return check
@@ -205,9 +248,11 @@ CHECKS: dict[tuple[str, str], Callable[..., None]] = {
     ("ec2", "GetEbsDefaultKmsKeyId"): _get_ebs_default,
     ("ec2", "ResetEbsDefaultKmsKeyId"): _reset_ebs_default,
     **{("ec2", op): _volume_creating(op)
-       for op in ("RunInstances", "CreateVolume", "CopySnapshot", "CreateSnapshot", "CreateSnapshots")},
+       for op in ("RunInstances", "CreateVolume", "CopySnapshot", "CreateSnapshot", "CreateSnapshots",
+                  "CreateFleet", "RequestSpotInstances", "RequestSpotFleet")},
     ("autoscaling", "DescribeScalingActivities"): _scaling_activities,
-    **{("kms", op): _kms_foreign(op) for op in ("DescribeKey", "ListGrants")},
+    ("autoscaling", "SetDesiredCapacity"): _set_desired_capacity,
+    **{("kms", op): _kms_foreign(op) for op in ("DescribeKey", "ListGrants", "CreateGrant")},
     **{("kms", op): _key_state_by_arn(op) for op in ("EnableKey", "CancelKeyDeletion", "DisableKey")},
     **{("organizations", op): _organizations(op) for op in (
         "ListRoots", "ListParents", "ListChildren", "ListPoliciesForTarget", "DescribePolicy", "ListPolicies",
