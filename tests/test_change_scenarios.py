@@ -1,16 +1,22 @@
 """What changed (contracts.md section 3a) over the real pipeline: simulated account -> collect (live, bundle:,
 cli: with the real AWS CLI) -> diagnose, for every change scenario of the catalogue (those with
-`expected.change`): the change the evaluator names, its time and author, before/after, and the last success."""
+`expected.change`): the change the evaluator names, its time and author, before/after, and the last success.
+
+The investigator holds a read-only role in the organization's management account (`org_role_arn`), where AWS
+records SCP changes; without it (tested below) no SCP change can be named and the gap says where to look."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
+from collections.abc import Iterator
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
+import boto3
 import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
@@ -18,27 +24,59 @@ from jsonschema import Draft202012Validator
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
 from kit.collect.cli_commands import checklist
+from kit.collect.clients import make_session
 from kit.collect.live import collect_live
 from kit.diagnose import diagnose
 from kit.evidence import Evidence
 from kit.simulate.catalogue import load_catalogue
+from kit.simulate.organization import change_reader_arn
+from kit.simulate.world import MANAGEMENT_ACCOUNT
 
 CHANGE_SCENARIOS = [s.name for s in load_catalogue() if "change" in s.spec["expected"]]
 SOURCES = ("live", "bundle", "cli")
 
 
-def run_cli_folder(evidence: Evidence, folder: Path) -> Path:
-    """Every checklist command, run by the real AWS CLI (in process) against the simulated account."""
+@contextlib.contextmanager
+def management_credentials() -> Iterator[None]:
+    """The process's AWS credentials switched to the management account's reader role (assumed on the
+    simulated account), for the checklist's commands that must run there; restored afterwards."""
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    saved = {n: os.environ.get(n) for n in names}
+    creds = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=change_reader_arn(), RoleSessionName="kit-test-org")["Credentials"]
+    os.environ.update(AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+                      AWS_SESSION_TOKEN=creds["SessionToken"])
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_cli_folder(evidence: Evidence, folder: Path, *, management: bool = True) -> Path:
+    """Every checklist command, run by the real AWS CLI (in process) against the simulated account; those
+    the checklist marks for the management account with its credentials (`management`; else not run)."""
     from awscli.clidriver import create_clidriver
 
     folder.mkdir(parents=True, exist_ok=True)
     for command in checklist(evidence.documents, evidence.instance_id, evidence.region):
+        if command.account == "management" and not management:
+            continue
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        where = management_credentials() if command.account == "management" else contextlib.nullcontext()
+        with where, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = create_clidriver().main(list(command.argv[1:]))
         if code == 0:
             (folder / command.file_name).write_text(out.getvalue(), encoding="utf-8")
     return folder
+
+
+def org_session():
+    """A session as the management account's read-only role (what `org_role_arn` gives)."""
+    return make_session(role_arn=change_reader_arn(), region="us-east-1")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +85,7 @@ def findings(sim, aws_env, tmp_path_factory) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for name in CHANGE_SCENARIOS:
         seeded = sim.scenario(name)
-        live = collect_live(seeded.instance_id, seeded.region)
+        live = collect_live(seeded.instance_id, seeded.region, org_session=org_session())
         base = tmp_path_factory.mktemp(name)
         bundle = write_bundle(live, base / "bundle")
         cli = run_cli_folder(live, base / "cli")
@@ -68,7 +106,7 @@ def test_the_catalogue_has_every_change_kind():
     kinds = {s.spec["expected"]["change"]["event_name"] for s in load_catalogue()
              if s.spec["expected"].get("change")}
     assert {"PutKeyPolicy", "CreatePolicyVersion", "DetachRolePolicy", "DisableKey", "ModifyEbsDefaultKmsKeyId",
-            "PutRolePermissionsBoundary"} <= kinds
+            "PutRolePermissionsBoundary", "AttachPolicy"} <= kinds
     assert any(s.spec["expected"].get("change", "absent") is None for s in load_catalogue())  # a first launch
 
 
@@ -91,7 +129,8 @@ def test_the_change_and_last_success_are_the_scenarios(sim, findings, name, sour
         when = pd.Timestamp(change["event_time"])
         assert abs(when - (pd.Timestamp(seeded.launched_at) - timedelta(days=expected["change"]["days_ago"]))) \
             < timedelta(minutes=1)
-        assert change["principal_arn"].startswith(f"arn:aws:iam::{seeded.account_id}:user/")
+        made_in = MANAGEMENT_ACCOUNT if change["layer"] == "scp" else seeded.account_id  # SCPs: the management account
+        assert change["principal_arn"].startswith(f"arn:aws:iam::{made_in}:user/")
         assert change["principal_arn"] != seeded.principal_arn  # who changed it, not who launched
         assert (change["before"] is not None) == expected["change"]["before"]
         assert change["before"] != change["after"]
@@ -195,3 +234,89 @@ def test_hostile_strings_in_recorded_changes_never_reach_html_unescaped(findings
     markup = change_section_of(result)
     assert "<script" not in markup and "<img" not in markup
     assert "&lt;script&gt;" in markup
+
+
+# ---- SCP changes: recorded in the organization's management account -------------------------------------------
+
+SCP_SCENARIO = "change-scp-attached"
+
+
+def _scp_id(evidence: Evidence, name: str) -> str:
+    for document_name, document in evidence.documents.items():
+        if document_name.startswith("organizations.describe-policy."):
+            summary = document["Policy"]["PolicySummary"]
+            if summary["Name"] == name:
+                return summary["Id"]
+    raise AssertionError(f"SCP {name} not collected")
+
+
+def test_the_scp_attached_is_named_from_the_management_accounts_history(sim, findings):
+    seeded = sim.scenario(SCP_SCENARIO)
+    evidence = findings[SCP_SCENARIO]["evidence"]
+    result = findings[SCP_SCENARIO]["live"]
+    change = result.verdict.change
+    assert change["event_name"] == "AttachPolicy" and change["layer"] == "scp"
+    assert change["principal_arn"] == f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:user/org-admin"
+    culprit = _scp_id(evidence, "DenyKmsGrantsToIngestJobs")
+    sids = lambda chain: {s.get("Sid") for level in chain for doc in level for s in doc["Statement"]}  # noqa: E731
+    assert "DenyIngestGrants" in sids(change["after"]) and "DenyIngestGrants" not in sids(change["before"])
+    assert result.change_mattered["side"] == "after" and result.change_mattered["layer"] == "scp"
+    # the look-ups ran in the management account, narrowly: by the SCP ids and the chain's targets
+    looked = {k: [e["EventName"] for e in v["Events"]] for k, v in evidence.documents.items()
+              if k.startswith(("cloudtrail.lookup-events.change-scp-", "cloudtrail.lookup-events.change-org-"))}
+    assert looked[f"cloudtrail.lookup-events.change-scp-{culprit}.json"] == ["AttachPolicy"]
+    assert looked[f"cloudtrail.lookup-events.change-org-{seeded.account_id}.json"] == ["AttachPolicy"]
+    assert any(k.startswith("cloudtrail.lookup-events.change-org-r-") for k in looked)
+    lookups = [c["params"]["LookupAttributes"][0]["AttributeValue"] for c in evidence.calls
+               if c["operation"] == "cloudtrail:LookupEvents"]
+    assert culprit in lookups and not any(g.error == "ManagementAccountNotRead" for g in evidence.gaps)
+    # the harmless SCP update on another OU is not even read (nothing in the chain names it)
+    assert all("UpdatePolicy" not in names for names in looked.values())
+
+
+def test_without_management_access_no_scp_change_is_named_and_the_gap_says_where(sim, aws_env, tmp_path):
+    seeded = sim.scenario(SCP_SCENARIO)
+    evidence = collect_live(seeded.instance_id, seeded.region)
+    assert not any(k.startswith("cloudtrail.lookup-events.change-scp-") for k in evidence.documents)
+    [gap] = [g for g in evidence.gaps if g.error == "ManagementAccountNotRead"]
+    culprit = _scp_id(evidence, "DenyKmsGrantsToIngestJobs")
+    assert "management account" in gap.impact and "--org-role-arn" in gap.impact
+    assert f"AttributeKey=ResourceName,AttributeValue={culprit} " in gap.impact
+    assert f"> cloudtrail.lookup-events.change-scp-{culprit}.json" in gap.impact
+    result = diagnose(evidence)
+    assert (result.verdict.cause, result.verdict.denied_by) == ("kms-grant-denied", "scp")
+    assert result.verdict.change is None
+    # the cli: checklist asks for the same look-ups, marked for the management account
+    commands = checklist(evidence.documents, evidence.instance_id, evidence.region)
+    management = {c.file_name: c for c in commands if c.account == "management"}
+    assert f"cloudtrail.lookup-events.change-scp-{culprit}.json" in management
+    assert f"cloudtrail.lookup-events.change-org-{seeded.account_id}.json" in management
+    assert all("--region" in c.argv and "us-east-1" in c.argv for c in management.values())
+    assert all("management account" in c.impact for c in management.values())
+    # run without them (no management credentials): no change; with them, in the files they name: the change
+    without = diagnose(load_evidence(f"cli:{run_cli_folder(evidence, tmp_path / 'member-only', management=False)}",
+                                     evidence.instance_id, evidence.region))
+    assert without.verdict.change is None
+    with_management = diagnose(load_evidence(f"cli:{run_cli_folder(evidence, tmp_path / 'both')}",
+                                             evidence.instance_id, evidence.region))
+    assert with_management.verdict.change["event_name"] == "AttachPolicy"
+
+
+def test_a_harmless_scp_update_elsewhere_is_listed_not_named(findings, tmp_path):
+    """With every Organizations event of the management account in the folder (a broad look-up someone ran
+    there), the SandboxGuardrails update on the Sandbox OU is an 'other change', never the change."""
+    from awscli.clidriver import create_clidriver
+
+    evidence = findings[SCP_SCENARIO]["evidence"]
+    folder = run_cli_folder(evidence, tmp_path / "cli")
+    out = io.StringIO()
+    with management_credentials(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert create_clidriver().main(["cloudtrail", "lookup-events", "--lookup-attributes",
+                                        "AttributeKey=EventSource,AttributeValue=organizations.amazonaws.com",
+                                        "--region", "us-east-1", "--output", "json"]) == 0
+    (folder / "cloudtrail.lookup-events.all-organizations.json").write_text(out.getvalue(), encoding="utf-8")
+    result = diagnose(load_evidence(f"cli:{folder}", evidence.instance_id, evidence.region))
+    assert result.verdict.change["event_name"] == "AttachPolicy"
+    assert result.verdict.change["event_id"] == findings[SCP_SCENARIO]["live"].verdict.change["event_id"]
+    others = {(o["event_name"], o["why_not"]) for o in result.other_changes}
+    assert ("UpdatePolicy", "to another principal, key or Region") in others
