@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from importlib import resources
@@ -320,3 +321,104 @@ def test_a_harmless_scp_update_elsewhere_is_listed_not_named(findings, tmp_path)
     assert result.verdict.change["event_id"] == findings[SCP_SCENARIO]["live"].verdict.change["event_id"]
     others = {(o["event_name"], o["why_not"]) for o in result.other_changes}
     assert ("UpdatePolicy", "to another principal, key or Region") in others
+
+
+def test_the_timeline_draws_the_change_in_its_own_lane(findings):
+    """The change, five days before the failure, is drawn (not left out as far from the burst) in the
+    'what changed' lane with its own marker; the list gives its date."""
+    from kit.views.timeline import incident_burst, points_from_timeline, timeline_svg
+
+    result = findings[SCP_SCENARIO]["live"]
+    points = points_from_timeline(result.timeline)
+    [change] = points[points["lane"] == "change"].to_dict("records")
+    assert "AttachPolicy" in change["label"]
+    kept, _ = incident_burst(points)
+    assert (kept["lane"] == "change").sum() == 1 and kept["time"].min() == change["time"]
+    svg = timeline_svg(points, "test")
+    assert ">what changed</text>" in svg and svg.count('class="kit-tl-change"') == 2  # the marker and its list entry
+    assert change["time"].strftime("%Y-%m-%d ") in svg
+    assert re.search(r"\+[45] d \d+ h<", svg)  # the broken axis: about five days left out
+
+
+def _recorded_as(event: dict, name: str, request: dict, response: dict | None, at: pd.Timestamp) -> dict:
+    """The management account's AttachPolicy event (as LookupEvents answered it) recorded as another
+    Organizations call by the same administrator: same shape, other name, parameters, time and id."""
+    record = json.loads(event["CloudTrailEvent"])
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    record.update(eventName=name, requestParameters=request, responseElements=response, eventTime=stamp,
+                  eventID=f"{record['eventID'][:-8]}{name[:8].lower():0>8}")
+    return dict(event, EventName=name, EventId=record["eventID"], EventTime=at.timestamp(),
+                CloudTrailEvent=json.dumps(record))
+
+
+def _with_organizations_events(evidence: Evidence, events: list[dict], documents: dict | None = None) -> Evidence:
+    """The evidence with its management-account look-ups holding `events` instead (and `documents` replaced)."""
+    from dataclasses import replace
+
+    kept = {k: v for k, v in evidence.documents.items()
+            if not k.startswith(("cloudtrail.lookup-events.change-scp-", "cloudtrail.lookup-events.change-org-"))}
+    kept["cloudtrail.lookup-events.change-scp-rewritten.json"] = {"Events": events}
+    return replace(evidence, documents={**kept, **(documents or {})})
+
+
+def _scp_fixture(findings):
+    evidence = findings[SCP_SCENARIO]["evidence"]
+    culprit = _scp_id(evidence, "DenyKmsGrantsToIngestJobs")
+    [attach] = evidence.documents[f"cloudtrail.lookup-events.change-scp-{culprit}.json"]["Events"]
+    described = evidence.documents[f"organizations.describe-policy.{culprit}.json"]
+    return evidence, culprit, attach, json.loads(described["Policy"]["Content"])
+
+
+def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim, findings):
+    """UpdatePolicy: before = the content the earlier CreatePolicy recorded; without that event the state
+    before is unknown and the update is not named (never a guess)."""
+    evidence, culprit, attach, deny = _scp_fixture(findings)
+    failed = pd.Timestamp(sim.scenario(SCP_SCENARIO).launched_at)
+    harmless = {"Version": "2012-10-17", "Statement": [{"Sid": "DenyLeaveOrg", "Effect": "Deny",
+                                                        "Action": "organizations:LeaveOrganization", "Resource": "*"}]}
+    created = _recorded_as(attach, "CreatePolicy", {"name": "DenyKmsGrantsToIngestJobs", "type": "SERVICE_CONTROL_POLICY",
+                                                     "content": json.dumps(harmless)},
+                           {"policy": {"policySummary": {"id": culprit, "name": "DenyKmsGrantsToIngestJobs"},
+                                       "content": json.dumps(harmless)}}, failed - timedelta(days=9))
+    updated = _recorded_as(attach, "UpdatePolicy", {"policyId": culprit, "content": json.dumps(deny)}, None,
+                           failed - timedelta(days=4))
+    result = diagnose(_with_organizations_events(evidence, [created, updated]))
+    change = result.verdict.change
+    assert (change["event_name"], change["layer"]) == ("UpdatePolicy", "scp")
+    docs = lambda chain: [doc for level in chain for doc in level]  # noqa: E731
+    assert harmless in docs(change["before"]) and deny not in docs(change["before"]) and deny in docs(change["after"])
+    unknown = diagnose(_with_organizations_events(evidence, [updated]))
+    assert unknown.verdict.change is None
+    assert ("UpdatePolicy", "no effect on the failing request shown") in {
+        (o["event_name"], o["why_not"]) for o in unknown.other_changes}
+
+
+def test_detaching_the_allowing_scp_is_named(sim, findings):
+    """DetachPolicy of FullAWSAccess from the account, whose only other SCP allows EC2 but not KMS: before it
+    the chain allows CreateGrant, after it the account's level allows nothing KMS."""
+    evidence, culprit, attach, _ = _scp_fixture(findings)
+    seeded = sim.scenario(SCP_SCENARIO)
+    failed = pd.Timestamp(seeded.launched_at)
+    ec2_only = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyEc2", "Effect": "Allow", "Action": "ec2:*",
+                                                       "Resource": "*"}]}
+    listed_name = f"organizations.list-policies-for-target.{seeded.account_id}.json"
+    listed = evidence.documents[listed_name]
+    assert "p-FullAWSAccess" in {p["Id"] for p in listed["Policies"]}
+    described = json.loads(json.dumps(evidence.documents[f"organizations.describe-policy.{culprit}.json"]))
+    described["Policy"]["Content"] = json.dumps(ec2_only)
+    documents = {listed_name: dict(listed, Policies=[p for p in listed["Policies"] if p["Id"] != "p-FullAWSAccess"]),
+                 f"organizations.describe-policy.{culprit}.json": described}
+    detached = _recorded_as(attach, "DetachPolicy", {"policyId": "p-FullAWSAccess", "targetId": seeded.account_id},
+                            None, failed - timedelta(days=3))
+    result = diagnose(_with_organizations_events(evidence, [detached], documents))
+    assert result.verdict.denied_by == "scp"
+    change = result.verdict.change
+    assert (change["event_name"], change["layer"]) == ("DetachPolicy", "scp")
+    full = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    account_level = lambda chain: chain[-1]  # noqa: E731  (levels: root first, the account last)
+    assert full in account_level(change["before"]) and full not in account_level(change["after"])
+    # detaching it from another OU is not this account's chain: listed, never named
+    elsewhere = _recorded_as(attach, "DetachPolicy", {"policyId": "p-FullAWSAccess", "targetId": "ou-zzzz-elsewhere"},
+                             None, failed - timedelta(days=3))
+    other = diagnose(_with_organizations_events(evidence, [elsewhere], documents))
+    assert other.verdict.change is None

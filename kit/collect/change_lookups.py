@@ -16,6 +16,8 @@ attribute per query, as LookupEvents allows:
   root), in us-east-1 of the organization's MANAGEMENT account: AttachPolicy, DetachPolicy, UpdatePolicy
   (CloudTrail records Organizations calls only there). These run with the management account's session
   (`org_role_arn`); without one, a gap names the commands to run there and the `cli:` checklist lists them.
+  When the chain holds no SCP but AWS's FullAWSAccess, SCPs allow everything now: no SCP change can have
+  caused a denial, and none is looked up.
 Budget: at most `lookup_budget(...)` queries of `change_max_pages` pages each.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 GLOBAL_REGION = "us-east-1"
 EBS_DEFAULT_EVENTS = ("ModifyEbsDefaultKmsKeyId", "EnableEbsEncryptionByDefault")
 MAX_POLICY_LOOKUPS = 10
+FULL_AWS_ACCESS = "p-FullAWSAccess"  # AWS's managed allow-all SCP
 MANAGEMENT = "management"  # ChangeLookup.account: run in the organization's management account
 MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root (as kit.collect.identity)
 
@@ -68,6 +71,8 @@ def change_lookups(region: str, key_arns: list[str], principal_kind: str | None,
                                     GLOBAL_REGION))
     if ebs_default:
         out += [ChangeLookup(f"change-ebs-{name}", "EventName", name, region) for name in EBS_DEFAULT_EVENTS]
+    if set(scp_ids) <= {FULL_AWS_ACCESS}:
+        return out
     out += [ChangeLookup(f"change-scp-{_safe(policy_id)}", "ResourceName", policy_id, GLOBAL_REGION, MANAGEMENT)
             for policy_id in dict.fromkeys(scp_ids)]
     out += [ChangeLookup(f"change-org-{_safe(target)}", "ResourceName", target, GLOBAL_REGION, MANAGEMENT)
