@@ -422,3 +422,14 @@ def test_detaching_the_allowing_scp_is_named(sim, findings):
                              None, failed - timedelta(days=3))
     other = diagnose(_with_organizations_events(evidence, [elsewhere], documents))
     assert other.verdict.change is None
+
+
+def test_the_scp_diff_shows_the_statement_the_attach_added(findings):
+    """The What changed section diffs the SCP chain by statement: the attached SCP's Deny is the one added
+    statement, marked as the one that decided; the chain's other statements are unchanged."""
+    from kit.views.change import change_section_of
+
+    markup = change_section_of(findings[SCP_SCENARIO]["live"])
+    assert markup.count('class="kit-change-added kit-change-mattered"') == 1
+    assert "kit-change-removed" not in markup
+    assert "DenyIngestGrants" in markup and "&quot;SCPLevel&quot;: 2" in markup  # the account: root, OU, account

@@ -226,9 +226,10 @@ class _Collection:
                                  instance_id=self.instance_id, scp_ids=tuple(scp_ids),
                                  scp_targets=tuple(targets) if scp_ids else ())
         here = [q for q in lookups if not q.in_management_account]
-        f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since, self.window.change_max_pages,
-                                       region=q.region), here)
-        self._organization_changes([q for q in lookups if q.in_management_account], since)
+        f.together(  # the management account's look-ups run beside this account's
+            lambda: f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since,
+                                                   self.window.change_max_pages, region=q.region), here),
+            lambda: self._organization_changes([q for q in lookups if q.in_management_account], since))
         return since
 
     def _organization_changes(self, lookups: list[ChangeLookup], since: TimeRange) -> None:

@@ -127,7 +127,7 @@ def points_from_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
     approximate = dated["approximate"] if "approximate" in dated.columns else [False] * len(dated)
     return points_from_rows([
         {"time": time, "lane": kind if kind in LANES else "other", "label": str(label),
-         "error": isinstance(error_code, str) and error_code != "", "approximate": bool(approx)}
+         "error": isinstance(error_code, str) and error_code != "", "approximate": bool(pd.notna(approx) and approx)}
         for time, kind, label, error_code, approx in zip(dated["time"], dated["kind"], dated["label"],
                                                          dated["error_code"], approximate)])
 
