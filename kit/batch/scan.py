@@ -75,16 +75,21 @@ class ScanRequest:
             raise BadInput("--until", "a time after --since", until)
         if cloudtrail_source and start is None:
             raise BadInput("--since", "an ISO 8601 time: the start of the window to scan in the trail", since)
-        if org_role_arn and not ROLE_ARN.match(org_role_arn):
-            raise BadInput("--org-role-arn", "an IAM role ARN in the organization's management account like "
-                           "arn:aws:iam::111122223333:role/OrgReader", org_role_arn)
         return cls(regions=tuple(dict.fromkeys(regions or ())), accounts=tuple(dict.fromkeys(accounts or ())),
                    role_name=role_name or "", since=start, profile=profile or "", until=end,
-                   cloudtrail_source=(cloudtrail_source or "").strip(), org_role_arn=org_role_arn or "")
+                   cloudtrail_source=(cloudtrail_source or "").strip(), org_role_arn=checked_org_role_arn(org_role_arn))
 
     def role_arn(self, account: str, region: str) -> str:
         """The role to assume in `account` (partition from the Region)."""
         return f"arn:{partition(region)}:iam::{account}:role/{self.role_name}"
+
+
+def checked_org_role_arn(value: str | None) -> str:
+    """`--org-role-arn` checked (BadInput names it), or "" when not given."""
+    if value and not ROLE_ARN.match(value):
+        raise BadInput("--org-role-arn", "an IAM role ARN in the organization's management account like "
+                       "arn:aws:iam::111122223333:role/OrgReader", value)
+    return value or ""
 
 
 @dataclass
