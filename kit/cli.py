@@ -65,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+ORG_ROLE_HELP = ("read-only role to assume in the organization's management account, where AWS records SCP "
+                 "changes (AttachPolicy, DetachPolicy, UpdatePolicy): what changed looks there too")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="kit", description=__doc__.splitlines()[0])
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(collect)
     collect.add_argument("--profile")
     collect.add_argument("--role-arn", help="role to assume for reading")
+    collect.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP)
     collect.add_argument("--out", required=True, help="bundle folder")
     _add_window(collect)
 
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     investigate.add_argument("--source", default="live", help="live | bundle:DIR | cli:DIR")
     investigate.add_argument("--profile")
     investigate.add_argument("--role-arn")
+    investigate.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP)
     investigate.add_argument("--redact", action="store_true", help="mask account ids, ARNs' accounts, IPs, keys")
     investigate.add_argument("--out", required=True, help="report folder")
     _add_window(investigate)
@@ -112,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("params", nargs="+", metavar="PARAMS.yaml")
     batch.add_argument("--out", required=True)
     batch.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
+    batch.add_argument("--org-role-arn", metavar="ARN",
+                       help=ORG_ROLE_HELP + " (for every live incident; overrides the parameter files')")
     batch.add_argument("--no-shared-evidence", action="store_true",
                        help="let each notebook collect its own evidence instead of sharing calls per account")
 
@@ -131,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--since", help="ISO time: only failures after this")
     scan.add_argument("--until", help="ISO time: only failures before this")
     scan.add_argument("--profile", help="AWS profile to read (or to assume the roles) with")
+    scan.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP + " (written into every parameter file)")
     scan.add_argument("--out", required=True, help="folder for the parameter files")
 
     athena = sub.add_parser("athena", help="Amazon Athena helpers for CloudTrail")
