@@ -33,6 +33,7 @@ from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
+from kit.collect.trail_changes import collect_trail_changes
 from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
                                    requested_keys, session_window, template_keys, template_reference,
                                    DEFAULT_KEY_EVENT)
@@ -208,7 +209,7 @@ class _Collection:
     def _changes(self, found: list[keys.Key], principal: Principal | None, details: dict[str, Any] | None,
                  outer: TimeRange) -> TimeRange | None:
         """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now."""
-        if self.source or not self.window.change_lookback_days:
+        if not self.window.change_lookback_days:
             return None
         f = self.fetch
         since = TimeRange(outer.start - timedelta(days=self.window.change_lookback_days), datetime.now(timezone.utc))
@@ -217,6 +218,10 @@ class _Collection:
                                  principal_policy_arns(details, kind, name),
                                  ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents,
                                  instance_id=self.instance_id)
+        if self.source:  # the same look-ups through the trail the investigation reads (kit.collect.trail_changes)
+            collect_trail_changes(f, self.source, lookups, since,
+                                  account_id=instance_account(f.documents, self.instance_id))
+            return since
         f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since, self.window.change_max_pages,
                                        region=q.region), lookups)
         return since
