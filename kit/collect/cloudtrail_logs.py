@@ -160,7 +160,7 @@ def collect_archive_changes(fetch: Fetcher, source: str, change: ChangeFilter, *
         fetch.add_gap(Gap(gap.call, gap.error, f"The look-back for changes (contracts.md 3a): {gap.impact}",
                           gap.next_step))
     records = sorted(result.records, key=lambda r: (str(r.get("eventTime")), str(r.get("eventID"))))
-    document = {"Source": source, "Purpose": f"the look-back for changes (contracts.md 3a), {change.start} to "
+    document = {"Purpose": f"the look-back for changes (contracts.md 3a), {change.start} to "
                                               f"{change.end}",
                 "Filter": change.to_dict(), "FilesChosen": result.listed, "FilesRead": len(result.opened),
                 "FilesSkipped": result.skipped_files, "BytesSkipped": result.skipped_bytes,
