@@ -115,3 +115,11 @@ def test_the_scan_parameters_are_checked_before_anything_runs(values, field):
     with pytest.raises(BadInput) as raised:
         ScanBatch.from_values(**values, names=CLI_NAMES)
     assert raised.value.field.startswith("--") or raised.value.field == "DIR"
+
+
+def test_a_scan_that_finds_no_failure_gives_an_empty_postmortem(sim, tmp_path):
+    out = tmp_path / "none"
+    result = _kit(sim, "postmortem", "--region", "af-south-1", "--since", _since(), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["counts"]["incidents"] == 0
+    assert not list((out / "scan").glob("*.yaml")) and (out / "postmortem.html").exists()

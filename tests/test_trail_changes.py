@@ -123,6 +123,13 @@ def test_a_bundle_keeps_the_look_back_and_gives_the_same_change(sim, collected, 
         assert diagnose(loaded).to_dict()["verdict"]["change"] == diagnose(evidence).to_dict()["verdict"]["change"]
     archive = collected[CHANGE, "folder"].documents[CHANGES_DOCUMENT]
     assert archive["FilesRead"] >= 1 and archive["FilesWithChanges"] and archive["Filter"]["matches"]
+    # Organizations events are looked for in the management account only (from an SCP's ARN or
+    # DescribeOrganization), in us-east-1
+    for scenario in (CHANGE, OUTAGE):
+        matches = collected[scenario, "folder"].documents[CHANGES_DOCUMENT]["Filter"]["matches"]
+        organizations = [m for m in matches if m.get("event_source") == "organizations.amazonaws.com"]
+        assert organizations and all(m["accounts"] == [MANAGEMENT_ACCOUNT] and m["regions"] == ["us-east-1"]
+                                     for m in organizations)
 
 
 @pytest.mark.parametrize("source", ["athena", "s3", "folder"])

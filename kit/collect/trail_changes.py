@@ -20,8 +20,14 @@ from kit.params import is_athena_source
 
 def collect_trail_changes(fetch: Fetcher, source: str, lookups: list[ChangeLookup], window: TimeRange, *,
                           account_id: str | None) -> int:
-    """Run the look-back of `lookups` over `window` through `source`; returns the number of events kept."""
+    """Run the look-back of `lookups` over `window` through `source`; returns the number of events kept.
+
+    The management account (where an organisation trail records Organizations events) comes from a customer
+    SCP's ARN, else from DescribeOrganization (one call, the look-back's own)."""
     scp_ids, targets, management = organization_ids(fetch.documents, account_id)
+    if targets and not management:  # no customer SCP names it: ask (else every account's us-east-1 is read)
+        described = fetch.fetch("organizations.describe-organization.json", "organizations", "DescribeOrganization")
+        management = str(((described or {}).get("Organization") or {}).get("MasterAccountId") or "") or None
     change = change_filter(lookups, account_id=account_id, start=_iso(window.start), end=_iso(window.end),
                            scp_ids=scp_ids, organization_targets=targets, management_account=management)
     if is_athena_source(source):
