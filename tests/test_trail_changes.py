@@ -240,6 +240,10 @@ def test_the_filter_keeps_write_events_of_its_accounts_regions_and_values():
            "requestParameters": json.dumps({"policyId": "p-abc", "targetId": "ou-x"})}
     assert keep_change(change, scp) and not keep_change(change, scp | {"eventSource": "iam.amazonaws.com"})
     assert (b"abcd-1234",) in change.needles() and (b'"ModifyEbsDefaultKmsKeyId"',) in change.needles()
+    assert (b'"organizations.amazonaws.com"', b"p-abc") in change.needles()  # anchored on the event source
+    launcher = change_filter([ChangeLookup("change-iam-ops", "ResourceName", "ops", "us-east-1")],
+                             account_id="111111111111", start=change.start, end=change.end)
+    assert launcher.matches[0].event_source == "iam.amazonaws.com"  # not every call the launcher made
     # the SQL names every value as a parameter and passes the read-only guard
     query = changes_query(parse_athena_source("athena:db.trail"), TableLayout(account_column="account",
                                                                                 region_column="region"), change)

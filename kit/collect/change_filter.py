@@ -3,7 +3,8 @@ LookupEvents look-ups of kit.collect.change_lookups would return, for an Athena 
 
 Each look-up becomes one `ChangeMatch`: a ResourceName look-up keeps the write events whose request or
 response names the value (a key by its id, which both its ARN and a bare `keyId` contain), an EventName look-up
-the write events of that name; each in the look-up's Region and in the accounts whose files can hold it (the
+the write events of that name (the launcher's and its managed policies' look-ups: IAM's events only); each in
+the look-up's Region and in the accounts whose files can hold it (the
 instance's account; a key's own account too, which an organisation trail also holds). The organisation's
 service control policies add the Organizations events (AttachPolicy, UpdatePolicy, DetachPolicy, MoveAccount)
 that name an SCP in force or a target above the account (the account, its OUs, the root), in the management
@@ -23,6 +24,8 @@ from typing import Any
 from kit.collect.change_lookups import GLOBAL_REGION, ChangeLookup
 
 ORGANIZATIONS_SOURCE = "organizations.amazonaws.com"
+IAM_SOURCE = "iam.amazonaws.com"
+IAM_QUALIFIERS = ("change-iam-", "change-policy-")  # the launcher's and its managed policies' look-ups
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
@@ -71,11 +74,15 @@ class ChangeFilter:
 
     def needles(self) -> tuple[tuple[bytes, ...], ...]:
         """The archive's byte test (kit.collect.log_parse): a file can hold a kept event only if it holds
-        one of these. A value with `/` is tested by its last segment (a writer may escape `/`)."""
+        every needle of one group. A value with `/` is tested by its last segment (a writer may escape `/`).
+        A match narrowed to one service anchors on its quoted event source (a top-level value of the record,
+        rarer than a launcher's name, which every call it makes carries in its userIdentity)."""
         groups: list[tuple[bytes, ...]] = []
         for match in self.matches:
             if match.event_name:
                 groups.append((f'"{match.event_name}"'.encode(),))
+            elif match.needle and match.event_source:
+                groups.append((f'"{match.event_source}"'.encode(), match.needle.rsplit("/", 1)[-1].encode()))
             elif match.needle:
                 groups.append((match.needle.rsplit("/", 1)[-1].encode(),))
         return tuple(dict.fromkeys(groups))
@@ -103,7 +110,8 @@ def change_filter(lookups: list[ChangeLookup], *, account_id: str | None, start:
             owner = value.split(":")[4]
             accounts = tuple(dict.fromkeys(accounts + ((owner,) if _ACCOUNT.match(owner) else ())))
             value = value.rsplit("/", 1)[-1]
-        matches.append(ChangeMatch(accounts if home else (), (lookup.region,), needle=value))
+        source = IAM_SOURCE if lookup.qualifier.startswith(IAM_QUALIFIERS) else None  # its changes are IAM's
+        matches.append(ChangeMatch(accounts if home else (), (lookup.region,), needle=value, event_source=source))
     scps = list(scp_ids) + [q.value for q in lookups if q.qualifier.startswith("change-scp-")]
     management = (management_account,) if management_account and _ACCOUNT.match(management_account) else ()
     for value in dict.fromkeys([*scps, *organization_targets]):
