@@ -43,6 +43,7 @@ class Evidence:
     collected_at: str | None = None  # ISO 8601 UTC
     parameters: dict[str, Any] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)  # {"operation", "params", "at"}, in order
+    # (a call answered from a response read earlier in the process also has "reused": true and "read_at")
 
     def document(self, name: str) -> Any | None:
         """The document stored under `name` (with or without `.json`), or None."""

@@ -9,7 +9,6 @@ import io
 import json
 from datetime import timedelta
 from importlib import resources
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,28 +16,13 @@ from jsonschema import Draft202012Validator
 
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
-from kit.collect.cli_commands import checklist
 from kit.collect.live import collect_live
 from kit.diagnose import diagnose
-from kit.evidence import Evidence
 from kit.simulate.catalogue import load_catalogue
+from tests.aws_cli_runs import run_cli_folder
 
 CHANGE_SCENARIOS = [s.name for s in load_catalogue() if "change" in s.spec["expected"]]
 SOURCES = ("live", "bundle", "cli")
-
-
-def run_cli_folder(evidence: Evidence, folder: Path) -> Path:
-    """Every checklist command, run by the real AWS CLI (in process) against the simulated account."""
-    from awscli.clidriver import create_clidriver
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for command in checklist(evidence.documents, evidence.instance_id, evidence.region):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = create_clidriver().main(list(command.argv[1:]))
-        if code == 0:
-            (folder / command.file_name).write_text(out.getvalue(), encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="module")

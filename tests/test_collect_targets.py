@@ -106,3 +106,49 @@ def test_kit_investigate_without_a_failed_instance_says_so(sim, sim_env, tmp_pat
     code = main(["investigate", "--asg", "no-such-group", "--region", "eu-west-1", "--out", str(tmp_path)])
     assert code == 1
     assert "no instance that failed to launch" in capsys.readouterr().err
+
+
+def _fleets_without_instances(sim_client, seeded) -> list[dict]:
+    """The CreateFleet records of the scenario's launcher that launched nothing (read as a client would)."""
+    events = sim_client("cloudtrail", region=seeded.region).lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateFleet"}])["Events"]
+    records = [json.loads(e["CloudTrailEvent"]) for e in events]
+    return [r for r in records if r["userIdentity"]["arn"].split("/")[1] == seeded.principal_arn.rsplit("/", 1)[1]
+            and not r["responseElements"]["CreateFleetResponse"]["fleetInstanceSet"]]
+
+
+def test_a_fleet_that_launched_nothing_resolves_to_its_error_set(sim, sim_env, sim_client):
+    seeded = sim.scenario("fleet-capacity-and-kms")
+    record = _fleets_without_instances(sim_client, seeded)[0]
+    fleet_id = record["responseElements"]["CreateFleetResponse"]["fleetId"]
+    found = resolve(seeded.region, fleet_id=fleet_id, failed=failed_launch)
+    assert found.instance_ids == [] and found.fleet_event_id == record["eventID"]
+    assert [(e["code"], e["instance_type"], e["kind"]) for e in found.fleet_errors] == [
+        ("InsufficientInstanceCapacity", "m6i.2xlarge", "capacity"),
+        ("InsufficientInstanceCapacity", "r6i.2xlarge", "capacity")]
+    assert "launched no instance" in found.fleet_verdict and "No KMS refusal" in found.fleet_verdict
+    assert any(c["operation"].endswith("LookupEvents") for c in found.calls)
+
+
+def test_the_fleet_that_launched_the_failed_node_resolves_to_it_with_its_errors(sim, sim_env, sim_client):
+    seeded = sim.scenario("fleet-capacity-and-kms")
+    instance = sim_client("ec2", region=seeded.region).describe_instances(
+        InstanceIds=[seeded.instance_id])["Reservations"][0]["Instances"][0]
+    fleet_id = {t["Key"]: t["Value"] for t in instance["Tags"]}["aws:ec2:fleet-id"]
+    found = resolve(seeded.region, fleet_id=fleet_id, failed=failed_launch)
+    assert found.instance_ids == [seeded.instance_id] and found.fleet_verdict is None
+    assert [(e["code"], e["instance_type"]) for e in found.fleet_errors] == [
+        ("InsufficientInstanceCapacity", "c6i.2xlarge")]
+
+
+def test_kit_investigate_of_a_fleet_that_launched_nothing_answers_with_its_errors(sim, sim_env, sim_client,
+                                                                                   tmp_path, capsys):
+    seeded = sim.scenario("fleet-capacity-and-kms")
+    fleet_id = _fleets_without_instances(sim_client, seeded)[0]["responseElements"]["CreateFleetResponse"]["fleetId"]
+    code = main(["investigate", "--fleet-id", fleet_id, "--region", seeded.region, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"Fleet {fleet_id} launched no instance" in err and "InsufficientInstanceCapacity for m6i.2xlarge" in err
+    resolution = json.loads((tmp_path / "resolution.json").read_text())
+    assert resolution["instance_ids"] == [] and resolution["fleet_verdict"] in err
+    assert not (tmp_path / "findings.json").exists()

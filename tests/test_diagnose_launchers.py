@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from test_diagnose_scenarios import run_cli_folder  # the checklist run by the real AWS CLI
+from tests.aws_cli_runs import run_cli_folder  # the checklist run by the real AWS CLI
 
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
@@ -38,6 +38,20 @@ def assert_launch(findings, seeded, wanted) -> None:
     assert launch["launcher_class"]["id"] == wanted["launcher_class"]
     words = launch_paths()[wanted["launch_path"]].words
     assert verdict.launched_by.endswith(words) or f"through {words} by " in verdict.launched_by
+    requester = launch.get("requested_by_class") or {}
+    assert requester.get("id") == wanted.get("requested_by_class", requester.get("id"))
+    if requester:  # the caller of a service-fulfilled request is named by its class, not its ARN
+        assert verdict.launched_by.endswith(f" by {requester['label']}")
+    if "fleet_error_kinds" in wanted:  # the fleet's error set, each error told apart by kind, cited in the verdict
+        assert [e["kind"] for e in launch["fleet_errors"]] == wanted["fleet_error_kinds"]
+        for error in launch["fleet_errors"]:
+            assert f"{error['code']} for {error['instance_type']}: {error['kind_words']}" in verdict.summary
+    assert not any(r.kind == "iam-policy" and "/aws-service-role/" in str(r.target) for r in findings.remediation)
+    if "fix" in wanted:  # a verified fix of the kind the launcher's owner can apply, on the right resource
+        target = seeded.expected["key_arn" if wanted["fix"] == "key-policy" else "principal_arn"]
+        fixes = [r for r in findings.remediation if r.verified and r.target == target]
+        assert {wanted["fix"], "cli"} <= {r.kind for r in fixes}, [(r.kind, r.target) for r in findings.remediation]
+        assert findings.remediation[0].kind == wanted["fix"]
     assert [p["source"] for p in findings.key_provenance] == [wanted["key_source"]]
     assert findings.key_provenance[0]["key_arn"] == seeded.expected["key_arn"]
     out = findings.to_dict()
@@ -48,9 +62,11 @@ def assert_launch(findings, seeded, wanted) -> None:
 def test_the_catalogue_has_each_launch_path_and_launcher_class_of_the_issue():
     paths = {wanted["launch_path"] for wanted in LAUNCH_SCENARIOS.values()}
     classes = {wanted["launcher_class"] for wanted in LAUNCH_SCENARIOS.values()}
-    assert {"CreateFleet", "RequestSpotInstances", "RunInstances"} <= paths
+    assert {"CreateFleet", "RequestSpotInstances", "RequestSpotFleet", "RunInstances"} <= paths
     assert {"karpenter-controller-role", "spot-service-linked-role", "eks-cluster-role", "emr-service-role",
-            "ci-web-identity-role", "person"} <= classes
+            "ci-web-identity-role", "person", "spot-fleet-role", "backup-service-role", "service-catalog-launch-role",
+            "image-builder-service-linked-role"} <= classes
+    assert "batch-service-linked-role" in {w.get("requested_by_class") for w in LAUNCH_SCENARIOS.values()}
     assert {w["key_source"] for w in LAUNCH_SCENARIOS.values()} >= {"launch-template", "launch-request",
                                                                       "account-default"}
 
@@ -72,7 +88,7 @@ def test_bundle_diagnoses_the_launch_as_live(sim, live, name, tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_folder_names_the_launcher_its_class_and_path(sim, live, name, tmp_path):
     seeded = sim.scenario(name)
-    folder = run_cli_folder(sim, live[name], tmp_path / "cli")
+    folder = run_cli_folder(live[name], tmp_path / "cli")
     evidence = load_evidence(f"cli:{folder}", seeded.instance_id, seeded.region)
     assert_launch(diagnose(evidence), seeded, LAUNCH_SCENARIOS[name])
 
@@ -84,6 +100,11 @@ def test_fleet_and_spot_launch_calls_are_collected_by_event_name(live):
                                                   .instance_id, live["spot-request-slr"].region)}
     argv = commands["cloudtrail.lookup-events.RequestSpotInstances.json"].argv
     assert "AttributeKey=EventName,AttributeValue=RequestSpotInstances" in argv
+    assert "cloudtrail.lookup-events.RequestSpotFleet.json" in live["spot-fleet-role"].documents
+    fleet = live["spot-fleet-role"]
+    commands = {c.file_name: c for c in checklist(fleet.documents, fleet.instance_id, fleet.region)}
+    assert "AttributeKey=EventName,AttributeValue=RequestSpotFleet" in commands[
+        "cloudtrail.lookup-events.RequestSpotFleet.json"].argv
     template_files = [n for n in live["launch-template-key"].documents
                       if n.startswith("ec2.describe-launch-template-versions.")]
     assert len(template_files) == 1
@@ -94,6 +115,35 @@ def test_spot_launcher_is_the_service_linked_role_and_the_request_is_the_analyst
     assert findings.launch["requested_by"].endswith(":user/data-analyst")
     assert findings.launch["launcher_class"]["fix"] == "key-policy"
     assert "AWSServiceRoleForEC2Spot" in findings.verdict.launched_by
+
+
+def test_spot_fleet_launcher_is_its_service_linked_role_not_the_fleet_role_or_the_requester(sim, live):
+    for name, requester in (("spot-fleet-role", ":user/render-admin"),
+                            ("batch-spot-fleet", ":role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch")):
+        findings = diagnose(live[name])
+        assert findings.verdict.principal_arn.endswith("/spotfleet.amazonaws.com/AWSServiceRoleForEC2SpotFleet")
+        assert findings.launch["requested_by"].endswith(requester)
+        assert findings.launch["launcher_class"]["fix"] == "key-policy"
+        fixes = [r for r in findings.remediation if r.kind in ("key-policy", "iam-policy")]
+        assert fixes and all(r.kind == "key-policy" and r.verified for r in fixes)
+        assert not any("fleet-tagging-role" in str(r.target) or "AWSServiceRoleForBatch" in str(r.target)
+                       for r in findings.remediation)
+    assert "by AWS Batch's service-linked role AWSServiceRoleForBatch" in diagnose(live["batch-spot-fleet"]) \
+        .verdict.launched_by
+
+
+def test_service_role_launchers_get_the_fix_their_owner_can_apply(sim, live):
+    """A restore role and a Service Catalog launch role belong to the customer: IAM (or the key policy when
+    that is what refused); a service-linked role: the key policy, never its IAM."""
+    backup = diagnose(live["backup-restore-role"])
+    assert "AWS Backup's restore role backup-restore-role, through RunInstances" in backup.verdict.launched_by
+    assert [r.kind for r in backup.remediation][0] == "iam-policy"
+    assert backup.remediation[0].target.endswith(":role/service-role/backup-restore-role")
+    catalog = diagnose(live["service-catalog-launch-role"])
+    assert catalog.verdict.denied_by == "key-policy" and catalog.remediation[0].kind == "key-policy"
+    builder = diagnose(live["image-builder-slr"])
+    assert {r.kind for r in builder.remediation} <= {"key-policy", "cli", "terraform", "kms-grant"}
+    assert all(r.verified for r in builder.remediation)
 
 
 def test_default_key_provenance_names_the_baseline_that_set_it(sim, live):
@@ -133,6 +183,12 @@ FACTS = [
     (LauncherFacts("role", "AWSBatchServiceRole", "/service-role/", invoked_by="batch.amazonaws.com"),
      "batch-service-role"),
     (LauncherFacts("role", "AWSBackupDefaultServiceRole", "/service-role/"), "backup-service-role"),
+    (LauncherFacts("service-linked-role", "AWSServiceRoleForBatch", "/aws-service-role/batch.amazonaws.com/"),
+     "batch-service-linked-role"),
+    (LauncherFacts("service-linked-role", "AWSServiceRoleForImageBuilder",
+                   "/aws-service-role/imagebuilder.amazonaws.com/"), "image-builder-service-linked-role"),
+    (LauncherFacts("role", "SCEC2LaunchRole", "/", invoked_by="cloudformation.amazonaws.com"),
+     "service-catalog-launch-role"),
     (LauncherFacts("role", "SC-launch", "/", invoked_by="servicecatalog.amazonaws.com"), "service-catalog-launch-role"),
     (LauncherFacts("role", "EC2InstanceProfileForImageBuilder", "/"), "image-builder-role"),
     (LauncherFacts("role", "instance-scheduler", "/service-role/", user_agent="Boto3 exec-env/AWS_Lambda_python3.12"),
@@ -176,14 +232,16 @@ FLEET_RECORD = {
 
 
 def test_create_fleet_record_names_its_instances_template_and_errors():
-    from kit.frames.launch_paths import fleet_errors, fleet_instance_ids, fleet_type, launch_template_of, \
-        record_names_instance
+    from kit.frames.launch_paths import fleet_error_kind, fleet_errors, fleet_instance_ids, fleet_type, \
+        launch_template_of, record_names_instance
 
     assert fleet_instance_ids(FLEET_RECORD) == ["i-0123456789abcdef0", "i-0fedcba9876543210"]
     assert record_names_instance(FLEET_RECORD, "i-0fedcba9876543210")
     assert not record_names_instance(FLEET_RECORD, "i-0aaaaaaaaaaaaaaaa")
     assert fleet_errors(FLEET_RECORD) == [{"code": "InsufficientInstanceCapacity",
-                                           "message": "We currently do not have sufficient m6i.xlarge capacity"}]
+                                           "message": "We currently do not have sufficient m6i.xlarge capacity",
+                                           "instance_type": "", "subnet_id": "", "kind": "capacity",
+                                           "kind_words": fleet_error_kind("InsufficientInstanceCapacity").words}]
     assert fleet_type(FLEET_RECORD) == "instant"
     assert launch_paths()["CreateFleet"].launching_role(FLEET_RECORD) is None  # instant: the caller launches
     maintain = {**FLEET_RECORD, "requestParameters": {"CreateFleetRequest": {"Type": "maintain"}}}
@@ -211,3 +269,61 @@ def test_spot_records_are_tied_by_the_request_ids_the_instance_carries():
                  "spotFleetRequestId": "sfr-11112222-3333-4444-5555-666677778888"}}}
     assert record_names_instance(fleet, "i-0123456789abcdef0", links)
     assert launch_paths()["RequestSpotFleet"].launching_role(fleet).role == "AWSServiceRoleForEC2SpotFleet"
+    spec = {"ImageId": "ami-0123456789abcdef0", "InstanceType": "c6i.2xlarge", "tag": 1,
+            "BlockDeviceMapping": [{"DeviceName": "/dev/xvda", "tag": 1, "Ebs": {
+                "VolumeSize": 100, "Encrypted": True, "KmsKeyId": "alias/render", "DeleteOnTermination": True}}]}
+    fleet["requestParameters"] = {"RequestSpotFleetRequest": {"SpotFleetRequestConfig": {
+        "IamFleetRole": "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
+        "LaunchSpecifications": spec}}}
+    assert request_mappings(fleet) == [{"deviceName": "/dev/xvda", "ebs": {"kmsKeyId": "alias/render",
+                                                                           "encrypted": True, "volumeSize": 100}}]
+    spec["BlockDeviceMapping"] = spec["BlockDeviceMapping"][0]  # one member: recorded as an object
+    assert request_mappings(fleet)[0]["ebs"]["kmsKeyId"] == "alias/render"
+
+
+ERRORS = [
+    ("InsufficientInstanceCapacity", "We currently do not have sufficient m6i.xlarge capacity in the Availability "
+     "Zone you requested (eu-west-1a).", "capacity"),
+    ("Client.InvalidKMSKey.InvalidState", "The KMS key provided is in an incorrect state", "kms"),
+    ("InvalidParameterValue", "The key arn:aws:kms:eu-west-1:123456789012:key/x is pending deletion", "kms"),
+    ("SpotMaxPriceTooLow", "Your Spot request price of 0.01 is lower than the minimum required Spot request "
+     "fulfillment price of 0.02.", "spot-price"),
+    ("VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of 32 allows",
+     "quota"),
+    ("InvalidLaunchTemplateConfiguration", "The launch template is invalid", "configuration"),
+    ("UnauthorizedOperation", "You are not authorized to perform this operation.", "other"),
+]
+
+
+@pytest.mark.parametrize("code, message, kind", ERRORS, ids=[e[0] for e in ERRORS])
+def test_fleet_errors_are_told_apart_by_kind(code, message, kind):
+    from kit.frames.launch_paths import fleet_error_kind
+
+    found = fleet_error_kind(code, message)
+    assert found.id == kind and found.kms == (kind == "kms")
+    assert ("not a KMS problem" in found.words) == (kind not in ("kms", "other"))
+
+
+def _fleet(instance_ids: list[str], errors: list[tuple[str, str, str]]) -> dict:
+    items = [{"errorCode": c, "errorMessage": m, "launchTemplateAndOverrides": {"overrides": {"instanceType": t}}}
+             for c, m, t in errors]
+    return {"eventName": "CreateFleet", "requestParameters": {"CreateFleetRequest": {"Type": "instant"}},
+            "responseElements": {"CreateFleetResponse": {
+                "fleetId": "fleet-0a1b2c3d-0000-1111-2222-333344445555", "errorSet": {"item": items},
+                "fleetInstanceSet": {"item": [{"instanceIds": {"item": instance_ids}}]} if instance_ids else ""}}}
+
+
+def test_the_verdict_note_tells_a_capacity_error_from_a_kms_error():
+    from kit.diagnose.fleet_errors import fleet_error_note
+
+    capacity = _fleet(["i-0123456789abcdef0"], [("InsufficientInstanceCapacity", "no m6i capacity", "m6i.xlarge")])
+    note = fleet_error_note(capacity, "i-0123456789abcdef0")
+    assert "InsufficientInstanceCapacity for m6i.xlarge" in note and "No KMS refusal among them" in note
+    kms = _fleet(["i-0123456789abcdef0"], [("Client.InvalidKMSKey.InvalidState", "The KMS key provided is in an "
+                                                                                 "incorrect state", "m5.xlarge")])
+    note = fleet_error_note(kms, "i-0123456789abcdef0")
+    assert "a KMS key refusal" in note and "No KMS refusal" not in note
+    nothing = _fleet([], [("InsufficientInstanceCapacity", "no capacity", "m6i.xlarge")])
+    assert "no instance id" in fleet_error_note(nothing, "i-0fedcba9876543210")
+    assert fleet_error_note(_fleet(["i-0123456789abcdef0"], []), "i-0123456789abcdef0") is None
+    assert fleet_error_note({"eventName": "RunInstances"}, "i-0123456789abcdef0") is None

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -26,6 +24,7 @@ from kit.diagnose import diagnose
 from kit.evidence import Evidence
 from kit.policy import Policy, PolicySet, evaluate
 from kit.simulate.catalogue import load_catalogue
+from tests.aws_cli_runs import run_cli_folder
 
 KMS_CAUSES = set(causes_of_kind("kms"))
 KEY_STATE_CAUSES = {c.id for c in causes().values() if c.key_states}
@@ -54,27 +53,10 @@ def verdict_of(findings) -> dict:
     return {k: getattr(findings.verdict, k) for k in VERDICT_FIELDS}
 
 
-def run_cli_folder(sim, evidence: Evidence, folder: Path) -> Path:
-    """A genuine cli: folder: every checklist command for the instance (ids from the live evidence), run by
-    the real AWS CLI (awscli's own driver, in process to spare 400 interpreter start-ups) against the
-    simulated account; a command that fails leaves no file, as it would for a customer."""
-    from awscli.clidriver import create_clidriver
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for command in checklist(evidence.documents, evidence.instance_id, evidence.region):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = create_clidriver().main(list(command.argv[1:]))
-        if code == 0:
-            (folder / command.file_name).write_text(out.getvalue(), encoding="utf-8")
-    assert (folder / "ec2.describe-instances.json").exists()
-    return folder
-
-
 def test_the_in_process_cli_is_the_real_cli(sim, live, aws_env, tmp_path):
     """The same command through the `aws` executable prints what the in-process driver printed."""
     evidence = live["seed"]
-    folder = run_cli_folder(sim, evidence, tmp_path / "cli")
+    folder = run_cli_folder(evidence, tmp_path / "cli")
     command = next(c for c in checklist(evidence.documents, evidence.instance_id, evidence.region)
                    if c.file_name == "ec2.describe-volumes.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -113,7 +95,7 @@ def test_bundle_verdict_is_the_same(sim, live, name, tmp_path):
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_cli_folder_verdict_is_the_same(sim, live, name, tmp_path):
     seeded = sim.scenario(name)
-    folder = run_cli_folder(sim, live[name], tmp_path / "cli")
+    folder = run_cli_folder(live[name], tmp_path / "cli")
     evidence = load_evidence(f"cli:{folder}", seeded.instance_id, seeded.region)
     assert evidence.source.startswith("cli:")
     findings = diagnose(evidence)
@@ -129,7 +111,7 @@ def test_new_scenarios_get_a_verified_fix_from_every_source(sim, live, name, tmp
     seeded = sim.scenario(name)
     bundle = load_evidence(f"bundle:{write_bundle(live[name], tmp_path / 'bundle')}", seeded.instance_id,
                            seeded.region)
-    cli = load_evidence(f"cli:{run_cli_folder(sim, live[name], tmp_path / 'cli')}", seeded.instance_id, seeded.region)
+    cli = load_evidence(f"cli:{run_cli_folder(live[name], tmp_path / 'cli')}", seeded.instance_id, seeded.region)
     for evidence in (live[name], bundle, cli):
         findings = diagnose(evidence)
         assert verdict_of(findings) == {k: seeded.expected[k] for k in VERDICT_FIELDS}, evidence.source

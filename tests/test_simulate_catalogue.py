@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from kit.simulate import load_catalogue
+from kit.simulate.principals import principal_arn_for
 from kit.causes import cause_ids, causes_of_kind
 
 KIT = [sys.executable, "-m", "kit"]
@@ -144,7 +145,7 @@ def test_seeded_scenario_is_internally_consistent(sim, sim_client, name):
     requester = spec["instance"].get("requested_by")  # a Spot request: the requester calls, the principal launches
     caller_kind = requester["type"] if requester else kind
     caller = launch["userIdentity"]["arn"].split("/")[-1 if caller_kind == "user" else -2]
-    assert caller in (requester["name"] if requester else principal)
+    assert caller in (principal_arn_for(requester, seeded.account_id, seeded.region) if requester else principal)
     kms_records = [r for r in records if r["eventSource"] == "kms.amazonaws.com"]
     excluded = "kms.amazonaws.com" in ((spec.get("trail") or {}).get("exclude_management_event_sources") or [])
     assert len(kms_records) >= (0 if excluded else len(spec.get("kms_calls") or []))

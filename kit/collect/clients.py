@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -52,6 +53,20 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
                                        aws_session_token=creds["SessionToken"], region_name=region or base.region_name))
 
 
+_CREATION_LOCKS: weakref.WeakKeyDictionary[boto3.Session, threading.Lock] = weakref.WeakKeyDictionary()
+_CREATION_LOCKS_LOCK = threading.Lock()
+
+
+def _creation_lock(session: boto3.Session) -> threading.Lock:
+    """The lock that serializes making clients from `session` (boto3 sessions are not thread-safe; the clients
+    they make are): one session can then serve several collections at once (the notebook's prefetch)."""
+    with _CREATION_LOCKS_LOCK:
+        lock = _CREATION_LOCKS.get(session)
+        if lock is None:
+            lock = _CREATION_LOCKS[session] = threading.Lock()
+        return lock
+
+
 def guard_session(session: boto3.Session) -> boto3.Session:
     """Install the read-only guard on `session`'s events: every client made from it afterwards inherits it
     (botocore copies a session's handlers into each new client), so none can send a non-read operation."""
@@ -72,8 +87,16 @@ class CallRecorder:
         client.meta.events.register("provide-client-params", self._record, unique_id="kit-call-recorder")
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        entry = {"operation": operation_name(model), "params": loggable_params(params),
-                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        self.add(operation_name(model), params)
+
+    def add(self, operation: str, params: dict[str, Any], *, read_at: datetime | None = None) -> None:
+        """Record one call (`service:Operation`); `read_at`: it was answered from a response read at that time
+        earlier in this process (kit.collect.memo), not sent again (the entry then has `reused` and `read_at`)."""
+        entry: dict[str, Any] = {"operation": operation, "params": loggable_params(params),
+                                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+        if read_at is not None:
+            entry["reused"] = True
+            entry["read_at"] = read_at.isoformat(timespec="milliseconds")
         with self._lock:
             self.calls.append(entry)
 
@@ -127,7 +150,8 @@ class ReadOnlyClients:
         with self._lock:
             if key not in self._clients:
                 config = self._reach_config if reach else self._config
-                client = self.session.client(service, region_name=key[1], config=config)
+                with _creation_lock(self.session):  # a session may be shared by collections in other threads
+                    client = self.session.client(service, region_name=key[1], config=config)
                 install_guard(client)
                 self.recorder.attach(client)
                 self._clients[key] = client

@@ -12,6 +12,7 @@ from botocore import xform_name
 from kit.collect.cli_json import cli_document
 from kit.collect.clients import ReadOnlyClients
 from kit.collect.gaps import gap_for, gap_from_exception
+from kit.collect.memo import ResponseMemo
 from kit.errors import KitError
 from kit.evidence import Gap
 
@@ -22,8 +23,9 @@ R = TypeVar("R")
 class Fetcher:
     """Makes calls, keeps the documents and gaps they produce (thread-safe), runs independent calls at once."""
 
-    def __init__(self, clients: ReadOnlyClients, *, workers: int = 4) -> None:
+    def __init__(self, clients: ReadOnlyClients, *, workers: int = 4, memo: ResponseMemo | None = None) -> None:
         self.clients = clients
+        self.memo = memo  # responses already read in this process (kit.collect.memo), reused when given
         self.region = clients.region
         self.documents: dict[str, Any] = {}
         self.gaps: list[Gap] = []
@@ -40,9 +42,10 @@ class Fetcher:
         keeps botocore's `NextToken` so the caller can tell (and say so in a gap).
         """
         params = dict(params or {})
-        client = self.clients(service, region, reach=reach)
         method = _snake(operation)
-        try:
+
+        def call(params: dict[str, Any]) -> dict[str, Any]:
+            client = self.clients(service, region, reach=reach)  # made when a call is sent (not for a reused one)
             if client.can_paginate(method):
                 config: dict[str, int] = {}
                 if max_items:
@@ -50,9 +53,17 @@ class Fetcher:
                 if page_size:
                     config["PageSize"] = page_size
                 kwargs = dict(params, PaginationConfig=config) if config else params
-                response = client.get_paginator(method).paginate(**kwargs).build_full_result()
+                return client.get_paginator(method).paginate(**kwargs).build_full_result()
+            return getattr(client, method)(**params)
+
+        try:
+            if self.memo is None:
+                response = call(params)
             else:
-                response = getattr(client, method)(**params)
+                response, read_at = self.memo.call(service, operation, region or self.region, params, max_items,
+                                                   page_size, call)
+                if read_at is not None:  # the evidence still lists where each document came from, and when
+                    self.clients.recorder.add(f"{service}:{operation}", params, read_at=read_at)
         except KitError:
             raise  # a ReadOnlyViolation is a bug in the kit, never a gap
         except Exception as exc:  # noqa: BLE001 - every AWS or network error becomes a gap

@@ -33,6 +33,7 @@ from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
+from kit.collect.memo import ResponseMemo
 from kit.collect.trail_changes import collect_trail_changes
 from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
                                    requested_keys, session_window, template_keys, template_reference,
@@ -51,12 +52,13 @@ DEFAULT_KEY_LOOKBACK = timedelta(days=90)  # as far back as LookupEvents reads
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
                  window: CollectWindow | None = None, cloudtrail_source: str | None = None,
-                 recorder: CallRecorder | None = None) -> Evidence:
+                 recorder: CallRecorder | None = None, memo: ResponseMemo | None = None) -> Evidence:
     """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
 
     cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, a folder or s3://bucket/prefix
     of CloudTrail log files, or athena:DATABASE.TABLE (kit.collect.cloudtrail_athena). recorder: one that
-    already holds earlier calls (make_session's AssumeRole).
+    already holds earlier calls (make_session's AssumeRole). memo: responses read by earlier collections in
+    this process, reused (kit.collect.memo; the notebook's window changes and re-picks).
     """
     if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
@@ -70,7 +72,8 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
         raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                        source)
     started = datetime.now(timezone.utc)
-    fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, recorder or CallRecorder()))
+    fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, recorder or CallRecorder()),
+                    memo=memo)
     facts = _Collection(fetch, instance_id, window, source).run()
     return mask_secrets(Evidence(
         instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),

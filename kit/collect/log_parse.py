@@ -64,19 +64,8 @@ class ParsedFile:
 def parse_job(job: ParseJob) -> ParsedFile:
     """Read, hash, test and parse one file; never raises for a bad file (the reason is in the result)."""
     out = ParsedFile(job.relative)
-    if job.unreadable:
-        out.error = job.unreadable
-        return out
-    try:
-        raw = job.data if job.data is not None else read_bounded(Path(job.path or ""))
-        out.size = len(raw)
-        data = gunzip_bounded(raw) if raw[:2] == b"\x1f\x8b" else raw
-    except EvidenceTooLarge as err:
-        out.too_large = str(err)
-        return out
-    except (OSError, EOFError) as err:
-        out.error = f"{type(err).__name__}: {err}"
-        out.broken = True
+    data = _uncompressed(job, out)
+    if data is None:
         return out
     if job.digest:
         out.sha256 = hashlib.sha256(data).hexdigest()
@@ -179,19 +168,13 @@ def load_document(data: bytes) -> dict[str, Any] | None:
 def parse_digest(job: ParseJob) -> ParsedFile:
     """A digest file: its document and the SHA-256 of its uncompressed bytes (what the next digest chains)."""
     out = ParsedFile(job.relative)
-    if job.unreadable:
-        out.error = job.unreadable
+    data = _uncompressed(job, out)
+    if data is None:
         return out
+    out.sha256 = hashlib.sha256(data).hexdigest()
     try:
-        raw = job.data if job.data is not None else read_bounded(Path(job.path or ""))
-        out.size = len(raw)
-        data = gunzip_bounded(raw) if raw[:2] == b"\x1f\x8b" else raw
-        out.sha256 = hashlib.sha256(data).hexdigest()
         document = orjson.loads(data)
-    except EvidenceTooLarge as err:
-        out.too_large = str(err)
-        return out
-    except (OSError, EOFError, orjson.JSONDecodeError) as err:
+    except orjson.JSONDecodeError as err:
         out.error = f"{type(err).__name__}: {err}"
         return out
     if not isinstance(document, dict) or not isinstance(document.get("logFiles"), list):
@@ -199,3 +182,20 @@ def parse_digest(job: ParseJob) -> ParsedFile:
         return out
     out.digest = document
     return out
+
+
+def _uncompressed(job: ParseJob, out: ParsedFile) -> bytes | None:
+    """The file's bytes, gunzipped when compressed, both bounded; None with the reason recorded in `out`."""
+    if job.unreadable:
+        out.error = job.unreadable
+        return None
+    try:
+        raw = job.data if job.data is not None else read_bounded(Path(job.path or ""))
+        out.size = len(raw)
+        return gunzip_bounded(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except EvidenceTooLarge as err:
+        out.too_large = str(err)
+    except (OSError, EOFError) as err:
+        out.error = f"{type(err).__name__}: {err}"
+        out.broken = True
+    return None

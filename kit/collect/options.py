@@ -40,14 +40,15 @@ class CollectOptions:
         return make_session(profile=self.profile, role_arn=self.role_arn, region=self.region,
                             session_name=session_name, recorder=recorder)
 
-    def load_options(self) -> dict[str, Any]:
+    def load_options(self, session: boto3.Session | None = None) -> dict[str, Any]:
         """Keyword options for kit.collect.load_evidence: the window, the CloudTrail source when given, and a
-        session when collecting live with a profile or role."""
+        session when collecting live: `session` when given (one made earlier for these options), else a new
+        one with the profile or role (else none: the collector makes one from the standard chain)."""
         options: dict[str, Any] = {"window": self.window}
         if self.cloudtrail_source:
             options["cloudtrail_source"] = self.cloudtrail_source
-        if self.source == "live" and self.own_credentials:
-            options["session"] = self.session()
+        if self.source == "live" and (session is not None or self.own_credentials):
+            options["session"] = session or self.session()
         return options
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from kit.aws_ids import ASSUMED_ROLE_ARN, INSTANCE_ID_IN_TEXT, KEY_ARN_IN_TEXT, account_of
 from kit.collect.cloudtrail_window import TimeRange, parse_time
-from kit.frames.launch_paths import (launch_event_names, launch_paths, launch_template_of, path_of,
+from kit.frames.launch_paths import (MAPPING_PATHS, launch_event_names, launch_paths, launch_template_of, path_of,
                                     record_names_instance, request_mappings)
 
 LAUNCH_EVENT_NAMES = launch_event_names()  # kit/frames/launch_paths.yaml
@@ -113,7 +113,7 @@ def requested_keys(records: list[dict[str, Any]], instance_id: str,
     refs: list[str] = []
     implicit = False
     for record in records:
-        if record.get("eventName") not in ("RunInstances", "RequestSpotInstances") or not record_names_instance(
+        if record.get("eventName") not in MAPPING_PATHS or not record_names_instance(
                 record, instance_id, links or {}):
             continue
         for mapping in request_mappings(record):

@@ -3,7 +3,9 @@ error text (`--error-text`), resolved to the instances that failed to launch, re
 
 - asg: the group's activities (DescribeScalingActivities) that launched an instance and did not succeed;
 - fleet id: the instances tagged with it (aws:ec2:fleet-id, aws:ec2spot:fleet-request-id), plus the instances
-  DescribeFleetHistory names for an EC2 Fleet (instant fleets have no history; that is no error);
+  DescribeFleetHistory names for an EC2 Fleet (instant fleets have no history; that is no error); an EC2 Fleet
+  that launched nothing is read from its CreateFleet record in CloudTrail (LookupEvents by event name): its
+  error set (kit.frames.launch_paths.fleet_errors, each error told apart by kind) is what failed;
 - error text: the instance ids it names (Terraform names one); otherwise the instances of the Region whose
   state reason has the codes the wording describes (kit/collect/error_texts.yaml).
 Which instances count as failed launches is the diagnosis's rule (kit.diagnose.state_reason.failed_to_launch),
@@ -26,12 +28,15 @@ from botocore.parsers import ResponseParserError
 from kit.aws_ids import INSTANCE_ID_IN_TEXT
 from kit.collect.clients import CallRecorder, ReadOnlyClients, make_session
 from kit.errors import BadInput
+from kit.frames.launch_paths import fleet_errors, fleet_id_of, fleet_instance_ids
 from kit.params import ASG_NAME, FLEET_ID, MAX_ERROR_TEXT, InvestigationParameters
 FAILED_ACTIVITY = ("Failed", "Cancelled")
 FLEET_TAGS = ("aws:ec2:fleet-id", "aws:ec2spot:fleet-request-id")
 FAILED_STATES = ["stopping", "stopped", "shutting-down", "terminated"]
 MAX_INSTANCES = 50
 HISTORY_DAYS = 2  # EC2 Fleet events are kept 48 hours
+FLEET_LOOKUP_DAYS = 90  # CloudTrail's event history
+FLEET_LOOKUP_PAGES = 10  # CreateFleet records read at most (50 a page), newest first
 
 Failed = Callable[[dict[str, Any]], bool]
 
@@ -57,10 +62,25 @@ class Resolution:
     wordings: list[str] = field(default_factory=list)  # error-text: the wordings recognised
     notes: list[str] = field(default_factory=list)  # calls refused or not answered, in words
     calls: list[dict[str, Any]] = field(default_factory=list)
+    fleet_errors: list[dict[str, str]] = field(default_factory=list)  # fleet-id: the CreateFleet's error set
+    fleet_event_id: str | None = None  # the CreateFleet record they come from
+
+    @property
+    def fleet_verdict(self) -> str | None:
+        """A fleet that launched no instance: what its error set says, in words (None otherwise)."""
+        if self.instance_ids or not self.fleet_errors:
+            return None
+        cited = "; ".join(f"{e['code']}{' for ' + e['instance_type'] if e.get('instance_type') else ''}: "
+                          f"{e['kind_words']}" for e in self.fleet_errors)
+        kms = any(e["kind"] == "kms" for e in self.fleet_errors)
+        then = (" A KMS refusal: investigate the launch template's keys and the caller's KMS permissions."
+                if kms else " No KMS refusal among them: the fleet got no instance, nothing failed on KMS.")
+        return f"Fleet {self.value} launched no instance; CreateFleet answered: {cited}.{then}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"entry": self.entry, "value": self.value, "region": self.region, "instance_ids": self.instance_ids,
-                "wordings": self.wordings, "notes": self.notes}
+                "wordings": self.wordings, "notes": self.notes, "fleet_errors": self.fleet_errors,
+                "fleet_event_id": self.fleet_event_id, "fleet_verdict": self.fleet_verdict}
 
 
 @cache
@@ -165,7 +185,39 @@ def _from_fleet(clients: ReadOnlyClients, fleet_id: str, found: Resolution) -> l
                            StartTime=start):
             for record in page.get("HistoryRecords") or []:
                 ids += INSTANCE_ID_IN_TEXT.findall(str((record.get("EventInformation") or {}).get("InstanceId")))
+    if fleet_id.startswith("fleet-"):
+        record = _create_fleet_record(clients, fleet_id, found)
+        if record is not None:
+            found.fleet_errors = fleet_errors(record)
+            ids += [i for i in fleet_instance_ids(record) if i not in ids]
     return list(dict.fromkeys(ids))
+
+
+def _create_fleet_record(clients: ReadOnlyClients, fleet_id: str, found: Resolution) -> dict[str, Any] | None:
+    """The CreateFleet CloudTrail record whose answer names the fleet (newest first, a bounded read)."""
+    import json
+
+    client = clients("cloudtrail")
+    start = datetime.now(timezone.utc) - timedelta(days=FLEET_LOOKUP_DAYS)
+    try:
+        pages = client.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateFleet"}], StartTime=start,
+            PaginationConfig={"MaxItems": 50 * FLEET_LOOKUP_PAGES, "PageSize": 50})
+        for page in pages:
+            for event in page.get("Events") or []:
+                try:
+                    record = json.loads(str(event.get("CloudTrailEvent") or "{}"))
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and fleet_id_of(record) == fleet_id:
+                    found.fleet_event_id = str(record.get("eventID") or event.get("EventId") or "")
+                    return record
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        found.notes.append(f"cloudtrail:lookup_events (CreateFleet): {error.get('Code')} ({error.get('Message')})")
+    except (BotoCoreError, ResponseParserError) as exc:
+        found.notes.append(f"cloudtrail:lookup_events (CreateFleet): {exc}")
+    return None
 
 
 def _by_state_reason(clients: ReadOnlyClients, matched: list[Wording], found: Resolution) -> list[str]:

@@ -19,8 +19,8 @@ from kit.diagnose.kms_events import KmsFailure, kms_failures_for
 from kit.diagnose.principal import Launcher, launcher_from, with_launch_path
 from kit.diagnose.state_reason import StateReason, read_state_reason
 from kit.evidence import Evidence
-from kit.frames.launch_paths import (instance_links, launch_event_names, launch_template_of, record_names_instance,
-                                    request_mappings)
+from kit.frames.launch_paths import (MAPPING_PATHS, instance_links, launch_event_names, launch_template_of,
+                                    record_names_instance, request_mappings)
 
 if TYPE_CHECKING:
     from kit.evidence import Gap
@@ -122,9 +122,10 @@ class Case:
 
     @cached_property
     def launch_request_mappings(self) -> list[dict[str, Any]]:
-        """blockDeviceMapping items of the RunInstances request that launched the instance, if recorded."""
+        """blockDeviceMapping items of the request that launched the instance (RunInstances, a Spot or Spot
+        Fleet request), if recorded."""
         for event in reversed(self.launch_events):
-            if event.get("event_name") in ("RunInstances", "RequestSpotInstances"):
+            if event.get("event_name") in MAPPING_PATHS:
                 return request_mappings(event.get("record"))
         return []
 

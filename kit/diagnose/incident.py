@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from kit.diagnose.case import Case
+from kit.frames.timestamps import to_utc
 
 MAX_TIMELINE_POINTS = 50  # a launch's timeline is a handful of events; a bound keeps findings.json small
 
@@ -48,16 +49,10 @@ def _points(timeline: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _iso(value: Any) -> str | None:
-    """An instant as ISO 8601 UTC with a Z (None when missing or unreadable)."""
-    if value is None:
+    """An instant as ISO 8601 UTC with a Z, milliseconds when it has them (None when missing or unreadable)."""
+    stamp = to_utc(value)
+    if stamp is None:
         return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return None
-    if pd.isna(stamp):
-        return None
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + (f".{stamp.microsecond // 1000:03d}" if stamp.microsecond else "") + "Z"
 
 

@@ -40,6 +40,7 @@ class Launcher:
     path: str | None = None  # the launch call (RunInstances, CreateFleet, RequestSpotInstances, ...)
     path_words: str | None = None  # that call in words ("a Spot request (RequestSpotInstances)")
     requested_by: str | None = None  # who made the launch call when a service launched for them
+    requested_by_class: LauncherClass | None = None  # that caller's class ("AWS Batch's service-linked role X")
 
     @property
     def launched_by(self) -> str:
@@ -47,7 +48,8 @@ class Launcher:
         who = self.launcher_class.label if self.launcher_class else self.arn
         if not self.path_words:
             return who
-        by = f" by {self.requested_by}" if self.requested_by and self.requested_by != self.arn else ""
+        requester = self.requested_by_class.label if self.requested_by_class else self.requested_by
+        by = f" by {requester}" if self.requested_by and self.requested_by != self.arn else ""
         return f"{who}, through {self.path_words}{by}"
 
     @property
@@ -99,9 +101,11 @@ def with_launch_path(launcher: Launcher | None, launch_event: dict[str, Any] | N
     record = (launch_event or {}).get("record") if launch_event else None
     role = path.launching_role(record) if path else None
     requested_by = None
+    requested_by_class = None
     event = launch_event
     if role and launcher is not None and launcher.source == "launch-event":
         requested_by = launcher.arn
+        requested_by_class = classify(launcher_facts(launcher, launch_event))
         caller = next((f for f in kms_failures if f.principal_arn and not f.infrastructure), None)
         owner = account_id or launcher.account_id
         if caller is not None:
@@ -115,7 +119,8 @@ def with_launch_path(launcher: Launcher | None, launch_event: dict[str, Any] | N
         return None
     facts = launcher_facts(launcher, event)
     return replace(launcher, launcher_class=classify(facts), path=path.event_name if path else None,
-                   path_words=path.words if path else None, requested_by=requested_by)
+                   path_words=path.words if path else None, requested_by=requested_by,
+                   requested_by_class=requested_by_class)
 
 
 def launcher_facts(launcher: Launcher, event: dict[str, Any] | None) -> LauncherFacts:

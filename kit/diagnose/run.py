@@ -10,6 +10,7 @@ from kit.diagnose.change import mark_change, what_changed
 from kit.diagnose.case import Case
 from kit.diagnose.completeness import adjust
 from kit.diagnose.findings import Findings, FindingsGap
+from kit.diagnose.fleet_errors import fleet_error_note
 from kit.diagnose.incident import incident_facts
 from kit.diagnose.lookalikes import judge_lookalikes
 from kit.diagnose.remediation import remediate
@@ -48,6 +49,9 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     if launcher is not None and verdict.principal_arn and verdict.principal_arn == launcher.arn:
         verdict = replace(verdict, launcher_class=launcher.launcher_class.id if launcher.launcher_class else None,
                           launched_by=launcher.launched_by)
+    note = fleet_error_note((case.launch_event or {}).get("record"), evidence.instance_id)
+    if note:
+        verdict = replace(verdict, summary=f"{verdict.summary} {note}")
     return Findings(
         instance_id=evidence.instance_id,
         region=evidence.region,
@@ -88,6 +92,8 @@ def launch_facts(case: Case) -> dict[str, Any] | None:
         "principal_arn": launcher.arn if launcher else None,
         "source": launcher.source if launcher else None,
         "requested_by": launcher.requested_by if launcher else None,
+        "requested_by_class": launcher.requested_by_class.to_dict() if launcher and launcher.requested_by_class
+        else None,
         "launched_by": launcher.launched_by if launcher else None,
         "launcher_class": launcher.launcher_class.to_dict() if launcher and launcher.launcher_class else None,
         "launch_template": dict(zip(("id", "version"), case.launch_template)) if case.launch_template[0] else None,

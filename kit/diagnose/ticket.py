@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kit.causes import cause
+from kit.frames.timestamps import to_utc
 
 if TYPE_CHECKING:
     from kit.diagnose.case import Case
@@ -29,7 +30,7 @@ def incident_time(case: Case) -> pd.Timestamp | None:
     instance = case.instance or {}
     for value in ((launch or {}).get("event_time"), instance.get("launch_time"),
                   transition_time(case.state_reason.transition)):
-        stamp = _utc(value)
+        stamp = to_utc(value)
         if stamp is not None:
             return stamp
     return None
@@ -61,7 +62,7 @@ def run_fields(evidence: Evidence | None, kit_version: str, now: datetime | None
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     out: dict[str, Any] = {"investigated_at": now.isoformat().replace("+00:00", "Z"), "kit_version": kit_version}
     if evidence is not None:
-        collected = _utc(evidence.collected_at)
+        collected = to_utc(evidence.collected_at)
         out["evidence_source"] = {
             "source": evidence.source,
             "collected_at": None if collected is None else collected.isoformat().replace("+00:00", "Z"),
@@ -73,15 +74,3 @@ def run_fields(evidence: Evidence | None, kit_version: str, now: datetime | None
 def iso(stamp: pd.Timestamp | None) -> str | None:
     """A UTC timestamp as findings.json writes it (`2026-12-02T12:13:00Z`), None as None."""
     return None if stamp is None else stamp.isoformat().replace("+00:00", "Z")
-
-
-def _utc(value: Any) -> pd.Timestamp | None:
-    if value is None or value is pd.NaT:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return None
-    if pd.isna(stamp):
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

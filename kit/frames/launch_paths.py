@@ -8,6 +8,7 @@ so they tie the same records to the same instance.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -124,14 +125,66 @@ def fleet_type(record: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else "maintain"
 
 
+@dataclass(frozen=True)
+class FleetErrorKind:
+    """What kind of failure one item of a fleet's error set is (launch_paths.yaml `fleet_error_kinds`)."""
+
+    id: str  # kms | capacity | spot-price | quota | configuration | other
+    words: str
+    kms: bool = False
+
+
+OTHER_FLEET_ERROR = FleetErrorKind("other", "another launch error (read its message)")
+
+
+@cache
+def _fleet_error_kinds() -> tuple[tuple[FleetErrorKind, re.Pattern[str] | None, re.Pattern[str] | None], ...]:
+    out = []
+    for spec in _table().get("fleet_error_kinds") or []:
+        code = re.compile(str(spec["code"]), re.IGNORECASE) if spec.get("code") else None
+        message = re.compile(str(spec["message"]), re.IGNORECASE) if spec.get("message") else None
+        out.append((FleetErrorKind(str(spec["id"]), str(spec["words"]), bool(spec.get("kms"))), code, message))
+    return tuple(out)
+
+
+def fleet_error_kind(code: str, message: str = "") -> FleetErrorKind:
+    """The kind of one fleet error: a KMS refusal, no capacity, the Spot price, a quota, the template, or other."""
+    for kind, code_pattern, message_pattern in _fleet_error_kinds():
+        if (code_pattern and code_pattern.search(code or "")) or (message_pattern and message_pattern.search(
+                message or "")):
+            return kind
+    return OTHER_FLEET_ERROR
+
+
 def fleet_errors(record: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """The error set of a CreateFleet response (per launch specification: errorCode, errorMessage)."""
+    """The error set of a CreateFleet response, one item per launch template override that launched nothing:
+    code, message, the override's instance_type and subnet_id ("" when not named), kind and kind_words
+    (fleet_error_kind: a KMS refusal told apart from capacity, Spot price, quota or template errors)."""
     response = (record or {}).get("responseElements") or {}
     inner = response.get("CreateFleetResponse", response) if isinstance(response, dict) else {}
-    items = ((inner.get("errorSet") or {}).get("item") if isinstance(inner, dict) else None) or []
+    error_set = inner.get("errorSet") if isinstance(inner, dict) else None
+    items = (error_set.get("item") if isinstance(error_set, dict) else None) or []
     items = items if isinstance(items, list) else [items]
-    return [{"code": str(i.get("errorCode") or ""), "message": str(i.get("errorMessage") or "")}
-            for i in items if isinstance(i, dict)]
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        code, message = str(item.get("errorCode") or ""), str(item.get("errorMessage") or "")
+        spec = item.get("launchTemplateAndOverrides")
+        overrides = spec.get("overrides") if isinstance(spec, dict) else None
+        overrides = overrides if isinstance(overrides, dict) else {}
+        kind = fleet_error_kind(code, message)
+        out.append({"code": code, "message": message, "instance_type": str(overrides.get("instanceType") or ""),
+                    "subnet_id": str(overrides.get("subnetId") or ""), "kind": kind.id, "kind_words": kind.words})
+    return out
+
+
+def fleet_id_of(record: Mapping[str, Any] | None) -> str | None:
+    """The fleet id a CreateFleet response names (None when the call failed or is another call)."""
+    response = (record or {}).get("responseElements") or {}
+    inner = response.get("CreateFleetResponse", response) if isinstance(response, dict) else {}
+    value = inner.get("fleetId") if isinstance(inner, dict) else None
+    return str(value) if value else None
 
 
 def fleet_instance_ids(record: Mapping[str, Any] | None) -> list[str]:
@@ -171,15 +224,51 @@ def launch_template_of(record: Mapping[str, Any] | None) -> tuple[str | None, st
     return walk((record or {}).get("requestParameters")) or (None, None)
 
 
+MAPPING_PATHS = ("RunInstances", "RequestSpotInstances", "RequestSpotFleet")  # requests that may carry mappings
+
+
 def request_mappings(record: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The blockDeviceMapping items a launch request itself carries (RunInstances, or a Spot request's
-    launchSpecification); [] when it names none (a launch template's are in the template)."""
+    """The blockDeviceMapping items a launch request itself carries (RunInstances, a Spot request's
+    launchSpecification, a Spot Fleet request's LaunchSpecifications), as RunInstances records them
+    ({deviceName, ebs: {kmsKeyId, encrypted, ...}}); [] when it names none (a launch template's are in the
+    template)."""
     request = (record or {}).get("requestParameters") or {}
-    if not isinstance(request, dict):
+    name = (record or {}).get("eventName")
+    if not isinstance(request, dict) or name not in MAPPING_PATHS:
         return []
-    if (record or {}).get("eventName") == "RequestSpotInstances":
+    if name == "RequestSpotFleet":
+        return _spot_fleet_mappings(request)
+    if name == "RequestSpotInstances":
         request = request.get("launchSpecification") or {}
-    elif (record or {}).get("eventName") != "RunInstances":
-        return []
     items = ((request.get("blockDeviceMapping") or {}).get("items")) if isinstance(request, dict) else None
     return [i for i in items or [] if isinstance(i, dict)]
+
+
+def _spot_fleet_mappings(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Spot Fleet request's launch specifications' mappings (the query API's RequestSpotFleetRequest wrapper,
+    CloudTrail's capitalised members, a list or a single member), in RunInstances' shape, first seen first."""
+    inner = request.get("RequestSpotFleetRequest", request)
+    config = (inner.get("SpotFleetRequestConfig") or inner.get("spotFleetRequestConfig") or {}) \
+        if isinstance(inner, dict) else {}
+    specs = (config.get("LaunchSpecifications") or config.get("launchSpecifications") or []) \
+        if isinstance(config, dict) else []
+    out: list[dict[str, Any]] = []
+    for spec in _members(specs):
+        for item in _members(spec.get("BlockDeviceMapping") or spec.get("blockDeviceMapping")):
+            ebs = item.get("Ebs") or item.get("ebs") or {}
+            ebs = ebs if isinstance(ebs, dict) else {}
+            mapping = {"deviceName": item.get("DeviceName") or item.get("deviceName"),
+                       "ebs": {k: ebs.get(k[0].upper() + k[1:], ebs.get(k)) for k in
+                               ("kmsKeyId", "encrypted", "volumeSize", "snapshotId") if
+                               ebs.get(k[0].upper() + k[1:], ebs.get(k)) is not None}}
+            if mapping not in out:
+                out.append(mapping)
+    return out
+
+
+def _members(value: Any) -> list[dict[str, Any]]:
+    """A query-API member that CloudTrail records as a list, a single object, or {"items"/"item": [...]}."""
+    if isinstance(value, dict) and isinstance(value.get("items", value.get("item")), (list, dict)):
+        value = value.get("items", value.get("item"))
+    items = value if isinstance(value, list) else [value]
+    return [i for i in items if isinstance(i, dict)]

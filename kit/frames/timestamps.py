@@ -33,6 +33,8 @@ def to_utc(value: Any) -> pd.Timestamp | None:
         return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
     if isinstance(value, datetime):
         stamp = pd.Timestamp(value)
+        if pd.isna(stamp):  # NaT is a datetime too
+            return None
         return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     if isinstance(value, str):
         text = value.strip()

@@ -24,6 +24,8 @@ from kit.params import InvestigationParameters, from_namespace
 from kit.views import html as blocks
 
 if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays quick to import
+    from kit.collect.memo import ResponseMemo
+    from kit.notebook.prefetch import Prefetcher
     from kit.diagnose.findings import Findings, StepResult
     from kit.evidence import Evidence
     from kit.frames import Frames
@@ -37,7 +39,8 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
 
 
 ANALYSES_KEPT = 16  # analyses (evidence, frames, findings) kept per kernel for instant re-renders
-PREFETCHED = 3  # failed instances investigated in the background once listed (newest first), for instant picks
+PREFETCHED = 8  # failed instances investigated in the background once listed (newest first), for instant picks
+SESSION_KEPT_S = 900.0  # a boto3 session (and an assumed role's credentials) is reused this long (kit.collect.memo)
 PREFETCH_WAIT_S = 300.0  # a pick waits at most this long for the background analysis of the same instance
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the usual manual procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
@@ -60,8 +63,14 @@ class Investigation:
         self.listeners: list[Callable[[], None]] = []  # called after every (re-)analysis
         self.account_setup: AccountSetup | None = None  # how the Region and credentials were found
         self._analysed: dict[tuple[Any, ...], tuple[Evidence, Frames, Findings]] = {}  # by _inputs, oldest first
-        self._prefetching: dict[tuple[Any, ...], threading.Event] = {}  # inputs being investigated in the background
-        self._lock = threading.Lock()  # guards _analysed and _prefetching (the prefetch thread writes them)
+        self._lock = threading.Lock()  # guards _analysed and _requested (the prefetch threads write _analysed)
+        self._showing = threading.RLock()  # one analysis is put on screen at a time
+        self._requested = 0  # analyses asked for; only the latest one is shown (a pick of A, then of B: B)
+        from kit.collect.memo import ResponseMemo  # (standard library only: the first cell stays quick)
+
+        self._memo = ResponseMemo()  # responses read in this kernel, reused (made here: threads share it)
+        self._prefetcher: Prefetcher | None = None  # background investigations of the listed instances
+        self._sessions: dict[tuple[str, str, str], tuple[float, Any]] = {}  # (profile, role, Region) -> (made, session)
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
         self._findings_dict_of: Findings | None = None  # ... which findings it was made from
         self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
@@ -158,20 +167,44 @@ class Investigation:
             params = validate({**params.to_dict(), **changes})
         # all or nothing: a failure (an unknown instance, an unreadable account) leaves the last analysis on screen
         key = _inputs(params)
-        if not fresh:
+        with self._lock:
+            self._requested += 1
+            request = self._requested
+        if fresh:
+            self.memo.clear()  # read the account again (and keep what is read for the next change)
+        else:
             self._wait_for_prefetch(key)
         with self._lock:
             cached = None if fresh else self._analysed.get(key)
         if cached is None:
-            cached = self._collect_and_diagnose(params)
+            cached = self._collect_and_diagnose(params, self.memo)
         self._keep(key, cached)
-        self.params = params
-        self.evidence, self.frames, self.findings = cached
-        self._findings_dict = None
-        for listener in self.listeners:
-            listener()
-        if self._sections is not None:
-            self._sections.refresh()
+        with self._showing:
+            with self._lock:
+                if request != self._requested:  # the analyst asked for something else meanwhile: that is shown
+                    return
+            self.params = params
+            self.evidence, self.frames, self.findings = cached
+            self._findings_dict = None
+            for listener in self.listeners:
+                listener()
+            if self._sections is not None:
+                self._sections.refresh()
+
+    @property
+    def memo(self) -> ResponseMemo:
+        """The responses read in this kernel (kit.collect.memo): a new window reads only CloudTrail, and only
+        the part of its range not read yet; another instance reuses what it shares (aliases, SCPs, trails)."""
+        return self._memo
+
+    @property
+    def prefetcher(self) -> Prefetcher:
+        """The background investigations of the listed instances (kit.notebook.prefetch)."""
+        if self._prefetcher is None:
+            from kit.notebook.prefetch import Prefetcher
+
+            self._prefetcher = Prefetcher(self._prefetch_one)
+        return self._prefetcher
 
     def _keep(self, key: tuple[Any, ...], analysed: tuple[Evidence, Frames, Findings]) -> None:
         """Remember an analysis (most recently used last; the oldest go beyond ANALYSES_KEPT)."""
@@ -183,60 +216,93 @@ class Investigation:
 
     def prefetch(self, instance_ids: list[str], limit: int = PREFETCHED) -> None:
         """Investigate up to `limit` of `instance_ids` (same Region, window and source) in the background, so
-        picking one of them shows its verdict at once. Read-only like any analysis; a failure is simply not
-        remembered (picking that instance then investigates it, and shows the error)."""
-        import threading
-
+        picking one of them shows its verdict at once (kit.notebook.prefetch: a few at a time, the same
+        read-only calls as a pick). Replaces what was queued before (another Region's instances are dropped
+        before they start). A failure is simply not remembered: picking that instance investigates it again
+        and shows the error."""
+        wanted = [i for i in dict.fromkeys(instance_ids) if i and i != self.params.instance_id][:limit]
+        todo = {}
         with self._lock:
-            wanted = [i for i in instance_ids if i and i != self.params.instance_id][:limit]
-            todo = [replace(self.params, instance_id=i) for i in wanted]
-            todo = [p for p in todo if _inputs(p) not in self._analysed and _inputs(p) not in self._prefetching]
-            for params in todo:
-                self._prefetching[_inputs(params)] = threading.Event()
-        if todo:
-            threading.Thread(target=self._prefetch, args=(todo,), name="kit-prefetch", daemon=True).start()
+            for instance in wanted:
+                params = replace(self.params, instance_id=instance)
+                if _inputs(params) not in self._analysed:
+                    todo[_inputs(params)] = params
+        self.prefetcher.schedule(todo)
 
-    def _prefetch(self, todo: list[InvestigationParameters]) -> None:
-        for params in todo:
-            key = _inputs(params)
-            try:
-                self._keep(key, self._collect_and_diagnose(params))
-            except Exception:  # noqa: BLE001 - not remembered: the pick investigates it again and says why
-                pass
-            finally:
-                with self._lock:
-                    done = self._prefetching.pop(key, None)
-                if done is not None:
-                    done.set()
+    def _prefetch_one(self, params: InvestigationParameters) -> None:
+        key = _inputs(params)
+        try:
+            analysed = self._collect_and_diagnose(params, self.memo)
+        except Exception:  # noqa: BLE001 - not remembered: the pick investigates it again and says why
+            return
+        with self._lock:
+            if key in self._analysed:  # a pick (a fresh one, say) got there first: its analysis stays
+                return
+        self._keep(key, analysed)
 
     def _wait_for_prefetch(self, key: tuple[Any, ...]) -> None:
-        """If the background is investigating exactly these inputs, wait for it instead of doing it twice."""
-        with self._lock:
-            running = self._prefetching.get(key)
+        """If the background is investigating exactly these inputs, wait for it instead of doing it twice (and
+        if it is only queued, take it off the queue: this pick investigates it now)."""
+        if self._prefetcher is None:
+            return
+        running = self._prefetcher.claim(key)
         if running is not None:
             running.wait(timeout=PREFETCH_WAIT_S)
 
-    def _collect_and_diagnose(self, params: InvestigationParameters) -> tuple[Evidence, Frames, Findings]:
-        """The analysis alone: collect (kit.collect), build the frames, diagnose."""
+    def _collect_and_diagnose(self, params: InvestigationParameters, memo: ResponseMemo | None = None
+                              ) -> tuple[Evidence, Frames, Findings]:
+        """The analysis alone: collect (kit.collect; reusing `memo`'s responses when given), build the frames,
+        diagnose."""
         from kit.collect import load_evidence
         from kit.diagnose import diagnose
         from kit.frames import build_frames
 
-        evidence = load_evidence(params.source, params.instance_id, params.region, **self._collect_options(params))
+        if memo is not None and params.source == "live":
+            from kit.collect.options import collect_options
+
+            options = collect_options(params).load_options(self._session(params))
+            options["memo"] = memo
+        else:
+            options = self._collect_options(params)
+        evidence = load_evidence(params.source, params.instance_id, params.region, **options)
         frames = build_frames(evidence)
         return evidence, frames, diagnose(evidence, frames)
+
+    def _session(self, params: InvestigationParameters) -> Any:
+        """One boto3 session per profile, role and Region, for SESSION_KEPT_S: its clients' service models are
+        loaded once (a new session reloads them: up to a second per service on a busy machine) and a role is
+        assumed once, not once per window change."""
+        import time
+
+        from kit.collect.options import collect_options
+
+        key = (params.profile, params.role_arn, params.region)
+        with self._lock:
+            held = self._sessions.get(key)
+            if held is not None and time.monotonic() - held[0] <= SESSION_KEPT_S:
+                return held[1]
+        session = collect_options(params).session()
+        with self._lock:
+            self._sessions[key] = (time.monotonic(), session)
+        return session
 
     def set_region(self, region: str) -> None:
         """Switch to another Region: nothing is investigated until an instance there is picked."""
         from kit.params import validate
 
-        self.params = validate({**self.params.to_dict(), "region": region, "instance_id": ""})
-        self.evidence = self.frames = self.findings = None
-        self._findings_dict = None
-        for listener in self.listeners:
-            listener()
-        if self._sections is not None:
-            self._sections.refresh()
+        params = validate({**self.params.to_dict(), "region": region, "instance_id": ""})
+        if self._prefetcher is not None:
+            self._prefetcher.cancel()  # the other Region's instances are not wanted any more
+        with self._showing:
+            with self._lock:
+                self._requested += 1  # an analysis still running for the other Region is not shown
+            self.params = params
+            self.evidence = self.frames = self.findings = None
+            self._findings_dict = None
+            for listener in self.listeners:
+                listener()
+            if self._sections is not None:
+                self._sections.refresh()
 
     def _collect_options(self, p: InvestigationParameters) -> dict[str, Any]:
         """Options for kit.collect.load_evidence from the parameters (kit.collect.options)."""
@@ -305,10 +371,16 @@ class Investigation:
             from kit.notebook.summary import style
 
             section = self._sections.add(
-                lambda: blocks.stylesheet() + style() + f'<div class="kit-live">{self._guarded(render)}</div>', name)
+                lambda: blocks.stylesheet() + style() + f'<div class="kit-live">{self._guarded(render)}</div>', name,
+                self._shown_inputs)
             display(section.output)
             return
         display(HTML(blocks.stylesheet() + render()))
+
+    def _shown_inputs(self) -> tuple[object, ...]:
+        """What every section of the analysis is drawn from: the parameters (as values), and the evidence, frames
+        and findings (as objects: a new analysis, even an equal one, is drawn again; kit.notebook.live)."""
+        return (_inputs(self.params), self.params.interactive, self.evidence, self.frames, self.findings)
 
     def _guarded(self, render: Callable[[], str]) -> str:
         if self.findings is None:
@@ -509,7 +581,9 @@ class Investigation:
             self.close()
 
     def close(self) -> None:
-        """Stop the simulated account this kernel started (if any)."""
+        """Stop the background investigations and the simulated account this kernel started (if any)."""
+        if self._prefetcher is not None:
+            self._prefetcher.cancel()
         if self.simulated is not None:
             self.simulated.__exit__(None, None, None)
             for name in ("AWS_ENDPOINT_URL",):

@@ -33,6 +33,9 @@ def run_entry_point(params: InvestigationParameters, out: Path,
         (out / "resolution.json").write_text(json.dumps(found.to_dict(), indent=2) + "\n", encoding="utf-8")
         for note in found.notes:
             print(f"kit investigate: note: {note}", file=sys.stderr)
+    if not runs and found is not None and found.fleet_verdict:
+        print(f"kit investigate: {found.fleet_verdict}", file=sys.stderr)  # the fleet's error set is the answer
+        return 0
     if not runs:
         print(f"kit investigate: no instance that failed to launch found for {name} {value!r} in {params.region}",
               file=sys.stderr)

@@ -18,7 +18,8 @@ from kit.causes import cause, cause_ids, causes, denied_by_words
 from kit.errors import BadInput
 
 PRINCIPAL_TYPES = ("user", "role", "sso-role", "service-linked-role")
-LAUNCHES = ("start", "run", "fleet", "spot")  # StartInstances, RunInstances, CreateFleet (instant), a Spot request
+LAUNCHES = ("start", "run", "fleet", "spot", "spot-fleet")  # StartInstances, RunInstances, CreateFleet (instant),
+# a Spot request, a Spot Fleet request
 REQUIRED = ("name", "story", "region", "principal", "instance", "failure", "expected")
 
 

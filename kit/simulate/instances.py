@@ -59,6 +59,9 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     spot_request_id = f"sir-{uuid.uuid4().hex[:8]}" if how == "spot" else ""
     if fleet_id:
         tags["aws:ec2:fleet-id"] = fleet_id
+    spot_fleet_request_id = f"sfr-{uuid.uuid4()}" if how == "spot-fleet" else ""
+    if spot_fleet_request_id:
+        tags["aws:ec2spot:fleet-request-id"] = spot_fleet_request_id
     response = ec2.run_instances(
         ImageId=image_id, InstanceType=ispec.get("type", "t3.micro"), MinCount=1, MaxCount=1,
         Placement={"AvailabilityZone": f"{region}a"},
@@ -73,6 +76,7 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         world().fleets.setdefault((account, region, fleet_id), []).append((instance_id, at))
     if spot_request_id:  # moto prints these attributes as SpotInstanceRequestId and InstanceLifecycle
         instance.spot_instance_request_id = spot_request_id  # type: ignore[attr-defined]  # moto serialises it
+    if spot_request_id or spot_fleet_request_id:
         instance.lifecycle = "spot"
     if not mappings and ispec.get("volumes") is not None:
         for device in list(instance.block_device_mapping):       # the launch never got a volume
@@ -111,7 +115,36 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
         service=principal.invoked_by,
         service_role_arn=principal.arn if principal.invoked_by else "",
         launch_event=ispec.get("launch_event", True), launch_template=used_template, fleet_id=fleet_id,
-        spot_request_id=spot_request_id, requester=requester)
+        spot_request_id=spot_request_id, requester=requester, spot_fleet_request_id=spot_fleet_request_id,
+        fleet_role_arn=spot_fleet_role(clients, ispec.get("fleet_role"), account) if spot_fleet_request_id else "",
+        fleet_errors=tuple(fleet_error(e) for e in ispec.get("fleet_errors") or ()) if fleet_id else (),
+        failed_fleets=tuple({"fleet_id": f"fleet-{uuid.uuid4()}", "before": float(f.get("before", 60)),
+                             "errors": [fleet_error(e) for e in f.get("errors") or ()]}
+                            for f in ispec.get("failed_fleets") or ()) if fleet_id else ())
+
+
+def fleet_error(spec: dict[str, Any]) -> dict[str, str]:
+    """One errorSet item of a CreateFleet answer: code, message, the override's instance type."""
+    return {"code": str(spec["code"]), "message": str(spec["message"]), "instance_type": str(spec["instance_type"])}
+
+
+def spot_fleet_role(clients: Clients, name: str | None, account: str) -> str:
+    """The IAM role a Spot Fleet request names (IamFleetRole; it tags and terminates the fleet's instances, it
+    does not launch them), created once with the Spot Fleet service as trusted principal."""
+    iam = clients("iam", account)
+    name = name or "aws-ec2-spot-fleet-tagging-role"
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "spotfleet.amazonaws.com"}}]}
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        tagging = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ec2:DescribeImages", "ec2:DescribeSubnets", "ec2:RequestSpotInstances",
+                                           "ec2:TerminateInstances", "ec2:DescribeInstanceStatus", "ec2:CreateTags",
+                                           "ec2:RunInstances"], "Resource": "*"}]}
+        iam.put_role_policy(RoleName=name, PolicyName="spot-fleet-tagging", PolicyDocument=json.dumps(tagging))
+        return str(role["Arn"])
 
 
 def launch_template(clients: Clients, spec: dict[str, Any], account: str, region: str, image_id: str,

@@ -46,7 +46,12 @@ class Launch:
     launch_template: dict[str, str] | None = None  # {"id", "version"} the launch used
     fleet_id: str = ""            # launch "fleet": the instant EC2 Fleet
     spot_request_id: str = ""     # launch "spot": the Spot request
-    requester: Principal | None = None  # launch "spot": who made the request (the principal launches)
+    requester: Principal | None = None  # launch "spot"/"spot-fleet": who made the request (the principal launches)
+    spot_fleet_request_id: str = ""  # launch "spot-fleet": the Spot Fleet request
+    fleet_role_arn: str = ""      # launch "spot-fleet": the request's IamFleetRole
+    fleet_errors: tuple[dict[str, str], ...] = ()  # launch "fleet": errorSet items for overrides that failed
+    failed_fleets: tuple[dict[str, Any], ...] = ()  # launch "fleet": earlier CreateFleet calls that launched
+    #                                                 nothing ({fleet_id, errors, before: seconds})
 
     @property
     def fails(self) -> bool:
@@ -60,6 +65,10 @@ class Launch:
         if self.service:
             out.append(records.service_assume_role(self.account_id, self.region, at - timedelta(seconds=1),
                                                    self.service_role_arn, self.service, p.session_name))
+        for fleet in self.failed_fleets:  # launch "fleet": its template is set
+            out.append(records.create_fleet(p, self.region, at - timedelta(seconds=fleet["before"]), None,
+                                            fleet["fleet_id"], self.launch_template or {}, self.instance_type,
+                                            tuple(fleet["errors"])))
         if self.launch_event:
             out.append(self.launch_record(at))
         for call in self.kms_calls:
@@ -88,21 +97,26 @@ class Launch:
     def succeeded(self) -> Launch:
         """The same launch as it went before anything broke: every KMS call answered, the instance running."""
         return replace(self, kms_calls=[replace(c, error=None) for c in self.kms_calls], stop_after=None,
-                       failure={"state": "running"})
+                       failure={"state": "running"}, fleet_errors=(), failed_fleets=())
 
     def launch_record(self, at: datetime) -> dict[str, Any]:
-        """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances)."""
+        """The record of the launch call itself (RunInstances, StartInstances, CreateFleet, RequestSpotInstances,
+        RequestSpotFleet)."""
         p = self.principal
         if self.launch == "run":
             return records.run_instances(p, self.region, at, self.instance_id, self.image_id, self.instance_type,
                                          self.reservation_id, self.volumes, self.launch_template)
         if self.launch == "fleet" and self.launch_template:
             return records.create_fleet(p, self.region, at, self.instance_id, self.fleet_id, self.launch_template,
-                                        self.instance_type)
+                                        self.instance_type, self.fleet_errors)
         if self.launch == "spot":
             return records.request_spot_instances(self.requester or p, self.region, at - timedelta(seconds=1),
                                                   self.spot_request_id, self.image_id, self.instance_type,
                                                   self.volumes)
+        if self.launch == "spot-fleet":
+            return records.request_spot_fleet(self.requester or p, self.region, at - timedelta(seconds=1),
+                                              self.spot_fleet_request_id, self.launch_template, self.instance_type,
+                                              self.fleet_role_arn, self.image_id, self.volumes)
         return records.start_instances(p, self.region, at, self.instance_id)
 
     def ended_at(self, at: datetime) -> datetime:

@@ -157,7 +157,8 @@ def create_group(clients: Clients, account: str, name: str, spec: dict[str, Any]
 
 
 SERVICE_LINKED_ROLES = {"autoscaling.amazonaws.com": "AutoScaling", "spot.amazonaws.com": "EC2Spot",
-                        "ec2fleet.amazonaws.com": "EC2Fleet", "spotfleet.amazonaws.com": "EC2SpotFleet"}
+                        "ec2fleet.amazonaws.com": "EC2Fleet", "spotfleet.amazonaws.com": "EC2SpotFleet",
+                        "batch.amazonaws.com": "Batch", "imagebuilder.amazonaws.com": "ImageBuilder"}
 
 
 def principal_arn_for(spec: dict[str, Any], account: str, region: str) -> str:

@@ -165,17 +165,27 @@ def _request_mappings(block_devices: list[dict[str, Any]]) -> list[dict[str, Any
             for d in block_devices if d.get("in_request", True)]
 
 
-def create_fleet(principal: Principal, region: str, at: datetime, instance_id: str, fleet_id: str,
-                 launch_template: dict[str, str], instance_type: str) -> dict[str, Any]:
+def create_fleet(principal: Principal, region: str, at: datetime, instance_id: str | None, fleet_id: str,
+                 launch_template: dict[str, str], instance_type: str,
+                 errors: tuple[dict[str, str], ...] = ()) -> dict[str, Any]:
     """CreateFleet of type instant as CloudTrail logs it (the query API's CreateFleetRequest /
-    CreateFleetResponse wrappers): the launched instance in fleetInstanceSet, an empty errorSet."""
+    CreateFleetResponse wrappers): the launched instance in fleetInstanceSet (none when `instance_id` is None),
+    and an errorSet item per override that launched nothing (`errors`: code, message, instance_type), empty
+    when there are none."""
     spec = {"LaunchTemplateId": launch_template["id"], "Version": launch_template["version"]}
+    types = [instance_type] * (instance_id is not None) + [e["instance_type"] for e in errors]
+    error_items = [{"launchTemplateAndOverrides": {
+        "launchTemplateSpecification": {"launchTemplateId": launch_template["id"],
+                                        "version": launch_template["version"]},
+        "overrides": {"instanceType": e["instance_type"]}},
+        "lifecycle": "on-demand", "errorCode": e["code"], "errorMessage": e["message"]} for e in errors]
     request = {"CreateFleetRequest": {
         "Type": "instant",
         "TargetCapacitySpecification": {"TotalTargetCapacity": 1, "DefaultTargetCapacityType": "on-demand"},
         "OnDemandOptions": {"AllocationStrategy": "lowest-price"},
         "LaunchTemplateConfigs": {"LaunchTemplateSpecification": spec,
-                                  "Overrides": [{"InstanceType": instance_type, "tag": 1}], "tag": 1},
+                                  "Overrides": [{"InstanceType": t, "tag": i + 1} for i, t in enumerate(types)],
+                                  "tag": 1},
         "TagSpecification": {"ResourceType": "fleet", "Tag": [{"Key": "kit:launch", "Value": "fleet", "tag": 1}],
                              "tag": 1},
     }}
@@ -183,14 +193,14 @@ def create_fleet(principal: Principal, region: str, at: datetime, instance_id: s
         "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
         "requestId": event_id("CreateFleet"),
         "fleetId": fleet_id,
-        "errorSet": "",
+        "errorSet": {"item": error_items} if error_items else "",
         "fleetInstanceSet": {"item": [{
             "launchTemplateAndOverrides": {"launchTemplateSpecification": {
                 "launchTemplateId": launch_template["id"], "version": launch_template["version"]},
                 "overrides": {"instanceType": instance_type}},
             "lifecycle": "on-demand",
             "instanceIds": {"item": [instance_id]},
-            "instanceType": instance_type}]},
+            "instanceType": instance_type}]} if instance_id is not None else "",
     }}
     return ec2_call(principal, "CreateFleet", region, at, request, response)
 
@@ -211,6 +221,37 @@ def request_spot_instances(principal: Principal, region: str, at: datetime, spot
         "createTime": at.strftime("%b %d, %Y, %I:%M:%S %p"), "productDescription": "Linux/UNIX",
         "instanceInterruptionBehavior": "terminate"}]}}
     return ec2_call(principal, "RequestSpotInstances", region, at, request, response)
+
+
+def request_spot_fleet(principal: Principal, region: str, at: datetime, fleet_request_id: str,
+                       launch_template: dict[str, str] | None, instance_type: str, fleet_role_arn: str,
+                       image_id: str = "", block_devices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """RequestSpotFleet as CloudTrail logs it (the query API's RequestSpotFleetRequest / RequestSpotFleetResponse
+    wrappers, capitalised members): a one-time request with the fleet's IAM role (IamFleetRole, e.g.
+    aws-ec2-spot-fleet-tagging-role), from a launch template or from launch specifications carrying the block
+    device mappings; the instances come later, launched by the Spot Fleet service-linked role and tagged
+    aws:ec2spot:fleet-request-id."""
+    config: dict[str, Any] = {
+        "IamFleetRole": fleet_role_arn,
+        "AllocationStrategy": "capacityOptimized",
+        "TargetCapacity": 1,
+        "Type": "request",
+        "TerminateInstancesWithExpiration": True,
+    }
+    if launch_template:
+        spec = {"LaunchTemplateId": launch_template["id"], "Version": launch_template["version"]}
+        config["LaunchTemplateConfigs"] = {"LaunchTemplateSpecification": spec,
+                                           "Overrides": [{"InstanceType": instance_type, "tag": 1}], "tag": 1}
+    else:
+        mappings = [{"DeviceName": m["deviceName"], "Ebs": {k[0].upper() + k[1:]: v for k, v in m["ebs"].items()},
+                     "tag": i + 1} for i, m in enumerate(_request_mappings(block_devices or []))]
+        config["LaunchSpecifications"] = {"ImageId": image_id, "InstanceType": instance_type,
+                                          "BlockDeviceMapping": mappings, "tag": 1}
+    request = {"RequestSpotFleetRequest": {"SpotFleetRequestConfig": config}}
+    response = {"RequestSpotFleetResponse": {"xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+                                             "requestId": event_id("RequestSpotFleet"),
+                                             "spotFleetRequestId": fleet_request_id}}
+    return ec2_call(principal, "RequestSpotFleet", region, at, request, response)
 
 
 def modify_ebs_default_kms_key_id(principal: Principal, region: str, at: datetime, key_arn: str) -> dict[str, Any]:
