@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "investigate": "kit.batch.entry:run",
     "batch": "kit.batch.command:run_batch",
     "scan": "kit.batch.command:run_scan",
-    "postmortem": "kit.postmortem.run:run",
+    "postmortem": "kit.batch.scan_batch:run",
     "policy": "kit.policy.command:run",
     "notebooks": "kit.report.notebooks:run",
     "athena": "kit.collect.athena_ddl:run",
@@ -125,8 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     postmortem = sub.add_parser("postmortem", help="the postmortem of a kit batch folder: DIR/postmortem.html "
                                 "(groups by change and cause, blast radius, failures over time, impact/trigger/fix)")
-    postmortem.add_argument("batch_dir", metavar="DIR", help="a folder written by kit batch")
-    postmortem.add_argument("--out", help="where to write postmortem.html (default: DIR/postmortem.html)")
+    postmortem.add_argument("batch_dir", metavar="DIR", nargs="?", default="",
+                            help="a folder written by kit batch (or scan first: --region/--cloudtrail-source)")
+    postmortem.add_argument("--out", help="with DIR: where to write postmortem.html (default: DIR/postmortem.html); "
+                            "with a scan: the folder for the scan, the batch and postmortem.html")
+    postmortem.add_argument("--region", action="append", dest="regions", metavar="REGION",
+                            help="scan this Region for failed launches first (repeatable)")
+    postmortem.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID",
+                            help="scan this account (with --role-name, or in the trail)")
+    postmortem.add_argument("--role-name", help="role to assume in each --account")
+    postmortem.add_argument("--since", help="ISO time: failures after this")
+    postmortem.add_argument("--until", help="ISO time: failures before this")
+    postmortem.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX|athena:DB.TABLE",
+                            help="scan the trail instead (as kit scan --cloudtrail-source)")
+    postmortem.add_argument("--profile", help="AWS profile to read with")
+    postmortem.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
 
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
     scan.add_argument("--region", action="append", dest="regions", metavar="REGION",

@@ -35,6 +35,7 @@ from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
 from kit.collect.memo import ResponseMemo
+from kit.collect.trail_changes import collect_trail_changes
 from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
                                    requested_keys, session_window, template_keys, template_reference,
                                    DEFAULT_KEY_EVENT)
@@ -217,9 +218,10 @@ class _Collection:
 
     def _changes(self, found: list[keys.Key], principal: Principal | None, details: dict[str, Any] | None,
                  outer: TimeRange, account_id: str | None) -> TimeRange | None:
-        """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now;
-        those for SCP changes in the management account (`org_fetch`), or a gap naming them."""
-        if self.source or not self.window.change_lookback_days:
+        """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now, through
+        the investigation's trail when it reads one (kit.collect.trail_changes), else LookupEvents, those for SCP
+        changes in the management account (`org_fetch`) or a gap naming them."""
+        if not self.window.change_lookback_days:
             return None
         f = self.fetch
         since = TimeRange(outer.start - timedelta(days=self.window.change_lookback_days), datetime.now(timezone.utc))
@@ -230,6 +232,10 @@ class _Collection:
                                  ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents,
                                  instance_id=self.instance_id, scp_ids=tuple(scp_ids),
                                  scp_targets=tuple(targets) if scp_ids else ())
+        if self.source:  # the same look-ups through the trail the investigation reads (kit.collect.trail_changes)
+            collect_trail_changes(f, self.source, lookups, since,
+                                  account_id=instance_account(f.documents, self.instance_id))
+            return since
         here = [q for q in lookups if not q.in_management_account]
         f.together(  # the management account's look-ups run beside this account's
             lambda: f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since,
