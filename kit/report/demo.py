@@ -1,7 +1,8 @@
 """`kit demo`: the simulated account, one incident investigated end to end, its report in reports/demo/.
 
 The slow parts overlap: the notebook's kernel starts (and imports what the notebook needs) while the
-simulated account starts and seeds the one scenario, and papermill and nbconvert are imported meanwhile. The
+simulated account starts and seeds the one scenario, and papermill is imported meanwhile (nbconvert only
+if the report has to show a failure: the answer-first report needs no exporter). The
 kernel is then pointed at the simulated account (its environment, in the kernel's memory only) and runs the
 notebook; the report is exported as `kit investigate` does.
 """
@@ -59,8 +60,7 @@ def demo(scenario: str, out_dir: str) -> RunResult:
 
 
 def _import_runners() -> None:
-    """papermill and nbconvert, imported in the background (the export builds its exporter from them)."""
-    import nbconvert  # noqa: F401
+    """papermill, imported in the background."""
     import papermill  # noqa: F401
 
 
