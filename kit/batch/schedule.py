@@ -159,7 +159,7 @@ def notebook_warm_modules(notebook: Path) -> list[str]:
 def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
                  prepared: Future[InvestigationParameters] | None, stop: threading.Event,
                  waiting: _Countdown | None = None) -> Outcome:
-    """Wait for its evidence, take a fresh kernel, run the notebook in it, read what it wrote; never raises.
+    """Wait for its evidence, take a kernel (fresh or reset), run the notebook in it, read what it wrote; never raises.
 
     Once `stop` is set (Ctrl-C), it starts nothing more and comes back `interrupted`.
     """
