@@ -2,13 +2,12 @@
 
 Starting it also makes moto cheaper to bring up in this process (`lighten_moto`): botocore's data files
 are decoded once per process instead of once per botocore session (moto and the seeding clients open
-several), and moto's list of public AMIs is not loaded (the simulated account's images are its own).
+several).
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import threading
 from typing import Any
 
@@ -26,16 +25,14 @@ _MISSING = object()
 def lighten_moto() -> None:
     """Make moto's first use cheaper in this process (idempotent); what it serves is unchanged.
 
-    - botocore decodes its JSON data files (endpoints.json, 1.2 MB; each service's model, EC2's 5 MB) per
-      session, and moto opens several sessions (EC2's Region list at import opens three, each backend one,
-      its responses another) besides the seeding clients': the decoded files are shared process-wide,
-      read-only, as botocore already shares them between the clients of one session;
-    - moto loads about 1,300 public AMIs (and a snapshot each) into every EC2 backend unless
-      MOTO_EC2_LOAD_DEFAULT_AMIS is false: no scenario uses them, so it is set to false unless already set.
+    botocore decodes its JSON data files (endpoints.json, 1.2 MB; each service's model, EC2's 5 MB) per
+    session, and moto opens several sessions (EC2's Region list at import opens three, each backend one, its
+    responses another) besides the seeding clients': the decoded files are shared process-wide, read-only,
+    as botocore already shares them between the clients of one session. (moto's public AMIs stay: about
+    0.3 s per process, and a simulated account without Amazon's images would not be one.)
     """
     from botocore import loaders
 
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     if getattr(loaders.JSONFileLoader.load_file, "kit_shared", False):
         return
     original = loaders.JSONFileLoader.load_file
