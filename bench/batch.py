@@ -8,8 +8,8 @@ the same simulated account:
 - naive: for each parameter file, the `papermill` command, then `jupyter nbconvert --to html --no-input`,
   as subprocesses, one incident after another;
 - kit: `kit batch PARAMS... --out DIR --jobs N`.
-Prints both wall times and peak memory (resident set of the whole process tree, kernels included,
-sampled), checks that both reached the same verdict for every instance, and ends with
+Prints both wall times, CPU seconds and peak memory (of the whole process tree, kernels included; memory
+sampled), the load average, checks that both reached the same verdict for every instance, and ends with
 `batch-speedup: <naive/kit>`.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({', '.join(sorted({s.name for s in sim.seeded}))}); {os.cpu_count()} cores; "
               f"throttle {'on' if args.throttle else 'off'}", flush=True)
 
-        naive_wall, naive_peak = measure(lambda: run_naive(env, params, work / "naive"))
+        print(f"load average before: {_load()}", flush=True)
+        naive_wall, naive_peak, naive_cpu = measure(lambda: run_naive(env, params, work / "naive"))
         print(f"naive (papermill + nbconvert per incident, one after another): {naive_wall:7.1f} s, "
-              f"peak memory {naive_peak / 2**20:7.0f} MiB", flush=True)
-        kit_wall, kit_peak = measure(lambda: run_kit(env, params, work / "kit", args.jobs))
+              f"cpu {naive_cpu:6.1f} s, peak memory {naive_peak / 2**20:7.0f} MiB; load {_load()}", flush=True)
+        kit_wall, kit_peak, kit_cpu = measure(lambda: run_kit(env, params, work / "kit", args.jobs))
         print(f"kit batch --jobs {args.jobs}:                                  {kit_wall:7.1f} s, "
-              f"peak memory {kit_peak / 2**20:7.0f} MiB", flush=True)
+              f"cpu {kit_cpu:6.1f} s, peak memory {kit_peak / 2**20:7.0f} MiB; load {_load()}", flush=True)
 
     naive_verdicts = verdicts(work / "naive")
     kit_verdicts = verdicts(work / "kit")
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"shared evidence: {json.dumps(summary.get('shared_evidence'))}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+    print(f"cpu ratio (naive/kit, process trees): {naive_cpu / kit_cpu:.2f}")
     print(f"batch-speedup: {naive_wall / kit_wall:.2f}")
     return 0
 
@@ -120,8 +123,13 @@ def run_kit(env: dict[str, str], params: list[Path], out: Path, jobs: int) -> No
         raise SystemExit(f"kit batch exited {result.returncode}: {result.stderr[-2000:]}")
 
 
-def measure(run: Any) -> tuple[float, int]:
-    """Wall seconds of `run()` and the peak resident memory of this process's children (tree, summed)."""
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(run: Any) -> tuple[float, int, float]:
+    """Wall seconds of `run()`, the peak resident memory of this process's children (tree, summed), and the
+    CPU seconds of the children it ran (and every descendant they waited for)."""
     peak = 0
     stop = threading.Event()
 
@@ -140,6 +148,7 @@ def measure(run: Any) -> tuple[float, int]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     try:
         run()
@@ -147,7 +156,8 @@ def measure(run: Any) -> tuple[float, int]:
         wall = time.perf_counter() - started
         stop.set()
         sampler.join()
-    return wall, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, peak, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def verdicts(folder: Path) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "investigate": "kit.batch.entry:run",
     "batch": "kit.batch.command:run_batch",
     "scan": "kit.batch.command:run_scan",
-    "postmortem": "kit.postmortem.run:run",
+    "postmortem": "kit.batch.scan_batch:run",
     "policy": "kit.policy.command:run",
     "notebooks": "kit.report.notebooks:run",
     "athena": "kit.collect.athena_ddl:run",
@@ -65,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+ORG_ROLE_HELP = ("read-only role to assume in the organization's management account, where AWS records SCP "
+                 "changes (AttachPolicy, DetachPolicy, UpdatePolicy): what changed looks there too")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="kit", description=__doc__.splitlines()[0])
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(collect)
     collect.add_argument("--profile")
     collect.add_argument("--role-arn", help="role to assume for reading")
+    collect.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP)
     collect.add_argument("--out", required=True, help="bundle folder")
     _add_window(collect)
 
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     investigate.add_argument("--source", default="live", help="live | bundle:DIR | cli:DIR")
     investigate.add_argument("--profile")
     investigate.add_argument("--role-arn")
+    investigate.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP)
     investigate.add_argument("--redact", action="store_true", help="mask account ids, ARNs' accounts, IPs, keys")
     investigate.add_argument("--out", required=True, help="report folder")
     _add_window(investigate)
@@ -112,13 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("params", nargs="+", metavar="PARAMS.yaml")
     batch.add_argument("--out", required=True)
     batch.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
+    batch.add_argument("--org-role-arn", metavar="ARN",
+                       help=ORG_ROLE_HELP + " (for every live incident; overrides the parameter files')")
     batch.add_argument("--no-shared-evidence", action="store_true",
                        help="let each notebook collect its own evidence instead of sharing calls per account")
 
     postmortem = sub.add_parser("postmortem", help="the postmortem of a kit batch folder: DIR/postmortem.html "
                                 "(groups by change and cause, blast radius, failures over time, impact/trigger/fix)")
-    postmortem.add_argument("batch_dir", metavar="DIR", help="a folder written by kit batch")
-    postmortem.add_argument("--out", help="where to write postmortem.html (default: DIR/postmortem.html)")
+    postmortem.add_argument("batch_dir", metavar="DIR", nargs="?", default="",
+                            help="a folder written by kit batch (or scan first: --region/--cloudtrail-source)")
+    postmortem.add_argument("--out", help="with DIR: where to write postmortem.html (default: DIR/postmortem.html); "
+                            "with a scan: the folder for the scan, the batch and postmortem.html")
+    postmortem.add_argument("--region", action="append", dest="regions", metavar="REGION",
+                            help="scan this Region for failed launches first (repeatable)")
+    postmortem.add_argument("--account", action="append", dest="accounts", metavar="ACCOUNT_ID",
+                            help="scan this account (with --role-name, or in the trail)")
+    postmortem.add_argument("--role-name", help="role to assume in each --account")
+    postmortem.add_argument("--since", help="ISO time: failures after this")
+    postmortem.add_argument("--until", help="ISO time: failures before this")
+    postmortem.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX|athena:DB.TABLE",
+                            help="scan the trail instead (as kit scan --cloudtrail-source)")
+    postmortem.add_argument("--profile", help="AWS profile to read with")
+    postmortem.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
 
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")
     scan.add_argument("--region", action="append", dest="regions", metavar="REGION",
@@ -131,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--since", help="ISO time: only failures after this")
     scan.add_argument("--until", help="ISO time: only failures before this")
     scan.add_argument("--profile", help="AWS profile to read (or to assume the roles) with")
+    scan.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP + " (written into every parameter file)")
     scan.add_argument("--out", required=True, help="folder for the parameter files")
 
     athena = sub.add_parser("athena", help="Amazon Athena helpers for CloudTrail")

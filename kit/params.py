@@ -37,6 +37,7 @@ class InvestigationParameters:
     region: str = ""
     profile: str = ""
     role_arn: str = ""
+    org_role_arn: str = ""  # a read-only role in the organization's management account (where SCP changes are recorded)
     source: str = "live"
     window_before_minutes: int = 60
     window_after_minutes: int = 30
@@ -88,7 +89,7 @@ def validate(values: Mapping[str, Any], *, require_target: bool = False) -> Inve
         if isinstance(value, str) and CREDENTIAL.search(value):
             raise BadInput(name, "no credentials in parameters (use the AWS credential chain or a profile)",
                            "a value that looks like a credential")
-    for name in ("instance_id", "region", "profile", "role_arn", "source", "cloudtrail_source", "scenario", "out_dir",
+    for name in ("instance_id", "region", "profile", "role_arn", "org_role_arn", "source", "cloudtrail_source", "scenario", "out_dir",
                  "asg", "fleet_id"):
         merged[name] = _text(name, merged[name])
     merged["error_text"] = _text("error_text", merged["error_text"])
@@ -102,6 +103,8 @@ def validate(values: Mapping[str, Any], *, require_target: bool = False) -> Inve
     _match("region", merged["region"], REGION, "a Region code like eu-west-1")
     _match("profile", merged["profile"], PROFILE, "an AWS profile name")
     _match("role_arn", merged["role_arn"], ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/Reader")
+    _match("org_role_arn", merged["org_role_arn"], ROLE_ARN,
+           "an IAM role ARN in the organization's management account like arn:aws:iam::111122223333:role/OrgReader")
     _match("scenario", merged["scenario"], SCENARIO, "a scenario name from `kit scenarios`")
     _match("asg", merged["asg"], ASG_NAME, "an Auto Scaling group name (1 to 255 printable characters)")
     _match("fleet_id", merged["fleet_id"], FLEET_ID, "an EC2 Fleet id (fleet-...) or Spot Fleet request id (sfr-...)")

@@ -4,23 +4,52 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import boto3
 
 from kit.collect.cli_commands import checklist
 from kit.evidence import Evidence
+from kit.simulate.organization import change_reader_arn
 
 
-def run_cli_folder(evidence: Evidence, folder: Path) -> Path:
+@contextlib.contextmanager
+def management_credentials() -> Iterator[None]:
+    """The process's AWS credentials switched to the management account's reader role (assumed on the
+    simulated account), for the checklist's commands that must run there; restored afterwards."""
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    saved = {n: os.environ.get(n) for n in names}
+    creds = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=change_reader_arn(), RoleSessionName="kit-test-org")["Credentials"]
+    os.environ.update(AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+                      AWS_SESSION_TOKEN=creds["SessionToken"])
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_cli_folder(evidence: Evidence, folder: Path, *, management: bool = True) -> Path:
     """A genuine cli: folder: every checklist command for the instance (ids from the live evidence), run by
     the real AWS CLI (awscli's own driver, in process to spare hundreds of interpreter start-ups) against the
-    simulated account named by the environment; a command that fails leaves no file, as it would for a
-    customer."""
+    simulated account named by the environment; those the checklist marks for the organization's management
+    account with its reader role's credentials (`management`; else not run). A command that fails leaves no
+    file, as it would for a customer."""
     from awscli.clidriver import create_clidriver
 
     folder.mkdir(parents=True, exist_ok=True)
     for command in checklist(evidence.documents, evidence.instance_id, evidence.region):
+        if command.account == "management" and not management:
+            continue
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        where = management_credentials() if command.account == "management" else contextlib.nullcontext()
+        with where, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = create_clidriver().main(list(command.argv[1:]))
         if code == 0:
             (folder / command.file_name).write_text(out.getvalue(), encoding="utf-8")

@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 
 from kit.postmortem.exports import FORMULA_STARTS
+from kit.simulate.organization import change_reader_arn
+from kit.simulate.world import MANAGEMENT_ACCOUNT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch-postmortem")]
 
@@ -25,6 +27,7 @@ SCENARIO = "outage-scp-two-accounts"
 REGIONS = ("ap-northeast-2", "ap-south-1")  # the scenario's Regions; no other test seeds into them
 ACCOUNTS = ("123456789012", "444455556666")
 ROLE = "OrganizationAccountAccessRole"
+ORG_ROLE = change_reader_arn()  # the management account's read-only role (kit.simulate.organization)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -114,14 +117,71 @@ def test_the_outage_is_one_group_with_its_whole_blast_radius(outage) -> None:
 
 
 def test_the_outage_group_says_where_its_scp_change_is_recorded(outage) -> None:
-    """AWS records the SCP's AttachPolicy in the management account only; live collection from the member
-    accounts does not read it, so no change is named (never a guess) and the group block says where to look."""
+    """AWS records the SCP's AttachPolicy in the management account only; without access there (no
+    --org-role-arn) live collection from the member accounts does not read it, so no change is named (never a
+    guess), each incident's gap names the look-ups to run there, and the group block says where to look."""
     [group] = outage["summary"]["groups"]
     assert group["change"] is None
     assert all(e["change"] is None for e in outage["summary"]["incidents"])
     html = (outage["out"] / "index.html").read_text()
     assert "recorded in the organization's management account" in html
     assert "AttributeKey=EventSource,AttributeValue=organizations.amazonaws.com" in html
+    for entry in outage["summary"]["incidents"]:
+        findings = json.loads((outage["out"] / entry["name"] / "findings.json").read_text())
+        [gap] = [g for g in findings["gaps"] if g["error"] == "ManagementAccountNotRead"]
+        assert "--org-role-arn" in gap["impact"] and "--region us-east-1" in gap["impact"]
+
+
+@pytest.fixture(scope="module")
+def outage_with_org(sim, outage, tmp_path_factory):
+    """kit batch on the same parameter files, with read-only access to the management account."""
+    out = tmp_path_factory.mktemp("outage-batch-org")
+    batch = _kit(sim, "batch", *map(str, outage["files"]), "--out", str(out), "--jobs", "2",
+                 "--org-role-arn", ORG_ROLE)
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    return {"out": out, "summary": json.loads((out / "summary.json").read_text())}
+
+
+def test_with_management_access_the_outage_is_one_group_naming_the_attach(sim, outage_with_org) -> None:
+    """With --org-role-arn the look-ups run where AWS records SCP changes: the four incidents name the same
+    AttachPolicy event (who, when), so the batch is ONE group led by that change, and its fix edits that SCP."""
+    summary = outage_with_org["summary"]
+    assert summary["counts"] == {"incidents": 4, "ok": 4, "failed": 0}
+    [group] = summary["groups"]
+    change = group["change"]
+    assert group["count"] == 4 and change["event_name"] == "AttachPolicy" and change["layer"] == "scp"
+    assert change["principal_arn"] == f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:user/terraform-org-admin"
+    assert {e["change"]["event_id"] for e in summary["incidents"]} == {change["event_id"]}
+    launched = min(s.launched_at for s in sim.seeded if s.name == SCENARIO)
+    assert pd.Timedelta(hours=23) < pd.Timestamp(launched) - pd.Timestamp(change["event_time"]) < pd.Timedelta(hours=25)
+    findings = json.loads((outage_with_org["out"] / summary["incidents"][0]["name"] / "findings.json").read_text())
+    attached = findings["verdict"]["change"]
+    denies = lambda chain: {s.get("Sid") for level in chain for doc in level for s in doc["Statement"]}  # noqa: E731
+    assert "DenyRenderFarmGrants" in denies(attached["after"]) - denies(attached["before"])
+    assert not any(g["error"] == "ManagementAccountNotRead" for g in findings["gaps"])
+    fix = group["fix"]  # the SCP the change attached is the one the fix edits (detach or narrow it)
+    assert fix["layer"] == "scp" and fix["verified"] is True
+    evidence = outage_with_org["out"] / summary["incidents"][0]["name"] / "evidence"  # the bundle kept
+    records = [json.loads(e["CloudTrailEvent"]) for path in evidence.glob("cloudtrail.lookup-events.change-scp-*.json")
+               for e in json.loads(path.read_text())["Events"]]
+    [record] = {r["eventID"]: r for r in records if r["eventID"] == change["event_id"]}.values()
+    assert fix["target"] == record["requestParameters"]["policyId"]
+    html = (outage_with_org["out"] / "index.html").read_text()
+    assert "AttachPolicy" in html and "terraform-org-admin" in html
+    assert "run <code>" not in html  # the where-to-look hint is only for groups without a change
+
+
+def test_scan_writes_the_management_role_into_every_parameter_file(sim, tmp_path) -> None:
+    regions = [a for r in REGIONS for a in ("--region", r)]
+    accounts = [a for acc in ACCOUNTS for a in ("--account", acc)]
+    scan = _kit(sim, "scan", *regions, *accounts, "--role-name", ROLE, "--org-role-arn", ORG_ROLE,
+                "--out", str(tmp_path))
+    assert scan.returncode == 0, scan.stderr[-3000:]
+    files = sorted(tmp_path.glob("*.yaml"))
+    assert len(files) == 4 and all(f"org_role_arn: {ORG_ROLE}" in f.read_text() for f in files)
+    bad = _kit(sim, "scan", *regions, "--org-role-arn", "arn:aws:iam::111122223333:user/not-a-role",
+               "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "--org-role-arn" in bad.stderr
 
 
 def test_index_opens_with_the_group_block_then_the_incident_table(outage) -> None:

@@ -1,12 +1,16 @@
 """What changed (contracts.md section 3a) over the real pipeline: simulated account -> collect (live, bundle:,
 cli: with the real AWS CLI) -> diagnose, for every change scenario of the catalogue (those with
-`expected.change`): the change the evaluator names, its time and author, before/after, and the last success."""
+`expected.change`): the change the evaluator names, its time and author, before/after, and the last success.
+
+The investigator holds a read-only role in the organization's management account (`org_role_arn`), where AWS
+records SCP changes; without it (tested below) no SCP change can be named and the gap says where to look."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import re
 from datetime import timedelta
 from importlib import resources
 
@@ -16,13 +20,23 @@ from jsonschema import Draft202012Validator
 
 from kit.collect import load_evidence
 from kit.collect.bundle import write_bundle
+from kit.collect.cli_commands import checklist
+from kit.collect.clients import make_session
 from kit.collect.live import collect_live
 from kit.diagnose import diagnose
+from kit.evidence import Evidence
 from kit.simulate.catalogue import load_catalogue
-from tests.aws_cli_runs import run_cli_folder
+from kit.simulate.organization import change_reader_arn
+from kit.simulate.world import MANAGEMENT_ACCOUNT
+from tests.aws_cli_runs import management_credentials, run_cli_folder
 
 CHANGE_SCENARIOS = [s.name for s in load_catalogue() if "change" in s.spec["expected"]]
 SOURCES = ("live", "bundle", "cli")
+
+
+def org_session():
+    """A session as the management account's read-only role (what `org_role_arn` gives)."""
+    return make_session(role_arn=change_reader_arn(), region="us-east-1")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +45,7 @@ def findings(sim, aws_env, tmp_path_factory) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for name in CHANGE_SCENARIOS:
         seeded = sim.scenario(name)
-        live = collect_live(seeded.instance_id, seeded.region)
+        live = collect_live(seeded.instance_id, seeded.region, org_session=org_session())
         base = tmp_path_factory.mktemp(name)
         bundle = write_bundle(live, base / "bundle")
         cli = run_cli_folder(live, base / "cli")
@@ -52,7 +66,7 @@ def test_the_catalogue_has_every_change_kind():
     kinds = {s.spec["expected"]["change"]["event_name"] for s in load_catalogue()
              if s.spec["expected"].get("change")}
     assert {"PutKeyPolicy", "CreatePolicyVersion", "DetachRolePolicy", "DisableKey", "ModifyEbsDefaultKmsKeyId",
-            "PutRolePermissionsBoundary"} <= kinds
+            "PutRolePermissionsBoundary", "AttachPolicy"} <= kinds
     assert any(s.spec["expected"].get("change", "absent") is None for s in load_catalogue())  # a first launch
 
 
@@ -75,7 +89,8 @@ def test_the_change_and_last_success_are_the_scenarios(sim, findings, name, sour
         when = pd.Timestamp(change["event_time"])
         assert abs(when - (pd.Timestamp(seeded.launched_at) - timedelta(days=expected["change"]["days_ago"]))) \
             < timedelta(minutes=1)
-        assert change["principal_arn"].startswith(f"arn:aws:iam::{seeded.account_id}:user/")
+        made_in = MANAGEMENT_ACCOUNT if change["layer"] == "scp" else seeded.account_id  # SCPs: the management account
+        assert change["principal_arn"].startswith(f"arn:aws:iam::{made_in}:user/")
         assert change["principal_arn"] != seeded.principal_arn  # who changed it, not who launched
         assert (change["before"] is not None) == expected["change"]["before"]
         assert change["before"] != change["after"]
@@ -179,3 +194,201 @@ def test_hostile_strings_in_recorded_changes_never_reach_html_unescaped(findings
     markup = change_section_of(result)
     assert "<script" not in markup and "<img" not in markup
     assert "&lt;script&gt;" in markup
+
+
+# ---- SCP changes: recorded in the organization's management account -------------------------------------------
+
+SCP_SCENARIO = "change-scp-attached"
+
+
+def _scp_id(evidence: Evidence, name: str) -> str:
+    for document_name, document in evidence.documents.items():
+        if document_name.startswith("organizations.describe-policy."):
+            summary = document["Policy"]["PolicySummary"]
+            if summary["Name"] == name:
+                return summary["Id"]
+    raise AssertionError(f"SCP {name} not collected")
+
+
+def test_the_scp_attached_is_named_from_the_management_accounts_history(sim, findings):
+    seeded = sim.scenario(SCP_SCENARIO)
+    evidence = findings[SCP_SCENARIO]["evidence"]
+    result = findings[SCP_SCENARIO]["live"]
+    change = result.verdict.change
+    assert change["event_name"] == "AttachPolicy" and change["layer"] == "scp"
+    assert change["principal_arn"] == f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:user/org-admin"
+    culprit = _scp_id(evidence, "DenyKmsGrantsToIngestJobs")
+    sids = lambda chain: {s.get("Sid") for level in chain for doc in level for s in doc["Statement"]}  # noqa: E731
+    assert "DenyIngestGrants" in sids(change["after"]) and "DenyIngestGrants" not in sids(change["before"])
+    assert result.change_mattered["side"] == "after" and result.change_mattered["layer"] == "scp"
+    # the look-ups ran in the management account, narrowly: by the SCP ids and the chain's targets
+    looked = {k: [e["EventName"] for e in v["Events"]] for k, v in evidence.documents.items()
+              if k.startswith(("cloudtrail.lookup-events.change-scp-", "cloudtrail.lookup-events.change-org-"))}
+    assert looked[f"cloudtrail.lookup-events.change-scp-{culprit}.json"] == ["AttachPolicy"]
+    assert looked[f"cloudtrail.lookup-events.change-org-{seeded.account_id}.json"] == ["AttachPolicy"]
+    assert any(k.startswith("cloudtrail.lookup-events.change-org-r-") for k in looked)
+    lookups = [c["params"]["LookupAttributes"][0]["AttributeValue"] for c in evidence.calls
+               if c["operation"] == "cloudtrail:LookupEvents"]
+    assert culprit in lookups and not any(g.error == "ManagementAccountNotRead" for g in evidence.gaps)
+    # the harmless SCP update on another OU is not even read (nothing in the chain names it)
+    assert all("UpdatePolicy" not in names for names in looked.values())
+
+
+def test_without_management_access_no_scp_change_is_named_and_the_gap_says_where(sim, aws_env, tmp_path):
+    seeded = sim.scenario(SCP_SCENARIO)
+    evidence = collect_live(seeded.instance_id, seeded.region)
+    assert not any(k.startswith("cloudtrail.lookup-events.change-scp-") for k in evidence.documents)
+    [gap] = [g for g in evidence.gaps if g.error == "ManagementAccountNotRead"]
+    culprit = _scp_id(evidence, "DenyKmsGrantsToIngestJobs")
+    assert "management account" in gap.impact and "--org-role-arn" in gap.impact
+    assert f"AttributeKey=ResourceName,AttributeValue={culprit} " in gap.impact
+    assert f"> cloudtrail.lookup-events.change-scp-{culprit}.json" in gap.impact
+    result = diagnose(evidence)
+    assert (result.verdict.cause, result.verdict.denied_by) == ("kms-grant-denied", "scp")
+    assert result.verdict.change is None
+    # the cli: checklist asks for the same look-ups, marked for the management account
+    commands = checklist(evidence.documents, evidence.instance_id, evidence.region)
+    management = {c.file_name: c for c in commands if c.account == "management"}
+    assert f"cloudtrail.lookup-events.change-scp-{culprit}.json" in management
+    assert f"cloudtrail.lookup-events.change-org-{seeded.account_id}.json" in management
+    assert all("--region" in c.argv and "us-east-1" in c.argv for c in management.values())
+    assert all("management account" in c.impact for c in management.values())
+    # run without them (no management credentials): no change; with them, in the files they name: the change
+    without = diagnose(load_evidence(f"cli:{run_cli_folder(evidence, tmp_path / 'member-only', management=False)}",
+                                     evidence.instance_id, evidence.region))
+    assert without.verdict.change is None
+    with_management = diagnose(load_evidence(f"cli:{run_cli_folder(evidence, tmp_path / 'both')}",
+                                             evidence.instance_id, evidence.region))
+    assert with_management.verdict.change["event_name"] == "AttachPolicy"
+
+
+def test_a_harmless_scp_update_elsewhere_is_listed_not_named(findings, tmp_path):
+    """With every Organizations event of the management account in the folder (a broad look-up someone ran
+    there), the SandboxGuardrails update on the Sandbox OU is an 'other change', never the change."""
+    from awscli.clidriver import create_clidriver
+
+    evidence = findings[SCP_SCENARIO]["evidence"]
+    folder = run_cli_folder(evidence, tmp_path / "cli")
+    out = io.StringIO()
+    with management_credentials(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert create_clidriver().main(["cloudtrail", "lookup-events", "--lookup-attributes",
+                                        "AttributeKey=EventSource,AttributeValue=organizations.amazonaws.com",
+                                        "--region", "us-east-1", "--output", "json"]) == 0
+    (folder / "cloudtrail.lookup-events.all-organizations.json").write_text(out.getvalue(), encoding="utf-8")
+    result = diagnose(load_evidence(f"cli:{folder}", evidence.instance_id, evidence.region))
+    assert result.verdict.change["event_name"] == "AttachPolicy"
+    assert result.verdict.change["event_id"] == findings[SCP_SCENARIO]["live"].verdict.change["event_id"]
+    others = {(o["event_name"], o["why_not"]) for o in result.other_changes}
+    assert ("UpdatePolicy", "to another principal, key or Region") in others
+
+
+def test_the_timeline_draws_the_change_in_its_own_lane(findings):
+    """The change, five days before the failure, is drawn (not left out as far from the burst) in the
+    'what changed' lane with its own marker; the list gives its date."""
+    from kit.views.timeline import incident_burst, points_from_timeline, timeline_svg
+
+    result = findings[SCP_SCENARIO]["live"]
+    points = points_from_timeline(result.timeline)
+    [change] = points[points["lane"] == "change"].to_dict("records")
+    assert "AttachPolicy" in change["label"]
+    kept, _ = incident_burst(points)
+    assert (kept["lane"] == "change").sum() == 1 and kept["time"].min() == change["time"]
+    svg = timeline_svg(points, "test")
+    assert ">what changed</text>" in svg and svg.count('class="kit-tl-change"') == 2  # the marker and its list entry
+    assert change["time"].strftime("%Y-%m-%d ") in svg
+    assert re.search(r"\+[45] d \d+ h<", svg)  # the broken axis: about five days left out
+
+
+def _recorded_as(event: dict, name: str, request: dict, response: dict | None, at: pd.Timestamp) -> dict:
+    """The management account's AttachPolicy event (as LookupEvents answered it) recorded as another
+    Organizations call by the same administrator: same shape, other name, parameters, time and id."""
+    record = json.loads(event["CloudTrailEvent"])
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    record.update(eventName=name, requestParameters=request, responseElements=response, eventTime=stamp,
+                  eventID=f"{record['eventID'][:-8]}{name[:8].lower():0>8}")
+    return dict(event, EventName=name, EventId=record["eventID"], EventTime=at.timestamp(),
+                CloudTrailEvent=json.dumps(record))
+
+
+def _with_organizations_events(evidence: Evidence, events: list[dict], documents: dict | None = None) -> Evidence:
+    """The evidence with its management-account look-ups holding `events` instead (and `documents` replaced)."""
+    from dataclasses import replace
+
+    kept = {k: v for k, v in evidence.documents.items()
+            if not k.startswith(("cloudtrail.lookup-events.change-scp-", "cloudtrail.lookup-events.change-org-"))}
+    kept["cloudtrail.lookup-events.change-scp-rewritten.json"] = {"Events": events}
+    return replace(evidence, documents={**kept, **(documents or {})})
+
+
+def _scp_fixture(findings):
+    evidence = findings[SCP_SCENARIO]["evidence"]
+    culprit = _scp_id(evidence, "DenyKmsGrantsToIngestJobs")
+    [attach] = evidence.documents[f"cloudtrail.lookup-events.change-scp-{culprit}.json"]["Events"]
+    described = evidence.documents[f"organizations.describe-policy.{culprit}.json"]
+    return evidence, culprit, attach, json.loads(described["Policy"]["Content"])
+
+
+def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim, findings):
+    """UpdatePolicy: before = the content the earlier CreatePolicy recorded; without that event the state
+    before is unknown and the update is not named (never a guess)."""
+    evidence, culprit, attach, deny = _scp_fixture(findings)
+    failed = pd.Timestamp(sim.scenario(SCP_SCENARIO).launched_at)
+    harmless = {"Version": "2012-10-17", "Statement": [{"Sid": "DenyLeaveOrg", "Effect": "Deny",
+                                                        "Action": "organizations:LeaveOrganization", "Resource": "*"}]}
+    created = _recorded_as(attach, "CreatePolicy", {"name": "DenyKmsGrantsToIngestJobs", "type": "SERVICE_CONTROL_POLICY",
+                                                     "content": json.dumps(harmless)},
+                           {"policy": {"policySummary": {"id": culprit, "name": "DenyKmsGrantsToIngestJobs"},
+                                       "content": json.dumps(harmless)}}, failed - timedelta(days=9))
+    updated = _recorded_as(attach, "UpdatePolicy", {"policyId": culprit, "content": json.dumps(deny)}, None,
+                           failed - timedelta(days=4))
+    result = diagnose(_with_organizations_events(evidence, [created, updated]))
+    change = result.verdict.change
+    assert (change["event_name"], change["layer"]) == ("UpdatePolicy", "scp")
+    docs = lambda chain: [doc for level in chain for doc in level]  # noqa: E731
+    assert harmless in docs(change["before"]) and deny not in docs(change["before"]) and deny in docs(change["after"])
+    unknown = diagnose(_with_organizations_events(evidence, [updated]))
+    assert unknown.verdict.change is None
+    assert ("UpdatePolicy", "no effect on the failing request shown") in {
+        (o["event_name"], o["why_not"]) for o in unknown.other_changes}
+
+
+def test_detaching_the_allowing_scp_is_named(sim, findings):
+    """DetachPolicy of FullAWSAccess from the account, whose only other SCP allows EC2 but not KMS: before it
+    the chain allows CreateGrant, after it the account's level allows nothing KMS."""
+    evidence, culprit, attach, _ = _scp_fixture(findings)
+    seeded = sim.scenario(SCP_SCENARIO)
+    failed = pd.Timestamp(seeded.launched_at)
+    ec2_only = {"Version": "2012-10-17", "Statement": [{"Sid": "OnlyEc2", "Effect": "Allow", "Action": "ec2:*",
+                                                       "Resource": "*"}]}
+    listed_name = f"organizations.list-policies-for-target.{seeded.account_id}.json"
+    listed = evidence.documents[listed_name]
+    assert "p-FullAWSAccess" in {p["Id"] for p in listed["Policies"]}
+    described = json.loads(json.dumps(evidence.documents[f"organizations.describe-policy.{culprit}.json"]))
+    described["Policy"]["Content"] = json.dumps(ec2_only)
+    documents = {listed_name: dict(listed, Policies=[p for p in listed["Policies"] if p["Id"] != "p-FullAWSAccess"]),
+                 f"organizations.describe-policy.{culprit}.json": described}
+    detached = _recorded_as(attach, "DetachPolicy", {"policyId": "p-FullAWSAccess", "targetId": seeded.account_id},
+                            None, failed - timedelta(days=3))
+    result = diagnose(_with_organizations_events(evidence, [detached], documents))
+    assert result.verdict.denied_by == "scp"
+    change = result.verdict.change
+    assert (change["event_name"], change["layer"]) == ("DetachPolicy", "scp")
+    full = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    account_level = lambda chain: chain[-1]  # noqa: E731  (levels: root first, the account last)
+    assert full in account_level(change["before"]) and full not in account_level(change["after"])
+    # detaching it from another OU is not this account's chain: listed, never named
+    elsewhere = _recorded_as(attach, "DetachPolicy", {"policyId": "p-FullAWSAccess", "targetId": "ou-zzzz-elsewhere"},
+                             None, failed - timedelta(days=3))
+    other = diagnose(_with_organizations_events(evidence, [elsewhere], documents))
+    assert other.verdict.change is None
+
+
+def test_the_scp_diff_shows_the_statement_the_attach_added(findings):
+    """The What changed section diffs the SCP chain by statement: the attached SCP's Deny is the one added
+    statement, marked as the one that decided; the chain's other statements are unchanged."""
+    from kit.views.change import change_section_of
+
+    markup = change_section_of(findings[SCP_SCENARIO]["live"])
+    assert markup.count('class="kit-change-added kit-change-mattered"') == 1
+    assert "kit-change-removed" not in markup
+    assert "DenyIngestGrants" in markup and "&quot;SCPLevel&quot;: 2" in markup  # the account: root, OU, account

@@ -194,31 +194,38 @@ def test_athena_gives_the_verdict_lookup_events_gives(sim, collected, scenario):
         assert via_athena["verdict"][field] == via_lookup["verdict"][field], (scenario, field)
     assert via_athena["verdict"]["cause"] == sim.scenario(scenario).expected["cause"]
     # the events both read are the same rows of the events frame (every column but the raw record); the
-    # look-back for changes (cloudtrail.lookup-events.change-*) is LookupEvents' only, as for log archives
+    # look-back for changes runs through the same table (its own query), never through LookupEvents
+    # (the role session's AssumeRole look-up is LookupEvents' only: live collection skips it for a trail source)
+    session = (lookup.parameters.get("launching_principal") or {}).get("name")
     window_only = replace(lookup, documents={n: d for n, d in lookup.documents.items()
-                                             if not n.startswith("cloudtrail.lookup-events.change-")})
+                                             if not n.startswith("cloudtrail.lookup-events.change-")
+                                             and n != f"cloudtrail.lookup-events.{session}.json"})
     frame_a, frame_l = build_frames(athena).events, build_frames(window_only).events
     common = sorted(set(frame_a.event_id) & set(frame_l.event_id))
-    assert common and set(frame_l.event_id) <= set(frame_a.event_id)
+    missing = set(frame_l.event_id) - set(frame_a.event_id)
+    assert common and not missing, [n for n, d in window_only.documents.items() if n.startswith("cloudtrail.")
+                                     and missing & {e.get("EventId") for e in (d or {}).get("Events") or []}]
     columns = [c for c in frame_l.columns if c != "record"]
     rows_a = frame_a.set_index("event_id").loc[common, [c for c in columns if c != "event_id"]]
     rows_l = frame_l.set_index("event_id").loc[common, [c for c in columns if c != "event_id"]]
     assert rows_a.astype(str).to_dict("index") == rows_l.astype(str).to_dict("index")
     documents = [d for n, d in athena.documents.items() if n.startswith("cloudtrail-athena/")]
-    assert len(documents) == 1 and not any(n.startswith("cloudtrail.lookup-events") for n in athena.documents)
+    assert len(documents) == 2 and not any(n.startswith("cloudtrail.lookup-events") for n in athena.documents)
+    assert sorted(d["Purpose"].startswith("the look-back") for d in documents) == [False, True]
 
 
 def test_a_bundle_keeps_the_query_and_its_rows(sim, collected, tmp_path):
     _, athena = collected["seed"]
     loaded = load_bundle(write_bundle(athena, tmp_path / "bundle"))
-    name = next(n for n in athena.documents if n.startswith("cloudtrail-athena/"))
+    name = next(n for n, d in athena.documents.items() if n.startswith("cloudtrail-athena/")
+                and not d["Purpose"].startswith("the look-back"))
     document = loaded.documents[name]
     assert name == f"cloudtrail-athena/{document['QueryExecutionId']}.json"
     assert document["Query"].startswith("SELECT ") and '"timestamp" BETWEEN ? AND ?' in document["Query"]
     assert document["ExecutionParameters"][2:4] == [f"'{ACCOUNT}'", "'eu-west-1'"]
     assert document["Records"] and document == athena.documents[name]
     starts = [c for c in athena.calls if c["operation"] == "athena:StartQueryExecution"]
-    assert len(starts) == 1 and starts[0]["params"]["QueryString"] == document["Query"]
+    assert len(starts) == 2 and starts[0]["params"]["QueryString"] == document["Query"]  # then the look-back
     assert diagnose(loaded).to_dict()["verdict"] == diagnose(athena).to_dict()["verdict"]
     assert len(build_frames(loaded).events) == len(build_frames(athena).events) > 0
 
@@ -313,7 +320,8 @@ def test_kit_collect_stores_the_athena_rows_in_its_bundle(sim, account_table, tm
                    "--cloudtrail-source", account_table, "--out", str(tmp_path / "bundle"))
     assert done.returncode == 0, done.stderr
     evidence = load_bundle(tmp_path / "bundle")
-    [name] = [n for n in evidence.documents if n.startswith("cloudtrail-athena/")]
+    [name] = [n for n, d in evidence.documents.items() if n.startswith("cloudtrail-athena/")
+              and not d["Purpose"].startswith("the look-back")]
     assert evidence.parameters["cloudtrail_source"] == account_table
     assert diagnose(evidence).to_dict()["verdict"]["cause"] == seeded.expected["cause"]
     assert evidence.documents[name]["QueryExecutionId"] in name
@@ -439,4 +447,5 @@ def test_kit_investigate_reads_cloudtrail_from_athena(sim, account_table, tmp_pa
     assert not [g for g in findings["gaps"] if g["call"].startswith(("athena:", "cloudtrail:"))]
     ran = [e for k, e in athena_world().executions.items()
            if k not in before and f"'{seeded.instance_id}'" in e.parameters]
-    assert len(ran) == 1 and ran[0].state == "SUCCEEDED" and ran[0].result and ran[0].result.rows
+    # the window's query and the look-back for changes (which looks for the instance's earlier launches)
+    assert len(ran) == 2 and all(e.state == "SUCCEEDED" and e.result and e.result.rows for e in ran)

@@ -22,7 +22,8 @@ SCENARIOS = [s.name for s in load_catalogue()]
 # error codes a healthy collection may still meet: denials, absent things, and the deliberate skips
 EXPLAINED_ERRORS = {"CrossAccountKey", "AWSOrganizationsNotInUseException", "AccessDenied", "AccessDeniedException",
                     "NotFoundException", "InvalidSnapshot.NotFound", "InvalidVolume.NotFound", "InvalidAMIID.NotFound",
-                    "NoLaunchEvent", "KMSInvalidStateException", "UnauthorizedOperation"}
+                    "NoLaunchEvent", "KMSInvalidStateException", "UnauthorizedOperation",
+                    "ManagementAccountNotRead"}  # SCP changes: recorded in the management account, not read
 
 
 def keys_named(document: Any, name: str) -> bool:

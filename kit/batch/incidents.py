@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,11 @@ class Outcome:
             raise ValueError(f"status {self.status!r} not in {STATUSES}")
 
 
-def load_incidents(params_files: Sequence[str | Path], out: Path) -> list[Incident]:
-    """One incident per parameter file, in the order given; folder names unique under `out`."""
+def load_incidents(params_files: Sequence[str | Path], out: Path, *, org_role_arn: str = "") -> list[Incident]:
+    """One incident per parameter file, in the order given; folder names unique under `out`. `org_role_arn`
+    (`kit batch --org-role-arn`): the management account's role for every live incident (SCP changes)."""
+    if org_role_arn:
+        validate({"org_role_arn": org_role_arn})  # BadInput names it before any investigation starts
     incidents: list[Incident] = []
     taken: set[str] = set()
     for given in params_files:
@@ -74,6 +77,8 @@ def load_incidents(params_files: Sequence[str | Path], out: Path) -> list[Incide
         error: str | None = None
         try:
             params = read_parameter_file(Path(given))
+            if org_role_arn and params.source == "live" and not params.scenario:
+                params = replace(params, org_role_arn=org_role_arn)
         except BadInput as exc:
             error = f"{given}: {exc}"
         folder = _folder_name(Path(given))

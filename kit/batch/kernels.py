@@ -1,10 +1,18 @@
-"""A pool of pre-started Jupyter kernels: every incident gets a fresh one, the next one boots meanwhile.
+"""A pool of pre-started Jupyter kernels, started ahead so start-up overlaps with running notebooks.
 
-Starting a kernel (a Python process importing IPython, then the notebook's own imports) costs about as
-much as a short investigation. The pool starts `size` kernels ahead, optionally pre-imports the modules
-the notebook imports (silently: nothing is bound in the kernel's namespace, nothing counts as a cell),
-and starts a replacement as soon as one is handed out, so start-up overlaps with running notebooks.
-A kernel is used for exactly one incident and shut down after it: no state leaks between incidents.
+Starting a kernel (a Python process importing IPython, then the notebook's own imports) costs more than
+a short investigation. The pool starts `size` kernels ahead and optionally pre-imports the modules the
+notebook imports (silently: nothing is bound in the kernel's namespace, nothing counts as a cell).
+
+Two ways to use a kernel:
+- `reuse=False`: a kernel serves exactly one incident and is shut down after it; `take()` starts its
+  replacement at once.
+- `reuse=True` (kit batch): a kernel whose incident finished cleanly is handed back (`give_back`) and
+  serves the next one after `fresh_state`: its namespace, history and execution counter are reset as in
+  a new kernel, and what a notebook may change in the process (environment variables, working folder,
+  sys.path, warning filters, matplotlib's figures and settings) is restored to what it was when the
+  kernel had booted. Imported modules stay loaded (the point). A kernel whose incident failed, whose
+  kernel died, or that started a simulated account in itself (a `scenario` run) is never reused.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ class Kernel:
 
     manager: KernelManager
     number: int  # 1, 2, ... in start order
+    incidents: int = 0  # incidents it has served so far
 
     def shutdown(self) -> None:
         """Stop the kernel process now (it served its incident; nothing in it is needed)."""
@@ -58,14 +67,16 @@ class PoolClosed(KitError):
 
 
 class KernelPool:
-    """`size` kernels started ahead; `take()` hands out a ready one and starts its replacement.
+    """`size` kernels started ahead; `take()` hands out a ready one (and, without reuse, starts its replacement).
 
     `budget` caps how many kernels are ever started (the number of incidents), so no kernel is started
     that nobody will use. Use as a context manager: leaving it shuts every kernel not handed out.
+    With `reuse`, `give_back(kernel)` returns a kernel for the next incident and `retire(kernel)` ends one.
     """
 
     def __init__(self, size: int, *, budget: int, kernel_name: str = "python3", cwd: str | Path | None = None,
-                 warm_modules: Sequence[str] = (), learn: bool = True, startup_timeout: float = 120.0) -> None:
+                 warm_modules: Sequence[str] = (), learn: bool = True, startup_timeout: float = 120.0,
+                 reuse: bool = False) -> None:
         if size < 1:
             raise ValueError("a kernel pool needs at least one kernel")
         self.size = size
@@ -75,6 +86,7 @@ class KernelPool:
         self.warm_modules = tuple(warm_modules)
         self.learning = learn
         self.startup_timeout = startup_timeout
+        self.reuse = reuse
         self._ready: queue.Queue[Kernel | BaseException] = queue.Queue()
         self._lock = threading.Lock()
         self._started = 0
@@ -112,10 +124,40 @@ class KernelPool:
                 raise PoolClosed("the batch was interrupted before a kernel was handed out")
             if isinstance(item, Kernel):
                 self._handed_out.append(item)
-        self._start_one()
+        if not self.reuse or isinstance(item, BaseException):
+            self._start_one()
         if isinstance(item, BaseException):
             raise KernelStartError(f"kernel {self.kernel_name} did not start: {item}") from item
         return item
+
+    def give_back(self, kernel: Kernel) -> None:
+        """(reuse) `kernel` finished its incident cleanly: put it back, in a fresh state, for the next one.
+
+        A kernel that cannot be brought back to its fresh state is retired (and replaced) instead.
+        """
+        kernel.incidents += 1
+        try:
+            fresh_state(kernel, timeout=self.startup_timeout)
+        except Exception:  # noqa: BLE001 - not reusable: a new kernel takes its place
+            self.retire(kernel, replace=True)
+            return
+        with self._lock:
+            if kernel in self._handed_out:
+                self._handed_out.remove(kernel)
+            closed = self._closed
+            if not closed:
+                self._ready.put(kernel)
+        if closed:
+            kernel.shutdown()
+
+    def retire(self, kernel: Kernel, *, replace: bool) -> None:
+        """Shut `kernel` down; with `replace`, start another one (within the budget) for incidents to come."""
+        with self._lock:
+            if kernel in self._handed_out:
+                self._handed_out.remove(kernel)
+        if replace:
+            self._start_one()
+        kernel.shutdown()
 
     def stop(self) -> None:
         """Interrupt: start no more kernels, hand out no more, kill those running notebooks now."""
@@ -188,6 +230,8 @@ class KernelPool:
                 client.wait_for_ready(timeout=self.startup_timeout)
                 if warm_modules:
                     _run_silently(client, warm_up_code(warm_modules), self.startup_timeout)
+                if self.reuse:
+                    _run_silently(client, BASELINE_CODE, self.startup_timeout)
             finally:
                 client.stop_channels()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever takes this kernel
@@ -198,6 +242,57 @@ class KernelPool:
             self._ready.put(exc)
             return
         self._ready.put(Kernel(manager=manager, number=number))
+
+
+# Run once in a booted (and warmed) kernel: what `fresh_state` restores before each further incident. Kept
+# on the shell object, outside the user's namespace, so no notebook sees or resets it.
+BASELINE_CODE = """\
+def __kit_baseline():
+    import os, sys, warnings
+    shell = get_ipython()
+    mpl = sys.modules.get("matplotlib")
+    shell._kit_baseline = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path),
+                           "warnings": list(warnings.filters),
+                           "rc": dict(mpl.rcParams) if mpl is not None else None}
+__kit_baseline()
+del __kit_baseline
+"""
+
+# Run before a kernel serves its next incident: the state of a kernel that has just booted.
+FRESH_STATE_CODE = """\
+def __kit_fresh_state():
+    import os, sys, warnings
+    shell = get_ipython()
+    base = shell._kit_baseline
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+    mpl = sys.modules.get("matplotlib")
+    if mpl is not None:
+        if base["rc"] is None:
+            mpl.rcdefaults()
+        else:
+            mpl.rcParams.update(base["rc"])
+    os.environ.clear()
+    os.environ.update(base["environ"])
+    os.chdir(base["cwd"])
+    sys.path[:] = base["path"]
+    warnings.filters[:] = base["warnings"]
+    getattr(warnings, "_filters_mutated", lambda: None)()
+    shell.reset(new_session=True)  # the namespace, In/Out, and execution_count back to 1
+__kit_fresh_state()
+"""
+
+
+def fresh_state(kernel: Kernel, *, timeout: float = 60.0) -> None:
+    """Bring a used kernel back to the state it booted in (see the module's docstring); raises if it cannot."""
+    client = kernel.manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=timeout)
+        _run_silently(client, FRESH_STATE_CODE, timeout)
+    finally:
+        client.stop_channels()
 
 
 def notebook_imports(cells: Iterable[dict[str, Any]]) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from kit.aws_ids import ACCOUNT_ID, DESCRIBE_INSTANCES, REGION, ROLE_NAME, instance_account
+from kit.aws_ids import ACCOUNT_ID, DESCRIBE_INSTANCES, REGION, ROLE_ARN, ROLE_NAME, instance_account
 from kit.errors import BadInput
 from kit.params import PROFILE, validate
 
@@ -42,11 +42,13 @@ class ScanRequest:
     profile: str = ""
     until: datetime | None = None
     cloudtrail_source: str = ""  # a folder or s3:// prefix: scan the trail (kit.batch.trail_scan), any Region
+    org_role_arn: str = ""  # the management account's role, written into every parameter file (SCP changes)
 
     @classmethod
     def from_args(cls, *, regions: Sequence[str] | None, accounts: Sequence[str] | None = None,
                   role_name: str | None = None, since: str | None = None, profile: str | None = None,
-                  until: str | None = None, cloudtrail_source: str | None = None) -> ScanRequest:
+                  until: str | None = None, cloudtrail_source: str | None = None,
+                  org_role_arn: str | None = None) -> ScanRequest:
         """Check the command line's values; BadInput names the option and what it takes."""
         if cloudtrail_source is not None and not (isinstance(cloudtrail_source, str) and cloudtrail_source.strip()):
             raise BadInput("--cloudtrail-source", "a folder of CloudTrail log files or s3://bucket/prefix",
@@ -75,11 +77,19 @@ class ScanRequest:
             raise BadInput("--since", "an ISO 8601 time: the start of the window to scan in the trail", since)
         return cls(regions=tuple(dict.fromkeys(regions or ())), accounts=tuple(dict.fromkeys(accounts or ())),
                    role_name=role_name or "", since=start, profile=profile or "", until=end,
-                   cloudtrail_source=(cloudtrail_source or "").strip())
+                   cloudtrail_source=(cloudtrail_source or "").strip(), org_role_arn=checked_org_role_arn(org_role_arn))
 
     def role_arn(self, account: str, region: str) -> str:
         """The role to assume in `account` (partition from the Region)."""
         return f"arn:{partition(region)}:iam::{account}:role/{self.role_name}"
+
+
+def checked_org_role_arn(value: str | None) -> str:
+    """`--org-role-arn` checked (BadInput names it), or "" when not given."""
+    if value and not ROLE_ARN.match(value):
+        raise BadInput("--org-role-arn", "an IAM role ARN in the organization's management account like "
+                       "arn:aws:iam::111122223333:role/OrgReader", value)
+    return value or ""
 
 
 @dataclass
@@ -100,11 +110,13 @@ class FailedLaunch:
     params_file: str = ""
     cloudtrail_source: str = ""  # set when the scan read a trail: the investigation reads it too
 
-    def parameters(self, profile: str = "") -> dict[str, Any]:
+    def parameters(self, profile: str = "", org_role_arn: str = "") -> dict[str, Any]:
         """The notebook's parameters for this instance (only what differs from the defaults)."""
         values: dict[str, Any] = {"instance_id": self.instance_id, "region": self.region}
         if self.role_arn:
             values["role_arn"] = self.role_arn
+        if org_role_arn:
+            values["org_role_arn"] = org_role_arn
         if self.cloudtrail_source:
             values["cloudtrail_source"] = self.cloudtrail_source
         if profile:
@@ -164,7 +176,7 @@ def write_scan(result: ScanResult, out: Path) -> list[Path]:
     refused: list[dict[str, Any]] = []
     for failed in result.instances:
         try:  # everything from AWS that becomes a path or YAML is checked first (ids, Region, role ARN)
-            parameters = failed.parameters(result.request.profile)
+            parameters = failed.parameters(result.request.profile, result.request.org_role_arn)
         except BadInput as err:
             refused.append({"instance_id": failed.instance_id, "region": failed.region,
                             "account_id": failed.account_id, "error": str(err)})

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from kit.aws_ids import ACCOUNT_ID, EC2_INFRASTRUCTURE, REGION, ROLE_NAME
-from kit.batch.scan import FailedLaunch, ScanRequest, ScanResult, TargetResult, parse_time, partition, write_scan
+from kit.batch.scan import (FailedLaunch, ScanRequest, ScanResult, TargetResult, checked_org_role_arn, parse_time,
+                            partition, write_scan)
 from kit.errors import BadInput
 from kit.params import PROFILE, AthenaSource, parse_athena_source
 
@@ -144,7 +145,8 @@ def run_athena_scan(args: argparse.Namespace) -> int:
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))
     request = ScanRequest(regions=tuple(dict.fromkeys(args.regions or ())),
                           accounts=tuple(dict.fromkeys(args.accounts or ())), role_name=args.role_name or "",
-                          since=since, profile=args.profile or "", until=until)
+                          since=since, profile=args.profile or "", until=until,
+                          org_role_arn=checked_org_role_arn(getattr(args, "org_role_arn", None)))
     session = make_session(profile=args.profile or None, session_name="kit-scan")
     region = source.region or session.region_name or (request.regions[0] if request.regions else None)
     if not region:

@@ -1,4 +1,5 @@
-"""Running a batch: every incident in its own fresh kernel, `jobs` at a time, kernels started ahead.
+"""Running a batch: `jobs` incidents at a time, in kernels started ahead and reused while incidents finish
+cleanly (each brought back to the state it booted in first: kit.batch.kernels).
 
 The single-incident run (parameterise, execute, export, findings.json) is kit.report.run's
 `run_investigation`; this module only decides which kernel and which evidence each run gets, keeps
@@ -38,6 +39,7 @@ class BatchOptions:
     notebook: Path | None = None  # default: kit.report.run.notebook_path()
     kernel_name: str = "python3"
     warm_up: bool = True  # pre-import the notebook's modules in each kernel before it is handed out
+    reuse_kernels: bool = True  # a kernel whose incident finished cleanly serves the next (in a fresh state)
     progress: bool = True  # tqdm bar on stderr
     collectors: int = 0  # incidents whose shared evidence is collected at once (0: as many as jobs, at least 2)
 
@@ -72,7 +74,8 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
         warm = notebook_warm_modules(notebook) if options.warm_up else []
         jobs = max(1, min(options.jobs, len(usable)))
         pool = KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
-                          warm_modules=warm, learn=options.warm_up)
+                          warm_modules=warm, learn=options.warm_up, reuse=options.reuse_kernels)
+        waiting = _Countdown(len(usable))  # incidents that have not had a kernel yet
         collectors = ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect")
         workers = ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch")
         stop = threading.Event()
@@ -82,7 +85,7 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
             prepared = {index: collectors.submit(prepare, incident) if prepare else None
                         for index, incident in enumerate(incidents) if incident.usable}
-            futures = {workers.submit(_investigate, incidents[index], pool, notebook, ready, stop): index
+            futures = {workers.submit(_investigate, incidents[index], pool, notebook, ready, stop, waiting): index
                        for index, ready in prepared.items()}
             for future in as_completed(futures):
                 done(futures[future], future.result())
@@ -154,8 +157,9 @@ def notebook_warm_modules(notebook: Path) -> list[str]:
 
 
 def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
-                 prepared: Future[InvestigationParameters] | None, stop: threading.Event) -> Outcome:
-    """Wait for its evidence, take a fresh kernel, run the notebook in it, read what it wrote; never raises.
+                 prepared: Future[InvestigationParameters] | None, stop: threading.Event,
+                 waiting: _Countdown | None = None) -> Outcome:
+    """Wait for its evidence, take a kernel (fresh or reset), run the notebook in it, read what it wrote; never raises.
 
     Once `stop` is set (Ctrl-C), it starts nothing more and comes back `interrupted`.
     """
@@ -185,12 +189,17 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
             params = incident.params
         clock.lap("evidence")
     kernel = None
+    reusable = False
     try:
         kernel = pool.take()
+        if waiting is not None:
+            waiting.down()
         clock.lap("kernel")
         result = run_investigation(replace(params, out_dir=str(incident.out_dir)), incident.out_dir,
                                    km=kernel.manager, notebook=notebook)
         clock.lap("notebook")
+        # a simulated account started inside the kernel (a scenario) would outlive the reset: not reused
+        reusable = not result.failed and not params.scenario and kernel.manager.is_alive()
     except PoolClosed:
         return interrupted_outcome(incident)
     except Exception as exc:  # noqa: BLE001 - recorded as this incident's failure, the batch goes on
@@ -203,7 +212,9 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
                        timings=clock.laps)
     finally:
         if kernel is not None:
-            threading.Thread(target=_retire, args=(pool, kernel), name="kit-kernel-stop", daemon=False).start()
+            more = waiting is not None and waiting.value > 0 and not stop.is_set()
+            threading.Thread(target=_retire, args=(pool, kernel, reusable and not stop.is_set(), more),
+                             name="kit-kernel-stop", daemon=False).start()
     out = Path(result.out_dir)
     error = f"{result.error_name}: {result.error_value}" if result.failed else instance_unreadable(result.findings)
     status = "failed" if error else "ok"
@@ -230,11 +241,34 @@ class _Clock:
         return time.perf_counter() - self.started
 
 
-def _retire(pool: KernelPool, kernel: Kernel) -> None:
-    """Shut a used kernel down; the first one first teaches the pool what to pre-import."""
+def _retire(pool: KernelPool, kernel: Kernel, reusable: bool, more: bool) -> None:
+    """Hand a used kernel back (reuse, clean run) or shut it down (replaced if incidents still wait for one);
+    the first one first teaches the pool what to pre-import."""
     if not pool.learned:
         pool.learn(kernel)
-    kernel.shutdown()
+    if pool.reuse and reusable:
+        pool.give_back(kernel)
+    elif pool.reuse:
+        pool.retire(kernel, replace=more)
+    else:
+        kernel.shutdown()
+
+
+class _Countdown:
+    """A thread-safe count of incidents still to be handed a kernel."""
+
+    def __init__(self, value: int) -> None:
+        self._value = value
+        self._lock = threading.Lock()
+
+    def down(self) -> None:
+        with self._lock:
+            self._value -= 1
+
+    @property
+    def value(self) -> int:
+        with self._lock:
+            return self._value
 
 
 def instance_unreadable(findings: dict[str, Any]) -> str | None:

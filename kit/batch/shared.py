@@ -75,16 +75,17 @@ class SharedEvidence:
         if params is None or not self.applies(params):
             return params  # type: ignore[return-value]
         session = self._session(params)
+        org_session = self._session(params, org=True) if params.org_role_arn else None
         options = collect_options(params)
         evidence = collect_live(options.instance_id, options.region, session=session, window=options.window,
-                                cloudtrail_source=options.cloudtrail_source)
+                                cloudtrail_source=options.cloudtrail_source, org_session=org_session)
         folder = self._scratch() / incident.name if params.redact else incident.out_dir / EVIDENCE_FOLDER
         if folder.exists():
             _empty(folder)
         write_bundle(evidence, folder)
         with self._lock:
             self.collected += 1
-        return replace(params, source=f"bundle:{folder.resolve()}", profile="", role_arn="")
+        return replace(params, source=f"bundle:{folder.resolve()}", profile="", role_arn="", org_role_arn="")
 
     def stats(self) -> dict[str, Any]:
         """What sharing saved: incidents collected here, calls made, calls answered from another's call."""
@@ -97,15 +98,18 @@ class SharedEvidence:
                 totals[name] += value
         return {"enabled": self.enabled, "incidents_collected": collected, "credentials": len(sessions), **totals}
 
-    def _session(self, params: InvestigationParameters) -> SharingSession:
-        """One sharing session per credentials (profile, role): the calls of one account are shared."""
+    def _session(self, params: InvestigationParameters, *, org: bool = False) -> SharingSession:
+        """One sharing session per credentials (profile, role): the calls of one account are shared; `org`:
+        the management account's (org_role_arn), whose SCP look-ups every incident of the outage shares."""
         from kit.collect.options import collect_options
 
-        key = (params.profile, params.role_arn)
+        key = (params.profile, params.org_role_arn if org else params.role_arn)
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
-                base = collect_options(params).session(session_name="kit-batch")
+                options = collect_options(params)
+                base = options.org_session(session_name="kit-batch-org") if org else \
+                    options.session(session_name="kit-batch")
                 session = self._sessions[key] = SharingSession(base)
             return session
 

@@ -12,19 +12,27 @@ attribute per query, as LookupEvents allows:
   CreatePolicyVersion, SetDefaultPolicyVersion;
 - EventName = ModifyEbsDefaultKmsKeyId and EnableEbsEncryptionByDefault in the instance's Region, only when
   EC2 picked the key itself (the default key was read).
-Budget: at most `lookup_budget(...)` queries of `change_max_pages` pages each. Organizations changes (SCPs)
-are recorded in the management account's event history only: this collection reads them when it runs
-there (then SCP ids are looked up too), else the `cli:` checklist names the command to run in that account.
+- ResourceName = each SCP id in the account's chain and each target of the chain (the account, its OUs, the
+  root), in us-east-1 of the organization's MANAGEMENT account: AttachPolicy, DetachPolicy, UpdatePolicy
+  (CloudTrail records Organizations calls only there). These run with the management account's session
+  (`org_role_arn`); without one, a gap names the commands to run there and the `cli:` checklist lists them.
+  When the chain holds no SCP but AWS's FullAWSAccess, SCPs allow everything now: no SCP change can have
+  caused a denial, and none is looked up.
+Budget: at most `lookup_budget(...)` queries of `change_max_pages` pages each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 GLOBAL_REGION = "us-east-1"
 EBS_DEFAULT_EVENTS = ("ModifyEbsDefaultKmsKeyId", "EnableEbsEncryptionByDefault")
 MAX_POLICY_LOOKUPS = 10
+FULL_AWS_ACCESS = "p-FullAWSAccess"  # AWS's managed allow-all SCP
+MANAGEMENT = "management"  # ChangeLookup.account: run in the organization's management account
+MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root (as kit.collect.identity)
 
 
 @dataclass(frozen=True)
@@ -35,17 +43,23 @@ class ChangeLookup:
     attribute: str
     value: str
     region: str
+    account: str = ""  # "" the instance's account; MANAGEMENT: the organization's management account
 
     @property
     def file_name(self) -> str:
         return f"cloudtrail.lookup-events.{self.qualifier}.json"
 
+    @property
+    def in_management_account(self) -> bool:
+        """Whether the look-up reads the management account's event history (Organizations changes)."""
+        return self.account == MANAGEMENT
+
 
 def change_lookups(region: str, key_arns: list[str], principal_kind: str | None, principal_name: str | None,
                    policy_arns: list[str], *, ebs_default: bool, instance_id: str | None = None,
-                   scp_ids: tuple[str, ...] = ()) -> list[ChangeLookup]:
+                   scp_ids: tuple[str, ...] = (), scp_targets: tuple[str, ...] = ()) -> list[ChangeLookup]:
     """Every look-up for changes, in order: the instance, keys, the launcher, its managed policies, EBS
-    defaults, SCPs."""
+    defaults; then, in the management account, the SCPs of the account's chain and the chain's targets."""
     out = [ChangeLookup(f"change-instance-{instance_id}", "ResourceName", instance_id, region)] if instance_id else []
     out += [ChangeLookup(f"change-key-{arn.rsplit('/', 1)[-1]}", "ResourceName", arn, arn.split(":")[3] or region)
            for arn in dict.fromkeys(key_arns) if arn.startswith("arn:") and ":key/" in arn]
@@ -57,14 +71,52 @@ def change_lookups(region: str, key_arns: list[str], principal_kind: str | None,
                                     GLOBAL_REGION))
     if ebs_default:
         out += [ChangeLookup(f"change-ebs-{name}", "EventName", name, region) for name in EBS_DEFAULT_EVENTS]
-    out += [ChangeLookup(f"change-scp-{_safe(policy_id)}", "ResourceName", policy_id, GLOBAL_REGION)
-            for policy_id in scp_ids]
+    if set(scp_ids) <= {FULL_AWS_ACCESS}:
+        return out
+    out += [ChangeLookup(f"change-scp-{_safe(policy_id)}", "ResourceName", policy_id, GLOBAL_REGION, MANAGEMENT)
+            for policy_id in dict.fromkeys(scp_ids)]
+    out += [ChangeLookup(f"change-org-{_safe(target)}", "ResourceName", target, GLOBAL_REGION, MANAGEMENT)
+            for target in dict.fromkeys(scp_targets)]
     return out
 
 
-def lookup_budget(keys: int, policies: int, ebs_default: bool, scps: int = 0) -> int:
-    """How many queries `change_lookups` makes at most (the instance, keys, the launcher, ...) (each bounded by change_max_pages pages)."""
-    return 1 + keys + 1 + min(policies, MAX_POLICY_LOOKUPS) + (len(EBS_DEFAULT_EVENTS) if ebs_default else 0) + scps
+def lookup_budget(keys: int, policies: int, ebs_default: bool, scps: int = 0, targets: int = 0) -> int:
+    """How many queries `change_lookups` makes at most (the instance, keys, the launcher, ...; SCPs and their
+    targets in the management account) (each bounded by change_max_pages pages)."""
+    return (1 + keys + 1 + min(policies, MAX_POLICY_LOOKUPS) + (len(EBS_DEFAULT_EVENTS) if ebs_default else 0)
+            + scps + targets)
+
+
+def organization_chain(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:
+    """(targets from the account up to the root as far as the list-parents files go, the SCP ids listed on
+    them), from `organizations.list-parents.<child>.json` and `list-policies-for-target.<target>.json`."""
+    if not account_id:
+        return [], []
+    targets = [account_id]
+    current = account_id
+    for _ in range(MAX_ORGANIZATION_DEPTH):
+        parents = (documents.get(f"organizations.list-parents.{current}.json") or {}).get("Parents") or []
+        if not parents or not isinstance(parents[0], dict) or not parents[0].get("Id"):
+            break
+        parent = parents[0]
+        if parent["Id"] in targets:
+            break
+        targets.append(str(parent["Id"]))
+        if parent.get("Type") == "ROOT":
+            break
+        current = str(parent["Id"])
+    policy_ids: list[str] = []
+    for target in targets:
+        listed = (documents.get(f"organizations.list-policies-for-target.{target}.json") or {}).get("Policies") or []
+        policy_ids += [str(p["Id"]) for p in listed if isinstance(p, dict) and p.get("Id")]
+    return targets, list(dict.fromkeys(policy_ids))
+
+
+def management_lookup_commands(lookups: list[ChangeLookup], since: str) -> list[str]:
+    """The `aws cloudtrail lookup-events` commands of the management-account look-ups, ready to paste."""
+    return [f"aws cloudtrail lookup-events --lookup-attributes AttributeKey={q.attribute},AttributeValue={q.value} "
+            f"--start-time {since} --region {q.region} --output json > {q.file_name}"
+            for q in lookups if q.in_management_account]
 
 
 def principal_policy_arns(details: dict[str, Any] | None, kind: str | None, name: str | None) -> list[str]:

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
-from kit.collect.change_lookups import ChangeLookup, change_lookups, principal_policy_arns
+from kit.collect.change_lookups import ChangeLookup, change_lookups, organization_chain, principal_policy_arns
 from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
 from kit.collect.principal import (DEFAULT_KEY_EVENT, Principal, keys_in_kms_events, launching_principal,
                                    requested_keys, session_window, template_keys, template_reference)
@@ -72,6 +72,7 @@ class CliCommand:
     argv: tuple[str, ...]  # starts with "aws"
     call: str  # "service:Operation"
     impact: str = ""
+    account: str = ""  # "management": run with the organization's management account's credentials
 
     @property
     def command(self) -> str:
@@ -206,7 +207,13 @@ def cli_commands(
         change_values = dict(values, qualifier=change.qualifier, region=change.region, attribute=change.attribute,
                              value=change.value, start=changes_since or "", max_items=CHANGE_MAX_ITEMS)
         argv = [a for a in lookup.change_lookup if changes_since or a not in ("--start-time", "{start}")]
-        out.append(_command(lookup, change_values, lookup=argv))
+        command = _command(lookup, change_values, lookup=argv)
+        if change.in_management_account:  # Organizations changes: only the management account's history has them
+            command = CliCommand(command.file_name, command.argv, command.call, account=change.account,
+                                 impact=f"Changes to service control policies ({change.attribute}={change.value}) "
+                                        "are recorded only in the organization's management account: run this "
+                                        "with its credentials.")
+        out.append(command)
     out.append(_command(spec("trails"), values))
     for trail_name, trail_arn in trails:  # (name, ARN) of each trail DescribeTrails listed
         out.append(_command(spec("event-selectors"), dict(values, trail_name=trail_name, trail_arn=trail_arn,
@@ -324,7 +331,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
     if not key_arns:  # nothing names a key we can resolve: KMS events about the launch do (as live chooses)
         key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
-    targets, policy_ids = _organization_chain(documents, account_id)
+    targets, policy_ids = organization_chain(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
     details = documents.get("iam.get-account-authorization-details.json")
     kind, name = (principal.kind, principal.name) if principal else (None, None)
@@ -332,7 +339,8 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
     return {
         "changes": change_lookups(region, list(_unique(key_arns)), kind, name,
                                   principal_policy_arns(details if isinstance(details, dict) else None, kind, name),
-                                  ebs_default=ebs_defaults, instance_id=instance_id),
+                                  ebs_default=ebs_defaults, instance_id=instance_id,
+                                  scp_ids=tuple(policy_ids), scp_targets=tuple(targets) if policy_ids else ()),
         "changes_since": ((since - timedelta(days=CHANGE_LOOKBACK_DAYS, minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
                           if since else None),
         "account_id": account_id,
@@ -386,30 +394,6 @@ def find_instance(document: Any, instance_id: str | None) -> dict[str, Any] | No
 def region_from_zone(zone: str | None) -> str | None:
     """eu-west-1a -> eu-west-1; us-west-2-lax-1a -> us-west-2 (kit.aws_ids.region_of_zone)."""
     return region_of_zone(zone)
-
-
-def _organization_chain(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:
-    """(targets from the account up to the root as far as list-parents files go, SCP ids listed on them)."""
-    if not account_id:
-        return [], []
-    targets = [account_id]
-    current = account_id
-    while True:
-        parents = (documents.get(f"organizations.list-parents.{current}.json") or {}).get("Parents") or []
-        if not parents or not isinstance(parents[0], dict) or not parents[0].get("Id"):
-            break
-        parent = parents[0]
-        if parent["Id"] in targets:
-            break
-        targets.append(parent["Id"])
-        if parent.get("Type") == "ROOT":
-            break
-        current = parent["Id"]
-    policy_ids: list[str] = []
-    for target in targets:
-        listed = (documents.get(f"organizations.list-policies-for-target.{target}.json") or {}).get("Policies") or []
-        policy_ids += [p["Id"] for p in listed if isinstance(p, dict) and p.get("Id")]
-    return targets, list(_unique(policy_ids))
 
 
 def _command(spec_: FileSpec, values: Mapping[str, Any], **lists: list[str]) -> CliCommand:

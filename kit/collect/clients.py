@@ -29,12 +29,14 @@ PAGE_TOKENS = frozenset({"NextToken", "Marker", "StartingToken"})
 
 
 def make_session(*, profile: str | None = None, role_arn: str | None = None, region: str | None = None,
-                 session_name: str = "kit-collect", recorder: CallRecorder | None = None) -> boto3.Session:
+                 session_name: str = "kit-collect", recorder: CallRecorder | None = None,
+                 parameter: str = "--role-arn") -> boto3.Session:
     """A boto3 session from the standard credential chain (or `profile`), optionally as `role_arn`.
 
     The role is assumed with a guarded STS client (its call recorded by `recorder` when given); the
     temporary credentials live only in the returned session object. The returned session is guarded: every
     client (and resource) made from it refuses non-read operations before sending (`guard_session`).
+    `parameter`: the option a malformed `role_arn` came from (named in the error).
     """
     try:
         base = boto3.Session(profile_name=profile, region_name=region)
@@ -43,7 +45,7 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     if not role_arn:
         return guard_session(base)
     if not role_arn.startswith("arn:") or ":role/" not in role_arn:
-        raise BadInput("--role-arn", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", role_arn)
+        raise BadInput(parameter, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", role_arn)
     sts = install_guard(base.client("sts", config=Config(retries=RETRY_CONFIG)), credentials=True)
     if recorder is not None:
         recorder.attach(sts)

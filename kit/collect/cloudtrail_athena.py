@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from kit.collect.change_filter import ChangeFilter, ChangeMatch
 from kit.collect.cloudtrail_window import TimeRange
 from kit.collect.fetcher import Fetcher
 from kit.collect.redact import redact_log
@@ -220,6 +221,51 @@ def launch_failures_query(source: AthenaSource, layout: TableLayout, window: Tim
     return AthenaQuery(sql, tuple(values))
 
 
+def changes_query(source: AthenaSource, layout: TableLayout, change: ChangeFilter) -> AthenaQuery:
+    """The change look-back's query (kit.collect.change_filter): between the filter's times, the write events
+    each match asks for (in its accounts and Regions, naming its value or of its event name). The partition
+    predicates bound the days of the look-back and the accounts and Regions of every match."""
+    window = TimeRange(_parse_iso(change.start), _parse_iso(change.end))
+    accounts = change.accounts()
+    if accounts is None and layout.account_injected:  # an injected projection must be named: the known ones
+        accounts = tuple(sorted({a for m in change.matches for a in m.accounts}))
+    where, values = _partition_predicates(layout, window, accounts or (), change.regions())
+    where += ["eventtime >= ?", "eventtime <= ?", "coalesce(readonly, '') <> 'true'"]
+    values += [literal(change.start), literal(change.end)]
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...], str | None], list[ChangeMatch]] = {}
+    for match in change.matches:
+        groups.setdefault((match.accounts, match.regions, match.event_source), []).append(match)
+    clauses: list[str] = []
+    for (accounts_of, regions_of, event_source), matches in groups.items():
+        parts: list[str] = []
+        if accounts_of:
+            parts.append(f"recipientaccountid IN ({', '.join('?' for _ in accounts_of)})")
+            values += [literal(a) for a in accounts_of]
+        parts.append(f"awsregion IN ({', '.join('?' for _ in regions_of)})")
+        values += [literal(r) for r in regions_of]
+        if event_source:
+            parts.append("eventsource = ?")
+            values.append(literal(event_source))
+        names = [m.event_name for m in matches if m.event_name]
+        needles = [m.needle for m in matches if m.needle and not m.event_name]
+        either: list[str] = []
+        if names:
+            either.append(f"eventname IN ({', '.join('?' for _ in names)})")
+            values += [literal(n) for n in names]
+        for needle in needles:
+            either.append("strpos(requestparameters, ?) > 0 OR strpos(responseelements, ?) > 0")
+            values += [literal(needle)] * 2
+        clauses.append("(" + " AND ".join(parts) + " AND (" + " OR ".join(either) + "))")
+    where.append("(" + " OR ".join(clauses or ["1 = 0"]) + ")")
+    sql = (f"SELECT {_columns()} FROM {_table(source)} WHERE " + " AND ".join(where)
+           + " ORDER BY eventtime, eventid")
+    return AthenaQuery(sql, tuple(values))
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
 # -- running a query -----------------------------------------------------------------------------------
 
 
@@ -356,6 +402,19 @@ def collect_athena(fetch: Fetcher, cloudtrail_source: str, *, instance_id: str, 
     store_run(fetch, source, query, run, f"events of {instance_id} in {region}, {_iso(window.start)} to "
                                          f"{_iso(window.end)}")
     return run.records
+
+
+def collect_athena_changes(fetch: Fetcher, cloudtrail_source: str, change: ChangeFilter) -> int:
+    """The change look-back through the Athena table: one query, its rows stored (with the SQL, parameters,
+    query id and bytes scanned) as `cloudtrail-athena/<query id>.json`. Returns the number of events kept."""
+    source = parse_athena_source(cloudtrail_source)
+    reader = AthenaReader(fetch, source)
+    query = changes_query(source, reader.layout(), change)
+    run = reader.run(query)
+    if run is None:
+        return 0
+    store_run(fetch, source, query, run, f"the look-back for changes (contracts.md 3a), {change.start} to {change.end}")
+    return len(run.records)
 
 
 # -- rows to records -----------------------------------------------------------------------------------

@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from kit.collect.change_filter import ChangeFilter, keep_change
 from kit.collect.cloudtrail_window import TimeRange
 from kit.collect.fetcher import Fetcher
 from kit.collect.gaps import gap_from_exception
@@ -53,15 +55,30 @@ class LogSelection:
     window: TimeRange
     accounts: frozenset[str] | None = None
     regions: frozenset[str] | None = None
+    pairs: frozenset[tuple[str | None, str]] | None = None  # (account or None: any, Region): only these together
+    max_days: int = MAX_DAYS
 
     def days(self, before: timedelta = timedelta(0)) -> list[date]:
-        """The day folders that can hold the window's files (at most MAX_DAYS)."""
+        """The day folders that can hold the window's files (at most `max_days`)."""
         days: list[date] = []
         day = (self.window.start - before).date()
-        while day <= (self.window.end + DIGEST_SPAN).date() and len(days) < MAX_DAYS:
+        while day <= (self.window.end + DIGEST_SPAN).date() and len(days) < self.max_days:
             days.append(day)
             day += timedelta(days=1)
         return days
+
+    def wants(self, account: str | None, region: str) -> bool:
+        """Whether files of `account` (None: not known from the path) and `region` can hold the selection."""
+        if not _wanted(self.regions, region) or (account is not None and not _wanted(self.accounts, account)):
+            return False
+        return self.pairs is None or any(r == region and (a is None or account is None or a == account)
+                                         for a, r in self.pairs)
+
+    def regions_of(self, account: str) -> list[str] | None:
+        """The Regions to list under `account` (None: every Region the source holds)."""
+        if self.pairs is not None:
+            return sorted({r for a, r in self.pairs if a is None or a == account})
+        return sorted(self.regions) if self.regions is not None else None
 
 
 @dataclass(frozen=True)
@@ -122,12 +139,45 @@ def collect_log_archive(fetch: Fetcher, source: str, account_id: str | None, reg
     return records
 
 
+CHANGES_DOCUMENT = "cloudtrail-logs/change-lookback.json.gz"
+
+
+def collect_archive_changes(fetch: Fetcher, source: str, change: ChangeFilter, *,
+                            budget: Budget | None = None) -> int:
+    """The change look-back through a log archive: the files of the look-back's accounts, Regions and days,
+    newest first within their own budget (kit.collect.limits), each tested for the filter's values before
+    it is parsed; the kept events stored as `cloudtrail-logs/change-lookback.json.gz` with what was read.
+    Returns the number of events kept. Digest files are not checked for the look-back (the window's are)."""
+    start = datetime.strptime(change.start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    end = datetime.strptime(change.end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    accounts, regions = change.accounts(), change.regions()
+    days = (end + DIGEST_SPAN).date().toordinal() - start.date().toordinal() + 1
+    selection = LogSelection(TimeRange(start, end), frozenset(accounts) if accounts is not None else None,
+                             frozenset(regions), pairs=change.pairs(), max_days=max(days, 1))
+    result = read_archive(fetch, source, selection, needles=change.needles(), keep=partial(keep_change, change),
+                          budget=budget or Budget(), newest_first=True, integrity=False)
+    for gap in result.gaps:
+        fetch.add_gap(Gap(gap.call, gap.error, f"The look-back for changes (contracts.md 3a): {gap.impact}",
+                          gap.next_step))
+    records = sorted(result.records, key=lambda r: (str(r.get("eventTime")), str(r.get("eventID"))))
+    document = {"Purpose": f"the look-back for changes (contracts.md 3a), {change.start} to "
+                                              f"{change.end}",
+                "Filter": change.to_dict(), "FilesChosen": result.listed, "FilesRead": len(result.opened),
+                "FilesSkipped": result.skipped_files, "BytesSkipped": result.skipped_bytes,
+                "FilesWithChanges": sorted(f.relative for f in result.files if f.records), "Records": records}
+    redact_log(document)
+    fetch.store(CHANGES_DOCUMENT, document)
+    return len(records)
+
+
 def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needles: Needles | None = None,
                  keep: RecordFilter | None = None, budget: Budget | None = None,
-                 workers: int | None = None) -> ArchiveRead:
+                 workers: int | None = None, newest_first: bool = False, integrity: bool = True) -> ArchiveRead:
     """Read the log files of `selection` from a folder or s3://bucket/prefix, within `budget`.
 
     needles/keep: the byte test and the record filter (kit.collect.log_parse); None keeps every record.
+    newest_first: read the latest deliveries first (what a budget leaves out is then the earliest);
+    integrity: False skips the digest files (neither listed nor checked).
     Problems (a file over the per-file budget, an unreadable object) are gaps in the result, never raises
     except BadInput for a source that is neither."""
     budget = budget or Budget()
@@ -140,9 +190,10 @@ def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needle
             raise BadInput("cloudtrail_source", "lookup, a folder of CloudTrail log files, or s3://bucket/prefix",
                            source)
         reader = _LocalSource(root)
-    listed = reader.listing(selection)
-    logs = sorted((f for f in listed if not f.digest), key=lambda f: (_delivery_key(f.relative), f.relative))
-    digests = [f for f in listed if f.digest]
+    listed = reader.listing(selection, digests=integrity)
+    logs = sorted((f for f in listed if not f.digest), key=lambda f: (_delivery_key(f.relative), f.relative),
+                  reverse=newest_first)
+    digests = [f for f in listed if f.digest and integrity]
     result = ArchiveRead(listed=len(logs))
     chosen: list[ListedFile] = []
     total = 0
@@ -171,7 +222,7 @@ def read_archive(fetch: Fetcher, source: str, selection: LogSelection, *, needle
         result.skipped_files += not_read
         result.skipped_bytes += sum(f.size for f in rest)
     if result.skipped_files:
-        result.gaps.append(budget_gap(source, result, budget))
+        result.gaps.append(budget_gap(source, result, budget, "earliest" if newest_first else "latest"))
     result.gaps.extend(reader.gaps)
     if digests:
         digest_files = [parse_digest(job) for job in reader.jobs(digests, None, None, True)]
@@ -187,13 +238,13 @@ def too_large_gap(relative: str, err: EvidenceTooLarge) -> Gap:
                f"{relative} was not read ({err}); its events are missing from the CloudTrail evidence.", None)
 
 
-def budget_gap(source: str, result: ArchiveRead, budget: Budget) -> Gap:
+def budget_gap(source: str, result: ArchiveRead, budget: Budget, which: str = "latest") -> Gap:
     """The gap for the files a budget left out: how many, how many bytes, and that their events are missing."""
     return Gap("cloudtrail:log-files", "BudgetExceeded",
                f"{result.skipped_files} of the {result.listed} log files chosen in {source} "
                f"({result.skipped_bytes} bytes) were not read: the read stopped at the kit's budget of "
                f"{budget.max_bytes} bytes and {budget.max_seconds:g} s (kit.collect.limits). Their events (the "
-               "latest deliveries of the window) are missing from the CloudTrail evidence; narrow the window "
+               f"{which} deliveries of the window) are missing from the CloudTrail evidence; narrow the window "
                "or read them with a larger budget.", None)
 
 
@@ -225,16 +276,14 @@ def selected(relative: str, selection: LogSelection) -> bool:
     window = selection.window
     folder = _DATE_PATH.search(path)
     if folder:
-        if folder.group(3) != "CloudTrail" or not _wanted(selection.regions, folder.group(4)):
-            return False
-        if folder.group(2) and not _wanted(selection.accounts, folder.group(2)):
+        if folder.group(3) != "CloudTrail" or not selection.wants(folder.group(2) or None, folder.group(4)):
             return False
         day = date(int(folder.group(5)), int(folder.group(6)), int(folder.group(7)))
         if not window.start.date() <= day <= (window.end + DELIVERY_SLACK).date():
             return False
     match = _FILE_NAME.match(name)
     if match:
-        if not _wanted(selection.regions, match.group(2)) or not _wanted(selection.accounts, match.group(1)):
+        if not selection.wants(match.group(1), match.group(2)):
             return False
         delivered = datetime.strptime(match.group(3), "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc)
         return window.start <= delivered <= window.end + DELIVERY_SLACK
@@ -252,7 +301,7 @@ def digest_selected(relative: str, selection: LogSelection) -> bool:
     match = _DIGEST_NAME.match(path.rsplit("/", 1)[-1])
     if not match:
         return False
-    if not _wanted(selection.accounts, match.group(1)) or not _wanted(selection.regions, match.group(2)):
+    if not selection.wants(match.group(1), match.group(2)):
         return False
     end = datetime.strptime(match.group(3), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     return selection.window.start - DIGEST_SPAN <= end <= selection.window.end + DELIVERY_SLACK + DIGEST_SPAN
@@ -275,7 +324,7 @@ class _Source:
     gaps: list[Gap]
     signatures: dict[str, str]  # digest file name -> its x-amz-meta-signature (S3 only)
 
-    def listing(self, selection: LogSelection) -> list[ListedFile]:
+    def listing(self, selection: LogSelection, digests: bool = True) -> list[ListedFile]:
         raise NotImplementedError
 
     def jobs(self, items: list[ListedFile], needles: Needles | None, keep: RecordFilter | None,
@@ -292,7 +341,7 @@ class _LocalSource(_Source):
         self.gaps = []
         self.signatures = {}
 
-    def listing(self, selection: LogSelection) -> list[ListedFile]:
+    def listing(self, selection: LogSelection, digests: bool = True) -> list[ListedFile]:
         out: list[ListedFile] = []
         for folder, directories, files in os.walk(self.root, followlinks=False):
             base = Path(folder)
@@ -306,7 +355,7 @@ class _LocalSource(_Source):
                     continue
                 if selected(relative, selection):
                     out.append(ListedFile(relative, str(path), path.stat().st_size))
-                elif digest_selected(relative, selection):
+                elif digests and digest_selected(relative, selection):
                     out.append(ListedFile(relative, str(path), path.stat().st_size, digest=True))
         return out
 
@@ -329,7 +378,7 @@ def _keep_folder(relative: str, selection: LogSelection) -> bool:
         return False
     if match["kind"] is not None and match["kind"] not in ("CloudTrail", "CloudTrail-Digest"):
         return False
-    if match["region"] is not None and not _wanted(selection.regions, match["region"]):
+    if match["region"] is not None and not selection.wants(match["account"], match["region"]):
         return False
     if match["year"] is None:
         return True
@@ -382,15 +431,15 @@ class _S3Source(_Source):
                 bases.append(f"{root}{child}/")
         return bases
 
-    def listing(self, selection: LogSelection) -> list[ListedFile]:
+    def listing(self, selection: LogSelection, digests: bool = True) -> list[ListedFile]:
         prefixes: list[tuple[str, bool]] = []
         for base in self._account_bases(selection):
-            regions = sorted(selection.regions) if selection.regions is not None else \
-                self._children(f"{base}CloudTrail/")
-            for region in regions:
+            regions = selection.regions_of(base.rstrip("/").rsplit("/", 1)[-1])
+            for region in regions if regions is not None else self._children(f"{base}CloudTrail/"):
                 prefixes += [(f"{base}CloudTrail/{region}/{day:%Y/%m/%d}/", False) for day in selection.days()]
-                prefixes += [(f"{base}CloudTrail-Digest/{region}/{day:%Y/%m/%d}/", True)
-                             for day in selection.days(DIGEST_SPAN)]
+                if digests:
+                    prefixes += [(f"{base}CloudTrail-Digest/{region}/{day:%Y/%m/%d}/", True)
+                                 for day in selection.days(DIGEST_SPAN)]
         listings = self.fetch.each(lambda p: (p[1], self._list(p[0]).get("Contents") or []), prefixes)
         out: list[ListedFile] = []
         for digest, contents in listings:

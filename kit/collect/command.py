@@ -19,8 +19,9 @@ def run(args: argparse.Namespace) -> int:
           flush=True)
     recorder = CallRecorder()  # the AssumeRole of --role-arn is a call made too
     session = options.session(recorder=recorder)
+    org_session = options.org_session(recorder=recorder)  # --org-role-arn: its AssumeRole is recorded too
     evidence = collect_live(options.instance_id, options.region, session=session, window=options.window,
-                            cloudtrail_source=options.cloudtrail_source, recorder=recorder)
+                            cloudtrail_source=options.cloudtrail_source, recorder=recorder, org_session=org_session)
     folder = write_bundle(evidence, args.out)
     print(f"bundle {folder}: {len(evidence.documents)} files, {len(evidence.calls)} AWS calls, "
           f"{len(evidence.gaps)} gaps")

@@ -27,13 +27,15 @@ from kit import version
 from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
-from kit.collect.change_lookups import change_lookups, principal_policy_arns
+from kit.collect.change_lookups import (GLOBAL_REGION, ChangeLookup, change_lookups, management_lookup_commands,
+                                       organization_chain, principal_policy_arns)
 from kit.collect.cloudtrail_athena import collect_athena
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
 from kit.collect.cloudtrail_window import CollectWindow, TimeRange, incident_window, kms_window
 from kit.collect.fetcher import Fetcher
 from kit.collect.memo import ResponseMemo
+from kit.collect.trail_changes import collect_trail_changes
 from kit.collect.principal import (Principal, keys_in_kms_events, launching_principal, records_from_lookup,
                                    requested_keys, session_window, template_keys, template_reference,
                                    DEFAULT_KEY_EVENT)
@@ -51,13 +53,16 @@ DEFAULT_KEY_LOOKBACK = timedelta(days=90)  # as far back as LookupEvents reads
 
 def collect_live(instance_id: str, region: str, *, session: boto3.Session | None = None,
                  window: CollectWindow | None = None, cloudtrail_source: str | None = None,
-                 recorder: CallRecorder | None = None, memo: ResponseMemo | None = None) -> Evidence:
+                 recorder: CallRecorder | None = None, memo: ResponseMemo | None = None,
+                 org_session: boto3.Session | None = None) -> Evidence:
     """Collect every piece of evidence for `instance_id` in `region`, read-only; never raises for AWS errors.
 
     cloudtrail_source: None or "lookup" for CloudTrail LookupEvents, a folder or s3://bucket/prefix
     of CloudTrail log files, or athena:DATABASE.TABLE (kit.collect.cloudtrail_athena). recorder: one that
     already holds earlier calls (make_session's AssumeRole). memo: responses read by earlier collections in
     this process, reused (kit.collect.memo; the notebook's window changes and re-picks).
+    org_session: a session in the organization's
+    management account (`org_role_arn`), where the SCP changes' look-ups run (kit.collect.change_lookups).
     """
     if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise BadInput("instance_id", "an EC2 instance id like i-0123456789abcdef0", instance_id)
@@ -73,7 +78,8 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
     started = datetime.now(timezone.utc)
     fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, recorder or CallRecorder()),
                     memo=memo)
-    facts = _Collection(fetch, instance_id, window, source).run()
+    org_fetch = Fetcher(ReadOnlyClients(org_session, GLOBAL_REGION, fetch.clients.recorder)) if org_session else None
+    facts = _Collection(fetch, instance_id, window, source, org_fetch).run()
     return mask_secrets(Evidence(
         instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),
         gaps=list(fetch.gaps), source="live", collector_arn=facts.get("collector_arn"),
@@ -86,8 +92,10 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
 class _Collection:
     """One collection run: the stages, and what each learns for the next."""
 
-    def __init__(self, fetch: Fetcher, instance_id: str, window: CollectWindow, source: str | None) -> None:
+    def __init__(self, fetch: Fetcher, instance_id: str, window: CollectWindow, source: str | None,
+                 org_fetch: Fetcher | None = None) -> None:
         self.fetch = fetch
+        self.org_fetch = org_fetch  # the management account's (SCP changes), when org_role_arn is given
         self.instance_id = instance_id
         self.window = window
         self.source = source
@@ -149,7 +157,7 @@ class _Collection:
             lambda: identity.aws_managed_policies(f, details, principal),
             lambda: self._session_events(principal),
         )
-        changes = self._changes(found_keys, principal, details, outer)
+        changes = self._changes(found_keys, principal, details, outer, account_id)
         return {"collector_arn": (caller or {}).get("Arn"),
                 "derived": {"account_id": account_id, "cloudtrail_window": outer.to_dict(),
                             "change_window": changes.to_dict() if changes else None,
@@ -209,20 +217,55 @@ class _Collection:
         return records_from_lookup(document or {})
 
     def _changes(self, found: list[keys.Key], principal: Principal | None, details: dict[str, Any] | None,
-                 outer: TimeRange) -> TimeRange | None:
-        """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now."""
-        if self.source or not self.window.change_lookback_days:
+                 outer: TimeRange, account_id: str | None) -> TimeRange | None:
+        """What changed before the failure (kit.collect.change_lookups): the look-back queries, up to now, through
+        the investigation's trail when it reads one (kit.collect.trail_changes), else LookupEvents, those for SCP
+        changes in the management account (`org_fetch`) or a gap naming them."""
+        if not self.window.change_lookback_days:
             return None
         f = self.fetch
         since = TimeRange(outer.start - timedelta(days=self.window.change_lookback_days), datetime.now(timezone.utc))
         kind, name = (principal.kind, principal.name) if principal else (None, None)
+        targets, scp_ids = organization_chain(f.documents, account_id)
         lookups = change_lookups(f.region, [k.arn for k in found if k.arn], kind, name,
                                  principal_policy_arns(details, kind, name),
                                  ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents,
-                                 instance_id=self.instance_id)
-        f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since, self.window.change_max_pages,
-                                       region=q.region), lookups)
+                                 instance_id=self.instance_id, scp_ids=tuple(scp_ids),
+                                 scp_targets=tuple(targets) if scp_ids else ())
+        if self.source:  # the same look-ups through the trail the investigation reads (kit.collect.trail_changes)
+            collect_trail_changes(f, self.source, lookups, since,
+                                  account_id=instance_account(f.documents, self.instance_id))
+            return since
+        here = [q for q in lookups if not q.in_management_account]
+        f.together(  # the management account's look-ups run beside this account's
+            lambda: f.each(lambda q: lookup_events(f, q.qualifier, q.attribute, q.value, since,
+                                                   self.window.change_max_pages, region=q.region), here),
+            lambda: self._organization_changes([q for q in lookups if q.in_management_account], since))
         return since
+
+    def _organization_changes(self, lookups: list[ChangeLookup], since: TimeRange) -> None:
+        """The SCP look-ups, run in the management account (its documents and gaps join this collection's);
+        without its session, one gap with the commands to run there."""
+        if not lookups:
+            return
+        f, org = self.fetch, self.org_fetch
+        if org is None:
+            commands = management_lookup_commands(lookups, since.start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            f.skip("cloudtrail", "LookupEvents",
+                   {"LookupAttributes": [{"AttributeKey": lookups[0].attribute, "AttributeValue": lookups[0].value}],
+                    "StartTime": since.start},
+                   error="ManagementAccountNotRead", region=lookups[0].region,
+                   impact="changes to the service control policies above the account (AttachPolicy, DetachPolicy, "
+                          "UpdatePolicy) are recorded only in the organization's management account, which was not "
+                          "read: no SCP change can be named. Give org_role_arn (--org-role-arn), a read-only role "
+                          "there, or run there: " + " ; ".join(commands))
+            return
+        org.each(lambda q: lookup_events(org, q.qualifier, q.attribute, q.value, since,
+                                         self.window.change_max_pages, region=q.region), lookups)
+        for document_name, document in org.documents.items():
+            f.store(document_name, document)
+        for gap in org.gaps:
+            f.add_gap(gap)
 
     def _session_events(self, principal: Principal | None) -> None:
         """For a role session: the AssumeRole* event that created it (its session policy, if any), looked up

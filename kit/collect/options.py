@@ -27,6 +27,7 @@ class CollectOptions:
     cloudtrail_source: str | None  # None: CloudTrail LookupEvents
     profile: str | None
     role_arn: str | None
+    org_role_arn: str | None = None  # a role in the management account: SCP changes are recorded there
 
     @property
     def own_credentials(self) -> bool:
@@ -40,15 +41,28 @@ class CollectOptions:
         return make_session(profile=self.profile, role_arn=self.role_arn, region=self.region,
                             session_name=session_name, recorder=recorder)
 
+    def org_session(self, *, recorder: CallRecorder | None = None,
+                    session_name: str = "kit-collect-org") -> boto3.Session | None:
+        """A session as `org_role_arn` (assumed with the profile's credentials), or None when not given."""
+        from kit.collect.clients import make_session
+
+        if not self.org_role_arn:
+            return None
+        return make_session(profile=self.profile, role_arn=self.org_role_arn, region="us-east-1",
+                            session_name=session_name, recorder=recorder, parameter="org_role_arn")
+
     def load_options(self, session: boto3.Session | None = None) -> dict[str, Any]:
-        """Keyword options for kit.collect.load_evidence: the window, the CloudTrail source when given, and a
+        """Keyword options for kit.collect.load_evidence: the window, the CloudTrail source when given, a
         session when collecting live: `session` when given (one made earlier for these options), else a new
-        one with the profile or role (else none: the collector makes one from the standard chain)."""
+        one with the profile or role (else none: the collector makes one from the standard chain), and the
+        management account's session when `org_role_arn` is given."""
         options: dict[str, Any] = {"window": self.window}
         if self.cloudtrail_source:
             options["cloudtrail_source"] = self.cloudtrail_source
         if self.source == "live" and (session is not None or self.own_credentials):
             options["session"] = session or self.session()
+        if self.source == "live" and self.org_role_arn:
+            options["org_session"] = self.org_session()
         return options
 
 
@@ -59,14 +73,15 @@ def collect_options(params: InvestigationParameters) -> CollectOptions:
         window=CollectWindow(before_minutes=params.window_before_minutes, after_minutes=params.window_after_minutes,
                             change_lookback_days=params.change_lookback_days),
         cloudtrail_source=params.cloudtrail_source or None, profile=params.profile or None,
-        role_arn=params.role_arn or None)
+        role_arn=params.role_arn or None, org_role_arn=params.org_role_arn or None)
 
 
 def parameters_from_args(args: argparse.Namespace) -> InvestigationParameters:
-    """`kit collect`'s options (--instance-id, --region, --profile, --role-arn, --window-before/-after,
-    --cloudtrail-source) as validated investigation parameters of a live collection."""
+    """`kit collect`'s options (--instance-id, --region, --profile, --role-arn, --org-role-arn,
+    --window-before/-after, --cloudtrail-source) as validated investigation parameters of a live collection."""
     values: dict[str, Any] = {"source": "live", "instance_id": args.instance_id, "region": args.region,
                               "profile": args.profile or "", "role_arn": args.role_arn or "",
+                              "org_role_arn": getattr(args, "org_role_arn", None) or "",
                               "cloudtrail_source": args.cloudtrail_source or ""}
     if args.window_before is not None:
         values["window_before_minutes"] = args.window_before

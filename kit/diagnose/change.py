@@ -193,19 +193,86 @@ def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candi
         document = _managed_document(case, str(previous[-1].param("permissionsBoundary")))
         return _with(situation, boundary=Policy(document, f"boundary:{previous[-1].param('permissionsBoundary')}")) \
             if document else None
-    if name == "AttachPolicy":
-        policy_id = str(change.param("policyId"))
-        return _with(situation, scps=[[p for p in level if not p.name.endswith("/" + policy_id)]
+    if name == "AttachPolicy":  # before it, the chain without that SCP on that target
+        policy_id, target = str(change.policy_id()), change.param("targetId")
+        return _with(situation, scps=[[p for p in level if not _is_scp(p, policy_id, target)]
                                       for level in situation.policies.scps])
+    if name == "DetachPolicy":  # before it, the chain with that SCP on that target again
+        return _reattach(case, change, situation, earlier)
     if name == "UpdatePolicy":
-        previous = [c for c in earlier if c.event_name in ("UpdatePolicy", "CreatePolicy") and c.layer == "scp"
-                    and c.param("policyId") == change.param("policyId") and c.document("content")]
-        return _with_scp(situation, str(change.param("policyId")), previous[-1].document("content") or {}) \
-            if previous else None
+        document = _scp_content_before(change, earlier)
+        return _with_scp(situation, str(change.policy_id()), document) if document else None
     return None
 
 
 # ---- documents the evidence holds ---------------------------------------------------------------------------
+
+# AWS's managed SCP, attached to every root, OU and account when SCPs are enabled: its content never changes.
+FULL_AWS_ACCESS = ("p-FullAWSAccess", {"Version": "2012-10-17",
+                                       "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+def _is_scp(policy: Policy, policy_id: str, target: Any) -> bool:
+    """Whether `policy` (labelled scp:<target>/<policy id>) is that SCP on that target (any target if None)."""
+    if target is None:
+        return policy.name.endswith("/" + policy_id)
+    return policy.name == f"scp:{target}/{policy_id}"
+
+
+def _scp_content_before(change: Candidate, earlier: list[Candidate]) -> dict[str, Any] | None:
+    """The SCP's content just before `change`: from the latest earlier CreatePolicy/UpdatePolicy that set it."""
+    policy_id = change.policy_id()
+    previous = [c for c in earlier if c.layer == "scp" and c.event_name in ("UpdatePolicy", "CreatePolicy")
+                and c.policy_id() == policy_id and c.document("content")]
+    return previous[-1].document("content") if previous else None
+
+
+def _scp_document(case: Case, policy_id: str, earlier: list[Candidate], change: Candidate) -> dict[str, Any] | None:
+    """A detached SCP's content: the latest CreatePolicy/UpdatePolicy before the detach, else the policy as
+    DescribePolicy read it (content is kept when detached), else FullAWSAccess's fixed document."""
+    document = _scp_content_before(change, earlier)
+    if document is not None:
+        return document
+    described = case.evidence.document(f"organizations.describe-policy.{policy_id}.json") or {}
+    content = (described.get("Policy") or {}).get("Content")
+    if isinstance(content, str):
+        import json
+
+        try:
+            parsed = json.loads(content)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    return dict(FULL_AWS_ACCESS[1]) if policy_id == FULL_AWS_ACCESS[0] else None
+
+
+def _reattach(case: Case, change: Candidate, situation: Situation, earlier: list[Candidate]) -> Situation | None:
+    """The state before a DetachPolicy: the SCP back on its target's level (None when the evidence holds
+    neither the SCP's content nor where its target sits in the chain)."""
+    policy_id, target = change.policy_id(), change.param("targetId")
+    if not policy_id or not target:
+        return None
+    document = _scp_document(case, policy_id, earlier, change)
+    level = _target_level(case, situation, str(target))
+    if document is None or level is None:
+        return None
+    scps = [list(each) for each in situation.policies.scps]
+    scps[level] = [p for p in scps[level] if not _is_scp(p, policy_id, target)] + [
+        Policy(document, f"scp:{target}/{policy_id}")]
+    return _with(situation, scps=scps)
+
+
+def _target_level(case: Case, situation: Situation, target: str) -> int | None:
+    """The index in the chain's levels of the SCPs attached to `target` (the account, an OU or the root)."""
+    for index, level in enumerate(situation.policies.scps):
+        if any(p.name.startswith(f"scp:{target}/") for p in level):
+            return index
+    rows = case.frames.identity_statements
+    found = rows[(rows["source"] == "scp") & (rows["target_id"] == target)]["scp_level"].dropna()
+    if len(found) and int(found.iloc[0]) < len(situation.policies.scps):
+        return int(found.iloc[0])
+    return None
 
 def _previous_key_policy(change: Candidate, earlier: list[Candidate], case: Case) -> dict[str, Any] | None:
     ref = change.key_ref()

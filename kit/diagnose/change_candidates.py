@@ -27,6 +27,9 @@ LAYERS: dict[str, str] = {
     **{name: "launch-configuration" for name in ("CreateLaunchTemplateVersion", "ModifyLaunchTemplate",
                                                  "UpdateAutoScalingGroup")},
 }
+# Organizations' own policy calls (CreatePolicy shares its name with IAM's): by event source, the SCP layer.
+ORGANIZATIONS_LAYERS = {name: "scp" for name in ("CreatePolicy", "UpdatePolicy", "AttachPolicy", "DetachPolicy",
+                                                 "MoveAccount")}
 SOURCES = {"key-policy": "kms", "key-state": "kms", "grant": "kms", "identity-policy": "iam",
            "permissions-boundary": "iam", "scp": "organizations", "ebs-default": "ec2",
            "launch-configuration": ("ec2", "autoscaling")}
@@ -71,6 +74,13 @@ class Candidate:
                 return None
         return value if isinstance(value, dict) else None
 
+    def policy_id(self) -> str | None:
+        """The Organizations policy the call names (its `policyId`, or the id CreatePolicy answered with)."""
+        value = self.param("policyId")
+        if value is None:
+            value = ((self.response.get("policy") or {}).get("policySummary") or {}).get("id")
+        return str(value) if value else None
+
     def key_ref(self) -> str | None:
         """The key the call names (keyId, or EC2's KmsKeyId), if any."""
         value = self.param("keyId", "KmsKeyId", "kmsKeyId")
@@ -88,8 +98,9 @@ def candidates(events: pd.DataFrame) -> list[Candidate]:
     rows = events[events["event_name"].isin(list(LAYERS)) & events["error_code"].isna()]
     out: list[Candidate] = []
     for row in rows.to_dict("records"):
-        layer = LAYERS[str(row["event_name"])]
         source = str(row.get("event_source") or "").split(".", 1)[0]
+        layer = ORGANIZATIONS_LAYERS.get(str(row["event_name"]), "") if source == "organizations" else ""
+        layer = layer or LAYERS[str(row["event_name"])]
         expected = SOURCES[layer]
         if source not in (expected if isinstance(expected, tuple) else (expected,)):
             continue
@@ -137,7 +148,7 @@ def touches(change: Candidate, subject: Subject) -> bool:
         target = change.param("targetId", "accountId")
         if target is not None:
             return target in subject.scp_targets
-        return change.param("policyId") in subject.scp_ids
+        return change.policy_id() in subject.scp_ids
     if change.layer == "ebs-default":
         return subject.implicit_default_key and change.region == subject.region
     return False

@@ -1,7 +1,11 @@
 """`kit demo`: the simulated account, one incident investigated end to end, its report in reports/demo/.
 
-The slow parts overlap: the notebook's kernel starts (and imports what the notebook needs) while the
-simulated account starts and seeds the one scenario, and papermill and nbconvert are imported meanwhile. The
+The slow parts overlap: the notebook's kernel starts (and imports what the notebook needs) in its own
+process while this one starts the simulated account, seeds the one scenario and imports papermill
+(nbconvert only if the report has to show a failure: the answer-first report needs no exporter). The
+imports run in this thread, one after the other: imported from two threads at once, packages with import
+cycles (requests, used by both moto and papermill) can fail half-initialised, and the GIL leaves nothing
+to gain. The
 kernel is then pointed at the simulated account (its environment, in the kernel's memory only) and runs the
 notebook; the report is exported as `kit investigate` does.
 """
@@ -10,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -41,27 +44,20 @@ def demo(scenario: str, out_dir: str) -> RunResult:
     start_quiet_kernel(km)  # boots in its own process while the simulated account starts below
     client = km.client()
     client.start_channels()
-    imports = threading.Thread(target=_import_runners, name="kit-demo-imports", daemon=True)
-    imports.start()
     try:
         client.execute(KERNEL_WARM_UP, store_history=False, silent=True)  # queued until the kernel is up
         with SimulatedAccount(scenarios=[name]) as sim:
             seeded = next(s for s in sim.seeded if s.name == name)
             params = validate({"scenario": name, "instance_id": seeded.instance_id, "region": seeded.region,
                                "source": "live", "interactive": False}, require_target=True)
+            import papermill  # noqa: F401 - while the kernel may still be importing
+
             _point_kernel_at(client, sim.environ(seeded.region))
-            imports.join()
             with environment(sim.environ()):
                 return run_investigation(params, out_dir, km=km)
     finally:
         client.stop_channels()
         km.shutdown_kernel(now=True)
-
-
-def _import_runners() -> None:
-    """papermill and nbconvert, imported in the background (the export builds its exporter from them)."""
-    import nbconvert  # noqa: F401
-    import papermill  # noqa: F401
 
 
 def _point_kernel_at(client: Any, environ: Mapping[str, str]) -> None:

@@ -25,6 +25,7 @@ def run(args: argparse.Namespace, batch: Callable[[list[str], Path], int] | None
         "asg": getattr(args, "asg", "") or "", "fleet_id": getattr(args, "fleet_id", "") or "",
         "error_text": getattr(args, "error_text", "") or "",
         "profile": args.profile or "", "role_arn": args.role_arn or "", "redact": bool(args.redact),
+        "org_role_arn": getattr(args, "org_role_arn", None) or "",
         "cloudtrail_source": args.cloudtrail_source or "", "interactive": False,
     }
     if args.window_before is not None:

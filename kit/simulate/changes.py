@@ -41,16 +41,23 @@ ORGANIZATIONS_KEYS = {"root": "root_id", "ou": "ou_id"}
 
 def apply_changes(clients: Clients, spec: dict[str, Any], account: str, region: str, values: dict[str, str],
                   at: datetime) -> list[dict[str, Any]]:
-    """Apply the scenario's `changes` (once per scenario, account and Region) and return their records."""
+    """Apply the scenario's `changes` (once per scenario, account and Region; Organizations changes once per
+    scenario: they are the organization's, whichever account a spread scenario fails in) and return their
+    records."""
     w = world()
     marker = (str(spec["name"]), account, region)
     if marker in w.applied_changes or not spec.get("changes"):
         return []
     w.applied_changes.add(marker)
+    organization_marker = (str(spec["name"]), MANAGEMENT_ACCOUNT, GLOBAL_REGION)
+    organization_done = organization_marker in w.applied_changes
+    w.applied_changes.add(organization_marker)
     values = dict(values, **{f"org:{k}": w.organization.get(v, "") for k, v in ORGANIZATIONS_KEYS.items()})
     out: list[dict[str, Any]] = []
     for change in spec["changes"]:
         service, operation = str(change["call"]).split(":", 1)
+        if service == "organizations" and organization_done:
+            continue
         params = resolve(change.get("params") or {}, values)
         where = MANAGEMENT_ACCOUNT if service == "organizations" else account
         when = at - timedelta(days=float(change.get("days_ago", 0))) + timedelta(

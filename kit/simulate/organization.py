@@ -1,6 +1,7 @@
 """The organization (management account 111122223333, OU Workloads holding both member accounts), its SCPs,
-and each account's trail (management events to an S3 bucket; the management account's holds the
-Organizations changes)."""
+each account's trail (management events to an S3 bucket; the management account's holds the
+Organizations changes), and in the management account a read-only role, `CHANGE_READER_ROLE`, that a
+collector assumes (`org_role_arn`) to look up those changes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from kit.simulate.logs import TRAIL_NAME, org_trail_bucket, trail_bucket
 from kit.simulate.trail import ORG_TRAIL_NAME, DigestChain
 from kit.simulate.placeholders import resolve
 from kit.simulate.world import DEFAULT_ACCOUNT, MANAGEMENT_ACCOUNT, OTHER_ACCOUNT, World, world
+
+CHANGE_READER_ROLE = "KitOrganizationsReader"
+CHANGE_READER_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "ReadOrganizationsChanges", "Effect": "Allow", "Action": ["cloudtrail:LookupEvents"], "Resource": "*"},
+    {"Sid": "ReadOrganization", "Effect": "Allow",
+     "Action": ["organizations:Describe*", "organizations:List*"], "Resource": "*"}]}
+
+
+def change_reader_arn() -> str:
+    """The management account's read-only role for Organizations changes (what `org_role_arn` names)."""
+    return f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{CHANGE_READER_ROLE}"
 
 
 def create_organization(clients: Clients, w: World) -> None:
@@ -41,9 +53,23 @@ def create_organization(clients: Clients, w: World) -> None:
         iam.put_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName="AdministratorAccess",
                             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                                 {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    create_change_reader(clients)
     org_id = org.describe_organization()["Organization"]["Id"]
     w.organization.update(root_id=root_id, ou_id=ou_id, management=MANAGEMENT_ACCOUNT, org_id=org_id)
     create_org_trail(clients, w, org_id)
+
+
+def create_change_reader(clients: Clients) -> None:
+    """The management account's read-only role (CloudTrail LookupEvents, Organizations reads) that member
+    accounts' collectors may assume."""
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in (DEFAULT_ACCOUNT, OTHER_ACCOUNT, MANAGEMENT_ACCOUNT)]}}]}
+    iam = clients("iam", MANAGEMENT_ACCOUNT)
+    iam.create_role(RoleName=CHANGE_READER_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
+                    Description="Read-only: the organization's changes (SCPs) for kit investigations")
+    iam.put_role_policy(RoleName=CHANGE_READER_ROLE, PolicyName="read-organizations-changes",
+                        PolicyDocument=json.dumps(CHANGE_READER_POLICY))
 
 
 def create_org_trail(clients: Clients, w: World, org_id: str) -> None:
@@ -71,13 +97,18 @@ def create_trail(clients: Clients, account: str) -> None:
 
 
 def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dict[str, str]) -> None:
-    """A service control policy (created once by name) attached to the root, the OU or the account."""
+    """A service control policy (created once by name) attached to the root, the OU, the account, or
+    (`target: "ou:NAME"`) an OU of that name under the root, created on first use (holding no account)."""
     w = world()
     org = clients("organizations", MANAGEMENT_ACCOUNT, "us-east-1")
     existing = {p["Name"]: p["Id"] for p in
                 org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
-    target = {"root": w.organization["root_id"], "ou": w.organization["ou_id"],
-              "account": account}[spec.get("target", "ou")]
+    where = str(spec.get("target", "ou"))
+    if where.startswith("ou:"):
+        target = named_ou(clients, where.split(":", 1)[1])
+        values[f"org:{where}"] = target
+    else:
+        target = {"root": w.organization["root_id"], "ou": w.organization["ou_id"], "account": account}[where]
     policy_id = existing.get(spec["name"])
     if policy_id is None:
         policy_id = org.create_policy(Name=spec["name"], Description=spec.get("description", ""),
@@ -88,6 +119,16 @@ def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dic
     attached = {t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy_id)["Targets"]}
     if target not in attached:
         org.attach_policy(PolicyId=policy_id, TargetId=target)
+
+
+def named_ou(clients: Clients, name: str) -> str:
+    """The id of the OU `name` directly under the root (created when missing)."""
+    org = clients("organizations", MANAGEMENT_ACCOUNT, "us-east-1")
+    root_id = world().organization["root_id"]
+    for ou in org.list_organizational_units_for_parent(ParentId=root_id)["OrganizationalUnits"]:
+        if ou["Name"] == name:
+            return str(ou["Id"])
+    return str(org.create_organizational_unit(ParentId=root_id, Name=name)["OrganizationalUnit"]["Id"])
 
 
 def regional_trail(clients: Clients, spec: dict[str, Any], account: str, region: str) -> None:

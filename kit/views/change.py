@@ -61,7 +61,9 @@ def _change(change: Mapping[str, Any], mattered: Mapping[str, Any] | None, failu
 
 def diff_block(before: Any, after: Any, mattered: Mapping[str, Any] | None = None) -> str:
     """Before and after: for policy documents the statements removed and added (the one that mattered marked),
-    for anything else the two values."""
+    for anything else the two values. An SCP chain (levels, root first, each a list of SCP documents) is diffed as
+    its statements, each marked with its level (`SCPLevel`)."""
+    before, after = _chain_as_policy(before), _chain_as_policy(after)
     if _is_policy(before) or _is_policy(after):
         old, new = _statements(before), _statements(after)
         removed = [s for s in old if s not in new]
@@ -137,6 +139,15 @@ def _between(start: Any, end: Any) -> str:
     if not days and minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts) or "under a minute"
+
+
+def _chain_as_policy(value: Any) -> Any:
+    """An SCP chain as one document of every statement, each with its level; anything else as it is."""
+    if not (isinstance(value, list) and value and all(isinstance(level, list) for level in value)):
+        return value
+    return {"Statement": [dict(statement, SCPLevel=index) if isinstance(statement, Mapping) else statement
+                          for index, level in enumerate(value) for document in level
+                          for statement in _statements(document)]}
 
 
 def _is_policy(value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""The incident's timeline as a picture: state changes, the start call, KMS errors, one lane each.
+"""The incident's timeline as a picture: the change that caused it, state changes, the start call, KMS errors,
+one lane each.
 
 `points_from_timeline` turns the findings' timeline frame (one fixed producer, `kit.diagnose.timeline`:
 time, kind = state | launch | kms, event_name, event_source, error_code, label, ...) into the points the
@@ -6,8 +7,9 @@ picture draws (time, lane, label, error).
 
 `timeline_svg` draws it as inline SVG, written directly (no plotting library: the cheapest cell of the report),
 zoomed to the seconds around the launch: the axis is broken where nothing happens for a while, and each break is
-labelled with the time it leaves out. Points are numbered; the list under the picture says what each one is, with
-its UTC time. Everything from AWS in it is escaped. `timeline_png` (matplotlib, Agg) is the older picture, kept
+labelled with the time it leaves out. The named change (kit.diagnose.change.mark_change, kind `change`), days
+before the failure as a rule, has its own lane and a diamond marker, and is always drawn (the broken axis says how
+long before). Points are numbered; the list under the picture says what each one is, with its UTC time. Everything from AWS in it is escaped. `timeline_png` (matplotlib, Agg) is the older picture, kept
 for the notebook until it moves to the SVG.
 """
 
@@ -23,9 +25,10 @@ from typing import Any
 import pandas as pd
 
 # Lane order (top to bottom) and colours; anything else goes to "other".
-LANES: tuple[str, ...] = ("state", "launch", "kms", "other")
-LANE_TITLES: Mapping[str, str] = {"state": "instance state", "launch": "start / run call",
+LANES: tuple[str, ...] = ("change", "state", "launch", "kms", "other")
+LANE_TITLES: Mapping[str, str] = {"change": "what changed", "state": "instance state", "launch": "start / run call",
                                   "kms": "KMS calls", "other": "other calls"}
+CHANGE_LANE = "change"
 OK_COLOUR = "#1565c0"
 BURST_GAP = pd.Timedelta(hours=2)
 _ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:(iam|sts)::[0-9X]{12}:")  # labels: user/test reads better
@@ -89,15 +92,19 @@ def timeline_png(points: pd.DataFrame, title: str = "", width_inches: float = 10
 
 
 def incident_burst(points: pd.DataFrame, gap: pd.Timedelta = BURST_GAP) -> tuple[pd.DataFrame, int]:
-    """The points of the burst (no `gap` between neighbours) holding an error, else the largest burst."""
-    if len(points) < 2:
+    """The points of the burst (no `gap` between neighbours) holding an error, else the largest burst; the
+    change lane's points are kept wherever they are (the change is why the burst happened)."""
+    changes = points[points["lane"] == CHANGE_LANE]
+    rest = points[points["lane"] != CHANGE_LANE]
+    if len(rest) < 2:
         return points, 0
-    ordered = points.sort_values("time", kind="stable").reset_index(drop=True)
+    ordered = rest.sort_values("time", kind="stable").reset_index(drop=True)
     burst_ids = (ordered["time"].diff() > gap).cumsum()
     bursts = list(ordered.groupby(burst_ids, sort=True))
     with_errors = [frame for _, frame in bursts if frame["error"].any()]
     chosen = with_errors[-1] if with_errors else max((frame for _, frame in bursts), key=len)
-    return chosen.reset_index(drop=True), len(ordered) - len(chosen)
+    kept = pd.concat([changes, chosen]) if len(changes) else chosen
+    return kept.sort_values("time", kind="stable").reset_index(drop=True), len(ordered) - len(chosen)
 
 
 def points_from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -120,7 +127,7 @@ def points_from_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
     approximate = dated["approximate"] if "approximate" in dated.columns else [False] * len(dated)
     return points_from_rows([
         {"time": time, "lane": kind if kind in LANES else "other", "label": str(label),
-         "error": isinstance(error_code, str) and error_code != "", "approximate": bool(approx)}
+         "error": isinstance(error_code, str) and error_code != "", "approximate": bool(pd.notna(approx) and approx)}
         for time, kind, label, error_code, approx in zip(dated["time"], dated["kind"], dated["label"],
                                                          dated["error_code"], approximate)])
 
@@ -166,12 +173,14 @@ def timeline_svg(points: pd.DataFrame, title: str = "") -> str:
         x += 15 * placed.get(slot, 0)  # same second, same lane: side by side
         placed[slot] = placed.get(slot, 0) + 1
         y = _TOP + _LANE_HEIGHT * lane_index + _LANE_HEIGHT / 2
-        kind = "kit-tl-error" if bool(error) else "kit-tl-ok"
+        kind = "kit-tl-change" if lane == CHANGE_LANE else ("kit-tl-error" if bool(error) else "kit-tl-ok")
         dashed = " kit-tl-approx" if bool(approx) else ""
-        parts.append(f'<g class="{kind}{dashed}"><title>{_esc(_clock(time))} {_esc(label)}</title>'
-                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9"/>'
+        marker = (f'<path d="M{x:.1f},{y - 12:.1f} L{x + 12:.1f},{y:.1f} L{x:.1f},{y + 12:.1f} L{x - 12:.1f},{y:.1f} Z"/>'
+                  if lane == CHANGE_LANE else f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9"/>')
+        parts.append(f'<g class="{kind}{dashed}"><title>{_esc(_clock(time))} {_esc(label)}</title>{marker}'
                      f'<text x="{x:.1f}" y="{y + 3.5:.1f}" text-anchor="middle">{number}</text></g>')
-        when = ("about " if bool(approx) else "") + _clock(time)
+        when = ("about " if bool(approx) else "") + (time.strftime("%Y-%m-%d ") if lane == CHANGE_LANE else "") \
+            + _clock(time)
         lists.append(f'<li class="{kind}"><span class="kit-tl-num">{number}</span> <code>{_esc(when)}</code> '
                      f"{_esc(_ARN_ACCOUNT.sub('', str(label)))}</li>")
     for index, (start, end) in enumerate(segments):
@@ -247,7 +256,9 @@ def _duration(gap: pd.Timedelta) -> str:
         return f"{seconds} s"
     if seconds < 7200:
         return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 def _esc(value: object) -> str:
