@@ -161,7 +161,7 @@ def _organizations(operation: str) -> Callable[..., None]:
     def check(sim, client, key: dict[str, str]) -> None:
         org = client("organizations", "us-east-1")      # the member account: moto answers only the management
         root = org.list_roots()["Roots"][0]["Id"]
-        [ou] = org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
+        ou = org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"][0]  # one of them
         policy = org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"][0]["Id"]
         calls: dict[str, Callable[[], Any]] = {
             "ListRoots": lambda: org.list_roots()["Roots"],
