@@ -216,3 +216,27 @@ def test_responses_are_reused_until_too_old_and_errors_never(account: SimulatedA
     assert describe(seed) == (1, 0)  # too old: read again
     missing = "i-0000000000000dead"
     assert describe(missing) == (1, 1) and describe(missing) == (1, 1)  # an error is asked again, every time
+
+
+def test_moving_answers_are_never_reused_and_callers_never_share() -> None:
+    """An Athena query's progress and an S3 listing are asked again every time (a kept RUNNING would time the
+    query out); one caller's answers are never given to another (another profile or access key)."""
+    memo = ResponseMemo()
+    answers = iter([{"QueryExecution": {"Status": {"State": s}}} for s in ("RUNNING", "SUCCEEDED")])
+    poll = [memo.call("athena", "GetQueryExecution", REGION, {"QueryExecutionId": "q-1"}, None, None,
+                      lambda _: next(answers))[0]["QueryExecution"]["Status"]["State"] for _ in range(2)]
+    assert poll == ["RUNNING", "SUCCEEDED"]
+    listings = iter([{"Contents": []}, {"Contents": [{"Key": "new.json.gz"}]}])
+    listed = [memo.call("s3", "ListObjectsV2", REGION, {"Bucket": "b"}, None, None, lambda _: next(listings))[0]
+              for _ in range(2)]
+    assert listed[1]["Contents"] == [{"Key": "new.json.gz"}]
+    asked: list[str] = []
+
+    def read(who: str):
+        return lambda _: asked.append(who) or {"Policy": who}
+
+    mine = memo.call("kms", "GetKeyPolicy", REGION, {"KeyId": "k"}, None, None, read("me"), scope="default|AKIA1")
+    theirs = memo.call("kms", "GetKeyPolicy", REGION, {"KeyId": "k"}, None, None, read("them"), scope="other|AKIA2")
+    again = memo.call("kms", "GetKeyPolicy", REGION, {"KeyId": "k"}, None, None, read("me"), scope="default|AKIA1")
+    assert (mine[0], theirs[0], again[0]) == ({"Policy": "me"}, {"Policy": "them"}, {"Policy": "me"})
+    assert asked == ["me", "them"] and again[1] is not None  # the third came from memory

@@ -61,7 +61,7 @@ class Fetcher:
                 response = call(params)
             else:
                 response, read_at = self.memo.call(service, operation, region or self.region, params, max_items,
-                                                   page_size, call)
+                                                   page_size, call, scope=self._caller_scope())
                 if read_at is not None:  # the evidence still lists where each document came from, and when
                     self.clients.recorder.add(f"{service}:{operation}", params, read_at=read_at)
         except KitError:
@@ -74,6 +74,12 @@ class Fetcher:
         if document:
             self.store(document, result)
         return result
+
+    def _caller_scope(self) -> str:
+        """Who asks, for the memo: the session's profile and access key id (not a secret; never written)."""
+        session = self.clients.session
+        credentials = session.get_credentials()
+        return f"{session.profile_name}|{getattr(credentials, 'access_key', None) or ''}"
 
     def store(self, name: str, document: Any) -> None:
         """Keep `document` under `name` (a later store of the same name replaces it)."""

@@ -4,7 +4,9 @@ the part of it not read yet.
 
 - Only read-only calls reach here (the clients' guard refuses anything else) and only successful responses
   are kept: an error is asked again, as a fresh collection would.
-- Each response is reused for at most `max_age` (MAX_AGE by default); after that it is read again.
+- Each response is reused for at most `max_age` (MAX_AGE by default); after that it is read again. Answers are
+  kept per caller (the session's profile and access key id): a change of credentials reads again. Athena
+  queries and S3 listings are never reused (their answers move while the analyst looks).
 - CloudTrail LookupEvents is kept per query (Region, lookup attribute, page bounds) with the time span it
   covers completely. A later lookup of the same query inside that span is answered from it (events filtered to
   the new range); one wider on one side reads only the missing part and merges it (one event once, newest
@@ -23,6 +25,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 MAX_AGE = timedelta(minutes=15)  # how long a response is reused
+# Reads whose answer moves while an analyst looks: a query's progress (Athena), the log files delivered so far
+# (S3 listings). Always asked again.
+NEVER_REUSED_SERVICES = ("athena",)
+NEVER_REUSED = (("s3", "ListObjectsV2"), ("s3", "ListObjects"))
 DELIVERY_DELAY = timedelta(minutes=15)  # CloudTrail delivers events within minutes (5 on average, not guaranteed)
 CUT = "kit-memo-cut"  # NextToken of a merged lookup longer than its page bound (callers only test its presence)
 
@@ -62,13 +68,16 @@ class ResponseMemo:
             self._spans.clear()
 
     def call(self, service: str, operation: str, region: str, params: dict[str, Any], max_items: int | None,
-             page_size: int | None, make: Call) -> tuple[dict[str, Any], datetime | None]:
+             page_size: int | None, make: Call, scope: str = "") -> tuple[dict[str, Any], datetime | None]:
         """The response to `service.operation(params)` (all pages, at most `max_items` items) and, when it came
-        wholly from memory, when it was read (else None); `make(params)` reads it from the account."""
+        wholly from memory, when it was read (else None); `make(params)` reads it from the account. `scope`
+        names who asks (the session's profile and access key id): one caller's answers are never another's."""
+        if service in NEVER_REUSED_SERVICES or (service, operation) in NEVER_REUSED:
+            return self._make(make, params), None
         if (service, operation) == ("cloudtrail", "LookupEvents") and isinstance(params.get("StartTime"), datetime) \
                 and isinstance(params.get("EndTime"), datetime):
-            return self._lookup(region, params, max_items, page_size, make)
-        key = _key(service, operation, region, params, max_items, page_size)
+            return self._lookup(region, params, max_items, page_size, make, scope)
+        key = _key(scope, service, operation, region, params, max_items, page_size)
         now = self._clock()
         with self._lock:
             held = self._responses.get(key)
@@ -84,10 +93,10 @@ class ResponseMemo:
         return response, None
 
     def _lookup(self, region: str, params: dict[str, Any], max_items: int | None, page_size: int | None,
-                make: Call) -> tuple[dict[str, Any], datetime | None]:
+                make: Call, scope: str) -> tuple[dict[str, Any], datetime | None]:
         start, end = _utc(params["StartTime"]), _utc(params["EndTime"])
         query = {k: v for k, v in params.items() if k not in ("StartTime", "EndTime")}
-        key = _key("cloudtrail", "LookupEvents", region, query, max_items, page_size)
+        key = _key(scope, "cloudtrail", "LookupEvents", region, query, max_items, page_size)
         now = self._clock()
         with self._lock:
             span = self._spans.get(key)
@@ -142,9 +151,9 @@ class ResponseMemo:
             del self._spans[key]
 
 
-def _key(service: str, operation: str, region: str, params: dict[str, Any], max_items: int | None,
+def _key(scope: str, service: str, operation: str, region: str, params: dict[str, Any], max_items: int | None,
          page_size: int | None) -> str:
-    return json.dumps([service, operation, region, params, max_items, page_size], sort_keys=True, default=str)
+    return json.dumps([scope, service, operation, region, params, max_items, page_size], sort_keys=True, default=str)
 
 
 def _utc(value: datetime) -> datetime:
