@@ -57,9 +57,12 @@ class ChangeLookup:
 
 def change_lookups(region: str, key_arns: list[str], principal_kind: str | None, principal_name: str | None,
                    policy_arns: list[str], *, ebs_default: bool, instance_id: str | None = None,
-                   scp_ids: tuple[str, ...] = (), scp_targets: tuple[str, ...] = ()) -> list[ChangeLookup]:
+                   scp_ids: tuple[str, ...] | None = (), scp_targets: tuple[str, ...] = ()) -> list[ChangeLookup]:
     """Every look-up for changes, in order: the instance, keys, the launcher, its managed policies, EBS
-    defaults; then, in the management account, the SCPs of the account's chain and the chain's targets."""
+    defaults; then, in the management account, the SCPs of the account's chain and the chain's targets.
+    scp_ids None: the chain could not be read (a member account may not list it), so the SCPs above the
+    account are unknown and its targets are looked up all the same; () or only FullAWSAccess: no SCP change
+    can explain a denial."""
     out = [ChangeLookup(f"change-instance-{instance_id}", "ResourceName", instance_id, region)] if instance_id else []
     out += [ChangeLookup(f"change-key-{arn.rsplit('/', 1)[-1]}", "ResourceName", arn, arn.split(":")[3] or region)
            for arn in dict.fromkeys(key_arns) if arn.startswith("arn:") and ":key/" in arn]
@@ -71,10 +74,10 @@ def change_lookups(region: str, key_arns: list[str], principal_kind: str | None,
                                     GLOBAL_REGION))
     if ebs_default:
         out += [ChangeLookup(f"change-ebs-{name}", "EventName", name, region) for name in EBS_DEFAULT_EVENTS]
-    if set(scp_ids) <= {FULL_AWS_ACCESS}:
+    if scp_ids is not None and set(scp_ids) <= {FULL_AWS_ACCESS}:
         return out
     out += [ChangeLookup(f"change-scp-{_safe(policy_id)}", "ResourceName", policy_id, GLOBAL_REGION, MANAGEMENT)
-            for policy_id in dict.fromkeys(scp_ids)]
+            for policy_id in dict.fromkeys(scp_ids or ())]
     out += [ChangeLookup(f"change-org-{_safe(target)}", "ResourceName", target, GLOBAL_REGION, MANAGEMENT)
             for target in dict.fromkeys(scp_targets)]
     return out
@@ -110,6 +113,18 @@ def organization_chain(documents: Mapping[str, Any], account_id: str | None) -> 
         listed = (documents.get(f"organizations.list-policies-for-target.{target}.json") or {}).get("Policies") or []
         policy_ids += [str(p["Id"]) for p in listed if isinstance(p, dict) and p.get("Id")]
     return targets, list(dict.fromkeys(policy_ids))
+
+
+def chain_scp_ids(documents: Mapping[str, Any], account_id: str | None, *, no_organization: bool = False
+                  ) -> tuple[list[str], tuple[str, ...] | None]:
+    """(the chain's targets, the SCP ids over the account) when the chain was read (a parent above the account
+    and every target's SCP listing); the ids are () for an account in no organization and None when the chain
+    is unknown (change_lookups then still looks the targets up)."""
+    targets, policy_ids = organization_chain(documents, account_id)
+    if no_organization:
+        return targets, ()
+    listed = all(f"organizations.list-policies-for-target.{t}.json" in documents for t in targets)
+    return targets, (tuple(policy_ids) if len(targets) > 1 and listed else None)
 
 
 def management_lookup_commands(lookups: list[ChangeLookup], since: str) -> list[str]:

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
-from kit.collect.change_lookups import ChangeLookup, change_lookups, organization_chain, principal_policy_arns
+from kit.collect.change_lookups import ChangeLookup, chain_scp_ids, change_lookups, principal_policy_arns
 from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
 from kit.collect.principal import (DEFAULT_KEY_EVENT, Principal, keys_in_kms_events, launching_principal,
                                    requested_keys, session_window, template_keys, template_reference)
@@ -331,7 +331,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
     if not key_arns:  # nothing names a key we can resolve: KMS events about the launch do (as live chooses)
         key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
-    targets, policy_ids = organization_chain(documents, account_id)
+    targets, policy_ids = chain_scp_ids(documents, account_id)
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
     details = documents.get("iam.get-account-authorization-details.json")
     kind, name = (principal.kind, principal.name) if principal else (None, None)
@@ -340,7 +340,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "changes": change_lookups(region, list(_unique(key_arns)), kind, name,
                                   principal_policy_arns(details if isinstance(details, dict) else None, kind, name),
                                   ebs_default=ebs_defaults, instance_id=instance_id,
-                                  scp_ids=tuple(policy_ids), scp_targets=tuple(targets) if policy_ids else ()),
+                                  scp_ids=policy_ids, scp_targets=tuple(targets)),
         "changes_since": ((since - timedelta(days=CHANGE_LOOKBACK_DAYS, minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
                           if since else None),
         "account_id": account_id,

@@ -27,8 +27,8 @@ from kit import version
 from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
-from kit.collect.change_lookups import (GLOBAL_REGION, ChangeLookup, change_lookups, management_lookup_commands,
-                                       organization_chain, principal_policy_arns)
+from kit.collect.change_lookups import (GLOBAL_REGION, ChangeLookup, chain_scp_ids, change_lookups,
+                                       management_lookup_commands, principal_policy_arns)
 from kit.collect.cloudtrail_athena import collect_athena
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
@@ -133,7 +133,7 @@ class _Collection:
             lambda: self._storage(instance),
             lambda: self._instance_events(outer, account_id),
             lambda: self._scaling_activities(instance),
-            lambda: identity.service_control_policies(f, account_id),
+            lambda: self._service_control_policies(account_id),
             lambda: trail_selectors(f),
         )
         links = self.links = instance_links(instance)
@@ -226,12 +226,13 @@ class _Collection:
         f = self.fetch
         since = TimeRange(outer.start - timedelta(days=self.window.change_lookback_days), datetime.now(timezone.utc))
         kind, name = (principal.kind, principal.name) if principal else (None, None)
-        targets, scp_ids = organization_chain(f.documents, account_id)
+        no_organization = any(g.call == "organizations:ListParents" and g.error == "AWSOrganizationsNotInUseException"
+                              for g in f.gaps)
+        targets, scp_ids = chain_scp_ids(f.documents, account_id, no_organization=no_organization)
         lookups = change_lookups(f.region, [k.arn for k in found if k.arn], kind, name,
                                  principal_policy_arns(details, kind, name),
                                  ebs_default="ec2.get-ebs-default-kms-key-id.json" in f.documents,
-                                 instance_id=self.instance_id, scp_ids=tuple(scp_ids),
-                                 scp_targets=tuple(targets) if scp_ids else ())
+                                 instance_id=self.instance_id, scp_ids=scp_ids, scp_targets=tuple(targets))
         if self.source:  # the same look-ups through the trail the investigation reads (kit.collect.trail_changes)
             collect_trail_changes(f, self.source, lookups, since,
                                   account_id=instance_account(f.documents, self.instance_id))
@@ -242,6 +243,20 @@ class _Collection:
                                                    self.window.change_max_pages, region=q.region), here),
             lambda: self._organization_changes([q for q in lookups if q.in_management_account], since))
         return since
+
+    def _service_control_policies(self, account_id: str | None) -> None:
+        """The account's SCP chain (kit.collect.identity), read in the management account when `org_fetch` is
+        given (AWS lets only it or a delegated administrator list parents and policies), its documents and gaps
+        joining this collection's."""
+        if self.org_fetch is None:
+            identity.service_control_policies(self.fetch, account_id)
+            return
+        there = Fetcher(self.org_fetch.clients)
+        identity.service_control_policies(there, account_id)
+        for document_name, document in there.documents.items():
+            self.fetch.store(document_name, document)
+        for gap in there.gaps:
+            self.fetch.add_gap(gap)
 
     def _organization_changes(self, lookups: list[ChangeLookup], since: TimeRange) -> None:
         """The SCP look-ups, run in the management account (its documents and gaps join this collection's);

@@ -1,0 +1,57 @@
+"""Which SCP look-ups the look-back for changes makes, from what the account's Organizations chain told.
+
+A member account may not list its parents or SCPs (AWS lets only the management account or a delegated
+administrator), so an unread chain must not pass for "only FullAWSAccess": the targets are looked up in the
+management account all the same (or a gap names the commands to run there)."""
+
+from __future__ import annotations
+
+from kit.collect.change_lookups import chain_scp_ids, change_lookups
+
+ACCOUNT, OU, ROOT = "123456789012", "ou-ab12-cdef3456", "r-ab12"
+REGION = "eu-west-1"
+
+
+def chain(*policies_by_target: tuple[str, list[str]]) -> dict[str, object]:
+    """The organizations.* documents of a chain account -> OU -> root, with the SCPs listed per target."""
+    documents: dict[str, object] = {
+        f"organizations.list-parents.{ACCOUNT}.json": {"Parents": [{"Id": OU, "Type": "ORGANIZATIONAL_UNIT"}]},
+        f"organizations.list-parents.{OU}.json": {"Parents": [{"Id": ROOT, "Type": "ROOT"}]},
+    }
+    for target, ids in policies_by_target:
+        documents[f"organizations.list-policies-for-target.{target}.json"] = {"Policies": [{"Id": i} for i in ids]}
+    return documents
+
+
+def management_lookups(documents: dict[str, object], *, no_organization: bool = False) -> list[str]:
+    targets, scp_ids = chain_scp_ids(documents, ACCOUNT, no_organization=no_organization)
+    lookups = change_lookups(REGION, [], "role", "deployer", [], ebs_default=False, scp_ids=scp_ids,
+                             scp_targets=tuple(targets))
+    return [q.qualifier for q in lookups if q.in_management_account]
+
+
+def test_an_unread_chain_still_looks_up_the_account_in_the_management_account():
+    assert chain_scp_ids({}, ACCOUNT) == ([ACCOUNT], None)
+    assert management_lookups({}) == [f"change-org-{ACCOUNT}"]
+
+
+def test_a_chain_read_with_only_full_aws_access_needs_no_scp_look_up():
+    full = chain((ACCOUNT, ["p-FullAWSAccess"]), (OU, ["p-FullAWSAccess"]), (ROOT, ["p-FullAWSAccess"]))
+    assert chain_scp_ids(full, ACCOUNT)[1] == ("p-FullAWSAccess",)
+    assert management_lookups(full) == []
+
+
+def test_a_chain_partly_listed_is_unknown():
+    partial = chain((ACCOUNT, ["p-FullAWSAccess"]))  # the OU's and root's listings were refused
+    assert chain_scp_ids(partial, ACCOUNT)[1] is None
+    assert management_lookups(partial) == [f"change-org-{ACCOUNT}", f"change-org-{OU}", f"change-org-{ROOT}"]
+
+
+def test_an_account_in_no_organization_has_no_scp_look_up():
+    assert management_lookups({}, no_organization=True) == []
+
+
+def test_a_custom_scp_is_looked_up_with_every_target_of_the_chain():
+    custom = chain((ACCOUNT, ["p-FullAWSAccess"]), (OU, ["p-deny1234"]), (ROOT, ["p-FullAWSAccess"]))
+    assert management_lookups(custom) == ["change-scp-p-FullAWSAccess", "change-scp-p-deny1234",
+                                          f"change-org-{ACCOUNT}", f"change-org-{OU}", f"change-org-{ROOT}"]
