@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kit.cli import main
-from kit.collect.targets import read_error_text, resolve
+from kit.collect.targets import Resolution, read_error_text, resolve
 from kit.errors import BadInput
 from kit.params import validate
 from kit.report.targets import failed_launch, run_entry_point
@@ -152,3 +152,11 @@ def test_kit_investigate_of_a_fleet_that_launched_nothing_answers_with_its_error
     resolution = json.loads((tmp_path / "resolution.json").read_text())
     assert resolution["instance_ids"] == [] and resolution["fleet_verdict"] in err
     assert not (tmp_path / "findings.json").exists()
+
+
+def test_a_fleet_error_the_kit_does_not_classify_never_rules_kms_out():
+    found = Resolution("fleet-id", "fleet-0123", "eu-west-1", fleet_errors=[
+        {"code": "InsufficientInstanceCapacity", "kind": "capacity", "kind_words": "no capacity"},
+        {"code": "Client.InternalError", "kind": "other", "kind_words": "an error the kit does not classify"}])
+    assert "launched no instance" in found.fleet_verdict
+    assert "No KMS refusal" not in found.fleet_verdict and "read their messages" in found.fleet_verdict

@@ -72,9 +72,14 @@ class Resolution:
             return None
         cited = "; ".join(f"{e['code']}{' for ' + e['instance_type'] if e.get('instance_type') else ''}: "
                           f"{e['kind_words']}" for e in self.fleet_errors)
-        kms = any(e["kind"] == "kms" for e in self.fleet_errors)
-        then = (" A KMS refusal: investigate the launch template's keys and the caller's KMS permissions."
-                if kms else " No KMS refusal among them: the fleet got no instance, nothing failed on KMS.")
+        kinds = {e["kind"] for e in self.fleet_errors}
+        if "kms" in kinds:
+            then = " A KMS refusal: investigate the launch template's keys and the caller's KMS permissions."
+        elif "other" in kinds:  # an error the kit does not classify may still be a KMS one in other words
+            then = (" Some errors are not ones the kit classifies: read their messages before ruling KMS out "
+                    "(a KMS refusal can surface as Client.InternalError).")
+        else:
+            then = " No KMS refusal among them: the fleet got no instance, nothing failed on KMS."
         return f"Fleet {self.value} launched no instance; CreateFleet answered: {cited}.{then}"
 
     def to_dict(self) -> dict[str, Any]:
