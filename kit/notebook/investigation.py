@@ -206,9 +206,13 @@ class Investigation:
             self._prefetcher = Prefetcher(self._prefetch_one)
         return self._prefetcher
 
-    def _keep(self, key: tuple[Any, ...], analysed: tuple[Evidence, Frames, Findings]) -> None:
-        """Remember an analysis (most recently used last; the oldest go beyond ANALYSES_KEPT)."""
+    def _keep(self, key: tuple[Any, ...], analysed: tuple[Evidence, Frames, Findings], *,
+              unless_held: bool = False) -> None:
+        """Remember an analysis (most recently used last; the oldest go beyond ANALYSES_KEPT); `unless_held`:
+        not when one is already kept for `key` (checked and stored under one lock)."""
         with self._lock:
+            if unless_held and key in self._analysed:
+                return
             self._analysed.pop(key, None)
             self._analysed[key] = analysed
             while len(self._analysed) > ANALYSES_KEPT:
@@ -235,10 +239,7 @@ class Investigation:
             analysed = self._collect_and_diagnose(params, self.memo)
         except Exception:  # noqa: BLE001 - not remembered: the pick investigates it again and says why
             return
-        with self._lock:
-            if key in self._analysed:  # a pick (a fresh one, say) got there first: its analysis stays
-                return
-        self._keep(key, analysed)
+        self._keep(key, analysed, unless_held=True)  # a pick (a fresh one, say) got there first: its analysis stays
 
     def _wait_for_prefetch(self, key: tuple[Any, ...]) -> None:
         """If the background is investigating exactly these inputs, wait for it instead of doing it twice (and
