@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_argument("--cloudtrail-source", metavar="DIR|s3://BUCKET/PREFIX|athena:DB.TABLE",
                             help="scan the trail instead (as kit scan --cloudtrail-source)")
     postmortem.add_argument("--profile", help="AWS profile to read with")
+    postmortem.add_argument("--org-role-arn", metavar="ARN", help=ORG_ROLE_HELP)
     postmortem.add_argument("--jobs", type=int, default=2, help="investigations at once (default 2)")
 
     scan = sub.add_parser("scan", help="find instances that failed to launch; write one parameter file each")

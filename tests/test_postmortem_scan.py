@@ -106,6 +106,7 @@ def test_kit_postmortem_names_the_bad_option(sim, tmp_path, args, field):
     ({"regions": ["eu-west-1"], "until": 5, "out_dir": "x"}, "until"),
     ({"regions": ["eu-west-1"]}, "out_dir"),
     ({"cloudtrail_source": "/no/such/trail", "out_dir": "x"}, "since"),
+    ({"regions": ["eu-west-1"], "org_role_arn": "OrgReader", "out_dir": "x"}, "org_role_arn"),
     ({}, "batch_dir"),
 ])
 def test_the_scan_parameters_are_checked_before_anything_runs(values, field):
@@ -123,3 +124,10 @@ def test_a_scan_that_finds_no_failure_gives_an_empty_postmortem(sim, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((out / "summary.json").read_text())["counts"]["incidents"] == 0
     assert not list((out / "scan").glob("*.yaml")) and (out / "postmortem.html").exists()
+
+
+def test_the_management_role_reaches_the_scan():
+    """org_role_arn (SCP changes) is written into every parameter file the postmortem's scan writes."""
+    arn = "arn:aws:iam::111122223333:role/OrgReader"
+    plan = ScanBatch.from_values(regions=["eu-west-1"], out_dir="x", org_role_arn=arn)
+    assert plan.request.org_role_arn == arn and plan.args.org_role_arn == arn

@@ -23,7 +23,7 @@ DEFAULT_JOBS = 2
 # the same fields as the notebook's parameters and as `kit postmortem`'s options (BadInput names the one given)
 NOTEBOOK_NAMES = {"--region": "regions", "--account": "accounts", "--since": "since", "--until": "until",
                   "--cloudtrail-source": "cloudtrail_source", "--role-name": "role_name", "--profile": "profile",
-                  "--out": "out_dir", "--jobs": "jobs", "DIR": "batch_dir"}
+                  "--org-role-arn": "org_role_arn", "--out": "out_dir", "--jobs": "jobs", "DIR": "batch_dir"}
 CLI_NAMES = {name: name for name in NOTEBOOK_NAMES}
 
 
@@ -40,7 +40,7 @@ class ScanBatch:
     @classmethod
     def from_values(cls, *, regions: object = (), accounts: object = (), since: object = "", until: object = "",
                     cloudtrail_source: object = "", out_dir: object = "", role_name: object = "",
-                    profile: object = "", jobs: object = DEFAULT_JOBS,
+                    profile: object = "", jobs: object = DEFAULT_JOBS, org_role_arn: object = "",
                     names: dict[str, str] | None = None) -> ScanBatch:
         """Check every value before anything runs; BadInput names the field as the caller calls it (the
         notebook's parameter names by default, `kit postmortem`'s options with names=CLI_NAMES)."""
@@ -49,7 +49,8 @@ class ScanBatch:
         account_list = _strings(accounts, names["--account"], "12-digit AWS account ids")
         texts = {}
         for option, value in (("--since", since), ("--until", until), ("--cloudtrail-source", cloudtrail_source),
-                              ("--role-name", role_name), ("--profile", profile), ("--out", out_dir)):
+                              ("--role-name", role_name), ("--profile", profile), ("--out", out_dir),
+                              ("--org-role-arn", org_role_arn)):
             if value is None:
                 value = ""
             if not isinstance(value, (str, Path)):
@@ -70,13 +71,14 @@ class ScanBatch:
             request = ScanRequest.from_args(regions=region_list, accounts=account_list,
                                             role_name=texts["--role-name"] or None, since=texts["--since"] or None,
                                             profile=texts["--profile"] or None, until=texts["--until"] or None,
-                                            cloudtrail_source=source)
+                                            cloudtrail_source=source, org_role_arn=texts["--org-role-arn"] or None)
         except BadInput as err:
             raise BadInput(names.get(err.field, err.field), err.expected, err.got) from None
         args = argparse.Namespace(regions=region_list or None, accounts=account_list or None,
                                   role_name=texts["--role-name"] or None, since=texts["--since"] or None,
                                   until=texts["--until"] or None, profile=texts["--profile"] or None,
-                                  cloudtrail_source=source, out=str(out / SCAN_FOLDER))
+                                  cloudtrail_source=source, org_role_arn=texts["--org-role-arn"] or None,
+                                  out=str(out / SCAN_FOLDER))
         return cls(request, args, out, jobs, names)
 
     def run(self) -> Path:
@@ -97,11 +99,11 @@ class ScanBatch:
 
 def scan_and_batch(*, regions: Sequence[str] = (), accounts: Sequence[str] = (), since: str = "",
                    until: str = "", cloudtrail_source: str = "", out_dir: str = "", role_name: str = "",
-                   profile: str = "", jobs: int = DEFAULT_JOBS) -> Path:
+                   profile: str = "", jobs: int = DEFAULT_JOBS, org_role_arn: str = "") -> Path:
     """The postmortem notebook's scan: check the parameters (BadInput names them), scan, batch; the folder."""
     return ScanBatch.from_values(regions=regions, accounts=accounts, since=since, until=until,
                                  cloudtrail_source=cloudtrail_source, out_dir=out_dir, role_name=role_name,
-                                 profile=profile, jobs=jobs).run()
+                                 profile=profile, jobs=jobs, org_role_arn=org_role_arn).run()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         plan = ScanBatch.from_values(regions=args.regions or (), accounts=args.accounts or (), since=args.since,
                                      until=args.until, cloudtrail_source=args.cloudtrail_source, out_dir=args.out,
                                      role_name=args.role_name, profile=args.profile, jobs=args.jobs,
+                                     org_role_arn=getattr(args, "org_role_arn", None) or "",
                                      names=CLI_NAMES)
         page = run_postmortem(plan.run())
     print(f"postmortem: {page}")
