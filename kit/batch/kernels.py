@@ -248,11 +248,11 @@ class KernelPool:
 # on the shell object, outside the user's namespace, so no notebook sees or resets it.
 BASELINE_CODE = """\
 def __kit_baseline():
-    import os, sys, warnings
+    import os, sys, threading, warnings
     shell = get_ipython()
     mpl = sys.modules.get("matplotlib")
     shell._kit_baseline = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path),
-                           "warnings": list(warnings.filters),
+                           "warnings": list(warnings.filters), "threads": threading.active_count(),
                            "rc": dict(mpl.rcParams) if mpl is not None else None}
 __kit_baseline()
 del __kit_baseline
@@ -261,9 +261,12 @@ del __kit_baseline
 # Run before a kernel serves its next incident: the state of a kernel that has just booted.
 FRESH_STATE_CODE = """\
 def __kit_fresh_state():
-    import os, sys, warnings
+    import os, sys, threading, time, warnings
     shell = get_ipython()
     base = shell._kit_baseline
+    widgets = sys.modules.get("ipywidgets")
+    if widgets is not None:
+        widgets.Widget.close_all()  # the registry would keep the last incident's objects (its sessions) alive
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close("all")
@@ -280,6 +283,11 @@ def __kit_fresh_state():
     warnings.filters[:] = base["warnings"]
     getattr(warnings, "_filters_mutated", lambda: None)()
     shell.reset(new_session=True)  # the namespace, In/Out, and execution_count back to 1
+    deadline = time.monotonic() + 5
+    while threading.active_count() > base["threads"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # worker threads finishing their last call
+    if threading.active_count() > base["threads"]:  # work of the last incident still running: never reuse
+        raise RuntimeError(f"{threading.active_count() - base['threads']} thread(s) left by the last incident")
 __kit_fresh_state()
 """
 
