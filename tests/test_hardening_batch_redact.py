@@ -27,7 +27,8 @@ def test_a_redacted_incident_shows_no_account_id_in_the_batch_pages(tmp_path: Pa
     plain = tmp_path / f"{ACCOUNT}-eu-west-1-plain.yaml"
     plain.write_text("scenario: seed\ninteractive: false\n")
     out = tmp_path / "batch"
-    args = argparse.Namespace(params=[str(redacted), str(plain)], out=str(out), jobs=1, no_shared_evidence=True)
+    args = argparse.Namespace(params=[str(redacted), str(plain)], out=str(out), jobs=1, no_shared_evidence=True,
+                              org_role_arn=None)
 
     assert run_batch(args) == 0
 

@@ -67,7 +67,7 @@ def test_a_kernel_killed_mid_run_fails_its_incident_and_the_batch_goes_on(tmp_pa
         from kit.batch.command import run_batch
         from pathlib import Path
         args = argparse.Namespace(params={[str(f) for f in files]!r}, out={str(out)!r}, jobs=2,
-                                  no_shared_evidence=False)
+                                  no_shared_evidence=False, org_role_arn=None)
         sys.exit(run_batch(args, notebook=Path({str(notebook)!r})))
     """
     try:

@@ -15,6 +15,7 @@ import jsonschema
 import nbformat
 import papermill
 import pytest
+import yaml
 from jupyter_client import KernelManager
 from papermill.exceptions import PapermillExecutionError
 
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.slow
 SCHEMA = json.loads((Path(__file__).parents[1] / "kit/report/findings.schema.json").read_text())
 SCENARIOS = [s.name for s in load_catalogue()]
 
+
+PARAMETERS = Path(__file__).resolve().parents[1] / "parameters"
 
 @pytest.fixture(scope="module")
 def kernel(sim) -> Iterator[KernelManager]:
@@ -53,7 +56,9 @@ def _params(seeded, **extra):
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_every_scenario_reaches_its_expected_verdict(sim, kernel, tmp_path, name) -> None:
     seeded = _seeded(sim, name)
-    result = run_investigation(_params(seeded), tmp_path, km=kernel)
+    scenario_file = yaml.safe_load((PARAMETERS / f"{name}.yaml").read_text())  # what its parameter file adds
+    extra = {"org_role_arn": scenario_file["org_role_arn"]} if scenario_file.get("org_role_arn") else {}
+    result = run_investigation(_params(seeded, **extra), tmp_path, km=kernel)
     assert result.exit_code == 0, result.error_value
     findings = json.loads((tmp_path / "findings.json").read_text())
     jsonschema.validate(findings, SCHEMA)

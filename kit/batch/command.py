@@ -58,7 +58,7 @@ def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path |
     from kit.postmortem.batch import Batch
     from kit.postmortem.exports import write_exports
 
-    incidents = load_incidents(args.params, out, org_role_arn=getattr(args, "org_role_arn", None) or "")
+    incidents = load_incidents(args.params, out, org_role_arn=args.org_role_arn or "")
     options = BatchOptions(jobs=jobs, notebook=notebook)
     share = not args.no_shared_evidence
     interrupted = False
@@ -106,7 +106,7 @@ def run_scan(args: argparse.Namespace) -> int:
     request = ScanRequest.from_args(regions=args.regions, accounts=args.accounts, role_name=args.role_name,
                                     since=args.since, profile=args.profile, until=args.until,
                                     cloudtrail_source=args.cloudtrail_source,
-                                    org_role_arn=getattr(args, "org_role_arn", None))
+                                    org_role_arn=args.org_role_arn)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput("--out", "a folder (or a path where one can be created)", str(out))

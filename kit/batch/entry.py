@@ -16,4 +16,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _batch(files: list[str], out: Path) -> int:
-    return run_batch(argparse.Namespace(params=files, out=str(out), jobs=2, no_shared_evidence=False))
+    return run_batch(argparse.Namespace(params=files, out=str(out), jobs=2, no_shared_evidence=False,
+                                        org_role_arn=None))

@@ -92,8 +92,8 @@ class ScanBatch:
         if scanned != 0:
             raise KitError(f"the scan read no account/Region (see {scan_dir / 'scan-summary.json'}); no batch ran")
         params = sorted(str(p) for p in scan_dir.glob("*.yaml"))
-        run_batch(argparse.Namespace(params=params, out=str(self.out_dir), jobs=self.jobs,
-                                     no_shared_evidence=False))  # exit 2 with no failure found: an empty batch
+        run_batch(argparse.Namespace(params=params, out=str(self.out_dir), jobs=self.jobs, no_shared_evidence=False,
+                                     org_role_arn=None))  # the scan wrote org_role_arn into each file  # exit 2 with no failure found: an empty batch
         return self.out_dir
 
 
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         plan = ScanBatch.from_values(regions=args.regions or (), accounts=args.accounts or (), since=args.since,
                                      until=args.until, cloudtrail_source=args.cloudtrail_source, out_dir=args.out,
                                      role_name=args.role_name, profile=args.profile, jobs=args.jobs,
-                                     org_role_arn=getattr(args, "org_role_arn", None) or "",
+                                     org_role_arn=args.org_role_arn or "",
                                      names=CLI_NAMES)
         page = run_postmortem(plan.run())
     print(f"postmortem: {page}")
