@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 
 from kit.collect.cli_commands import checklist
 from kit.evidence import Evidence
+from kit.report.demo import environment
 from kit.simulate.organization import change_reader_arn
 
 
-@contextlib.contextmanager
-def management_credentials() -> Iterator[None]:
+def management_credentials() -> contextlib.AbstractContextManager[None]:
     """The process's AWS credentials switched to the management account's reader role (assumed on the
     simulated account), for the checklist's commands that must run there; restored afterwards."""
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    saved = {n: os.environ.get(n) for n in names}
     creds = boto3.client("sts", region_name="us-east-1").assume_role(
         RoleArn=change_reader_arn(), RoleSessionName="kit-test-org")["Credentials"]
-    os.environ.update(AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
-                      AWS_SESSION_TOKEN=creds["SessionToken"])
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return environment({"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+                        "AWS_SESSION_TOKEN": creds["SessionToken"]})
 
 
 def run_cli_folder(evidence: Evidence, folder: Path, *, management: bool = True) -> Path:

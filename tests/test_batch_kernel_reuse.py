@@ -13,17 +13,7 @@ from kit.batch.incidents import load_incidents
 from kit.batch.kernels import KernelPool, notebook_imports
 from kit.batch.schedule import BatchOptions, run_incidents
 from kit.report.run import notebook_path
-
-
-def _ask(kernel, expression: str) -> str:
-    client = kernel.manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=120)
-        reply = client.execute_interactive("", user_expressions={"x": expression}, timeout=120, store_history=False)
-    finally:
-        client.stop_channels()
-    return reply["content"]["user_expressions"]["x"]["data"]["text/plain"]
+from tests.test_batch_kernels import _ask  # one kernel question helper
 
 
 def _run(kernel, code: str) -> None:
