@@ -73,8 +73,10 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
     if usable:
         warm = notebook_warm_modules(notebook) if options.warm_up else []
         jobs = max(1, min(options.jobs, len(usable)))
+        # One spare kernel (reuse): an incident takes a kernel already reset while the last one resets.
         pool = KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
-                          warm_modules=warm, learn=options.warm_up, reuse=options.reuse_kernels)
+                          warm_modules=warm, learn=options.warm_up, reuse=options.reuse_kernels,
+                          spare=1 if options.reuse_kernels else 0)
         waiting = _Countdown(len(usable))  # incidents that have not had a kernel yet
         collectors = ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect")
         workers = ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch")
@@ -196,7 +198,7 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
             waiting.down()
         clock.lap("kernel")
         result = run_investigation(replace(params, out_dir=str(incident.out_dir)), incident.out_dir,
-                                   km=kernel.manager, notebook=notebook)
+                                   km=kernel.manager, notebook=notebook, reset_kernel=False)
         clock.lap("notebook")
         # a simulated account started inside the kernel (a scenario) would outlive the reset: not reused
         reusable = not result.failed and not params.scenario and kernel.manager.is_alive()
@@ -242,11 +244,11 @@ class _Clock:
 
 
 def _retire(pool: KernelPool, kernel: Kernel, reusable: bool, more: bool) -> None:
-    """Hand a used kernel back (reuse, clean run) or shut it down (replaced if incidents still wait for one);
-    the first one first teaches the pool what to pre-import."""
+    """Hand a used kernel back (reuse, clean run, incidents still to come) or shut it down (replaced if
+    incidents still wait for one); the first one first teaches the pool what to pre-import."""
     if not pool.learned:
         pool.learn(kernel)
-    if pool.reuse and reusable:
+    if pool.reuse and reusable and more:
         pool.give_back(kernel)
     elif pool.reuse:
         pool.retire(kernel, replace=more)

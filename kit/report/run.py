@@ -95,11 +95,13 @@ def notebook_path() -> Path:
 
 
 def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, km: Any | None = None,
-                      notebook: str | Path | None = None, kernel_name: str = "python3") -> RunResult:
+                      notebook: str | Path | None = None, kernel_name: str = "python3",
+                      reset_kernel: bool = True) -> RunResult:
     """Execute the notebook headless for `params` and write the report files into `out_dir`.
 
     `km`: an already started jupyter_client KernelManager to run in (batches and tests share one kernel);
-    by default papermill starts and stops a python3 kernel.
+    by default papermill starts and stops a python3 kernel. `reset_kernel`: forget `km`'s variables first;
+    False only for a kernel known to be in its fresh state (kit.batch.kernels hands out no other).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -112,7 +114,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     params = replace(params, interactive=False, out_dir=str(out))
     error_name = error_value = None
     own_kernel = None
-    if km is not None:
+    if km is not None and reset_kernel:
         _reset_namespace(km)
     descriptor, staged = tempfile.mkstemp(dir=out, prefix=".investigation.", suffix=".ipynb")
     os.close(descriptor)
