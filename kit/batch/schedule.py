@@ -84,6 +84,8 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
         futures: dict[Future[Outcome], int] = {}
         try:
             pool.__enter__()
+            # what each run needs in this process (papermill, nbformat: over a second), imported meanwhile
+            threading.Thread(target=_import_runner, name="kit-import", daemon=True).start()
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
             prepared = {index: collectors.submit(prepare, incident) if prepare else None
                         for index, incident in enumerate(incidents) if incident.usable}
@@ -147,15 +149,25 @@ def unusable_outcome(incident: Incident) -> Outcome:
     return Outcome(incident, "failed", error=incident.error, report=report)
 
 
+def _import_runner() -> None:
+    """Import what a headless run needs in this process while the first evidence is being collected (an
+    incident's run would import it anyway, once its evidence and kernel are ready: later)."""
+    try:
+        import nbformat  # noqa: F401
+        import papermill  # noqa: F401
+    except Exception:  # noqa: BLE001 - the run itself reports what cannot be imported
+        pass
+
+
 def notebook_warm_modules(notebook: Path) -> list[str]:
     """The modules the notebook imports (pre-imported in each kernel while it waits for its incident)."""
-    import nbformat
+    import json
 
-    try:
-        nb = nbformat.read(str(notebook), as_version=4)
+    try:  # the notebook's JSON as is (nbformat's import alone takes about a second, before any kernel starts)
+        cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     except Exception:  # noqa: BLE001 - an unreadable notebook fails each run with its own report
         return []
-    return notebook_imports(nb.cells)
+    return notebook_imports(cells if isinstance(cells, list) else [])
 
 
 def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
