@@ -70,6 +70,32 @@ def test_a_reused_kernel_comes_back_in_the_state_it_booted_in() -> None:
         assert pool.started == 1
 
 
+def test_a_spare_kernel_serves_the_next_incident_while_the_last_one_resets() -> None:
+    with KernelPool(1, budget=3, cwd=notebook_path().parent, reuse=True, spare=1) as pool:
+        first = pool.take()  # the spare starts now, not with the first kernel
+        assert pool.started == 2
+        _run(first, "left_behind = 1")
+        second = pool.take()  # ready while the first is still in use: no incident waits for a reset
+        try:
+            assert second is not first and second.incidents == 0
+            assert _ask(second, "'left_behind' in globals()") == "False"
+            pool.give_back(first)
+            third = pool.take()
+            assert third is first and third.incidents == 1  # reset, reused: no third kernel started
+            assert _ask(third, "'left_behind' in globals()") == "False"
+            assert _ask(third, "get_ipython().execution_count") == "1"
+            assert pool.started == 2
+        finally:
+            pool.retire(second, replace=False)
+            pool.retire(first, replace=False)
+    with KernelPool(1, budget=1, reuse=True, spare=1) as pool:  # the budget caps the spare too
+        only = pool.take()
+        try:
+            assert pool.started == 1
+        finally:
+            pool.retire(only, replace=False)
+
+
 def _comparable(findings: dict) -> dict:
     """findings.json without the moments of the investigation and the collection (the only fields two runs
     may differ in)."""

@@ -51,12 +51,8 @@ def lock_out(out: Path) -> IO[str]:
 
 def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path | None) -> int:
     from kit.batch.incidents import load_incidents
-    from kit.batch.index import write_index
     from kit.batch.schedule import BatchInterrupted, BatchOptions, run_incidents
     from kit.batch.shared import SharedEvidence
-    from kit.batch.summary import build_summary, write_summary
-    from kit.postmortem.batch import Batch
-    from kit.postmortem.exports import write_exports
 
     incidents = load_incidents(args.params, out, org_role_arn=args.org_role_arn or "")
     options = BatchOptions(jobs=jobs, notebook=notebook)
@@ -68,6 +64,12 @@ def _run_locked(args: argparse.Namespace, out: Path, jobs: int, notebook: Path |
         except BatchInterrupted as stopped:  # Ctrl-C: the index of what finished, then exit 130
             outcomes, interrupted = stopped.outcomes, True
         extra = {"shared_evidence": shared.stats()}
+    # imported once the incidents ran (pandas and the views take a while: not before the kernels start)
+    from kit.batch.index import write_index
+    from kit.batch.summary import build_summary, write_summary
+    from kit.postmortem.batch import Batch
+    from kit.postmortem.exports import write_exports
+
     summary = build_summary(outcomes, out, extra=extra)
     write_summary(summary, out)
     index = write_index(summary, out)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from kit.report.files import write_text_atomically
 from kit.redact import redact_text
-from kit.views.html import text
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Investigation failed: {title}</title>
@@ -28,6 +27,8 @@ def write_failure_report(out_dir: Path, params_file: str, error_name: str, error
                          detail: str | None = None, *, redact: bool = False) -> Path:
     """Write `report.html` saying why the incident could not be investigated (every text redacted when the
     incident asked for it); returns its path."""
+    from kit.views.html import text  # (pandas: imported when a report is written, not before a batch starts)
+
     if redact:
         params_file, error_value = redact_text(params_file), redact_text(error_value)
         detail = redact_text(detail) if detail else detail

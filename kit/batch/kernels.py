@@ -13,6 +13,11 @@ Two ways to use a kernel:
   sys.path, warning filters, matplotlib's figures and settings) is restored to what it was when the
   kernel had booted. Imported modules stay loaded (the point). A kernel whose incident failed, whose
   kernel died, or that started a simulated account in itself (a `scenario` run) is never reused.
+  With `spare` kernels beyond `size` (started at the first `take`, so they do not slow the first
+  incidents' start), the next incident takes a kernel that is already reset while the one just handed
+  back is being reset in the background: no incident waits for a reset.
+
+Every kernel handed out is in that fresh state (just booted, or reset): the notebook runs in it as is.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ class KernelPool:
 
     def __init__(self, size: int, *, budget: int, kernel_name: str = "python3", cwd: str | Path | None = None,
                  warm_modules: Sequence[str] = (), learn: bool = True, startup_timeout: float = 120.0,
-                 reuse: bool = False) -> None:
+                 reuse: bool = False, spare: int = 0) -> None:
         if size < 1:
             raise ValueError("a kernel pool needs at least one kernel")
         self.size = size
@@ -87,6 +92,8 @@ class KernelPool:
         self.learning = learn
         self.startup_timeout = startup_timeout
         self.reuse = reuse
+        self.spare = max(0, spare) if reuse else 0  # started at the first take()
+        self._spare_started = False
         self._ready: queue.Queue[Kernel | BaseException] = queue.Queue()
         self._lock = threading.Lock()
         self._started = 0
@@ -126,6 +133,7 @@ class KernelPool:
                 self._handed_out.append(item)
         if not self.reuse or isinstance(item, BaseException):
             self._start_one()
+        self._start_spares()
         if isinstance(item, BaseException):
             raise KernelStartError(f"kernel {self.kernel_name} did not start: {item}") from item
         return item
@@ -207,6 +215,14 @@ class KernelPool:
         """How many kernels were started so far."""
         with self._lock:
             return self._started
+
+    def _start_spares(self) -> None:
+        with self._lock:
+            if self._spare_started:
+                return
+            self._spare_started = True
+        for _ in range(self.spare):
+            self._start_one()
 
     def _start_one(self) -> None:
         with self._lock:

@@ -73,8 +73,10 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
     if usable:
         warm = notebook_warm_modules(notebook) if options.warm_up else []
         jobs = max(1, min(options.jobs, len(usable)))
+        # One spare kernel (reuse): an incident takes a kernel already reset while the last one resets.
         pool = KernelPool(jobs, budget=len(usable), kernel_name=options.kernel_name, cwd=notebook.parent,
-                          warm_modules=warm, learn=options.warm_up, reuse=options.reuse_kernels)
+                          warm_modules=warm, learn=options.warm_up, reuse=options.reuse_kernels,
+                          spare=1 if options.reuse_kernels else 0)
         waiting = _Countdown(len(usable))  # incidents that have not had a kernel yet
         collectors = ThreadPoolExecutor(options.collectors or max(2, jobs), thread_name_prefix="kit-collect")
         workers = ThreadPoolExecutor(jobs, thread_name_prefix="kit-batch")
@@ -82,6 +84,8 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
         futures: dict[Future[Outcome], int] = {}
         try:
             pool.__enter__()
+            # what each run needs in this process (papermill, nbformat: over a second), imported meanwhile
+            threading.Thread(target=_import_runner, name="kit-import", daemon=True).start()
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
             prepared = {index: collectors.submit(prepare, incident) if prepare else None
                         for index, incident in enumerate(incidents) if incident.usable}
@@ -145,15 +149,25 @@ def unusable_outcome(incident: Incident) -> Outcome:
     return Outcome(incident, "failed", error=incident.error, report=report)
 
 
+def _import_runner() -> None:
+    """Import what a headless run needs in this process while the first evidence is being collected (an
+    incident's run would import it anyway, once its evidence and kernel are ready: later)."""
+    try:
+        import nbformat  # noqa: F401
+        import papermill  # noqa: F401
+    except Exception:  # noqa: BLE001 - the run itself reports what cannot be imported
+        pass
+
+
 def notebook_warm_modules(notebook: Path) -> list[str]:
     """The modules the notebook imports (pre-imported in each kernel while it waits for its incident)."""
-    import nbformat
+    import json
 
-    try:
-        nb = nbformat.read(str(notebook), as_version=4)
+    try:  # the notebook's JSON as is (nbformat's import alone takes about a second, before any kernel starts)
+        cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     except Exception:  # noqa: BLE001 - an unreadable notebook fails each run with its own report
         return []
-    return notebook_imports(nb.cells)
+    return notebook_imports(cells if isinstance(cells, list) else [])
 
 
 def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
@@ -196,7 +210,7 @@ def _investigate(incident: Incident, pool: KernelPool, notebook: Path,
             waiting.down()
         clock.lap("kernel")
         result = run_investigation(replace(params, out_dir=str(incident.out_dir)), incident.out_dir,
-                                   km=kernel.manager, notebook=notebook)
+                                   km=kernel.manager, notebook=notebook, reset_kernel=False)
         clock.lap("notebook")
         # a simulated account started inside the kernel (a scenario) would outlive the reset: not reused
         reusable = not result.failed and not params.scenario and kernel.manager.is_alive()
@@ -242,11 +256,11 @@ class _Clock:
 
 
 def _retire(pool: KernelPool, kernel: Kernel, reusable: bool, more: bool) -> None:
-    """Hand a used kernel back (reuse, clean run) or shut it down (replaced if incidents still wait for one);
-    the first one first teaches the pool what to pre-import."""
+    """Hand a used kernel back (reuse, clean run, incidents still to come) or shut it down (replaced if
+    incidents still wait for one); the first one first teaches the pool what to pre-import."""
     if not pool.learned:
         pool.learn(kernel)
-    if pool.reuse and reusable:
+    if pool.reuse and reusable and more:
         pool.give_back(kernel)
     elif pool.reuse:
         pool.retire(kernel, replace=more)

@@ -4,6 +4,9 @@
 `findings.json` and `report.html` (no code: nbconvert's HTMLExporter with `exclude_input`, in process).
 A cell that fails still yields all three: the executed notebook shows the error, report.html opens with a
 failure banner, and findings.json says `undetermined` with the error as a gap.
+
+nbformat is imported where it is used: importing it costs about a second (its schema validator), which a
+batch spends while its kernels start and its evidence is collected rather than before.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import nbformat
 
 from kit.params import InvestigationParameters, check_target
 from kit.report.files import write_text_atomically
@@ -95,12 +96,15 @@ def notebook_path() -> Path:
 
 
 def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, km: Any | None = None,
-                      notebook: str | Path | None = None, kernel_name: str = "python3") -> RunResult:
+                      notebook: str | Path | None = None, kernel_name: str = "python3",
+                      reset_kernel: bool = True) -> RunResult:
     """Execute the notebook headless for `params` and write the report files into `out_dir`.
 
     `km`: an already started jupyter_client KernelManager to run in (batches and tests share one kernel);
-    by default papermill starts and stops a python3 kernel.
+    by default papermill starts and stops a python3 kernel. `reset_kernel`: forget `km`'s variables first;
+    False only for a kernel known to be in its fresh state (kit.batch.kernels hands out no other).
     """
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -112,7 +116,7 @@ def run_investigation(params: InvestigationParameters, out_dir: str | Path, *, k
     params = replace(params, interactive=False, out_dir=str(out))
     error_name = error_value = None
     own_kernel = None
-    if km is not None:
+    if km is not None and reset_kernel:
         _reset_namespace(km)
     descriptor, staged = tempfile.mkstemp(dir=out, prefix=".investigation.", suffix=".ipynb")
     os.close(descriptor)
@@ -301,6 +305,8 @@ def report_document(body: str, title: str) -> str:
 
 def export_html(nb: Any, title: str, failure: tuple[str, str | None] | None = None) -> str:
     """report.html: the executed notebook without code, readable on its own (a failure shown first)."""
+    import nbformat
+
     nb = copy.deepcopy(nb)
     if failure is not None:
         from kit.views.html import failure_block, stylesheet
