@@ -349,7 +349,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "snapshot_ids": sorted(set(snapshot_ids)) if volumes_gone else [],
         "autoscaling_group": tags.get("aws:autoscaling:groupName"),
         "scp_targets": targets,
-        "scp_policy_ids": policy_ids,
+        "scp_policy_ids": list(policy_ids or ()),
         "ebs_defaults": ebs_defaults,
         "role_sessions": _launching_sessions(principal),
         "event_lookups": event_lookups,
