@@ -26,6 +26,7 @@ from kit.diagnose import diagnose
 from kit.frames.build import build_frames
 from kit.simulate.logs import org_trail_bucket
 from kit.simulate.world import MANAGEMENT_ACCOUNT, OTHER_ACCOUNT, world
+from tests.test_archive_trail import download  # the organisation trail bucket, copied to a folder
 
 UTC = timezone.utc
 ATHENA_REGION = "eu-west-1"
@@ -38,16 +39,6 @@ def client(sim, service: str, region: str = ATHENA_REGION):
     env = sim.environ()
     return boto3.client(service, region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"],
                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-
-
-def download(sim, folder: Path) -> Path:
-    s3 = client(sim, "s3", "us-east-1")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=org_trail_bucket()):
-        for item in page.get("Contents") or []:
-            path = folder / item["Key"]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(s3.get_object(Bucket=org_trail_bucket(), Key=item["Key"])["Body"].read())
-    return folder
 
 
 @pytest.fixture(scope="module")
