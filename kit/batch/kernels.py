@@ -302,8 +302,11 @@ def __kit_fresh_state():
     sys.path[:] = base["path"]
     warnings.filters[:] = base["warnings"]
     getattr(warnings, "_filters_mutated", lambda: None)()
-    shell.reset(new_session=True)  # the namespace, In/Out, and execution_count back to 1 (and a gc.collect())
     import gc
+    shell._kit_resets = getattr(shell, "_kit_resets", 0) + 1
+    if shell._kit_resets % 16 == 0:  # now and then a full sweep, frozen objects included (cycles dropped by caches)
+        gc.unfreeze()
+    shell.reset(new_session=True)  # the namespace, In/Out, and execution_count back to 1 (and a gc.collect())
     gc.freeze()  # what survives a reset is kept for good (modules' caches): out of later collections' way
     deadline = time.monotonic() + 5
     while threading.active_count() > base["threads"] and time.monotonic() < deadline:
