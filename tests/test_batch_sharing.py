@@ -41,6 +41,15 @@ def _counting(session: boto3.Session) -> Counter[str]:
     return sent
 
 
+def _call_log(evidence) -> Counter[str]:
+    """The calls of a collection's log (operation and parameters), whatever their order; the look-back's "to
+    now" end and the moments of the calls aside."""
+    import json
+
+    return Counter(json.dumps([c["operation"], {k: v for k, v in c["params"].items() if k != "EndTime"}],
+                              sort_keys=True, default=str) for c in evidence.calls)
+
+
 def _without_now(parameters: dict) -> dict:
     """The parameters but the change look-back's end, which is the moment of collection ("to now")."""
     window = parameters.get("change_window")
@@ -65,6 +74,7 @@ def test_shared_collection_gives_the_same_evidence_with_each_common_call_made_on
         assert [g.to_dict() for g in together.gaps] == [g.to_dict() for g in alone.gaps]
         assert _without_now(together.parameters) == _without_now(alone.parameters)
         assert len(together.calls) == len(alone.calls)  # the collector's own call log is unchanged
+        assert _call_log(together) == _call_log(alone)  # the same calls, each in its own incident's log
 
     for call in ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:ListAliases",
                  "iam:GetAccountAuthorizationDetails", "sts:GetCallerIdentity"):
@@ -87,6 +97,11 @@ def test_concurrent_collections_wait_for_the_call_in_flight(sim_env, outage) -> 
     with ThreadPoolExecutor(FLEET) as pool:
         evidence = list(pool.map(lambda s: collect_live(s.instance_id, s.region, session=session), outage))
     assert [e.instance_id for e in evidence] == [s.instance_id for s in outage]
+    for each in evidence:  # clients are shared by the collections: each log still holds its own calls only
+        described = [c["params"]["InstanceIds"] for c in each.calls if c["operation"] == "ec2:DescribeInstances"
+                     and "InstanceIds" in c["params"]]
+        assert described and all(ids == [each.instance_id] for ids in described), described
+        assert sum(1 for c in each.calls if c["operation"] == "sts:GetCallerIdentity") == 1
     assert sent["kms:DescribeKey"] == 1 and sent["iam:GetAccountAuthorizationDetails"] >= 1
     assert sent["iam:GetAccountAuthorizationDetails"] < FLEET
 

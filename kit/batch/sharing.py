@@ -26,7 +26,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from kit.collect.clients import RETRY_CONFIG
+from kit.collect.clients import RETRY_CONFIG, SessionWithSharedClients
 from kit.collect.readonly import install_guard
 
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
@@ -41,8 +41,9 @@ LOOKUP_MARGIN = timedelta(minutes=15)
 _KEY = "kit_shared_call"
 
 
-class SharingSession(boto3.Session):
-    """A boto3 session (same credentials as `base`) whose clients share answers through `cache`."""
+class SharingSession(SessionWithSharedClients):
+    """A boto3 session (same credentials as `base`) whose clients share answers through `cache` (and whose
+    collections share their clients: kit.collect.clients.SharedClients)."""
 
     def __init__(self, base: boto3.Session, cache: SharedCalls | None = None) -> None:
         super().__init__(botocore_session=base._session, region_name=base.region_name)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,7 +22,7 @@ from botocore.config import Config
 
 from kit.collect.model_data import botocore_session
 from kit.collect.readonly import install_guard, operation_name, refuse_unlisted_operation
-from kit.errors import BadInput
+from kit.errors import BadInput, KitError
 
 # botocore retry: adaptive = standard retries (throttling errors included) + a client-side rate limiter.
 RETRY_CONFIG = {"mode": "adaptive", "max_attempts": 10}
@@ -93,6 +96,15 @@ class CallRecorder:
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         self.add(operation_name(model), params)
 
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """Calls made meanwhile, in this thread, through shared clients (SharedClients) are recorded here."""
+        token = _ACTIVE_RECORDER.set(self)
+        try:
+            yield
+        finally:
+            _ACTIVE_RECORDER.reset(token)
+
     def add(self, operation: str, params: dict[str, Any], *, read_at: datetime | None = None) -> None:
         """Record one call (`service:Operation`); `read_at`: it was answered from a response read at that time
         earlier in this process (kit.collect.memo), not sent again (the entry then has `reused` and `read_at`)."""
@@ -103,6 +115,48 @@ class CallRecorder:
             entry["read_at"] = read_at.isoformat(timespec="milliseconds")
         with self._lock:
             self.calls.append(entry)
+
+
+_ACTIVE_RECORDER: ContextVar[CallRecorder | None] = ContextVar("kit_active_recorder", default=None)
+
+
+def _record_in_active(model: Any, params: dict[str, Any], **_: Any) -> None:
+    """A shared client's call recorder: the recorder the calling collection made active (CallRecorder.active)."""
+    recorder = _ACTIVE_RECORDER.get()
+    if recorder is None:  # a bug in the kit: a call no collection's log would list
+        raise KitError(f"{operation_name(model)} was called through a shared client outside a collection's "
+                       "recorder (CallRecorder.active)")
+    recorder.add(operation_name(model), params)
+
+
+class SharedClients:
+    """Guarded clients shared by every collection of one session (kit batch's incidents of one account), made
+    once per (service, Region, short-timeout or not) instead of once per collection: making a client builds its
+    class (about 700 methods for EC2) and dropping it leaves that much for the garbage collector. Each call is
+    recorded by the recorder its collection made active (`CallRecorder.active`; kit.collect.fetcher does)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, bool], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, bool], make: Callable[[], Any]) -> Any:
+        """The client for `key`, made by `make()` the first time (then guarded, its calls recorded as above)."""
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = install_guard(make())
+                client.meta.events.register("provide-client-params", _record_in_active, unique_id="kit-call-recorder")
+                self._clients[key] = client
+            return client
+
+
+class SessionWithSharedClients(boto3.Session):
+    """A boto3 session whose collections share their clients (`shared_clients`, used for the calls a Fetcher
+    makes; other uses get a client of their collection's own)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shared_clients = SharedClients()
 
 
 def loggable_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -147,16 +201,22 @@ class ReadOnlyClients:
         self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, service: str, region: str | None = None, *, reach: bool = False) -> Any:
+    def __call__(self, service: str, region: str | None = None, *, reach: bool = False, shared: bool = False) -> Any:
         """The client for `service` in `region` (default: the collection region); `reach`: the short-timeout
-        client that tells whether AWS answers at all (REACH_TIMEOUTS, one retry)."""
+        client that tells whether AWS answers at all (REACH_TIMEOUTS, one retry). `shared`: the caller makes
+        its calls inside `self.recorder.active()`, so a session's shared client may serve (SharedClients)."""
         key = (service, region or self.region, reach)
+        if shared and isinstance(self.session, SessionWithSharedClients):
+            return self.session.shared_clients.get(key, lambda: self._make(key))
         with self._lock:
             if key not in self._clients:
-                config = self._reach_config if reach else self._config
-                with _creation_lock(self.session):  # a session may be shared by collections in other threads
-                    client = self.session.client(service, region_name=key[1], config=config)
-                install_guard(client)
+                client = install_guard(self._make(key))
                 self.recorder.attach(client)
                 self._clients[key] = client
             return self._clients[key]
+
+    def _make(self, key: tuple[str, str, bool]) -> Any:
+        service, region, reach = key
+        with _creation_lock(self.session):  # a session may be shared by collections in other threads
+            return self.session.client(service, region_name=region,
+                                       config=self._reach_config if reach else self._config)

@@ -45,16 +45,18 @@ class Fetcher:
         method = _snake(operation)
 
         def call(params: dict[str, Any]) -> dict[str, Any]:
-            client = self.clients(service, region, reach=reach)  # made when a call is sent (not for a reused one)
-            if client.can_paginate(method):
-                config: dict[str, int] = {}
-                if max_items:
-                    config["MaxItems"] = max_items
-                if page_size:
-                    config["PageSize"] = page_size
-                kwargs = dict(params, PaginationConfig=config) if config else params
-                return client.get_paginator(method).paginate(**kwargs).build_full_result()
-            return getattr(client, method)(**params)
+            # made when a call is sent (not for a reused one); a batch's collections may share it
+            client = self.clients(service, region, reach=reach, shared=True)
+            with self.clients.recorder.active():  # every page, made here, is recorded in this collection's log
+                if client.can_paginate(method):
+                    config: dict[str, int] = {}
+                    if max_items:
+                        config["MaxItems"] = max_items
+                    if page_size:
+                        config["PageSize"] = page_size
+                    kwargs = dict(params, PaginationConfig=config) if config else params
+                    return client.get_paginator(method).paginate(**kwargs).build_full_result()
+                return getattr(client, method)(**params)
 
         try:
             if self.memo is None:
