@@ -10,6 +10,8 @@ The widgets run without a browser: tests set `.value` as a person would and read
 
 from __future__ import annotations
 
+import http.server
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -153,3 +155,43 @@ def test_the_memo_keeps_the_management_accounts_answers_as_its_own_caller(sim, s
     member_events, sent = ask(member)
     assert sent == 1 and not set(member_events) & set(management_events)  # asked, never the other's answer
     assert ask(org) == (management_events, 0) and ask(member) == (member_events, 0)
+
+
+class _RefusingSts(http.server.BaseHTTPRequestHandler):
+    """An STS endpoint that refuses every AssumeRole as AWS does when the role's trust policy does not name the
+    caller (403, AccessDenied, in STS's query-protocol error shape)."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                b"<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/test is not authorized to "
+                b"perform: sts:AssumeRole on resource: " + change_reader_arn().encode() + b"</Message></Error>"
+                b"<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>")
+        self.send_response(403)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_role_that_cannot_be_assumed_is_said_next_to_the_control_and_runs_nothing(
+        sim, sim_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    investigation, controls = _start(sim)
+    evidence, made = investigation.evidence, investigation.memo.made
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusingSts)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{server.server_address[1]}")
+        controls.org_role.value = change_reader_arn()
+    finally:
+        server.shutdown()
+        server.server_close()
+    error = controls.org_role_error.value
+    assert "org_role_arn: expected a role in the management account these credentials may assume" in error
+    assert "AccessDenied" in error
+    assert investigation.params.org_role_arn == "" and investigation.evidence is evidence
+    assert investigation.memo.made == made  # nothing was collected

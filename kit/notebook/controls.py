@@ -30,7 +30,7 @@ WINDOW_MAX_MINUTES = 7 * 24 * 60
 WINDOW_PRESETS = (("±15 min", 15), ("±1 h", 60), ("±6 h", 360), ("±1 day", 1440))  # minutes before = after
 TABLE_ROWS = 50  # failed instances shown in the clickable table (newest first); the picker lists them all
 TABLE_COLUMNS = ("instance_id", "name", "state_reason", "launch_time", "instance_type")
-ORG_ROLE_PLACEHOLDER = "arn:aws:iam::<management account>:role/<read-only role>"
+ORG_ROLE_PLACEHOLDER = "arn:aws:iam::111122223333:role/OrgReader"  # as kit.params names the example
 ORG_ROLE_HINT = ("SCP changes (AttachPolicy, DetachPolicy, UpdatePolicy) are recorded only in the organization's "
                  "management account: a read-only role there lets the verdict name them (empty: not read).")
 
@@ -68,6 +68,7 @@ class InvestigationControls:
         self.org_role = widgets.Text(description="Org role", value=params.org_role_arn, placeholder=ORG_ROLE_PLACEHOLDER,
                                      tooltip=ORG_ROLE_HINT, continuous_update=False,  # on Enter or leaving the field
                                      layout=widgets.Layout(width=FULL_WIDTH))
+        self.org_role.disabled = params.source != "live"  # a bundle or CLI folder holds what it holds
         self.org_role_error = widgets.HTML(value="", layout=widgets.Layout(width=FULL_WIDTH))  # why the typed role is not used, in words (else empty)
         setup = investigation.account_setup
         self.status = widgets.HTML(value=html.escape(setup.describe()) if setup is not None else "")
