@@ -69,7 +69,8 @@ class InvestigationControls:
                                      tooltip=ORG_ROLE_HINT, continuous_update=False,  # on Enter or leaving the field
                                      layout=widgets.Layout(width=FULL_WIDTH))
         self.org_role.disabled = params.source != "live"  # a bundle or CLI folder holds what it holds
-        self.org_role_error = widgets.HTML(value="", layout=widgets.Layout(width=FULL_WIDTH))  # why the typed role is not used, in words (else empty)
+        # why the role typed is not used, in words (else empty)
+        self.org_role_error = widgets.HTML(value="", layout=widgets.Layout(width=FULL_WIDTH))
         setup = investigation.account_setup
         self.status = widgets.HTML(value=html.escape(setup.describe()) if setup is not None else "")
         self.summary = LiveSection(self._render_summary, "summary")

@@ -530,9 +530,8 @@ class Investigation:
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
 
     def render_verdict(self) -> str:
-        from kit.views.change import change_section_of
-
         from kit.notebook.summary import management_note
+        from kit.views.change import change_section_of
 
         findings = self.findings_dict()
         return blocks.verdict_banner(findings) + change_section_of(self.diagnosed(), findings["verdict"],
