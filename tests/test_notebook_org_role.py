@@ -11,6 +11,7 @@ The widgets run without a browser: tests set `.value` as a person would and read
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -78,6 +79,11 @@ def test_the_control_is_prefilled_from_the_parameter(sim, sim_env) -> None:
     assert controls.org_role.value == change_reader_arn()
     assert investigation.findings_dict()["verdict"]["change"]["event_name"] == "AttachPolicy"
     assert "AttachPolicy (scp)" in controls.summary.html
+    held = investigation.sessions.get(("management", "", change_reader_arn()), lambda: None)
+    credentials = held.get_credentials().get_frozen_credentials()  # the assumed role's, in memory only
+    shown = json.dumps([investigation.findings_dict(), investigation.evidence.documents, investigation.evidence.calls],
+                       default=str) + "".join(section.html for section in investigation.sections.sections)
+    assert credentials.secret_key not in shown and credentials.token not in shown
 
 
 @pytest.mark.parametrize("typed", ["arn:aws:iam::1111:role/OrgReader", "OrgReader",
