@@ -46,11 +46,6 @@ class SessionCache:
             self.made += 1
             return session
 
-    def clear(self) -> None:
-        """Forget every session (the next collection makes new ones)."""
-        with self._lock:
-            self._held.clear()
-
     def _until(self, session: Any) -> datetime:
         from kit.collect.clients import credentials_expiry
 
