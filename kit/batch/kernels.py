@@ -264,7 +264,11 @@ class KernelPool:
 # on the shell object, outside the user's namespace, so no notebook sees or resets it.
 BASELINE_CODE = """\
 def __kit_baseline():
-    import os, sys, threading, warnings
+    import gc, os, sys, threading, warnings
+    # What the kernel has loaded so far (modules, service models) lives as long as the kernel: out of the
+    # garbage collector's reach, each collection (one per reset, others while a notebook runs) is short.
+    gc.collect()
+    gc.freeze()
     shell = get_ipython()
     mpl = sys.modules.get("matplotlib")
     shell._kit_baseline = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path),
@@ -298,7 +302,12 @@ def __kit_fresh_state():
     sys.path[:] = base["path"]
     warnings.filters[:] = base["warnings"]
     getattr(warnings, "_filters_mutated", lambda: None)()
-    shell.reset(new_session=True)  # the namespace, In/Out, and execution_count back to 1
+    import gc
+    shell._kit_resets = getattr(shell, "_kit_resets", 0) + 1
+    if shell._kit_resets % 16 == 0:  # now and then a full sweep, frozen objects included (cycles dropped by caches)
+        gc.unfreeze()
+    shell.reset(new_session=True)  # the namespace, In/Out, and execution_count back to 1 (and a gc.collect())
+    gc.freeze()  # what survives a reset is kept for good (modules' caches): out of later collections' way
     deadline = time.monotonic() + 5
     while threading.active_count() > base["threads"] and time.monotonic() < deadline:
         time.sleep(0.05)  # worker threads finishing their last call

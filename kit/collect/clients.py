@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from kit.collect.model_data import botocore_session
 from kit.collect.readonly import install_guard, operation_name, refuse_unlisted_operation
 from kit.errors import BadInput
 
@@ -39,7 +40,7 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     `parameter`: the option a malformed `role_arn` came from (named in the error).
     """
     try:
-        base = boto3.Session(profile_name=profile, region_name=region)
+        base = boto3.Session(botocore_session=botocore_session(profile), region_name=region)
     except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
         raise BadInput("--profile", "a profile in the AWS config files", profile) from exc
     if not role_arn:
@@ -53,7 +54,8 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     session = guard_session(boto3.Session(aws_access_key_id=creds["AccessKeyId"],
                                           aws_secret_access_key=creds["SecretAccessKey"],
                                           aws_session_token=creds["SessionToken"],
-                                          region_name=region or base.region_name))
+                                          region_name=region or base.region_name,
+                                          botocore_session=botocore_session()))
     expiration = creds.get("Expiration")
     if isinstance(expiration, datetime):
         with _EXPIRATIONS_LOCK:

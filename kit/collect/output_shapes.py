@@ -15,9 +15,9 @@ SERVICES = ("ec2", "kms", "iam", "cloudtrail", "sts", "organizations", "autoscal
 
 @cache
 def _service_model(service: str) -> ServiceModel:
-    import botocore.session
+    from kit.collect.model_data import botocore_session
 
-    return botocore.session.get_session().get_service_model(service)
+    return botocore_session().get_service_model(service)
 
 
 def output_shape_problem(call: str, document: Any) -> str | None:
