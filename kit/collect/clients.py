@@ -54,10 +54,28 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     if recorder is not None:
         recorder.attach(sts)
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    return guard_session(boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                                       aws_secret_access_key=creds["SecretAccessKey"],
-                                       aws_session_token=creds["SessionToken"], region_name=region or base.region_name,
-                                       botocore_session=botocore_session()))
+    session = guard_session(boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                                          aws_secret_access_key=creds["SecretAccessKey"],
+                                          aws_session_token=creds["SessionToken"],
+                                          region_name=region or base.region_name,
+                                          botocore_session=botocore_session()))
+    expiration = creds.get("Expiration")
+    if isinstance(expiration, datetime):
+        with _EXPIRATIONS_LOCK:
+            _EXPIRATIONS[session] = expiration if expiration.tzinfo else expiration.replace(tzinfo=timezone.utc)
+    return session
+
+
+# When each assumed role's credentials expire (AssumeRole's `Expiration`; not a secret), by session.
+_EXPIRATIONS: weakref.WeakKeyDictionary[boto3.Session, datetime] = weakref.WeakKeyDictionary()
+_EXPIRATIONS_LOCK = threading.Lock()
+
+
+def credentials_expiry(session: boto3.Session) -> datetime | None:
+    """When the credentials of a session make_session made by assuming a role expire (UTC), else None (the
+    standard chain's credentials, which botocore refreshes by itself)."""
+    with _EXPIRATIONS_LOCK:
+        return _EXPIRATIONS.get(session)
 
 
 _CREATION_LOCKS: weakref.WeakKeyDictionary[boto3.Session, threading.Lock] = weakref.WeakKeyDictionary()

@@ -78,7 +78,8 @@ def collect_live(instance_id: str, region: str, *, session: boto3.Session | None
     started = datetime.now(timezone.utc)
     fetch = Fetcher(ReadOnlyClients(session or make_session(region=region), region, recorder or CallRecorder()),
                     memo=memo)
-    org_fetch = Fetcher(ReadOnlyClients(org_session, GLOBAL_REGION, fetch.clients.recorder)) if org_session else None
+    org_fetch = Fetcher(ReadOnlyClients(org_session, GLOBAL_REGION, fetch.clients.recorder),
+                        memo=memo) if org_session else None  # the memo keys its answers as the org session's caller
     facts = _Collection(fetch, instance_id, window, source, org_fetch).run()
     return mask_secrets(Evidence(
         instance_id=instance_id, region=region, documents=dict(sorted(fetch.documents.items())),
@@ -251,7 +252,7 @@ class _Collection:
         if self.org_fetch is None:
             identity.service_control_policies(self.fetch, account_id)
             return
-        there = Fetcher(self.org_fetch.clients)
+        there = Fetcher(self.org_fetch.clients, memo=self.org_fetch.memo)
         identity.service_control_policies(there, account_id)
         for document_name, document in there.documents.items():
             self.fetch.store(document_name, document)

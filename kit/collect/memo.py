@@ -5,7 +5,9 @@ the part of it not read yet.
 - Only read-only calls reach here (the clients' guard refuses anything else) and only successful responses
   are kept: an error is asked again, as a fresh collection would.
 - Each response is reused for at most `max_age` (MAX_AGE by default); after that it is read again. Answers are
-  kept per caller (the session's profile and access key id): a change of credentials reads again. Athena
+  kept per caller (the session's profile and access key id): a change of credentials reads again, and the
+  organization's management account (`org_role_arn`, its own assumed session) never gets the member account's
+  answers to the same call, nor the member account its answers. Athena
   queries and S3 listings are never reused (their answers move while the analyst looks).
 - CloudTrail LookupEvents is kept per query (Region, lookup attribute, page bounds) with the time span it
   covers completely. A later lookup of the same query inside that span is answered from it (events filtered to

@@ -51,18 +51,20 @@ class CollectOptions:
         return make_session(profile=self.profile, role_arn=self.org_role_arn, region="us-east-1",
                             session_name=session_name, recorder=recorder, parameter="org_role_arn")
 
-    def load_options(self, session: boto3.Session | None = None) -> dict[str, Any]:
+    def load_options(self, session: boto3.Session | None = None,
+                     org_session: boto3.Session | None = None) -> dict[str, Any]:
         """Keyword options for kit.collect.load_evidence: the window, the CloudTrail source when given, a
         session when collecting live: `session` when given (one made earlier for these options), else a new
         one with the profile or role (else none: the collector makes one from the standard chain), and the
-        management account's session when `org_role_arn` is given."""
+        management account's session when `org_role_arn` is given: `org_session` when given (one assumed
+        earlier, kept by the caller), else the role assumed now."""
         options: dict[str, Any] = {"window": self.window}
         if self.cloudtrail_source:
             options["cloudtrail_source"] = self.cloudtrail_source
         if self.source == "live" and (session is not None or self.own_credentials):
             options["session"] = session or self.session()
         if self.source == "live" and self.org_role_arn:
-            options["org_session"] = self.org_session()
+            options["org_session"] = org_session or self.org_session()
         return options
 
 

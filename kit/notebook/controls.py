@@ -1,6 +1,7 @@
 """The notebook's controls: Region, instance (picker, typed id, or a click on the failed-instances table), the
-CloudTrail window (presets, minutes, and its absolute UTC bounds), and the volume/key chooser; the verdict
-summary sits beside them, so after a pick the analyst reads the cause without scrolling.
+CloudTrail window (presets, minutes, and its absolute UTC bounds), the organization's management-account role
+(where SCP changes are recorded), and the volume/key chooser; the verdict summary sits beside them, so after a
+pick the analyst reads the cause without scrolling.
 
 Seeded from the parameters. Changing a control re-runs the investigation (`Investigation.analyse`, which
 reuses evidence already collected for the same inputs), which re-renders every live section below. Errors (an
@@ -29,10 +30,14 @@ WINDOW_MAX_MINUTES = 7 * 24 * 60
 WINDOW_PRESETS = (("±15 min", 15), ("±1 h", 60), ("±6 h", 360), ("±1 day", 1440))  # minutes before = after
 TABLE_ROWS = 50  # failed instances shown in the clickable table (newest first); the picker lists them all
 TABLE_COLUMNS = ("instance_id", "name", "state_reason", "launch_time", "instance_type")
+ORG_ROLE_PLACEHOLDER = "arn:aws:iam::111122223333:role/OrgReader"  # as kit.params names the example
+ORG_ROLE_HINT = ("SCP changes (AttachPolicy, DetachPolicy, UpdatePolicy) are recorded only in the organization's "
+                 "management account: a read-only role there lets the verdict name them (empty: not read).")
 
 
 class InvestigationControls:
-    """Region, instance, CloudTrail window and volume/key controls, with the verdict summary beside them."""
+    """Region, instance, CloudTrail window, management-account role and volume/key controls, with the verdict
+    summary beside them."""
 
     def __init__(self, investigation: Investigation, failed: pd.DataFrame | None = None) -> None:
         self.investigation = investigation
@@ -60,6 +65,12 @@ class InvestigationControls:
                                                    step=5, style={"description_width": "initial"},
                                                     layout=widgets.Layout(width="calc(50% - 4px)"))
         self.window_bounds = widgets.HTML(value="")
+        self.org_role = widgets.Text(description="Org role", value=params.org_role_arn, placeholder=ORG_ROLE_PLACEHOLDER,
+                                     tooltip=ORG_ROLE_HINT, continuous_update=False,  # on Enter or leaving the field
+                                     layout=widgets.Layout(width=FULL_WIDTH))
+        self.org_role.disabled = params.source != "live"  # a bundle or CLI folder holds what it holds
+        # why the role typed is not used, in words (else empty)
+        self.org_role_error = widgets.HTML(value="", layout=widgets.Layout(width=FULL_WIDTH))
         setup = investigation.account_setup
         self.status = widgets.HTML(value=html.escape(setup.describe()) if setup is not None else "")
         self.summary = LiveSection(self._render_summary, "summary")
@@ -81,6 +92,7 @@ class InvestigationControls:
             button.on_click(self._preset(minutes))
         self.window_before.observe(self._on_window, names="value")
         self.window_after.observe(self._on_window, names="value")
+        self.org_role.observe(self._on_org_role, names="value")
         self.resource_picker.observe(lambda _change: self.resource_view.refresh(), names="value")
         investigation.listeners.append(self._after_analyse)
 
@@ -90,7 +102,9 @@ class InvestigationControls:
         left = widgets.VBox([
             self.region, self.instance_picker, widgets.HBox([self.instance_id, self.investigate_button]),
             label("<b>CloudTrail window around the incident</b>"), widgets.HBox(self.presets),
-            widgets.HBox([self.window_before, self.window_after]), self.window_bounds, self.status,
+            widgets.HBox([self.window_before, self.window_after]), self.window_bounds,
+            label("<b>Management account</b> <span class=\"kit-muted\">(SCP changes are recorded there)</span>"),
+            self.org_role, self.org_role_error, self.status,
         ], layout=widgets.Layout(flex="0 1 430px", min_width="320px", margin="0 12px 0 0"))
         right = widgets.Box([self.summary.output], layout=widgets.Layout(flex="1 1 380px", min_width="0"))
         return widgets.VBox([
@@ -153,17 +167,45 @@ class InvestigationControls:
         self._run(lambda: self.investigation.analyse(window_before_minutes=self.window_before.value,
                                                      window_after_minutes=self.window_after.value))
 
-    def _run(self, action: Callable[[], Any]) -> None:
+    def _on_org_role(self, change: dict[str, Any]) -> None:
+        """The management-account role typed: checked as the `org_role_arn` parameter is; a bad one is said next
+        to the field and runs nothing; a good one investigates the current instance again with it."""
+        if self._quiet:
+            return
+        typed = str(change["new"] or "").strip()
+        if typed == self.investigation.params.org_role_arn:
+            self.org_role_error.value = ""
+            return
+        from kit.params import validate
+
+        try:
+            validate({"org_role_arn": typed})
+        except KitError as exc:
+            self._show_org_role_error(exc)
+            return
+        self.org_role_error.value = ""
+        self._run(lambda: self.investigation.set_org_role_arn(typed), on_error=self._show_org_role_error)
+        if self.investigation.params.org_role_arn == typed and self.table_buttons:
+            self.investigation.prefetch(list(self.table_buttons))  # the listed instances, read with the new role
+
+    def _show_org_role_error(self, exc: KitError) -> None:
+        self.org_role_error.value = f'<span class="kit-field-error">{html.escape(str(exc))}</span>'
+
+    def _run(self, action: Callable[[], Any], on_error: Callable[[KitError], None] | None = None) -> None:
         self.status.value = '<span class="kit-muted">Investigating...</span>'
         try:
             action()
         except KitError as exc:
             self.status.value = f'<span style="color:#b71c1c">{html.escape(str(exc))}</span>'
+            if on_error is not None:
+                on_error(exc)
             return
         p = self.investigation.params
         if p.instance_id:
+            management = "; management account read" if p.org_role_arn else ""
             self.status.value = html.escape(f"Investigated {p.instance_id} in {p.region} "
-                                            f"(window {p.window_before_minutes}/{p.window_after_minutes} min).")
+                                            f"(window {p.window_before_minutes}/{p.window_after_minutes} min"
+                                            f"{management}).")
         else:
             self.status.value = html.escape(f"Region {p.region}: pick an instance.")
 
@@ -174,6 +216,8 @@ class InvestigationControls:
             if p.instance_id in {value for _, value in self.instance_picker.options}:
                 self.instance_picker.value = p.instance_id
             self.window_before.value, self.window_after.value = p.window_before_minutes, p.window_after_minutes
+            if self.org_role.value.strip() != p.org_role_arn:  # the role in use (a rejected one is not)
+                self.org_role.value, self.org_role_error.value = p.org_role_arn, ""
         finally:
             self._quiet = False
         self._mark_picked()

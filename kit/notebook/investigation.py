@@ -26,6 +26,7 @@ from kit.views import html as blocks
 if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays quick to import
     from kit.collect.memo import ResponseMemo
     from kit.notebook.prefetch import Prefetcher
+    from kit.notebook.sessions import SessionCache
     from kit.diagnose.findings import Findings, StepResult
     from kit.evidence import Evidence
     from kit.frames import Frames
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # only for the annotations: the notebook's first cell stays q
 
 ANALYSES_KEPT = 16  # analyses (evidence, frames, findings) kept per kernel for instant re-renders
 PREFETCHED = 8  # failed instances investigated in the background once listed (newest first), for instant picks
-SESSION_KEPT_S = 900.0  # a boto3 session (and an assumed role's credentials) is reused this long (kit.collect.memo)
+ORG_SESSION_NAME = "kit-notebook-org"  # the management account's role session (as CloudTrail records it there)
 PREFETCH_WAIT_S = 300.0  # a pick waits at most this long for the background analysis of the same instance
 SEED_SECTIONS = (1, 2, 3, 4)  # the notebook has one section per step of the usual manual procedure
 _SEED_NUMBER = re.compile(r"^\s*(\d+)\s*[.)]")
@@ -70,7 +71,11 @@ class Investigation:
 
         self._memo = ResponseMemo()  # responses read in this kernel, reused (made here: threads share it)
         self._prefetcher: Prefetcher | None = None  # background investigations of the listed instances
-        self._sessions: dict[tuple[str, str, str], tuple[float, Any]] = {}  # (profile, role, Region) -> (made, session)
+        from kit.notebook.sessions import SessionCache
+
+        # sessions by credentials, kept until near expiry: ("member", profile, role, Region), ("management", profile,
+        # org_role_arn); in memory only
+        self.sessions: SessionCache = SessionCache()
         self._findings_dict: dict[str, Any] | None = None  # findings_dict() of the current findings
         self._findings_dict_of: Findings | None = None  # ... which findings it was made from
         self._timelines: dict[tuple[str, str], str] = {}  # timelines drawn, by what they show, oldest first
@@ -144,8 +149,10 @@ class Investigation:
         self.params = replace(self.params, instance_id=self.scenario.instance_id, region=self.scenario.region)
 
     def analyse(self, instance_id: str | None = None, *, window_before_minutes: int | None = None,
-                window_after_minutes: int | None = None, region: str | None = None, fresh: bool = False) -> None:
-        """Collect the evidence, build the frames and diagnose (again, for another instance, Region or window).
+                window_after_minutes: int | None = None, region: str | None = None, org_role_arn: str | None = None,
+                fresh: bool = False) -> None:
+        """Collect the evidence, build the frames and diagnose (again, for another instance, Region, window or
+        management-account role: `org_role_arn`, "" for none).
 
         The evidence of inputs already investigated in this kernel (same instance, Region, window, source) is
         reused, so going back to an instance or window re-renders without reading the account again;
@@ -160,6 +167,8 @@ class Investigation:
             changes["window_before_minutes"] = int(window_before_minutes)
         if window_after_minutes is not None:
             changes["window_after_minutes"] = int(window_after_minutes)
+        if org_role_arn is not None:
+            changes["org_role_arn"] = org_role_arn
         params = self.params
         if changes:
             from kit.params import validate
@@ -261,7 +270,7 @@ class Investigation:
         if memo is not None and params.source == "live":
             from kit.collect.options import collect_options
 
-            options = collect_options(params).load_options(self._session(params))
+            options = collect_options(params).load_options(self._session(params), self._org_session(params))
             options["memo"] = memo
         else:
             options = self._collect_options(params)
@@ -270,22 +279,54 @@ class Investigation:
         return evidence, frames, diagnose(evidence, frames)
 
     def _session(self, params: InvestigationParameters) -> Any:
-        """One boto3 session per profile, role and Region, for SESSION_KEPT_S: its clients' service models are
-        loaded once (a new session reloads them: up to a second per service on a busy machine) and a role is
-        assumed once, not once per window change."""
-        import time
+        """The member account's session for the profile, role and Region (kit.notebook.sessions: made once, kept
+        until its credentials are near expiry; its clients' service models load once, its role is assumed once)."""
+        from kit.collect.options import collect_options
+
+        return self.sessions.get(("member", params.profile, params.role_arn, params.region),
+                                 lambda: collect_options(params).session())
+
+    def _org_session(self, params: InvestigationParameters) -> Any:
+        """The management account's session as `org_role_arn` (assumed with the profile's credentials), kept
+        beside the member's the same way; None when no role is given. A role that cannot be assumed is BadInput
+        naming `org_role_arn`, with AWS's error code."""
+        if not params.org_role_arn or params.source != "live":
+            return None
+        from botocore.exceptions import BotoCoreError, ClientError
 
         from kit.collect.options import collect_options
 
-        key = (params.profile, params.role_arn, params.region)
-        with self._lock:
-            held = self._sessions.get(key)
-            if held is not None and time.monotonic() - held[0] <= SESSION_KEPT_S:
-                return held[1]
-        session = collect_options(params).session()
-        with self._lock:
-            self._sessions[key] = (time.monotonic(), session)
-        return session
+        def assume() -> Any:
+            try:
+                return collect_options(params).org_session(session_name=ORG_SESSION_NAME)
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+                raise BadInput("org_role_arn", "a role in the management account these credentials may assume "
+                               f"(AssumeRole answered {code})", params.org_role_arn) from exc
+            except BotoCoreError as exc:
+                raise BadInput("org_role_arn", "a role in the management account these credentials may assume "
+                               f"(AssumeRole failed: {type(exc).__name__})", params.org_role_arn) from exc
+
+        return self.sessions.get(("management", params.profile, params.org_role_arn), assume)
+
+    def set_org_role_arn(self, org_role_arn: str) -> None:
+        """Read the organization's management account as `org_role_arn` ("" : not read) from now on, and
+        investigate the current instance again with it (nothing to investigate while none is picked). BadInput
+        (naming org_role_arn) for a malformed ARN or a role that cannot be assumed: nothing runs, the last
+        analysis stays on screen."""
+        from kit.params import validate
+
+        params = validate({**self.params.to_dict(), "org_role_arn": org_role_arn.strip()})
+        if params.org_role_arn == self.params.org_role_arn:
+            return
+        self._org_session(params)  # assumed now: a role that cannot be assumed is said before anything runs
+        if params.instance_id and params.region:
+            self.analyse(org_role_arn=params.org_role_arn)
+            return
+        with self._showing:
+            self.params = params
+            for listener in self.listeners:
+                listener()
 
     def set_region(self, region: str) -> None:
         """Switch to another Region: nothing is investigated until an instance there is picked."""
@@ -489,11 +530,12 @@ class Investigation:
         return '<div class="kit-report">' + blocks.frame_table(frame, caption="What was investigated") + "</div>"
 
     def render_verdict(self) -> str:
+        from kit.notebook.summary import management_note
         from kit.views.change import change_section_of
 
         findings = self.findings_dict()
         return blocks.verdict_banner(findings) + change_section_of(self.diagnosed(), findings["verdict"],
-                                                                   redact=self.params.redact)
+                                                                   redact=self.params.redact) + management_note(findings)
 
     def render_steps_overview(self) -> str:
         return blocks.steps_overview(self.findings_dict()["steps"])

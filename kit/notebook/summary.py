@@ -67,11 +67,40 @@ def verdict_summary(findings: Mapping[str, Any] | None, status: str = "") -> str
     fix = _fix_line(findings.get("remediation") or [])
     if fix:
         rows.append(("Fix", fix))
+    change = verdict.get("change")
+    if isinstance(change, Mapping) and change.get("event_name"):
+        rows.append(("Changed", text(f"{change['event_name']} ({change.get('layer') or 'unknown'}) at "
+                                     f"{change.get('event_time') or 'an unknown time'}")))
+    elif management_not_read(findings):
+        rows.append(("Changed", text(MANAGEMENT_NOT_READ)))
     items = "".join(f"<dt>{text(k)}</dt><dd>{v}</dd>" for k, v in rows if v)
     return (f'<div class="kit-report kit-live"><div class="kit-summary kit-tone-{text(tone)}" '
             f'data-cause="{text(cause)}"><h3>{text(title)}</h3>'
             f'<p><code>{text(cause)}</code></p><dl>{items}</dl>'
             f"<p>{text(verdict.get('summary', ''))}</p></div></div>")
+
+
+MANAGEMENT_GAP = "ManagementAccountNotRead"  # the gap kit.collect.live records when org_role_arn is not given
+MANAGEMENT_NOT_READ = ("not named: SCP changes (AttachPolicy, DetachPolicy, UpdatePolicy) are recorded only in the "
+                       "organization's management account, which was not read. Give a read-only role there (the "
+                       "Org role control, org_role_arn or --org-role-arn) to name them.")
+
+
+def management_not_read(findings: Mapping[str, Any]) -> bool:
+    """No change is named, a service control policy (or an undecided layer) refused, and the management account,
+    where SCP changes are recorded, was not read: the change may be there."""
+    verdict = findings.get("verdict") or {}
+    if verdict.get("change") or not any(isinstance(g, Mapping) and g.get("error") == MANAGEMENT_GAP
+                                        for g in findings.get("gaps") or []):
+        return False
+    return verdict.get("denied_by") in ("scp", "unknown") or verdict.get("cause") == "undetermined"
+
+
+def management_note(findings: Mapping[str, Any]) -> str:
+    """Where the change may be recorded, as a paragraph under the verdict's "What changed" (or "")."""
+    if not management_not_read(findings):
+        return ""
+    return f'<div class="kit-report kit-change-where"><p class="kit-muted">What changed: {text(MANAGEMENT_NOT_READ)}</p></div>'
 
 
 def _fix_line(remediation: list[Mapping[str, Any]]) -> str:

@@ -1,6 +1,7 @@
 """The notebook as the analyst sees it at 1400x900 in JupyterLab: the verdict beside the instance picker (both on
-screen together), no live output scrolling sideways, a click on a row of the failed-instances table picking
-that instance, and the what-if editor's proposed fix with its diff and an over-broad change in amber.
+screen together), no live output scrolling sideways (a rejected management-account role's error included), a
+click on a row of the failed-instances table picking that instance, and the what-if editor's proposed fix with
+its diff and an over-broad change in amber.
 Screenshots of each land in tests/browser/screenshots/ for review.
 
 The notebook is an unmodified copy of notebooks/investigate_instance.ipynb: nothing injected, the Region from
@@ -114,6 +115,26 @@ def test_no_live_output_scrolls_sideways_at_1400x900(notebook_tab: Tab, lab_sim:
     page.locator(".jp-OutputArea-output svg.kit-timeline-svg, .jp-OutputArea-output .kit-figure img").first \
         .scroll_into_view_if_needed()
     screenshot(page, "notebook-1400x900-timeline")
+
+
+def test_a_bad_org_role_is_said_beside_its_field_without_sideways_scrolling(notebook_tab: Tab) -> None:
+    page = notebook_tab.page
+    field = page.locator(".jp-OutputArea-output .widget-text").filter(
+        has=page.locator("label.widget-label", has_text=re.compile(r"^\s*Org role\s*$"))).locator("input")
+    expect(field).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
+    assert field.get_attribute("placeholder", timeout=WIDGET_TIMEOUT_MS).startswith("arn:aws:iam::")
+    field.fill("arn:aws:iam::1111:role/" + "OrganizationsChangeReader" * 4)  # long, and not 12 digits
+    field.press("Enter")
+    error = page.locator(".jp-OutputArea-output .kit-field-error")
+    expect(error).to_contain_text("org_role_arn: expected an IAM role ARN", timeout=UPDATE_TIMEOUT_MS)
+    wide = page.evaluate(_SIDEWAYS)
+    assert wide == [], "live outputs with a horizontal scrollbar:\n" + "\n".join(wide)
+    box, field_box = error.bounding_box(), field.bounding_box()
+    assert box and field_box and box["x"] + box["width"] <= WINDOW["width"], box  # wrapped, on the screen
+    screenshot(page, "notebook-1400x900-org-role-rejected", error)
+    field.fill("")  # the role in use (none): the error goes
+    field.press("Enter")
+    expect(error).to_have_count(0, timeout=UPDATE_TIMEOUT_MS)
 
 
 def test_what_if_loads_the_proposed_fix_and_marks_an_over_broad_change_amber(notebook_tab: Tab,
