@@ -449,6 +449,17 @@ def test_the_account_move_is_named_and_rolled_back_to_the_ou_it_left(sim, findin
     assert _scp_id(evidence, "OnboardingGuardrails")
 
 
+def test_the_move_section_shows_the_ou_swap_and_the_way_back(findings):
+    """What changed: the statements of the OU left (removed) and of the OU entered (added, the deny that decided),
+    and the move back as the rollback."""
+    from kit.views.change import change_section_of
+
+    markup = change_section_of(findings[MOVE_SCENARIO]["live"])
+    assert markup.count('class="kit-change-added kit-change-mattered"') == 1 and "DenyMediaGrants" in markup
+    assert 'class="kit-change-removed"' in markup and "StayInOrganization" in markup
+    assert "aws organizations move-account --account-id" in markup
+
+
 def test_the_cli_checklist_names_the_chain_the_account_left(sim, findings):
     evidence = findings[MOVE_SCENARIO]["evidence"]
     onboarding = _ou_ids()["Onboarding"]
