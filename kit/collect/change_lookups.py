@@ -39,6 +39,7 @@ MAX_POLICY_LOOKUPS = 10
 FULL_AWS_ACCESS = "p-FullAWSAccess"  # AWS's managed allow-all SCP
 MANAGEMENT = "management"  # ChangeLookup.account: run in the organization's management account
 MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root (as kit.collect.identity)
+MAX_MOVE_SOURCES = 5  # the parents an account was moved from whose SCP chains are read (newest moves first)
 PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' parent id patterns
 
 

@@ -28,7 +28,8 @@ from kit.aws_ids import INSTANCE_ID, REGION, instance_account
 from kit.collect import identity, keys, storage
 from kit.collect.clients import REACH_TIMEOUTS, UNANSWERED, CallRecorder, ReadOnlyClients, make_session
 from kit.collect.change_lookups import (GLOBAL_REGION, ChangeLookup, chain_scp_ids, change_lookups,
-                                       management_lookup_commands, move_sources, principal_policy_arns)
+                                       MAX_MOVE_SOURCES, management_lookup_commands, move_sources,
+                                       principal_policy_arns)
 from kit.collect.cloudtrail_athena import collect_athena
 from kit.collect.cloudtrail_logs import collect_log_archive
 from kit.collect.cloudtrail_lookup import lookup_events
@@ -253,6 +254,13 @@ class _Collection:
         sources = move_sources(self.fetch.documents, account_id)
         if not sources:
             return
+        if len(sources) > MAX_MOVE_SOURCES:  # newest first: the walk reaches the older ones last, if ever
+            self.fetch.skip("organizations", "ListParents", {"ChildId": sources[MAX_MOVE_SOURCES]},
+                            error="MoveLimitReached", region=GLOBAL_REGION,
+                            impact=f"the account was moved from {len(sources)} parents in the look-back; the SCPs "
+                                   f"above only the {MAX_MOVE_SOURCES} latest were read: an older move cannot be "
+                                   "rolled back, so no change before it can be named")
+            sources = sources[:MAX_MOVE_SOURCES]
         if self.org_fetch is None:
             for source in sources:
                 identity.parent_chain_policies(self.fetch, source)
