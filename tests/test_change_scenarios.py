@@ -511,3 +511,26 @@ def test_enabling_a_policy_type_is_walked_past(sim, findings):
     assert result.verdict.change["event_id"] == move["event_id"]
     assert ("EnablePolicyType", "no effect on the failing request shown") in {
         (o["event_name"], o["why_not"]) for o in result.other_changes}
+
+
+def test_an_unreadable_parent_is_a_gap_never_a_chain(aws_env):
+    """Reading the chain above a parent the account left, in the management account: what cannot be read (here
+    an OU that no longer exists) leaves a gap and no document, so the move cannot be rolled back (nothing is
+    named from it); what can be read lands under the usual names."""
+    from kit.collect.clients import ReadOnlyClients
+    from kit.collect.fetcher import Fetcher
+    from kit.collect.identity import parent_chain_policies
+    from kit.simulate.world import world
+
+    fetch = Fetcher(ReadOnlyClients(org_session(), "us-east-1"))
+    gone = "ou-zzzz-deleted01"
+    parent_chain_policies(fetch, gone)
+    assert not any(gone in name for name in fetch.documents)
+    assert any(g.call == "organizations:ListParents" and g.error for g in fetch.gaps)
+    workloads, root = world().organization["ou_id"], world().organization["root_id"]
+    read = Fetcher(ReadOnlyClients(org_session(), "us-east-1"))
+    parent_chain_policies(read, workloads)
+    assert not read.gaps
+    assert {f"organizations.list-parents.{workloads}.json", f"organizations.list-policies-for-target.{workloads}.json",
+            f"organizations.list-policies-for-target.{root}.json",
+            "organizations.describe-policy.p-FullAWSAccess.json"} <= set(read.documents)
