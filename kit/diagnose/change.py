@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kit.causes import causes_of_kind
-from kit.frames.iam import organization_chain, policy_document
 from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
+from kit.frames.iam import organization_chain, policy_document
 from kit.policy import Policy, PolicySet, evaluate
 
 if TYPE_CHECKING:
     from kit.diagnose.case import Case
-    from kit.evidence import Evidence
     from kit.diagnose.findings import Verdict
+    from kit.evidence import Evidence
 
 USABLE = "Enabled"
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
@@ -277,7 +277,7 @@ def _reattach(case: Case, change: Candidate, situation: Situation, earlier: list
 def _moved_back(case: Case, change: Candidate, situation: Situation) -> Situation | None:
     """The state before a MoveAccount: the SCPs of the source parent and of each of its ancestors up to the root
     (root first), then the account's own level as it is now. None when the evidence lacks any of them (the
-    source chain is read in the management account: kit.collect.change_lookups.moved_from)."""
+    source chain is read in the management account: kit.collect.change_lookups.move_sources)."""
     account, source = change.param("accountId"), change.param("sourceParentId")
     if not account or not source:
         return None
