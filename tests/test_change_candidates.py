@@ -79,3 +79,25 @@ def test_what_touches_the_failing_request():
                        ("CreatePolicyVersion", True), ("CreatePolicyVersion", False),
                        ("AttachPolicy", True), ("AttachPolicy", False),
                        ("ModifyEbsDefaultKmsKeyId", False)]  # the launch named its key: defaults do not matter
+
+
+def test_account_moves_and_policy_types_are_organizations_changes_to_the_chain():
+    """MoveAccount (requestParameters accountId, sourceParentId, destinationParentId) touches the request when it
+    moves the launcher's account; EnablePolicyType when it names the chain's root. Both only as Organizations
+    records them (the management account's us-east-1)."""
+    frame = events_frame(in_order(
+        record("MoveAccount", "organizations", {"accountId": "123456789012", "sourceParentId": "ou-ab12-aaaa1111",
+                                                "destinationParentId": "ou-ab12-cdef3456"}, region="us-east-1"),
+        record("MoveAccount", "organizations", {"accountId": "444455556666", "sourceParentId": "ou-ab12-aaaa1111",
+                                                "destinationParentId": "ou-ab12-cdef3456"}, region="us-east-1"),
+        record("EnablePolicyType", "organizations", {"rootId": "r-ab12", "policyType": "SERVICE_CONTROL_POLICY"},
+               region="us-east-1", response={"root": {"id": "r-ab12"}}),
+        record("EnablePolicyType", "organizations", {"rootId": "r-zz99", "policyType": "TAG_POLICY"},
+               region="us-east-1"),
+        record("MoveAccount", "iam", {"accountId": "123456789012"}),  # not Organizations' call: not a change
+    ))
+    found = candidates(frame)
+    assert [(c.event_name, c.layer, touches(c, SUBJECT)) for c in found] == [
+        ("MoveAccount", "scp", True), ("MoveAccount", "scp", False),  # another account moved
+        ("EnablePolicyType", "scp", True), ("EnablePolicyType", "scp", False)]  # another organization's root
+    assert found[0].param("sourceParentId") == "ou-ab12-aaaa1111"

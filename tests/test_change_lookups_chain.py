@@ -55,3 +55,56 @@ def test_a_custom_scp_is_looked_up_with_every_target_of_the_chain():
     custom = chain((ACCOUNT, ["p-FullAWSAccess"]), (OU, ["p-deny1234"]), (ROOT, ["p-FullAWSAccess"]))
     assert management_lookups(custom) == ["change-scp-p-FullAWSAccess", "change-scp-p-deny1234",
                                           f"change-org-{ACCOUNT}", f"change-org-{OU}", f"change-org-{ROOT}"]
+
+
+def _lookup_file(*records: dict[str, object]) -> dict[str, object]:
+    """A lookup-events document as LookupEvents answers (each record as its CloudTrailEvent JSON string)."""
+    import json
+
+    return {"Events": [{"EventId": r["eventID"], "EventName": r["eventName"], "CloudTrailEvent": json.dumps(r)}
+                       for r in records]}
+
+
+def _move(account: str, source: str, when: str, *, error: str | None = None, event_source: str = "organizations"
+          ) -> dict[str, object]:
+    record: dict[str, object] = {
+        "eventID": f"move-{account}-{source}-{when}", "eventName": "MoveAccount", "eventTime": when,
+        "eventSource": f"{event_source}.amazonaws.com", "awsRegion": "us-east-1",
+        "requestParameters": {"accountId": account, "sourceParentId": source, "destinationParentId": OU},
+        "responseElements": None}
+    if error:
+        record["errorCode"] = error
+    return record
+
+
+def test_the_parents_an_account_was_moved_from_newest_first():
+    from kit.collect.change_lookups import move_sources
+
+    older, newer = "ou-ab12-aaaa1111", "ou-ab12-bbbb2222"
+    documents = {"cloudtrail.lookup-events.change-org-123456789012.json": _lookup_file(
+        _move(ACCOUNT, older, "2026-11-20T10:00:00Z"), _move(ACCOUNT, newer, "2026-11-24T10:00:00Z"),
+        _move(ACCOUNT, "ou-ab12-cccc3333", "2026-11-25T10:00:00Z", error="AccessDeniedException"),  # changed nothing
+        _move("444455556666", "ou-ab12-dddd4444", "2026-11-25T10:00:00Z"),  # another account
+        _move(ACCOUNT, "ou-ab12-eeee5555", "2026-11-25T10:00:00Z", event_source="iam"),  # not Organizations'
+        _move(ACCOUNT, "ou-x; rm -rf /", "2026-11-26T10:00:00Z"))}  # not a parent id: never a command argument
+    assert move_sources(documents, ACCOUNT) == [newer, older]
+    assert move_sources(documents, None) == [] and move_sources({}, ACCOUNT) == []
+    # log files and Athena rows hold the same records (Athena's requestParameters as a JSON string)
+    import json
+
+    row = dict(_move(ACCOUNT, older, "2026-11-20T10:00:00Z"))
+    row["requestParameters"] = json.dumps(row["requestParameters"])
+    assert move_sources({"cloudtrail-athena/q-1.json": {"Records": [row]}}, ACCOUNT) == [older]
+
+
+def test_the_chains_above_the_parents_left_as_far_as_the_files_go():
+    from kit.collect.change_lookups import source_chains
+
+    left = "ou-ab12-aaaa1111"
+    documents: dict[str, object] = {"cloudtrail.lookup-events.change-org-123456789012.json": _lookup_file(
+        _move(ACCOUNT, left, "2026-11-20T10:00:00Z"))}
+    assert source_chains(documents, ACCOUNT) == ([left], [])  # only the parent is known yet: list it
+    documents[f"organizations.list-parents.{left}.json"] = {"Parents": [{"Id": ROOT, "Type": "ROOT"}]}
+    documents[f"organizations.list-policies-for-target.{left}.json"] = {"Policies": [{"Id": "p-left0001"}]}
+    documents[f"organizations.list-policies-for-target.{ROOT}.json"] = {"Policies": [{"Id": "p-FullAWSAccess"}]}
+    assert source_chains(documents, ACCOUNT) == ([left, ROOT], ["p-left0001", "p-FullAWSAccess"])

@@ -225,7 +225,9 @@ def test_the_scp_attached_is_named_from_the_management_accounts_history(sim, fin
     looked = {k: [e["EventName"] for e in v["Events"]] for k, v in evidence.documents.items()
               if k.startswith(("cloudtrail.lookup-events.change-scp-", "cloudtrail.lookup-events.change-org-"))}
     assert looked[f"cloudtrail.lookup-events.change-scp-{culprit}.json"] == ["AttachPolicy"]
-    assert looked[f"cloudtrail.lookup-events.change-org-{seeded.account_id}.json"] == ["AttachPolicy"]
+    # (the account's own look-up also finds change-account-moved's moves of it: the organization is shared)
+    assert [n for n in looked[f"cloudtrail.lookup-events.change-org-{seeded.account_id}.json"]
+            if n != "MoveAccount"] == ["AttachPolicy"]
     assert any(k.startswith("cloudtrail.lookup-events.change-org-r-") for k in looked)
     lookups = [c["params"]["LookupAttributes"][0]["AttributeValue"] for c in evidence.calls
                if c["operation"] == "cloudtrail:LookupEvents"]
@@ -257,8 +259,13 @@ def test_without_management_access_no_scp_change_is_named_and_the_gap_says_where
     without = diagnose(load_evidence(f"cli:{run_cli_folder(evidence, tmp_path / 'member-only', management=False)}",
                                      evidence.instance_id, evidence.region))
     assert without.verdict.change is None
-    with_management = diagnose(load_evidence(f"cli:{run_cli_folder(evidence, tmp_path / 'both')}",
-                                             evidence.instance_id, evidence.region))
+    both = run_cli_folder(evidence, tmp_path / "both")
+    # the folder now holds the management account's history; the checklist asks for what it names (the OUs the
+    # account was moved from, change-account-moved shares the organization: their parents and SCP listings, then
+    # the SCPs listed): run what it lists next, twice
+    for _ in range(2):
+        run_cli_folder(load_evidence(f"cli:{both}", evidence.instance_id, evidence.region), both)
+    with_management = diagnose(load_evidence(f"cli:{both}", evidence.instance_id, evidence.region))
     assert with_management.verdict.change["event_name"] == "AttachPolicy"
 
 
@@ -391,4 +398,139 @@ def test_the_scp_diff_shows_the_statement_the_attach_added(findings):
     markup = change_section_of(findings[SCP_SCENARIO]["live"])
     assert markup.count('class="kit-change-added kit-change-mattered"') == 1
     assert "kit-change-removed" not in markup
-    assert "DenyIngestGrants" in markup and "&quot;SCPLevel&quot;: 2" in markup  # the account: root, OU, account
+    account_level = len(findings[SCP_SCENARIO]["live"].verdict.change["after"]) - 1  # levels: root first, account last
+    assert "DenyIngestGrants" in markup and f"&quot;SCPLevel&quot;: {account_level}" in markup
+
+
+MOVE_SCENARIO = "change-account-moved"
+
+
+def _ou_ids() -> dict[str, str]:
+    """The OUs under Workloads, by name, as the management account's reader lists them (not from the evidence)."""
+    import boto3
+
+    from kit.simulate.world import world
+
+    with management_credentials():
+        org = boto3.client("organizations", region_name="us-east-1")
+        units = org.list_organizational_units_for_parent(ParentId=world().organization["ou_id"])["OrganizationalUnits"]
+    return {u["Name"]: u["Id"] for u in units}
+
+
+def test_the_account_move_is_named_and_rolled_back_to_the_ou_it_left(sim, findings):
+    """MoveAccount into Workloads/Restricted (its SCP denies the launcher's CreateGrant): before it, the account
+    under Workloads/Onboarding (that OU's SCPs, read in the management account) is allowed; the change names the
+    move back as its rollback. The earlier move into Onboarding is listed, not named."""
+    seeded = sim.scenario(MOVE_SCENARIO)
+    evidence = findings[MOVE_SCENARIO]["evidence"]
+    result = findings[MOVE_SCENARIO]["live"]
+    change = result.verdict.change
+    assert (change["event_name"], change["layer"]) == ("MoveAccount", "scp")
+    assert change["principal_arn"] == f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:user/org-admin"
+    units = _ou_ids()
+    onboarding, restricted = units["Onboarding"], units["Restricted"]
+    assert (f"aws organizations move-account --account-id {seeded.account_id} --source-parent-id {restricted} "
+            f"--destination-parent-id {onboarding}") in change["summary"]
+    sids = lambda level: {s.get("Sid") for doc in level for s in doc["Statement"]}  # noqa: E731
+    before, after = change["before"], change["after"]
+    assert len(before) == len(after) == 4  # root, Workloads, the OU, the account
+    assert "StayInOrganization" in sids(before[2]) and "DenyMediaGrants" not in set().union(*map(sids, before))
+    assert "DenyMediaGrants" in sids(after[2]) and "StayInOrganization" not in set().union(*map(sids, after))
+    assert before[3] == after[3]  # the account's own SCPs moved with it
+    assert result.change_mattered["side"] == "after" and result.change_mattered["layer"] == "scp"
+    others = {(o["event_name"], o["why_not"]) for o in result.other_changes}
+    assert ("MoveAccount", "before the change named, which decided") in others
+    # the OU it left is not above the account any more: its chain was read for the rollback, in the
+    # management account (its reader role), and kept under the usual names
+    assert f"organizations.list-parents.{onboarding}.json" in evidence.documents
+    assert f"organizations.list-policies-for-target.{onboarding}.json" in evidence.documents
+    assert any(c["operation"] == "organizations:ListPoliciesForTarget" and c["params"].get("TargetId") == onboarding
+               for c in evidence.calls)
+    assert _scp_id(evidence, "OnboardingGuardrails")
+
+
+def test_the_move_section_shows_the_ou_swap_and_the_way_back(findings):
+    """What changed: the statements of the OU left (removed) and of the OU entered (added, the deny that decided),
+    and the move back as the rollback."""
+    from kit.views.change import change_section_of
+
+    markup = change_section_of(findings[MOVE_SCENARIO]["live"])
+    assert markup.count('class="kit-change-added kit-change-mattered"') == 1 and "DenyMediaGrants" in markup
+    assert 'class="kit-change-removed"' in markup and "StayInOrganization" in markup
+    assert "aws organizations move-account --account-id" in markup
+
+
+def test_the_cli_checklist_names_the_chain_the_account_left(sim, findings):
+    evidence = findings[MOVE_SCENARIO]["evidence"]
+    onboarding = _ou_ids()["Onboarding"]
+    files = {c.file_name for c in checklist(evidence.documents, evidence.instance_id, evidence.region)}
+    assert {f"organizations.list-parents.{onboarding}.json", f"organizations.list-policies-for-target.{onboarding}.json",
+            f"organizations.describe-policy.{_scp_id(evidence, 'OnboardingGuardrails')}.json"} <= files
+    # without the move in the folder, nothing of the OU it left is asked for
+    records = {k: v for k, v in evidence.documents.items() if not k.startswith("cloudtrail.lookup-events.change-")}
+    assert not any(onboarding in f for f in (c.file_name for c in checklist(records, evidence.instance_id,
+                                                                            evidence.region)))
+
+
+def test_without_the_chain_it_left_the_move_is_not_named(findings):
+    """The SCPs of the OU the account left are evidence, never a guess: without them nothing is named."""
+    from dataclasses import replace
+
+    evidence = findings[MOVE_SCENARIO]["evidence"]
+    onboarding = _ou_ids()["Onboarding"]
+    for missing in (f"organizations.list-policies-for-target.{onboarding}.json",
+                    f"organizations.list-parents.{onboarding}.json"):
+        trimmed = replace(evidence, documents={k: v for k, v in evidence.documents.items() if k != missing})
+        result = diagnose(trimmed)
+        assert (result.verdict.cause, result.verdict.denied_by) == ("kms-grant-denied", "scp")
+        assert result.verdict.change is None, missing
+        assert ("MoveAccount", "no effect on the failing request shown") in {
+            (o["event_name"], o["why_not"]) for o in result.other_changes}
+
+
+def test_enabling_a_policy_type_is_walked_past(sim, findings):
+    """EnablePolicyType attaches FullAWSAccess everywhere: it cannot turn an allowed request into a denied one,
+    so the walk goes past it (recorded after the move, on the root of the chain) and still names the move."""
+    from kit.simulate.world import world
+
+    evidence = findings[MOVE_SCENARIO]["evidence"]
+    move = findings[MOVE_SCENARIO]["live"].verdict.change
+    name = next(k for k, v in evidence.documents.items() if k.startswith("cloudtrail.lookup-events.change-org-")
+                and any(e["EventId"] == move["event_id"] for e in v.get("Events") or []))
+    [event] = [e for e in evidence.documents[name]["Events"] if e["EventId"] == move["event_id"]]
+    root = world().organization["root_id"]
+    enabled = _recorded_as(event, "EnablePolicyType", {"rootId": root, "policyType": "SERVICE_CONTROL_POLICY"},
+                           {"root": {"id": root, "policyTypes": [{"type": "SERVICE_CONTROL_POLICY",
+                                                                   "status": "ENABLED"}]}},
+                           pd.Timestamp(move["event_time"]) + timedelta(days=1))
+    documents = dict(evidence.documents)
+    documents[name] = dict(documents[name], Events=[enabled] + documents[name]["Events"])
+    from dataclasses import replace
+
+    result = diagnose(replace(evidence, documents=documents))
+    assert result.verdict.change["event_id"] == move["event_id"]
+    assert ("EnablePolicyType", "no effect on the failing request shown") in {
+        (o["event_name"], o["why_not"]) for o in result.other_changes}
+
+
+def test_an_unreadable_parent_is_a_gap_never_a_chain(aws_env):
+    """Reading the chain above a parent the account left, in the management account: what cannot be read (here
+    an OU that no longer exists) leaves a gap and no document, so the move cannot be rolled back (nothing is
+    named from it); what can be read lands under the usual names."""
+    from kit.collect.clients import ReadOnlyClients
+    from kit.collect.fetcher import Fetcher
+    from kit.collect.identity import parent_chain_policies
+    from kit.simulate.world import world
+
+    fetch = Fetcher(ReadOnlyClients(org_session(), "us-east-1"))
+    gone = "ou-zzzz-deleted01"
+    parent_chain_policies(fetch, gone)
+    assert not any(gone in name for name in fetch.documents)
+    assert any(g.call == "organizations:ListParents" and g.error for g in fetch.gaps)
+    workloads, root = world().organization["ou_id"], world().organization["root_id"]
+    read = Fetcher(ReadOnlyClients(org_session(), "us-east-1"))
+    parent_chain_policies(read, workloads)
+    assert not read.gaps
+    assert {f"organizations.list-parents.{workloads}.json", f"organizations.list-policies-for-target.{workloads}.json",
+            f"organizations.list-policies-for-target.{root}.json",
+            "organizations.describe-policy.p-FullAWSAccess.json"} <= set(read.documents)

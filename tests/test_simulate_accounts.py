@@ -68,10 +68,14 @@ def test_organization_and_scps_are_readable_from_the_member_account(sim, sim_cli
     org = sim_client("organizations", region="us-east-1")
     organization = org.describe_organization()["Organization"]
     assert organization["MasterAccountId"] == "111122223333"
-    [ou] = org.list_parents(ChildId="123456789012")["Parents"]
-    assert ou["Type"] == "ORGANIZATIONAL_UNIT"
-    [root] = org.list_parents(ChildId=ou["Id"])["Parents"]
-    assert root["Type"] == "ROOT"
+    [parent] = org.list_parents(ChildId="123456789012")["Parents"]
+    assert parent["Type"] == "ORGANIZATIONAL_UNIT"
+    chain = [parent]  # the account sits in Workloads, or in an OU inside it (change-account-moved moves it there)
+    while chain[-1]["Type"] != "ROOT" and len(chain) < 4:
+        [above] = org.list_parents(ChildId=chain[-1]["Id"])["Parents"]
+        chain.append(above)
+    assert chain[-1]["Type"] == "ROOT" and len(chain) in (2, 3)
+    ou = chain[-2]  # Workloads, directly under the root
     names = {p["Name"]: p["Id"] for p in org.list_policies_for_target(TargetId=ou["Id"],
                                                                        Filter="SERVICE_CONTROL_POLICY")["Policies"]}
     assert {"FullAWSAccess", "DenyKmsGrantsForContractors"} <= set(names)

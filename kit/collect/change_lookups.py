@@ -17,15 +17,21 @@ attribute per query, as LookupEvents allows:
   (CloudTrail records Organizations calls only there). These run with the management account's session
   (`org_role_arn`); without one, a gap names the commands to run there and the `cli:` checklist lists them.
   When the chain holds no SCP but AWS's FullAWSAccess, SCPs allow everything now: no SCP change can have
-  caused a denial, and none is looked up.
+  caused a denial, and none is looked up. The look-up of the account (its id) also finds MoveAccount: then the
+  chain above each parent it was moved from (`move_sources`) is read in the management account too
+  (kit.collect.identity.parent_chain_policies), for the move's rollback.
 Budget: at most `lookup_budget(...)` queries of `change_max_pages` pages each.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from kit.frames.cloudtrail import ATHENA_PREFIX, LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 
 GLOBAL_REGION = "us-east-1"
 EBS_DEFAULT_EVENTS = ("ModifyEbsDefaultKmsKeyId", "EnableEbsEncryptionByDefault")
@@ -33,6 +39,8 @@ MAX_POLICY_LOOKUPS = 10
 FULL_AWS_ACCESS = "p-FullAWSAccess"  # AWS's managed allow-all SCP
 MANAGEMENT = "management"  # ChangeLookup.account: run in the organization's management account
 MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root (as kit.collect.identity)
+MAX_MOVE_SOURCES = 5  # the parents an account was moved from whose SCP chains are read (newest moves first)
+PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' parent id patterns
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,54 @@ def chain_scp_ids(documents: Mapping[str, Any], account_id: str | None, *, no_or
         return targets, ()
     listed = all(f"organizations.list-policies-for-target.{t}.json" in documents for t in targets)
     return targets, (tuple(policy_ids) if len(targets) > 1 and listed else None)
+
+
+def move_sources(documents: Mapping[str, Any], account_id: str | None) -> list[str]:
+    """The parents (OU or root ids) `account_id` was moved from: the sourceParentId of each successful
+    organizations MoveAccount of it in the CloudTrail documents at hand (lookup-events, log files, Athena rows),
+    newest first. The rollback of a move (kit.diagnose.change) needs each one's SCP chain."""
+    if not account_id:
+        return []
+    moves: list[tuple[str, str]] = []
+    for record in _records(documents):
+        if record.get("eventName") != "MoveAccount" or record.get("errorCode") \
+                or record.get("eventSource") != "organizations.amazonaws.com":
+            continue
+        request = record.get("requestParameters")
+        if isinstance(request, str):
+            try:
+                request = json.loads(request)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(request, dict) and request.get("accountId") == account_id \
+                and isinstance(request.get("sourceParentId"), str) and PARENT_ID.fullmatch(request["sourceParentId"]):
+            moves.append((str(record.get("eventTime") or ""), request["sourceParentId"]))
+    return list(dict.fromkeys(source for _, source in sorted(moves, reverse=True)))
+
+
+def source_chains(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:
+    """(targets, SCP ids) of the chains above each parent the account was moved from (`move_sources`), as far
+    as the organizations.* files at hand go: what the `cli:` checklist lists for a MoveAccount's rollback."""
+    targets: list[str] = []
+    policy_ids: list[str] = []
+    for source in move_sources(documents, account_id):
+        chain, listed = organization_chain(documents, source)
+        targets += chain
+        policy_ids += listed
+    return list(dict.fromkeys(targets)), list(dict.fromkeys(policy_ids))
+
+
+def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The CloudTrail records of every lookup-events, log and Athena document."""
+    out: list[dict[str, Any]] = []
+    for name, document in documents.items():
+        if not isinstance(document, dict):
+            continue
+        if name.startswith(LOOKUP_PREFIX):
+            out += [r for r in (lookup_event_record(e) for e in document.get("Events") or []) if r]
+        elif name.startswith((LOGS_PREFIX, ATHENA_PREFIX)):
+            out += [r for r in document.get("Records") or [] if isinstance(r, dict)]
+    return out
 
 
 def management_lookup_commands(lookups: list[ChangeLookup], since: str) -> list[str]:

@@ -18,7 +18,8 @@ from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
-from kit.collect.change_lookups import ChangeLookup, chain_scp_ids, change_lookups, principal_policy_arns
+from kit.collect.change_lookups import (ChangeLookup, chain_scp_ids, change_lookups, principal_policy_arns,
+                                       source_chains)
 from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
 from kit.collect.principal import (DEFAULT_KEY_EVENT, Principal, keys_in_kms_events, launching_principal,
                                    requested_keys, session_window, template_keys, template_reference)
@@ -238,7 +239,8 @@ def checklist(documents: Mapping[str, Any], instance_id: str, region: str) -> li
     """The commands that apply to this instance given the files already read: ids are taken from them
     (the keys of its volumes, snapshots and AMI, the keys its launch request named, the default EBS key when
     EC2 may have picked it; its AMI; its Auto Scaling group; the organization chain from the account up to
-    the root and the SCPs listed on the way). Keys are chosen as the live collector chooses them."""
+    the root and the SCPs listed on the way; for a recorded MoveAccount of the account, the same above the parent
+    it was moved from). Keys are chosen as the live collector chooses them."""
     facts = folder_facts(documents, instance_id, region)
     return cli_commands(
         instance_id,
@@ -332,6 +334,7 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         key_arns = keys_in_kms_events(records, instance_id, principal)
     tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags") or [] if isinstance(t, dict)}
     targets, policy_ids = chain_scp_ids(documents, account_id)
+    moved_targets, moved_ids = source_chains(documents, account_id)  # a MoveAccount's rollback: the chains it left
     volumes_gone = not volumes  # the launch's volumes are gone (or unknown): the AMI and snapshots tell
     details = documents.get("iam.get-account-authorization-details.json")
     kind, name = (principal.kind, principal.name) if principal else (None, None)
@@ -348,8 +351,8 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "image_ids": [instance["ImageId"]] if instance.get("ImageId") and volumes_gone else [],
         "snapshot_ids": sorted(set(snapshot_ids)) if volumes_gone else [],
         "autoscaling_group": tags.get("aws:autoscaling:groupName"),
-        "scp_targets": targets,
-        "scp_policy_ids": list(policy_ids or ()),
+        "scp_targets": list(_unique(targets + moved_targets)),
+        "scp_policy_ids": list(_unique(list(policy_ids or ()) + moved_ids)),
         "ebs_defaults": ebs_defaults,
         "role_sessions": _launching_sessions(principal),
         "event_lookups": event_lookups,

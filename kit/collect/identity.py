@@ -9,6 +9,7 @@ SCPs are read from the account up to the root when Organizations is readable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kit.collect.fetcher import Fetcher
@@ -98,6 +99,36 @@ def service_control_policies(fetch: Fetcher, account_id: str | None) -> None:
     policy_ids = [p["Id"] for listing in listings for p in (listing or {}).get("Policies") or []]
     fetch.each(lambda pid: fetch.fetch(f"organizations.describe-policy.{pid}.json", "organizations",
                                        "DescribePolicy", {"PolicyId": pid}, target=pid),
+               list(dict.fromkeys(policy_ids)))
+
+
+def parent_chain_policies(fetch: Fetcher, parent_id: str, known: Mapping[str, Any] | None = None) -> None:
+    """For an OU or root the account was moved from (kit.collect.change_lookups.move_sources): its
+    `list-parents` up to the root, `list-policies-for-target` (SERVICE_CONTROL_POLICY) for it and each ancestor,
+    `describe-policy` for each SCP listed; documents already read (here or in `known`: the account's own chain)
+    are not read again."""
+    def once(name: str, operation: str, params: dict[str, Any], target: str) -> dict[str, Any] | None:
+        for documents in (fetch.documents, known or {}):
+            if name in documents:
+                return documents[name]
+        return fetch.fetch(name, "organizations", operation, params, target=target)
+
+    targets, child = [parent_id], parent_id
+    for _ in range(MAX_ORGANIZATION_DEPTH):
+        if child.startswith("r-"):  # the root has no parent
+            break
+        parents = once(f"organizations.list-parents.{child}.json", "ListParents", {"ChildId": child}, child)
+        parent = ((parents or {}).get("Parents") or [{}])[0]
+        if not parent.get("Id") or parent["Id"] in targets:
+            break
+        targets.append(str(parent["Id"]))
+        child = str(parent["Id"])
+    listings = fetch.each(
+        lambda target: once(f"organizations.list-policies-for-target.{target}.json", "ListPoliciesForTarget",
+                            {"TargetId": target, "Filter": "SERVICE_CONTROL_POLICY"}, target),
+        targets)
+    policy_ids = [p["Id"] for listing in listings for p in (listing or {}).get("Policies") or []]
+    fetch.each(lambda pid: once(f"organizations.describe-policy.{pid}.json", "DescribePolicy", {"PolicyId": pid}, pid),
                list(dict.fromkeys(policy_ids)))
 
 

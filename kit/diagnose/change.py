@@ -5,6 +5,9 @@ The state the failing request was decided in is the evidence's (as collected), r
 latest first: first the changes after the failure (they never count), then each earlier change that touches
 the request (kit.diagnose.change_candidates.touches). A change is named when, with the state before it, the
 request is allowed, and with the state after it, denied (`before`/`after` hold the changed document or value).
+A MoveAccount is rolled back by putting the account under its source parent again (that parent's SCP chain,
+read in the management account, above the account's own SCPs); an EnablePolicyType is walked past (enabling
+SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
 Where the evidence lacks the state before a change, the walk stops there: that change is named (`before`
 None) only when its effect is certain from what it did (the Region's default EBS key switched to the failing
 key, encryption by default turned on for an implicitly encrypted volume); otherwise nothing is named.
@@ -20,15 +23,19 @@ import pandas as pd
 
 from kit.causes import causes_of_kind
 from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
+from kit.frames.iam import organization_chain, policy_document
 from kit.policy import Policy, PolicySet, evaluate
 
 if TYPE_CHECKING:
     from kit.diagnose.case import Case
     from kit.diagnose.findings import Verdict
+    from kit.evidence import Evidence
 
 USABLE = "Enabled"
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
+ACCOUNT_ID = re.compile(r"\d{12}")
+PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' own patterns
 STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
                 "CancelKeyDeletion": "PendingDeletion"}
 
@@ -202,6 +209,10 @@ def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candi
     if name == "UpdatePolicy":
         document = _scp_content_before(change, earlier)
         return _with_scp(situation, str(change.policy_id()), document) if document else None
+    if name == "MoveAccount":  # before it, the source parent's chain above the account's own SCPs
+        return _moved_back(case, change, situation)
+    if name == "EnablePolicyType":  # enabling SCPs attaches FullAWSAccess everywhere: it cannot deny by itself
+        return situation
     return None
 
 
@@ -261,6 +272,44 @@ def _reattach(case: Case, change: Candidate, situation: Situation, earlier: list
     scps[level] = [p for p in scps[level] if not _is_scp(p, policy_id, target)] + [
         Policy(document, f"scp:{target}/{policy_id}")]
     return _with(situation, scps=scps)
+
+
+def _moved_back(case: Case, change: Candidate, situation: Situation) -> Situation | None:
+    """The state before a MoveAccount: the SCPs of the source parent and of each of its ancestors up to the root
+    (root first), then the account's own level as it is now. None when the evidence lacks any of them (the
+    source chain is read in the management account: kit.collect.change_lookups.move_sources)."""
+    account, source = change.param("accountId"), change.param("sourceParentId")
+    if not account or not source:
+        return None
+    level = _target_level(case, situation, str(account))
+    chain = source_chain(case.evidence, str(source))
+    if level is None or chain is None:
+        return None
+    return _with(situation, scps=chain + [list(situation.policies.scps[level])])
+
+
+def source_chain(evidence: Evidence, parent: str) -> list[list[Policy]] | None:
+    """The SCP levels, root first, of `parent` (an OU or the root) and each of its ancestors, from the evidence's
+    organizations.list-parents / list-policies-for-target / describe-policy documents; None when one is missing
+    or unreadable (nothing is guessed)."""
+    targets = organization_chain(evidence, parent)
+    if not targets or not targets[-1].startswith("r-"):
+        return None  # the walk up to the root is not in the evidence
+    levels: list[list[Policy]] = []
+    for target in reversed(targets):
+        listed = (evidence.document(f"organizations.list-policies-for-target.{target}.json") or {}).get("Policies")
+        if not isinstance(listed, list) or not listed:
+            return None
+        level: list[Policy] = []
+        for summary in listed:
+            policy_id = summary.get("Id") if isinstance(summary, dict) else None
+            described = (evidence.document(f"organizations.describe-policy.{policy_id}.json") or {}).get("Policy")
+            document = policy_document((described or {}).get("Content"))
+            if not policy_id or document is None:
+                return None
+            level.append(Policy(document, f"scp:{target}/{policy_id}"))
+        levels.append(level)
+    return levels
 
 
 def _target_level(case: Case, situation: Situation, target: str) -> int | None:
@@ -457,8 +506,21 @@ def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, acti
         effect = f"with the state before it EC2's {action} for the launch is allowed; with the state after it, denied"
     return {"event_id": change.event_id, "event_name": change.event_name, "event_time": change.time_text,
             "principal_arn": change.principal_arn, "layer": change.layer,
-            "summary": f"{change.event_name} by {who} at {change.time_text} ({change.layer}): {effect}.",
+            "summary": f"{change.event_name} by {who} at {change.time_text} ({change.layer}): {effect}."
+                       + _rollback(change),
             "before": before, "after": after}
+
+
+def _rollback(change: Candidate) -> str:
+    """How to undo a change whose undo is not a policy edit (a MoveAccount: move the account back)."""
+    if change.event_name != "MoveAccount":
+        return ""
+    account, source, destination = (str(change.param(n)) for n in ("accountId", "sourceParentId", "destinationParentId"))
+    if not (ACCOUNT_ID.fullmatch(account) and PARENT_ID.fullmatch(source) and PARENT_ID.fullmatch(destination)):
+        return " Move the account back under its former parent, or change the SCPs that deny the request."
+    return (f" Roll it back in the organization's management account: aws organizations move-account --account-id "
+            f"{account} --source-parent-id {destination} --destination-parent-id {source}; or change the SCPs of "
+            f"{destination} so that they allow the request.")
 
 
 def _other(change: Candidate, failure: pd.Timestamp | None, subject: Subject | None,

@@ -21,7 +21,7 @@ LAYERS: dict[str, str] = {
                                             "AddUserToGroup", "RemoveUserFromGroup")},
     **{f"{verb}{kind}PermissionsBoundary": "permissions-boundary" for verb in ("Put", "Delete")
        for kind in ("Role", "User")},
-    **{name: "scp" for name in ("AttachPolicy", "DetachPolicy", "UpdatePolicy", "MoveAccount")},
+    **{name: "scp" for name in ("AttachPolicy", "DetachPolicy", "UpdatePolicy", "MoveAccount", "EnablePolicyType")},
     **{name: "ebs-default" for name in ("EnableEbsEncryptionByDefault", "DisableEbsEncryptionByDefault",
                                         "ModifyEbsDefaultKmsKeyId", "ResetEbsDefaultKmsKeyId")},
     **{name: "launch-configuration" for name in ("CreateLaunchTemplateVersion", "ModifyLaunchTemplate",
@@ -29,7 +29,7 @@ LAYERS: dict[str, str] = {
 }
 # Organizations' own policy calls (CreatePolicy shares its name with IAM's): by event source, the SCP layer.
 ORGANIZATIONS_LAYERS = {name: "scp" for name in ("CreatePolicy", "UpdatePolicy", "AttachPolicy", "DetachPolicy",
-                                                 "MoveAccount")}
+                                                 "MoveAccount", "EnablePolicyType")}
 SOURCES = {"key-policy": "kms", "key-state": "kms", "grant": "kms", "identity-policy": "iam",
            "permissions-boundary": "iam", "scp": "organizations", "ebs-default": "ec2",
            "launch-configuration": ("ec2", "autoscaling")}
@@ -145,7 +145,7 @@ def touches(change: Candidate, subject: Subject) -> bool:
         policy = change.param("policyArn")
         return policy is not None and policy in subject.policy_arns and change.event_name != "CreatePolicy"
     if change.layer == "scp":
-        target = change.param("targetId", "accountId")
+        target = change.param("targetId", "accountId", "rootId")
         if target is not None:
             return target in subject.scp_targets
         return change.policy_id() in subject.scp_ids

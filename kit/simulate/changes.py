@@ -134,8 +134,8 @@ def response_elements(service: str, operation: str, response: dict[str, Any], re
                                              requestId=request_id)}
     if service == "iam" and operation in ("CreatePolicyVersion", "CreatePolicy"):
         return _camel(json.loads(json.dumps(body, default=lambda d: d.strftime("%b %d, %Y %-I:%M:%S %p"))))
-    if service == "organizations" and operation == "CreatePolicy":
-        return _camel(body)
+    if service == "organizations" and operation in ("CreatePolicy", "EnablePolicyType"):
+        return _camel(body)  # MoveAccount, AttachPolicy, DetachPolicy, UpdatePolicy...: null as CloudTrail records
     return None
 
 

@@ -98,7 +98,8 @@ def create_trail(clients: Clients, account: str) -> None:
 
 def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dict[str, str]) -> None:
     """A service control policy (created once by name) attached to the root, the OU, the account, or
-    (`target: "ou:NAME"`) an OU of that name under the root, created on first use (holding no account)."""
+    (`target: "ou:NAME"` or `"ou:NAME/CHILD"`) an OU of that name or path under the root, created on first use
+    (holding no account; a scenario's `organizations:MoveAccount` change may move its account there)."""
     w = world()
     org = clients("organizations", MANAGEMENT_ACCOUNT, "us-east-1")
     existing = {p["Name"]: p["Id"] for p in
@@ -122,13 +123,16 @@ def attach_scp(clients: Clients, spec: dict[str, Any], account: str, values: dic
 
 
 def named_ou(clients: Clients, name: str) -> str:
-    """The id of the OU `name` directly under the root (created when missing)."""
+    """The id of the OU `name` directly under the root, or of the OU at a path under the root
+    (`Workloads/Restricted`: Restricted inside Workloads), each created when missing (holding no account)."""
     org = clients("organizations", MANAGEMENT_ACCOUNT, "us-east-1")
-    root_id = world().organization["root_id"]
-    for ou in org.list_organizational_units_for_parent(ParentId=root_id)["OrganizationalUnits"]:
-        if ou["Name"] == name:
-            return str(ou["Id"])
-    return str(org.create_organizational_unit(ParentId=root_id, Name=name)["OrganizationalUnit"]["Id"])
+    parent = world().organization["root_id"]
+    for part in name.split("/"):
+        found = [ou["Id"] for ou in org.list_organizational_units_for_parent(ParentId=parent)["OrganizationalUnits"]
+                 if ou["Name"] == part]
+        parent = str(found[0]) if found else str(
+            org.create_organizational_unit(ParentId=parent, Name=part)["OrganizationalUnit"]["Id"])
+    return parent
 
 
 def regional_trail(clients: Clients, spec: dict[str, Any], account: str, region: str) -> None:
