@@ -7,6 +7,7 @@ was, and the account's state, read back with a plain client, proves nothing chan
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -112,3 +113,26 @@ def test_a_role_to_read_with_is_assumed_and_its_credentials_kept_in_memory(sim, 
     frozen = session.get_credentials().get_frozen_credentials()
     text = json.dumps([evidence.documents, evidence.calls, evidence.parameters, [g.to_dict() for g in evidence.gaps]])
     assert frozen.secret_key not in text and frozen.token not in text
+
+
+def test_an_assumed_role_is_assumed_again_before_its_credentials_expire(sim, sim_env):
+    """A long batch or notebook session outlives AssumeRole's credentials: botocore refreshes them by assuming the
+    role again (recorded like the first), and the reads go on with the new ones."""
+    iam = plain(sim, "iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}
+    try:
+        role = iam.get_role(RoleName="kit-collect-reader")["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="kit-collect-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    recorder = CallRecorder()
+    session = make_session(role_arn=role["Arn"], region="eu-west-1", recorder=recorder)
+    sts = session.client("sts", region_name="eu-west-1")
+    first = session.get_credentials().get_frozen_credentials().access_key
+    assert sts.get_caller_identity()["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/kit-collect-reader/")
+    credentials = session.get_credentials()
+    credentials._expiry_time = datetime.now(timezone.utc) - timedelta(seconds=1)  # as if an hour had passed
+    identity = sts.get_caller_identity()
+    assert identity["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/kit-collect-reader/")
+    assert session.get_credentials().get_frozen_credentials().access_key != first
+    assert [c["operation"] for c in recorder.calls].count("sts:AssumeRole") == 2

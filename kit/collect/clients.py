@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
 from kit.collect.model_data import botocore_session
 from kit.collect.readonly import install_guard, operation_name, refuse_unlisted_operation
@@ -38,7 +39,8 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     """A boto3 session from the standard credential chain (or `profile`), optionally as `role_arn`.
 
     The role is assumed with a guarded STS client (its call recorded by `recorder` when given); the
-    temporary credentials live only in the returned session object. The returned session is guarded: every
+    temporary credentials live only in the returned session object (botocore assumes the role again before they
+    expire, recorded the same way). The returned session is guarded: every
     client (and resource) made from it refuses non-read operations before sending (`guard_session`).
     `parameter`: the option a malformed `role_arn` came from (named in the error).
     """
@@ -53,20 +55,46 @@ def make_session(*, profile: str | None = None, role_arn: str | None = None, reg
     sts = install_guard(base.client("sts", config=Config(retries=RETRY_CONFIG)), credentials=True)
     if recorder is not None:
         recorder.attach(sts)
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    session = guard_session(boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                                          aws_secret_access_key=creds["SecretAccessKey"],
-                                          aws_session_token=creds["SessionToken"],
-                                          region_name=region or base.region_name,
-                                          botocore_session=botocore_session()))
-    expiration = creds.get("Expiration")
-    if isinstance(expiration, datetime):
-        with _EXPIRATIONS_LOCK:
-            _EXPIRATIONS[session] = expiration if expiration.tzinfo else expiration.replace(tzinfo=timezone.utc)
+
+    def assume() -> dict[str, Any]:
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"], "expiry_time": _utc(creds["Expiration"]).isoformat()}
+
+    # Assumed now (an error is the caller's at once), and again by botocore before the credentials expire, so a
+    # long batch or notebook session keeps reading (botocore's refreshable credentials, as for its own roles).
+    first = assume()
+    credentials = RefreshableCredentials.create_from_metadata(first, refresh_using=assume, method="kit-assume-role")
+    assumed = botocore_session()
+    assumed.register_component("credential_provider", CredentialResolver(providers=[_Assumed(credentials)]))
+    session = guard_session(boto3.Session(botocore_session=assumed, region_name=region or base.region_name))
+    with _EXPIRATIONS_LOCK:
+        _EXPIRATIONS[session] = datetime.fromisoformat(first["expiry_time"])
     return session
 
 
-# When each assumed role's credentials expire (AssumeRole's `Expiration`; not a secret), by session.
+class _Assumed(CredentialProvider):
+    """A credential provider answering with the refreshable credentials of a role make_session assumed."""
+
+    METHOD = CANONICAL_NAME = "kit-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+def _utc(value: Any) -> datetime:
+    """AssumeRole's Expiration as an aware UTC datetime (botocore parses it; a naive one is UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# When each assumed role's first credentials expire (AssumeRole's `Expiration`; not a secret), by session. botocore
+# assumes the role again before that; the notebook's session cache replaces its sessions then all the same.
 _EXPIRATIONS: weakref.WeakKeyDictionary[boto3.Session, datetime] = weakref.WeakKeyDictionary()
 _EXPIRATIONS_LOCK = threading.Lock()
 
