@@ -128,3 +128,18 @@ def test_missing_parts_and_covered_parts_make_up_the_window(covered, wanted) -> 
     # nothing wholly covered is read again
     if any(a <= start and end <= b for a, b in merged):
         assert gaps == []
+
+
+@pytest.mark.parametrize("code, status, shared", [
+    ("AccessDeniedException", 400, True),  # what the account allows: the same for every incident
+    ("ExpiredToken", 400, False),  # the caller's credentials were stale: the next call (refreshed) may pass
+    ("InvalidClientTokenId", 403, False),
+    ("ThrottlingException", 400, False),
+    ("InternalFailure", 500, False),
+])
+def test_refusals_are_shared_only_when_they_say_what_the_account_allows(code, status, shared) -> None:
+    from types import SimpleNamespace
+
+    from kit.batch.sharing import _shareable
+
+    assert _shareable(SimpleNamespace(status_code=status), {"Error": {"Code": code}}) is shared

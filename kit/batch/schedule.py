@@ -84,8 +84,8 @@ def run_incidents(incidents: Sequence[Incident], options: BatchOptions,
         stop = threading.Event()
         futures: dict[Future[Outcome], int] = {}
         try:
-            pool.__enter__()
             gc.freeze()  # what is loaded by now (modules) lives as long as the batch: out of the collector's way
+            pool.__enter__()
             # what each run needs in this process (papermill, nbformat: over a second), imported meanwhile
             threading.Thread(target=_import_runner, name="kit-import", daemon=True).start()
             # Evidence is prepared ahead (in incident order), while kernels start and notebooks run.
@@ -159,7 +159,6 @@ def _import_runner() -> None:
         import papermill  # noqa: F401
     except Exception:  # noqa: BLE001 - the run itself reports what cannot be imported
         pass
-    gc.freeze()  # and so are the modules imported now
 
 
 def notebook_warm_modules(notebook: Path) -> list[str]:

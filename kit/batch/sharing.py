@@ -32,6 +32,9 @@ from kit.collect.readonly import install_guard
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
                         "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
                         "ProvisionedThroughputExceededException", "RequestThrottledException"})
+# Refusals that say the caller's credentials are stale, not what the account allows: never shared.
+STALE_CREDENTIALS = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "RequestExpired",
+                               "SignatureDoesNotMatch"})
 WAIT_SECONDS = 120.0  # how long a call waits for an identical call in flight before making its own
 LOOKUP_PAGE_SIZE = 50
 LOOKUP_MAX_PAGES = 40  # a window with more events than this is not shared (each query reads its own)
@@ -252,7 +255,7 @@ def _shareable(http_response: Any, parsed: dict[str, Any]) -> bool:
     if status < 300:
         return True
     code = (parsed.get("Error") or {}).get("Code", "")
-    return 400 <= status < 500 and code not in THROTTLING and status != 429
+    return 400 <= status < 500 and code not in THROTTLING and code not in STALE_CREDENTIALS and status != 429
 
 
 def _utc(value: Any) -> datetime | None:
