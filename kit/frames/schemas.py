@@ -97,11 +97,11 @@ def empty_frame(name: str) -> pd.DataFrame:
 def _series(values: list[Any], dtype: str) -> pd.Series:
     if dtype == DATETIME_DTYPE:
         return utc_series(values)
-    if dtype == "object":
-        series = pd.Series([None] * len(values), dtype=object)
+    if dtype == "object":  # each value as is (a list stays one value): item by item into an object array
+        array = pd.Series([None] * len(values), dtype=object).to_numpy(copy=True)
         for i, value in enumerate(values):
-            series.iat[i] = value
-        return series
+            array[i] = value
+        return pd.Series(array, dtype=object)
     if dtype == "string":
         return pd.Series([None if v is None else str(v) for v in values], dtype="string")
     if dtype == "boolean":
