@@ -18,7 +18,7 @@ from kit.collect.cli_folder import load_cli_folder, read_json_file
 from kit.frames import Frames, build_frames, key_policy_document, policy_documents_for
 
 AWS_CLI = Path(sys.executable).with_name("aws")
-MAX_ROUNDS = 6
+MAX_ROUNDS = 8  # the organization chain and the chains an account was moved from are read round by round
 
 
 def run_checklist(sim, instance_id: str, region: str, folder: Path) -> dict[str, str]:
