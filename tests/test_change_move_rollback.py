@@ -184,3 +184,35 @@ def test_an_unreadable_chain_left_keeps_the_scps_that_apply_now_known(moved, gap
               "unknown", f"aws organizations list-parents --child-id {moved['units']['Restricted']} --region us-east-1")
     unknown = diagnose(replace(evidence, gaps=[*evidence.gaps, now]))
     assert "verified" not in {r.verification for r in unknown.remediation}
+
+
+def test_collection_words_an_unreadable_chain_left_as_the_moves_own_gap(aws_env):
+    """Collection (kit.collect.live) for a move from an OU that no longer exists, in the management account: the
+    gap names that parent and the rollback, not the account's place in the organization; the chain left is
+    still looked up there for its changes."""
+    from datetime import datetime, timezone
+
+    from kit.collect.change_lookups import LEFT_CHAIN_IMPACT
+    from kit.collect.clients import ReadOnlyClients
+    from kit.collect.cloudtrail_window import CollectWindow, TimeRange
+    from kit.collect.fetcher import Fetcher
+    from kit.collect.live import _Collection
+
+    gone, account = "ou-zzzz-deleted01", "123456789012"
+    record = {"eventID": "move-gone-1", "eventName": "MoveAccount", "eventTime": "2026-11-20T10:00:00Z",
+              "eventSource": "organizations.amazonaws.com", "awsRegion": "us-east-1",
+              "requestParameters": {"accountId": account, "sourceParentId": gone,
+                                    "destinationParentId": "ou-zzzz-current01"}}
+    session = make_session(role_arn=change_reader_arn(), region="us-east-1")
+    fetch, org = Fetcher(ReadOnlyClients(session, "us-east-1")), Fetcher(ReadOnlyClients(session, "us-east-1"))
+    fetch.store(f"cloudtrail.lookup-events.change-org-{account}.json", {"Events": [
+        {"EventId": "move-gone-1", "EventName": "MoveAccount", "CloudTrailEvent": json.dumps(record)}]})
+    now = datetime.now(timezone.utc)
+    _Collection(fetch, "i-0123456789abcdef0", CollectWindow(), None, org)._moved_from(
+        account, TimeRange(now - timedelta(days=30), now))
+    gaps = [g for g in fetch.gaps if g.call.startswith("organizations:")]
+    assert {g.call for g in gaps} >= {"organizations:ListParents"}
+    for gap in gaps:
+        assert gap.impact.startswith(LEFT_CHAIN_IMPACT.format(parent=gone)) and gap.error in gap.impact
+        assert "place in AWS Organizations" not in gap.impact
+    assert f"cloudtrail.lookup-events.change-org-{gone}.json" in fetch.documents
