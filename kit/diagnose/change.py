@@ -6,8 +6,10 @@ latest first: first the changes after the failure (they never count), then each 
 the request (kit.diagnose.change_candidates.touches). A change is named when, with the state before it, the
 request is allowed, and with the state after it, denied (`before`/`after` hold the changed document or value).
 A MoveAccount is rolled back by putting the account under its source parent again (that parent's SCP chain,
-read in the management account, above the account's own SCPs); an EnablePolicyType is walked past (enabling
-SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
+read in the management account and rolled back to the move by its SCP changes since, above the account's own
+SCPs), only when the move put the account under the parent above it at that point of the walk; the target of
+each level is kept (Situation.chain), so an SCP change to a target not above the account then changes nothing.
+An EnablePolicyType is walked past (enabling SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
 Where the evidence lacks the state before a change, the walk stops there: that change is named (`before`
 None) only when its effect is certain from what it did (the Region's default EBS key switched to the failing
 key, encryption by default turned on for an implicitly encrypted volume); otherwise nothing is named.
@@ -328,13 +330,6 @@ def _left_chain_at_move(case: Case, change: Candidate, moved: Situation, left: l
     for each in reversed(since):
         state = _undo(case, each, state, every) if state is not None else None
     return state
-
-
-def source_chain(evidence: Evidence, parent: str) -> list[list[Policy]] | None:
-    """The SCP levels, root first, of `parent` (an OU or the root) and each of its ancestors, as they are now
-    (`source_levels`); None when a file is missing or unreadable (nothing is guessed)."""
-    found = source_levels(evidence, parent)
-    return found[1] if found else None
 
 
 def source_levels(evidence: Evidence, parent: str) -> tuple[list[str], list[list[Policy]]] | None:
