@@ -108,3 +108,39 @@ def test_the_chains_above_the_parents_left_as_far_as_the_files_go():
     documents[f"organizations.list-policies-for-target.{left}.json"] = {"Policies": [{"Id": "p-left0001"}]}
     documents[f"organizations.list-policies-for-target.{ROOT}.json"] = {"Policies": [{"Id": "p-FullAWSAccess"}]}
     assert source_chains(documents, ACCOUNT) == ([left, ROOT], ["p-left0001", "p-FullAWSAccess"])
+
+
+def test_ids_read_from_list_parents_that_are_no_parent_ids_end_the_chain():
+    """Parent ids go into file names and commands: one that is not an OU or root id (AWS's patterns) ends the
+    chain there, for the account's own chain as for the chains it left."""
+    from kit.collect.change_lookups import organization_chain, source_chains
+
+    bad = {f"organizations.list-parents.{ACCOUNT}.json": {"Parents": [{"Id": "../../etc/passwd", "Type": "ROOT"}]}}
+    assert organization_chain(bad, ACCOUNT) == ([ACCOUNT], [])
+    hop = chain((ACCOUNT, ["p-FullAWSAccess"]))
+    hop[f"organizations.list-parents.{OU}.json"] = {"Parents": [{"Id": "ou-x; rm -rf /", "Type": "ROOT"}]}
+    assert organization_chain(hop, ACCOUNT)[0] == [ACCOUNT, OU]
+    assert organization_chain(chain(), "not-an-id") == ([], [])
+    left = "ou-ab12-aaaa1111"
+    moved: dict[str, object] = {
+        "cloudtrail.lookup-events.change-org-123456789012.json": _lookup_file(_move(ACCOUNT, left, "2026-11-20T10:00:00Z")),
+        f"organizations.list-parents.{left}.json": {"Parents": [{"Id": "r-ab12/../x", "Type": "ROOT"}]}}
+    assert source_chains(moved, ACCOUNT) == ([left], [])
+
+
+def test_the_chain_left_is_looked_up_where_it_is_not_the_chain_now():
+    """For a move's rollback: the targets of the chain the account left that are not above it now, and the SCPs
+    listed only there (not AWS's FullAWSAccess, which never changes), in the management account."""
+    from kit.collect.change_lookups import moved_chain_lookups
+
+    left = "ou-ab12-aaaa1111"
+    documents = chain((ACCOUNT, ["p-FullAWSAccess"]), (OU, ["p-FullAWSAccess", "p-here0001"]),
+                      (ROOT, ["p-FullAWSAccess"]), (left, ["p-FullAWSAccess", "p-here0001", "p-left0001"]))
+    documents["cloudtrail.lookup-events.change-org-123456789012.json"] = _lookup_file(
+        _move(ACCOUNT, left, "2026-11-20T10:00:00Z"))
+    documents[f"organizations.list-parents.{left}.json"] = {"Parents": [{"Id": ROOT, "Type": "ROOT"}]}
+    targets, _ = chain_scp_ids(documents, ACCOUNT)
+    lookups = moved_chain_lookups(documents, ACCOUNT, targets)
+    assert [(q.qualifier, q.value, q.in_management_account) for q in lookups] == [
+        ("change-scp-p-left0001", "p-left0001", True), (f"change-org-{left}", left, True)]
+    assert moved_chain_lookups(chain((ACCOUNT, ["p-FullAWSAccess"])), ACCOUNT, [ACCOUNT, OU, ROOT]) == []

@@ -19,7 +19,9 @@ attribute per query, as LookupEvents allows:
   When the chain holds no SCP but AWS's FullAWSAccess, SCPs allow everything now: no SCP change can have
   caused a denial, and none is looked up. The look-up of the account (its id) also finds MoveAccount: then the
   chain above each parent it was moved from (`move_sources`) is read in the management account too
-  (kit.collect.identity.parent_chain_policies), for the move's rollback.
+  (kit.collect.identity.parent_chain_policies), for the move's rollback, and the targets and SCPs of those
+  chains that are not in the account's chain now are looked up as above (`moved_chain_lookups`): the move is
+  rolled back with those SCPs as they were at the move.
 Budget: at most `lookup_budget(...)` queries of `change_max_pages` pages each.
 """
 
@@ -41,6 +43,9 @@ MANAGEMENT = "management"  # ChangeLookup.account: run in the organization's man
 MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root (as kit.collect.identity)
 MAX_MOVE_SOURCES = 5  # the parents an account was moved from whose SCP chains are read (newest moves first)
 PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' parent id patterns
+ACCOUNT_ID = re.compile(r"\d{12}")
+# the gap left by a read of the chain above a parent the account left (never the chain it is in now)
+LEFT_CHAIN_IMPACT = "SCPs above {parent}, which the account left, are unknown: the move cannot be rolled back"
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def lookup_budget(keys: int, policies: int, ebs_default: bool, scps: int = 0, ta
 def organization_chain(documents: Mapping[str, Any], account_id: str | None) -> tuple[list[str], list[str]]:
     """(targets from the account up to the root as far as the list-parents files go, the SCP ids listed on
     them), from `organizations.list-parents.<child>.json` and `list-policies-for-target.<target>.json`."""
-    if not account_id:
+    if not account_id or not (ACCOUNT_ID.fullmatch(account_id) or PARENT_ID.fullmatch(account_id)):
         return [], []
     targets = [account_id]
     current = account_id
@@ -110,8 +115,8 @@ def organization_chain(documents: Mapping[str, Any], account_id: str | None) -> 
         if not parents or not isinstance(parents[0], dict) or not parents[0].get("Id"):
             break
         parent = parents[0]
-        if parent["Id"] in targets:
-            break
+        if parent["Id"] in targets or not PARENT_ID.fullmatch(str(parent["Id"])):
+            break  # a loop, or not an OU or root id (it would end up in file names and commands)
         targets.append(str(parent["Id"]))
         if parent.get("Type") == "ROOT":
             break
@@ -168,6 +173,21 @@ def source_chains(documents: Mapping[str, Any], account_id: str | None) -> tuple
         targets += chain
         policy_ids += listed
     return list(dict.fromkeys(targets)), list(dict.fromkeys(policy_ids))
+
+
+def moved_chain_lookups(documents: Mapping[str, Any], account_id: str | None,
+                        current_targets: list[str] | tuple[str, ...]) -> list[ChangeLookup]:
+    """The management-account look-ups for the SCP changes, since the move, of the chains the account left
+    (`source_chains`) that are not in the chain it is in now (those `change_lookups` already has): each target
+    (`change-org-<target>`: AttachPolicy, DetachPolicy) and each SCP listed on them but AWS's FullAWSAccess
+    (`change-scp-<id>`: UpdatePolicy). A move is rolled back with the SCPs as they were then, not as they are."""
+    targets, policy_ids = source_chains(documents, account_id)
+    _, current_ids = organization_chain(documents, account_id)
+    out = [ChangeLookup(f"change-scp-{_safe(p)}", "ResourceName", p, GLOBAL_REGION, MANAGEMENT)
+           for p in policy_ids if p != FULL_AWS_ACCESS and p not in current_ids]
+    out += [ChangeLookup(f"change-org-{_safe(t)}", "ResourceName", t, GLOBAL_REGION, MANAGEMENT)
+            for t in targets if t not in current_targets]
+    return out
 
 
 def _records(documents: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kit.aws_ids import instance_account, region_of_zone
 from kit.collect.change_lookups import (ChangeLookup, chain_scp_ids, change_lookups, principal_policy_arns,
-                                       source_chains)
+                                       moved_chain_lookups, source_chains)
 from kit.collect.cloudtrail_window import PAGE_SIZE, CollectWindow, incident_time
 from kit.collect.principal import (DEFAULT_KEY_EVENT, Principal, keys_in_kms_events, launching_principal,
                                    requested_keys, session_window, template_keys, template_reference)
@@ -343,7 +343,8 @@ def folder_facts(documents: Mapping[str, Any], instance_id: str, region: str) ->
         "changes": change_lookups(region, list(_unique(key_arns)), kind, name,
                                   principal_policy_arns(details if isinstance(details, dict) else None, kind, name),
                                   ebs_default=ebs_defaults, instance_id=instance_id,
-                                  scp_ids=policy_ids, scp_targets=tuple(targets)),
+                                  scp_ids=policy_ids, scp_targets=tuple(targets))
+                   + moved_chain_lookups(documents, account_id, targets),  # the chains it left, since the move
         "changes_since": ((since - timedelta(days=CHANGE_LOOKBACK_DAYS, minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
                           if since else None),
         "account_id": account_id,

@@ -6,6 +6,7 @@ failed) from the frames of `kit.frames`; it decides nothing. Everything is compu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,7 +19,7 @@ from kit.diagnose.authorization import (Authorization, authorize, creategrant_re
 from kit.diagnose.kms_events import KmsFailure, kms_failures_for
 from kit.diagnose.principal import Launcher, launcher_from, with_launch_path
 from kit.diagnose.state_reason import StateReason, read_state_reason
-from kit.evidence import Evidence
+from kit.evidence import Evidence, Gap
 from kit.frames.launch_paths import (MAPPING_PATHS, instance_links, launch_event_names, launch_template_of,
                                     record_names_instance, request_mappings)
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 KeyUseSource = Literal["volume", "image-snapshot", "launch-request", "default-key", "launch-template"]
 LAUNCH_EVENTS = launch_event_names()  # RunInstances, StartInstances, CreateFleet, Spot requests (launch_paths.yaml)
 STOP_EVENTS = ("StopInstances", "TerminateInstances")
+# the ids an Organizations gap's next step (an AWS CLI command) names: the child, target or policy it could not read
+ORGANIZATIONS_ID_ARGUMENT = re.compile(r"--(?:child-id|target-id|policy-id) (\S+)")
 
 
 @dataclass(frozen=True)
@@ -459,8 +462,24 @@ class Case:
 
     @cached_property
     def scp_known(self) -> bool:
-        """False when the evidence says the organization's SCPs could not be read."""
-        return not any(g.call.lower().startswith("organizations:") for g in self.evidence.gaps)
+        """False when the evidence says the SCPs above the account could not be read. A gap about an OU the account
+        left, or an SCP listed only there (read for a MoveAccount's rollback: its next step names an id outside the
+        chain the account is in now, read in full), says nothing of the SCPs that apply now."""
+        from kit.frames.iam import organization_chain
+
+        chain = organization_chain(self.evidence, self.account_id)
+        if not chain or not chain[-1].startswith("r-"):
+            chain = []  # the chain now is not read up to the root: every Organizations gap may be about it
+        ids = set(chain) | {str(p.get("Id")) for t in chain for p in
+                            (self.evidence.document(f"organizations.list-policies-for-target.{t}.json") or {})
+                            .get("Policies") or [] if isinstance(p, dict)}
+
+        def about_the_chain_left(gap: Gap) -> bool:
+            named = ORGANIZATIONS_ID_ARGUMENT.findall(gap.next_step or "")
+            return bool(chain) and bool(named) and not set(named) & ids
+
+        return not any(g.call.lower().startswith("organizations:") and not about_the_chain_left(g)
+                       for g in self.evidence.gaps)
 
     @cached_property
     def launcher_policies(self) -> PrincipalPolicies | None:

@@ -6,8 +6,10 @@ latest first: first the changes after the failure (they never count), then each 
 the request (kit.diagnose.change_candidates.touches). A change is named when, with the state before it, the
 request is allowed, and with the state after it, denied (`before`/`after` hold the changed document or value).
 A MoveAccount is rolled back by putting the account under its source parent again (that parent's SCP chain,
-read in the management account, above the account's own SCPs); an EnablePolicyType is walked past (enabling
-SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
+read in the management account and rolled back to the move by its SCP changes since, above the account's own
+SCPs), only when the move put the account under the parent above it at that point of the walk; the target of
+each level is kept (Situation.chain), so an SCP change to a target not above the account then changes nothing.
+An EnablePolicyType is walked past (enabling SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
 Where the evidence lacks the state before a change, the walk stops there: that change is named (`before`
 None) only when its effect is certain from what it did (the Region's default EBS key switched to the failing
 key, encryption by default turned on for an implicitly encrypted volume); otherwise nothing is named.
@@ -46,6 +48,7 @@ class Situation:
 
     policies: PolicySet
     key_state: str
+    chain: tuple[str, ...] | None = None  # the target (root, OUs, account) of each SCP level; None: not known
 
 
 @dataclass
@@ -75,7 +78,8 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
             and verdict.cause in causes_of_kind("kms")):
         relevant = [c for c in every if touches(c, subject)]
         named, before, after, mattered = _walk(case, subject, relevant, every, failure,
-                                               Situation(auth.policies, _key_state(case, subject.key_arn)),
+                                               Situation(auth.policies, _key_state(case, subject.key_arn),
+                                                         _chain_now(case, auth.policies)),
                                                auth.request)
         if named is not None:
             analysis.change = _describe(named, before, after, verdict, auth.request.action)
@@ -210,7 +214,7 @@ def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candi
         document = _scp_content_before(change, earlier)
         return _with_scp(situation, str(change.policy_id()), document) if document else None
     if name == "MoveAccount":  # before it, the source parent's chain above the account's own SCPs
-        return _moved_back(case, change, situation)
+        return _moved_back(case, change, situation, every)
     if name == "EnablePolicyType":  # enabling SCPs attaches FullAWSAccess everywhere: it cannot deny by itself
         return situation
     return None
@@ -264,6 +268,8 @@ def _reattach(case: Case, change: Candidate, situation: Situation, earlier: list
     policy_id, target = change.policy_id(), change.param("targetId")
     if not policy_id or not target:
         return None
+    if situation.chain is not None and str(target) not in situation.chain:
+        return situation  # a target not above the account at that point (before a move): no effect on it
     document = _scp_document(case, policy_id, earlier, change)
     level = _target_level(case, situation, str(target))
     if document is None or level is None:
@@ -274,26 +280,64 @@ def _reattach(case: Case, change: Candidate, situation: Situation, earlier: list
     return _with(situation, scps=scps)
 
 
-def _moved_back(case: Case, change: Candidate, situation: Situation) -> Situation | None:
+def _moved_back(case: Case, change: Candidate, situation: Situation, every: list[Candidate]) -> Situation | None:
     """The state before a MoveAccount: the SCPs of the source parent and of each of its ancestors up to the root
-    (root first), then the account's own level as it is now. None when the evidence lacks any of them (the
-    source chain is read in the management account: kit.collect.change_lookups.move_sources)."""
+    (root first), as they were at the move, then the account's own level as it is at that point of the walk.
+    Levels of targets still above the account keep the walk's state; those of the chain it left are read in the
+    management account (kit.collect.change_lookups.move_sources) and their SCP changes since the move undone
+    (`_left_chain_at_move`). None when the evidence lacks any of them, or when the move did not put the account
+    under the parent above it at that point (its destinationParentId)."""
     account, source = change.param("accountId"), change.param("sourceParentId")
-    if not account or not source:
+    destination = change.param("destinationParentId")
+    if not account or not source or not destination:
         return None
     level = _target_level(case, situation, str(account))
-    chain = source_chain(case.evidence, str(source))
-    if level is None or chain is None:
+    if level is None or level == 0 or _target_level(case, situation, str(destination)) != level - 1:
+        return None  # the account is not where the move put it, as far as the walk knows: no rollback
+    found = source_levels(case.evidence, str(source))
+    if found is None:
         return None
-    return _with(situation, scps=chain + [list(situation.policies.scps[level])])
+    targets, levels = found
+    kept = situation.chain or ()
+    left = [t for t in targets if t not in kept]
+    levels = [list(situation.policies.scps[kept.index(t)]) if t in kept else each for t, each in zip(targets, levels)]
+    moved = Situation(_with(situation, scps=levels).policies, situation.key_state, tuple(targets))
+    at_move = _left_chain_at_move(case, change, moved, left, every)
+    if at_move is None:
+        return None
+    return replace(_with(at_move, scps=at_move.policies.scps + [list(situation.policies.scps[level])]),
+                   key_state=situation.key_state, chain=(*targets, str(account)))
 
 
-def source_chain(evidence: Evidence, parent: str) -> list[list[Policy]] | None:
-    """The SCP levels, root first, of `parent` (an OU or the root) and each of its ancestors, from the evidence's
-    organizations.list-parents / list-policies-for-target / describe-policy documents; None when one is missing
-    or unreadable (nothing is guessed)."""
+def _left_chain_at_move(case: Case, change: Candidate, moved: Situation, left: list[str],
+                        every: list[Candidate]) -> Situation | None:
+    """The chain the account left (`moved`, as it is now) as it was at the move: each AttachPolicy,
+    DetachPolicy and UpdatePolicy since, on a target in `left` (not above the account since) or of an SCP
+    listed only there, undone latest first. None when a look-up that would show them (`change-org-<target>`,
+    `change-scp-<id>` in the management account) is not in the evidence, or one cannot be undone."""
+    only_there = {p.name.rsplit("/", 1)[-1] for t in left for p in moved.policies.scps[moved.chain.index(t)]} \
+        if moved.chain else set()
+    only_there.discard(FULL_AWS_ACCESS[0])  # its content never changes: never looked up
+    documents = case.evidence.documents
+    needed = [f"change-org-{t}" for t in left] + [f"change-scp-{p}" for p in sorted(only_there)]
+    if any(f"cloudtrail.lookup-events.{name}.json" not in documents for name in needed):
+        return None  # the chain's changes since the move were not looked up: its state then is unknown
+    since = [c for c in every if c.event_time >= change.event_time and c.event_id != change.event_id
+             and c.event_name in ("AttachPolicy", "DetachPolicy", "UpdatePolicy")
+             and (str(c.param("targetId")) in left
+                  or (c.event_name == "UpdatePolicy" and str(c.policy_id()) in only_there))]
+    state: Situation | None = moved
+    for each in reversed(since):
+        state = _undo(case, each, state, every) if state is not None else None
+    return state
+
+
+def source_levels(evidence: Evidence, parent: str) -> tuple[list[str], list[list[Policy]]] | None:
+    """(targets, SCP levels), root first, of `parent` (an OU or the root) and each of its ancestors, from the
+    evidence's organizations.list-parents / list-policies-for-target / describe-policy documents; None when one
+    is missing or unreadable (nothing is guessed)."""
     targets = organization_chain(evidence, parent)
-    if not targets or not targets[-1].startswith("r-"):
+    if not targets or not targets[-1].startswith("r-") or not all(PARENT_ID.fullmatch(t) for t in targets):
         return None  # the walk up to the root is not in the evidence
     levels: list[list[Policy]] = []
     for target in reversed(targets):
@@ -309,11 +353,28 @@ def source_chain(evidence: Evidence, parent: str) -> list[list[Policy]] | None:
                 return None
             level.append(Policy(document, f"scp:{target}/{policy_id}"))
         levels.append(level)
-    return levels
+    return list(reversed(targets)), levels
+
+
+def _chain_now(case: Case, policies: PolicySet) -> tuple[str, ...] | None:
+    """The target of each SCP level now (root first), from the evidence's list-parents files, when they give
+    exactly the levels the request was evaluated with; else None (levels are then found by their SCPs)."""
+    targets = organization_chain(case.evidence, case.account_id)
+    if len(targets) < 2 or not targets[-1].startswith("r-") or len(targets) != len(policies.scps):
+        return None
+    chain = tuple(reversed(targets))
+    for target, level in zip(chain, policies.scps):
+        if any(not p.name.startswith(f"scp:{target}/") for p in level):
+            return None
+    return chain
 
 
 def _target_level(case: Case, situation: Situation, target: str) -> int | None:
-    """The index in the chain's levels of the SCPs attached to `target` (the account, an OU or the root)."""
+    """The index in the chain's levels of the SCPs attached to `target` (the account, an OU or the root): from the
+    situation's chain when known (after a move is rolled back, always), else from the level's SCP labels and
+    the levels the account's SCPs are in now."""
+    if situation.chain is not None:
+        return situation.chain.index(target) if target in situation.chain else None
     for index, level in enumerate(situation.policies.scps):
         if any(p.name.startswith(f"scp:{target}/") for p in level):
             return index

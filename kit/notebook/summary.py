@@ -81,9 +81,10 @@ def verdict_summary(findings: Mapping[str, Any] | None, status: str = "") -> str
 
 
 MANAGEMENT_GAP = "ManagementAccountNotRead"  # the gap kit.collect.live records when org_role_arn is not given
-MANAGEMENT_NOT_READ = ("not named: SCP changes (AttachPolicy, DetachPolicy, UpdatePolicy) are recorded only in the "
-                       "organization's management account, which was not read. Give a read-only role there (the "
-                       "Org role control, org_role_arn or --org-role-arn) to name them.")
+MANAGEMENT_NOT_READ = ("not named: SCP changes (AttachPolicy, DetachPolicy, UpdatePolicy) and account moves "
+                       "(MoveAccount) are recorded only in the organization's management account, which was not "
+                       "read. Give a read-only role there (the Org role control, org_role_arn or --org-role-arn) to "
+                       "name them.")
 
 
 def management_not_read(findings: Mapping[str, Any]) -> bool:
