@@ -306,3 +306,26 @@ def test_seed_steps_show_the_proof(sim, live):
     assert findings.request.context["kms:ViaService"] == f"ec2.{sim.scenario('seed').region}.amazonaws.com"
     lanes = set(findings.timeline["kind"])
     assert {"launch", "kms"} <= lanes
+
+
+# ---- unseen incidents (kept as regressions) ----------------------------------------------------------------
+
+def test_principal_tags_decide_tag_conditions(live):
+    """An SCP denying CreateGrant unless aws:PrincipalTag/team is platform does not apply to a user tagged
+    team=platform: the evaluator reads the user's tags from get-account-authorization-details, so it agrees
+    with CloudTrail (no identity policy allows), and the fix is the user's IAM policy alone, verified."""
+    evidence = live["unseen-principal-tag-scp"]
+    findings = diagnose(evidence)
+    assert findings.request is not None and findings.request.context["aws:PrincipalTag/team"] == "platform"
+    assert findings.step("cross-check").status != "fail", findings.step("cross-check").detail
+    assert findings.verdict.confidence == "confirmed"
+    verified = [r for r in findings.remediation if r.verified]
+    assert verified and {r.layer for r in findings.remediation} == {"identity-policy"}
+    # Without the tags the SCP's StringNotEquals matches (an absent key): the evaluator would blame the SCP.
+    gaad = "iam.get-account-authorization-details.json"
+    details = json.loads(json.dumps(evidence.documents[gaad]))
+    for user in details["UserDetailList"]:
+        user.pop("Tags", None)
+    untagged = diagnose(replace(evidence, documents={**evidence.documents, gaad: details}))
+    assert untagged.decision is not None and untagged.decision.layer == "scp"
+    assert untagged.verdict.confidence == "likely"  # CloudTrail and the evaluator disagree
