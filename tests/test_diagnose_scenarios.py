@@ -329,3 +329,17 @@ def test_principal_tags_decide_tag_conditions(live):
     untagged = diagnose(replace(evidence, documents={**evidence.documents, gaad: details}))
     assert untagged.decision is not None and untagged.decision.layer == "scp"
     assert untagged.verdict.confidence == "likely"  # CloudTrail and the evaluator disagree
+
+
+def test_forward_access_keeps_the_launchers_source_ip(live):
+    """EC2's CreateGrant on the launcher's behalf keeps the StartInstances caller's aws:SourceIp, so the IAM user
+    guide's 'deny outside the office range' does not refuse it from the office: CloudTrail's identity-policy
+    refusal is confirmed, and the verified fix adds the allow without loosening the IP restriction."""
+    evidence = live["unseen-source-ip-perimeter"]
+    findings = diagnose(evidence)
+    assert findings.request is not None and findings.request.context["aws:SourceIp"] == "203.0.113.24"
+    assert findings.verdict.confidence == "confirmed" and findings.step("cross-check").status != "fail"
+    assert findings.decision is not None and not findings.decision.explicit
+    targets = {r.target for r in findings.remediation}
+    assert targets and not any("OfficeNetworkOnly" in (t or "") for t in targets)
+    assert all(r.verified for r in findings.remediation if r.kind == "iam-policy")

@@ -6,6 +6,7 @@ failed) from the frames of `kit.frames`; it decides nothing. Everything is compu
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -483,11 +484,25 @@ class Case:
             grantee = self._grantee_from_events(key_arn)
             request = creategrant_request(launcher.arn, launcher.request_type, key_arn, self.region,
                                           self.instance_id, self.account_id, volume, grantee,
-                                          self.principal_tags(launcher.arn))
+                                          self.principal_tags(launcher.arn), self.launch_source_ip)
             policies, unknown, malformed = policies_for(self.frames, mine, launcher.arn, key_arn,
                                                         principal_type=launcher.request_type, scp_known=self.scp_known)
             out[key_arn] = authorize(request, policies, unknown, malformed)
         return out
+
+    @cached_property
+    def launch_source_ip(self) -> str | None:
+        """The launch call's source IP address, which EC2's KMS calls on the launcher's behalf keep as
+        aws:SourceIp; None when the call came through a VPC endpoint (no aws:SourceIp), from a service (its
+        name, not an address) or is not in the evidence."""
+        record = (self.launch_event or {}).get("record")
+        if not isinstance(record, dict) or record.get("vpcEndpointId"):
+            return None
+        address = record.get("sourceIPAddress")
+        try:
+            return str(ipaddress.ip_address(address)) if isinstance(address, str) else None
+        except ValueError:
+            return None
 
     def principal_tags(self, principal_arn: str) -> dict[str, str] | None:
         """The IAM tags of a user or role as get-account-authorization-details shows them; None when the
