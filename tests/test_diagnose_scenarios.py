@@ -343,3 +343,18 @@ def test_forward_access_keeps_the_launchers_source_ip(live):
     targets = {r.target for r in findings.remediation}
     assert targets and not any("OfficeNetworkOnly" in (t or "") for t in targets)
     assert all(r.verified for r in findings.remediation if r.kind == "iam-policy")
+
+
+def test_a_launch_template_key_named_by_alias_resolves_to_its_arn(sim, live):
+    """The template names the key by alias; the volumes are gone. The key is resolved through the aliases to its
+    ARN (what IAM policies must name), with and without CloudTrail."""
+    seeded = sim.scenario("unseen-template-key-alias")
+    evidence = live["unseen-template-key-alias"]
+    key_arn = seeded.expected["key_arn"]
+    for documents in (evidence.documents, {k: v for k, v in evidence.documents.items()
+                                           if not k.startswith(("cloudtrail.", "cloudtrail-logs/"))}):
+        findings = diagnose(replace(evidence, documents=documents))
+        provenance = findings.to_dict()["key_provenance"]
+        assert [(p["key_arn"], p["key_ref"], p["source"]) for p in provenance] == [
+            (key_arn, "alias/team-payments", "launch-template")]
+        assert findings.verdict.key_arn == key_arn
