@@ -81,6 +81,7 @@ class DeniedBy:
     word: str
     words: str
     because: str
+    remedy: str  # the verdict summary's {remedy}: what to change at that layer
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ def parse_table(document: Any) -> CauseTable:
     if not isinstance(document, dict):
         raise BadInput(SOURCE, "a mapping with kinds, causes and denied_by", type(document).__name__)
     words = {str(word): DeniedBy(str(word), _text(entry, "words", f"{SOURCE}: denied_by.{word}"),
-                                 _text(entry, "because", f"{SOURCE}: denied_by.{word}"))
+                                 _text(entry, "because", f"{SOURCE}: denied_by.{word}"),
+                                 _text(entry, "remedy", f"{SOURCE}: denied_by.{word}"))
              for word, entry in _mapping(document, "denied_by", SOURCE).items()}
     kind_table = {str(name): _kind(str(name), entry) for name, entry in _mapping(document, "kinds", SOURCE).items()}
     table = {str(cause_id): _cause(str(cause_id), entry, kind_table, words)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kit import causes as cause_table
-from kit.causes import cause, cause_ids, causes, causes_of_kind, denied_by_words, parse_table, schema_disagreements
+from kit.causes import cause, cause_ids, causes, causes_of_kind, denied_by, denied_by_words, parse_table, schema_disagreements
 from kit.diagnose.findings import Verdict
 from kit.diagnose.lookalikes import _JUDGES
 from kit.diagnose.metadata import load_data
@@ -231,3 +231,17 @@ def test_the_enumeration_check_finds_a_copied_list(tmp_path: Path):
     data = tmp_path / "copied.yaml"
     data.write_text("kms-key-disabled: {title: x}\nkms-key-unusable: {title: y}\n", encoding="utf-8")
     assert _enumerations(data) == [str(data)]
+
+
+def test_the_grant_denied_summary_names_the_change_at_the_refusing_layer():
+    """The verdict's advice follows denied_by: an Allow is no remedy for an explicit Deny, an SCP or a boundary."""
+    from kit.diagnose.verdict import _verdict
+
+    summaries = {word: _verdict("kms-grant-denied", word, "arn:aws:iam::123456789012:user/u", "k", "confirmed",
+                                remedy=entry.remedy).summary for word, entry in denied_by().items()}
+    assert len(set(summaries.values())) == len(summaries)
+    assert "Allow kms:CreateGrant" in summaries["identity-policy"]
+    for word in ("explicit-deny", "scp", "permissions-boundary", "key-policy", "session-policy"):
+        assert denied_by()["identity-policy"].remedy not in summaries[word], word
+    assert "no Allow can override it" in summaries["explicit-deny"]
+    assert "service control policy" in summaries["scp"] and "permissions boundary" in summaries["permissions-boundary"]

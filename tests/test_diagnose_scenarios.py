@@ -306,3 +306,55 @@ def test_seed_steps_show_the_proof(sim, live):
     assert findings.request.context["kms:ViaService"] == f"ec2.{sim.scenario('seed').region}.amazonaws.com"
     lanes = set(findings.timeline["kind"])
     assert {"launch", "kms"} <= lanes
+
+
+# ---- unseen incidents (kept as regressions) ----------------------------------------------------------------
+
+def test_principal_tags_decide_tag_conditions(live):
+    """An SCP denying CreateGrant unless aws:PrincipalTag/team is platform does not apply to a user tagged
+    team=platform: the evaluator reads the user's tags from get-account-authorization-details, so it agrees
+    with CloudTrail (no identity policy allows), and the fix is the user's IAM policy alone, verified."""
+    evidence = live["unseen-principal-tag-scp"]
+    findings = diagnose(evidence)
+    assert findings.request is not None and findings.request.context["aws:PrincipalTag/team"] == "platform"
+    assert findings.step("cross-check").status != "fail", findings.step("cross-check").detail
+    assert findings.verdict.confidence == "confirmed"
+    verified = [r for r in findings.remediation if r.verified]
+    assert verified and {r.layer for r in findings.remediation} == {"identity-policy"}
+    # Without the tags the SCP's StringNotEquals matches (an absent key): the evaluator would blame the SCP.
+    gaad = "iam.get-account-authorization-details.json"
+    details = json.loads(json.dumps(evidence.documents[gaad]))
+    for user in details["UserDetailList"]:
+        user.pop("Tags", None)
+    untagged = diagnose(replace(evidence, documents={**evidence.documents, gaad: details}))
+    assert untagged.decision is not None and untagged.decision.layer == "scp"
+    assert untagged.verdict.confidence == "likely"  # CloudTrail and the evaluator disagree
+
+
+def test_forward_access_keeps_the_launchers_source_ip(live):
+    """EC2's CreateGrant on the launcher's behalf keeps the StartInstances caller's aws:SourceIp, so the IAM user
+    guide's 'deny outside the office range' does not refuse it from the office: CloudTrail's identity-policy
+    refusal is confirmed, and the verified fix adds the allow without loosening the IP restriction."""
+    evidence = live["unseen-source-ip-perimeter"]
+    findings = diagnose(evidence)
+    assert findings.request is not None and findings.request.context["aws:SourceIp"] == "203.0.113.24"
+    assert findings.verdict.confidence == "confirmed" and findings.step("cross-check").status != "fail"
+    assert findings.decision is not None and not findings.decision.explicit
+    targets = {r.target for r in findings.remediation}
+    assert targets and not any("OfficeNetworkOnly" in (t or "") for t in targets)
+    assert all(r.verified for r in findings.remediation if r.kind == "iam-policy")
+
+
+def test_a_launch_template_key_named_by_alias_resolves_to_its_arn(sim, live):
+    """The template names the key by alias; the volumes are gone. The key is resolved through the aliases to its
+    ARN (what IAM policies must name), with and without CloudTrail."""
+    seeded = sim.scenario("unseen-template-key-alias")
+    evidence = live["unseen-template-key-alias"]
+    key_arn = seeded.expected["key_arn"]
+    for documents in (evidence.documents, {k: v for k, v in evidence.documents.items()
+                                           if not k.startswith(("cloudtrail.", "cloudtrail-logs/"))}):
+        findings = diagnose(replace(evidence, documents=documents))
+        provenance = findings.to_dict()["key_provenance"]
+        assert [(p["key_arn"], p["key_ref"], p["source"]) for p in provenance] == [
+            (key_arn, "alias/team-payments", "launch-template")]
+        assert findings.verdict.key_arn == key_arn

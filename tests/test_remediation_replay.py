@@ -50,7 +50,9 @@ REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permi
             "ci-web-identity", "launch-template-key", "default-ebs-key", "default-key-baseline",
             "change-default-key-switched",
             "backup-restore-role", "batch-spot-fleet", "fleet-capacity-and-kms", "image-builder-slr",
-            "service-catalog-launch-role", "spot-fleet-role", "change-scp-attached", "change-account-moved")
+            "service-catalog-launch-role", "spot-fleet-role", "change-scp-attached", "change-account-moved",
+            "unseen-group-via-service", "unseen-principal-tag-scp", "unseen-source-ip-perimeter",
+            "unseen-template-key-alias")
 # The session-policy fix is "verified against every layer in the evidence (session policy not in the
 # evidence)", never `verified`: no record shows the policy a session was created with. Its change is not a
 # document the world holds (the session policy is passed by whoever creates the session, here the CI workflow's

@@ -11,6 +11,7 @@ layer is still conclusive and an allow is only "allowed if the unknown layers al
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -83,8 +84,13 @@ def denied_by_of(decision: Decision) -> str | None:
 
 def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, region: str, instance_id: str,
                         account_id: str | None, volume_id: str | None = None,
-                        grantee: str | None = None) -> Request:
-    """kms:CreateGrant as EC2 makes it on the launcher's behalf (GrantIsForAWSResource, ViaService ...)."""
+                        grantee: str | None = None, principal_tags: Mapping[str, str] | None = None,
+                        source_ip: str | None = None) -> Request:
+    """kms:CreateGrant as EC2 makes it on the launcher's behalf (GrantIsForAWSResource, ViaService ...).
+    `principal_tags`: the launcher's IAM tags when the evidence shows them (aws:PrincipalTag/<key>; a forward
+    access session carries the caller's principal tags), None when unknown (the keys are then absent).
+    `source_ip`: the launch call's source IP address; a forward access session keeps the original requester's
+    aws:SourceIp (IAM user guide, "Denies access to AWS based on the source IP"), None when it has none."""
     caller_account = account_of(principal_arn) if principal_arn.count(":") >= 5 else account_id
     instance_account = account_id or caller_account
     context: dict[str, str | list[str]] = {
@@ -100,6 +106,10 @@ def creategrant_request(principal_arn: str, principal_type: str, key_arn: str, r
     if caller_account:
         context["kms:CallerAccount"] = caller_account
         context["aws:PrincipalAccount"] = caller_account
+    if source_ip:
+        context["aws:SourceIp"] = source_ip
+    for tag_key, tag_value in (principal_tags or {}).items():
+        context[f"aws:PrincipalTag/{tag_key}"] = tag_value
     if volume_id:
         context["kms:EncryptionContext:aws:ebs:id"] = volume_id
         context["kms:EncryptionContextKeys"] = ["aws:ebs:id"]

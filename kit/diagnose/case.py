@@ -6,6 +6,7 @@ failed) from the frames of `kit.frames`; it decides nothing. Everything is compu
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -501,11 +502,36 @@ class Case:
             volume = next((u.volume_id for u in self.key_uses if u.key_arn == key_arn and u.volume_id), None)
             grantee = self._grantee_from_events(key_arn)
             request = creategrant_request(launcher.arn, launcher.request_type, key_arn, self.region,
-                                          self.instance_id, self.account_id, volume, grantee)
+                                          self.instance_id, self.account_id, volume, grantee,
+                                          self.principal_tags(launcher.arn), self.launch_source_ip)
             policies, unknown, malformed = policies_for(self.frames, mine, launcher.arn, key_arn,
                                                         principal_type=launcher.request_type, scp_known=self.scp_known)
             out[key_arn] = authorize(request, policies, unknown, malformed)
         return out
+
+    @cached_property
+    def launch_source_ip(self) -> str | None:
+        """The launch call's source IP address, which EC2's KMS calls on the launcher's behalf keep as
+        aws:SourceIp; None when the call came through a VPC endpoint (no aws:SourceIp), from a service (its
+        name, not an address) or is not in the evidence."""
+        record = (self.launch_event or {}).get("record")
+        if not isinstance(record, dict) or record.get("vpcEndpointId"):
+            return None
+        address = record.get("sourceIPAddress")
+        try:
+            return str(ipaddress.ip_address(address)) if isinstance(address, str) else None
+        except ValueError:
+            return None
+
+    def principal_tags(self, principal_arn: str) -> dict[str, str] | None:
+        """The IAM tags of a user or role as get-account-authorization-details shows them; None when the
+        evidence does not hold the principal (its aws:PrincipalTag/* values are then unknown)."""
+        frame = self.frames.principals
+        rows = frame[frame["arn"] == principal_arn]
+        if not len(rows):
+            return None
+        tags = rows.iloc[0]["tags"]
+        return dict(tags) if isinstance(tags, dict) else {}
 
     @cached_property
     def infrastructure_authorizations(self) -> dict[str, Authorization]:

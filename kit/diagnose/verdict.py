@@ -23,7 +23,7 @@ from kit.diagnose.principal import Launcher, kind_label
 NOT_LAUNCH = ("user-stop", "os-shutdown", "spot-interruption", "scheduled-retirement", "hibernation",
               "asg-health-replacement")
 SUMMARY_FIELDS = ("principal", "principal_kind", "key", "key_kind", "key_state", "key_account", "account", "layer",
-                  "reason", "lookalike", "deletion", "proof")  # what a summary template of kit/causes.yaml may use
+                  "reason", "lookalike", "deletion", "proof", "remedy")  # what a summary template of kit/causes.yaml may use
 
 
 def _kms_causes() -> tuple[str, ...]:
@@ -158,7 +158,7 @@ def _kms(case: Case, lookalike_out: list[str]) -> Judgement:
             proof = f"The evaluator denies EC2's CreateGrant ({auth.decision.decided_by})."
             if case.cloudtrail_present and case.launch_event is not None:
                 confidence = "possible"  # CloudTrail shows the launch but no KMS failure
-        fields.update(proof=proof, layer=_layer_words(denied_by))
+        fields.update(proof=proof, layer=_layer_words(denied_by), remedy=_remedy_words(denied_by))
         cause = _denial_cause(case, key, key_row, launcher, use)
         if cause != "kms-grant-denied":
             denied_by = None
@@ -335,6 +335,11 @@ def _fields(case: Case, key: str | None, key_row: dict[str, Any], launcher: Laun
 def _layer_words(denied_by: str) -> str:
     entry = cause_table.denied_by().get(denied_by)
     return entry.because if entry else denied_by
+
+
+def _remedy_words(denied_by: str) -> str:
+    entry = cause_table.denied_by().get(denied_by)
+    return entry.remedy if entry else ""
 
 
 def _undetermined(case: Case, reason: str, ruled: list[str], gaps: list[FindingsGap],

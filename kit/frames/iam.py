@@ -30,7 +30,13 @@ def principal_rows(evidence: Evidence) -> Iterator[dict[str, Any]]:
                 "groups": sorted(entry.get("GroupList") or []) if kind == "user" else [],
                 "boundary_arn": (entry.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
                 "assume_role_policy": policy_document(entry.get("AssumeRolePolicyDocument")) if kind == "role" else None,
+                "tags": tag_map(entry.get("Tags")),
             }
+
+
+def tag_map(tags: Any) -> dict[str, str]:
+    """IAM Tags ([{Key, Value}]; absent when the principal has none) as {key: value}."""
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags or [] if isinstance(t, dict) and "Key" in t}
 
 
 def identity_statement_rows(evidence: Evidence, account_id: str | None) -> Iterator[dict[str, Any]]:

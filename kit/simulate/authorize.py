@@ -95,6 +95,11 @@ def _context(launch: Launch, call: KmsCall) -> dict[str, str | list[str]]:
         "kms:ViaService": f"ec2.{region}.amazonaws.com", "aws:ViaAWSService": "true",
         "kms:CallerAccount": principal.account_id, "aws:RequestedRegion": region,
         "kms:EncryptionContext:aws:ebs:id": call.volume_id, "kms:EncryptionContextKeys": ["aws:ebs:id"]}
+    if not principal.invoked_by:  # a forward access session keeps the original requester's source IP
+        context["aws:SourceIp"] = principal.source()[0]
+    if "/aws-service-role/" not in principal.arn:  # EC2's call carries the caller's principal tags
+        for key, value in moto_state.principal_tags(principal.account_id, principal.kind, principal.name).items():
+            context[f"aws:PrincipalTag/{key}"] = value
     if call.operation == "CreateGrant":
         context.update({
             "kms:GrantIsForAWSResource": "true", "kms:GrantOperations": ["Decrypt"],

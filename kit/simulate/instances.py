@@ -33,8 +33,9 @@ def launch_instance(clients: Clients, scenario: Scenario, ordinal: int, account:
     for vspec in ispec.get("volumes") or []:
         volume: dict[str, Any] = {"device": vspec["device"], "size": vspec.get("size", 8),
                                   "encrypted": bool(vspec.get("encrypted", vspec.get("key") is not None))}
-        if vspec.get("key"):
-            volume["request_key_id"] = keys[vspec["key"]]
+        if vspec.get("key"):  # named by its ARN, or (key_by: alias) by its alias name, as a launch may name it
+            volume["request_key_id"] = (spec["keys"][vspec["key"]]["alias"] if vspec.get("key_by") == "alias"
+                                        else keys[vspec["key"]])
         # where an encrypted volume's key comes from: named by the launch, the image's snapshot, or the default
         volume["key_source"] = ("request" if vspec.get("key") else
                                 "image" if vspec.get("from_image") and snapshot_id else "default")

@@ -227,6 +227,18 @@ def identity_documents(account: str, kind: str, name: str) -> tuple[list[tuple[s
     return out, boundary
 
 
+def principal_tags(account: str, kind: str, name: str) -> dict[str, str]:
+    """The IAM user's or role's tags as they are now ({key: value})."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["aws"]
+    if kind == "user":
+        tags = backend.list_user_tags(name)
+    else:
+        tags = backend.list_role_tags(name, None, 1000)[0]
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tags}
+
+
 def scp_levels(account: str) -> list[list[tuple[str, dict[str, Any]]]]:
     """The SCPs that apply to a member account now, one list per level, root first ([] outside an
     organization and for its management account)."""

@@ -93,7 +93,8 @@ def role_principal(clients: Clients, spec: dict[str, Any], account: str, values:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError:
         role = iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust),
-                               Description=spec.get("description", ""), MaxSessionDuration=3600)["Role"]
+                               Description=spec.get("description", ""), MaxSessionDuration=3600,
+                               **({"Tags": tag_list(spec["tags"])} if spec.get("tags") else {}))["Role"]
         for policy_name, document in (spec.get("inline_policies") or {}).items():
             iam.put_role_policy(RoleName=name, PolicyName=policy_name,
                                 PolicyDocument=json.dumps(resolve(document, values)))
