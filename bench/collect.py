@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from kit.collect.limits import INCIDENT_CALL_BUDGET
+from kit.collect.limits import INCIDENT_CALL_BUDGET, organization_call_budget
 from kit.collect.change_lookups import lookup_budget, principal_policy_arns
 from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
@@ -75,7 +75,11 @@ def collect_once(sim: SimulatedAccount, scenario: Any, compete: bool = False) ->
                                      principal.get("kind"), principal.get("name"))
     budget = lookup_budget(len(evidence.parameters.get("keys") or []), len(policies),
                            "ec2.get-ebs-default-kms-key-id.json" in evidence.documents)
-    return {"calls": len(evidence.calls) - changes, "requests": len(sent), "lookups": lookups, "wall": wall,
+    organizations = sum(c["operation"].startswith("organizations:") for c in evidence.calls)
+    targets = sum(name.startswith("organizations.list-policies-for-target.") for name in evidence.documents)
+    scps = sum(name.startswith("organizations.describe-policy.") for name in evidence.documents)
+    return {"calls": len(evidence.calls) - changes - organizations, "organizations": organizations,
+            "organizations_budget": organization_call_budget(targets, scps) if targets else 0, "requests": len(sent), "lookups": lookups, "wall": wall,
             "gaps": len(evidence.gaps), "documents": len(evidence.documents), "changes": changes,
             "change_budget": budget * CollectWindow().change_max_pages}
 
@@ -109,13 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     calls = max(r["calls"] for runs in results.values() for r in runs)
     print(f"median wall: throttle off {off:.3f}s, throttle on {on:.3f}s (ratio {on / off:.2f}x), "
           f"throttle on with a competing client {contended:.3f}s (ratio {contended / off:.2f}x)")
-    print(f"calls per collection: at most {calls} (budget {CALL_BUDGET}: {'ok' if calls <= CALL_BUDGET else 'OVER'})")
+    print(f"calls per collection besides Organizations: at most {calls} "
+          f"(budget {CALL_BUDGET}: {'ok' if calls <= CALL_BUDGET else 'OVER'})")
+    org_over = any(r["organizations"] > r["organizations_budget"] for runs in results.values() for r in runs)
+    print(f"Organizations reads (SCPs): at most {max(r['organizations'] for runs in results.values() for r in runs)} "
+          f"(budget by the organization's depth and SCPs: {'OVER' if org_over else 'ok'})")
     changes = max(r["changes"] for runs in results.values() for r in runs)
     change_budget = max(r["change_budget"] for runs in results.values() for r in runs)
     print(f"change look-back calls per collection: at most {changes} (budget for this incident {change_budget}: "
           f"the instance + keys + the launcher + its managed policies (at most 10) + 2 EBS-default look-ups when EC2 picked the key, "
           f"x {CollectWindow().change_max_pages} pages each: {'ok' if changes <= change_budget else 'OVER'})")
-    return 0 if calls <= CALL_BUDGET and changes <= change_budget else 1
+    return 0 if calls <= CALL_BUDGET and changes <= change_budget and not org_over else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The call budget: at most INCIDENT_CALL_BUDGET (kit.collect.limits) AWS calls for one instance with up to 4 volumes and 2 keys, never an
+"""The call budget: at most INCIDENT_CALL_BUDGET AWS calls besides the
+Organizations reads, which organization_call_budget bounds by the organization's depth and SCPs (kit.collect.limits), for one instance with up to 4 volumes and 2 keys, never an
 unbounded CloudTrail scan. The 4-volume, 2-key incident is the seed story with a second key, seeded through
 the simulator's public Seeder (it is not a catalogue scenario: it tells nothing new, it only costs more).
 """
@@ -12,13 +13,12 @@ import pytest
 import yaml
 
 from kit.collect.change_lookups import lookup_budget
-from kit.collect.limits import INCIDENT_CALL_BUDGET
 from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.simulate.catalogue import parse_scenario
 from kit.simulate.seeder import Seeder
+from tests.call_budget import assert_within_budget
 
-BUDGET = INCIDENT_CALL_BUDGET  # the incident itself; the look-back for changes has its own budget (kit.collect.change_lookups)
 NO_LOOK_BACK = CollectWindow(change_lookback_days=0)
 
 
@@ -44,11 +44,11 @@ def four_volumes_two_keys(sim):
     return Seeder(sim.endpoint_url).seed(parse_scenario(spec, "test_collect_budget"))
 
 
-def test_four_volumes_and_two_keys_fit_the_budget(sim, sim_env, four_volumes_two_keys):
+def test_four_volumes_and_two_keys_fit_the_budget(sim, sim_env, sim_client, four_volumes_two_keys):
     seeded = four_volumes_two_keys
     evidence = collect_live(seeded.instance_id, seeded.region, window=NO_LOOK_BACK)
     operations = Counter(c["operation"] for c in evidence.calls)
-    assert len(evidence.calls) <= BUDGET, operations
+    assert_within_budget(evidence.calls, sim_client("organizations", region="us-east-1"), seeded.account_id)
     volumes = evidence.documents["ec2.describe-volumes.json"]["Volumes"]
     assert len(volumes) == 4 and {v["KmsKeyId"] for v in volumes} == set(seeded.key_arns.values())
     for key_arn in seeded.key_arns.values():
@@ -62,10 +62,12 @@ def test_four_volumes_and_two_keys_fit_the_budget(sim, sim_env, four_volumes_two
     assert not any(g.error == "PageLimitReached" for g in evidence.gaps)
 
 
-def test_the_seed_fits_the_budget_and_every_lookup_is_bounded(sim, sim_env):
+def test_the_seed_fits_the_budget_and_every_lookup_is_bounded(sim, sim_env, sim_client):
     seed = sim.scenario("seed")
     evidence = collect_live(seed.instance_id, seed.region)
-    assert len(evidence.calls) - len(change_calls(evidence)) <= BUDGET
+    changes = change_calls(evidence)
+    assert_within_budget([c for c in evidence.calls if c not in changes],
+                         sim_client("organizations", region="us-east-1"), seed.account_id)
     for call in evidence.calls:
         if call["operation"] == "cloudtrail:LookupEvents":
             params = call["params"]
@@ -73,7 +75,7 @@ def test_the_seed_fits_the_budget_and_every_lookup_is_bounded(sim, sim_env):
             assert len(params["LookupAttributes"]) == 1
 
 
-def test_the_look_back_for_changes_keeps_its_own_stated_budget(sim, sim_env, four_volumes_two_keys):
+def test_the_look_back_for_changes_keeps_its_own_stated_budget(sim, sim_env, sim_client, four_volumes_two_keys):
     """Two keys and a user with no managed policy: one look-up per key and one for the user, each bounded."""
     seeded = four_volumes_two_keys
     evidence = collect_live(seeded.instance_id, seeded.region)
@@ -81,7 +83,8 @@ def test_the_look_back_for_changes_keeps_its_own_stated_budget(sim, sim_env, fou
     changes = change_calls(evidence)
     budget = lookup_budget(keys=2, policies=0, ebs_default=False)
     assert 0 < len(changes) <= budget * window.change_max_pages
-    assert len(evidence.calls) - len(changes) <= BUDGET
+    assert_within_budget([c for c in evidence.calls if c not in changes],
+                         sim_client("organizations", region="us-east-1"), seeded.account_id)
     for call in changes:
         assert len(call["params"]["LookupAttributes"]) == 1 and call["params"]["MaxResults"] == 50
     start = evidence.parameters["change_window"]["start"]

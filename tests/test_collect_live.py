@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from kit.collect.limits import INCIDENT_CALL_BUDGET
 from kit.collect.cloudtrail_window import CollectWindow
 from kit.collect.live import collect_live
 from kit.collect.readonly import allowed_operations
 from kit.errors import BadInput
 from kit.evidence import Evidence
 from kit.simulate.catalogue import load_catalogue
+from tests.call_budget import assert_within_budget
 
 AWSCLI_DATA = "AWS_DATA_PATH"  # awscli sets it once, when imported: an environment reset must keep it
 
@@ -114,12 +114,12 @@ def test_every_lookup_is_bounded_in_time_and_pages(collected):
             assert call["params"]["MaxResults"] == 50
 
 
-def test_the_seed_fits_the_call_budget(collected):
+def test_the_seed_fits_the_call_budget(collected, sim, sim_client):
     # the look-back for changes has its own stated budget (tests/test_collect_budget.py)
     since = (collected["seed"].parameters.get("change_window") or {}).get("start")
     calls = [c for c in collected["seed"].calls if not (c["operation"] == "cloudtrail:LookupEvents"
                                                          and c["params"].get("StartTime") == since)]
-    assert len(calls) <= INCIDENT_CALL_BUDGET, [c["operation"] for c in calls]
+    assert_within_budget(calls, sim_client("organizations", region="us-east-1"), sim.scenario("seed").account_id)
     assert sum(c["operation"] == "cloudtrail:LookupEvents" for c in calls) <= 3
 
 

@@ -16,13 +16,20 @@ MAX_EVIDENCE_FILE_BYTES = 128 * 1024 * 1024
 # order until either budget is spent; the files left are counted in a gap (kit.collect.cloudtrail_logs). 4 GiB of
 # gzipped log files is about 30 million records: a busy organisation's day; parsing keeps memory bounded (files
 # are parsed a few at a time and only kept records stay).
-# AWS calls of one live collection for one instance with up to 4 volumes and 2 keys, the change look-back apart
-# (kit.collect.change_lookups has its own): 20 for the incident, 2 for the trail's event selectors
-# (DescribeTrails, GetEventSelectors: whether "no KMS event" means anything), and 2 for the SCPs an
-# organization attaches on top of the usual two (one DescribePolicy each). tests/test_collect_budget.py holds it.
-INCIDENT_CALL_BUDGET = 24
+# AWS calls of one live collection for one instance with up to 4 volumes and 2 keys, the change look-back
+# (kit.collect.change_lookups has its own budget) and the Organizations reads (organization_call_budget) apart:
+# 13 for the incident and 2 for the trail's event selectors (DescribeTrails, GetEventSelectors: whether "no KMS
+# event" means anything). tests/test_collect_budget.py holds both.
+INCIDENT_CALL_BUDGET = 15
 ARCHIVE_MAX_BYTES = 4 * 1024 * 1024 * 1024
 ARCHIVE_MAX_SECONDS = 900.0
+
+
+def organization_call_budget(targets: int, policies: int) -> int:
+    """The Organizations reads of the SCPs over an account: ListParents for each target but the root,
+    ListPoliciesForTarget for each target (the account, each OU above it, the root), DescribePolicy once per
+    distinct SCP. AWS allows five levels of OUs and five SCPs per target: at most 7 targets and 35 SCPs."""
+    return (targets - 1) + targets + policies
 
 
 class EvidenceTooLarge(ValueError):
