@@ -10,7 +10,11 @@ read in the management account, above the account's own SCPs); an EnablePolicyTy
 SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
 Where the evidence lacks the state before a change, the walk stops there: that change is named (`before`
 None) only when its effect is certain from what it did (the Region's default EBS key switched to the failing
-key, encryption by default turned on for an implicitly encrypted volume); otherwise nothing is named.
+key, encryption by default turned on for an implicitly encrypted volume), or when the same request worked
+after the last recorded state and before it: the last success (the launcher's CreateGrant on the same key,
+succeeded) is earlier than that change and no other change touching the request lies between them, while the
+state after it denies (a key policy rewritten once in the look-back, its earlier document never recorded);
+otherwise nothing is named.
 """
 
 from __future__ import annotations
@@ -74,11 +78,14 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
     if (failure is not None and subject is not None and auth is not None
             and verdict.cause in causes_of_kind("kms")):
         relevant = [c for c in every if touches(c, subject)]
+        worked = _time_of(analysis.last_success)
         named, before, after, mattered = _walk(case, subject, relevant, every, failure,
                                                Situation(auth.policies, _key_state(case, subject.key_arn)),
-                                               auth.request)
+                                               auth.request, worked)
         if named is not None:
-            analysis.change = _describe(named, before, after, verdict, auth.request.action)
+            analysis.change = _describe(named, before, after, verdict, auth.request.action,
+                                        worked=_text_of(analysis.last_success) if before is None and
+                                        not _certain(named, subject) else None)
             analysis.mattered = mattered
     for change in every:
         if named is not None and change.event_id == named.event_id:
@@ -90,7 +97,11 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
 # ---- the walk ---------------------------------------------------------------------------------------------
 
 def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[Candidate], failure: pd.Timestamp,
-          now: Situation, request: Any) -> tuple[Candidate | None, Any, Any, dict[str, Any] | None]:
+          now: Situation, request: Any, worked: pd.Timestamp | None = None
+          ) -> tuple[Candidate | None, Any, Any, dict[str, Any] | None]:
+    """The change that turned the request from allowed to denied (with its before/after values and the statement
+    that decided), rolling back from the collected state, latest change first. `worked`: when the same request
+    last succeeded (the last success), which stands for the state before a change the evidence cannot undo."""
     situation: Situation | None = now
     for change in reversed([c for c in relevant if c.event_time >= failure]):
         situation = _undo(case, change, situation, every) if situation else None
@@ -100,7 +111,8 @@ def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[C
         after = _after(case, change, situation)
         before = _undo(case, change, after, every)
         if before is None:
-            if _certain(change, subject):
+            if _certain(change, subject) or (_worked_just_before(change, relevant, worked)
+                                             and not _allowed(after, request)):
                 return change, None, _value(change, after, case), None
             return None, None, None, None
         if _allowed(before, request) and not _allowed(after, request):
@@ -134,6 +146,32 @@ def _certain(change: Candidate, subject: Subject) -> bool:
         ref = change.key_ref() or ""
         return ref == subject.key_arn or ref == subject.key_arn.rsplit("/", 1)[-1]
     return change.event_name == "EnableEbsEncryptionByDefault"
+
+
+def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd.Timestamp | None) -> bool:
+    """The same request succeeded before the change with no other change touching it in between: the state
+    before the change allowed it, though the evidence does not hold that state's documents."""
+    if worked is None or worked >= change.event_time:
+        return False
+    return not any(worked < c.event_time < change.event_time or
+                   (c.event_time == change.event_time and c.event_id != change.event_id)
+                   for c in relevant if c.event_name not in ORIGINS)
+
+
+def _time_of(success: dict[str, Any] | None) -> pd.Timestamp | None:
+    """The time of the last success, UTC (None when there is none or it cannot be read)."""
+    text = (success or {}).get("event_time")
+    if not text:
+        return None
+    try:
+        return pd.Timestamp(str(text)).tz_convert("UTC") if pd.Timestamp(str(text)).tzinfo else \
+            pd.Timestamp(str(text)).tz_localize("UTC")
+    except ValueError:
+        return None
+
+
+def _text_of(success: dict[str, Any] | None) -> str | None:
+    return str(success.get("event_time")) if success else None
 
 
 def _after(case: Case, change: Candidate, situation: Situation) -> Situation:
@@ -498,9 +536,13 @@ def mark_change(frame: pd.DataFrame, change: dict[str, Any] | None) -> pd.DataFr
 
 # ---- descriptions ------------------------------------------------------------------------------------------------
 
-def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, action: str) -> dict[str, Any]:
+def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, action: str, *,
+              worked: str | None = None) -> dict[str, Any]:
     who = change.principal_arn or "an unknown principal"
-    if before is None:
+    if before is None and worked:
+        effect = (f"the evidence lacks the state before it, but the same {action} succeeded at {worked} (the last "
+                  f"success), after which no other recorded change touched it; with the state after it, denied")
+    elif before is None:
         effect = "the evidence lacks the state before it, but what it did decides the launch"
     else:
         effect = f"with the state before it EC2's {action} for the launch is allowed; with the state after it, denied"
