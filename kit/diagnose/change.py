@@ -27,6 +27,7 @@ import pandas as pd
 
 from kit.causes import causes_of_kind
 from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
+from kit.diagnose.change_rollback import rollback
 from kit.frames.iam import organization_chain, policy_document
 from kit.policy import Policy, PolicySet, evaluate
 
@@ -86,6 +87,11 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
             analysis.change = _describe(named, before, after, verdict, auth.request.action,
                                         worked=_text_of(analysis.last_success) if before is None and
                                         not _certain(named, subject) else None)
+            now = Situation(auth.policies, _key_state(case, subject.key_arn))
+            analysis.change.update(_state_now(case, relevant, every, failure, now, auth.request))
+            analysis.change["rollback"] = rollback(named, before_known=before is not None,
+                                                   previous_version=_previous_version(case, named)
+                                                   ) or _rollback(named).strip()
             analysis.mattered = mattered
     for change in every:
         if named is not None and change.event_id == named.event_id:
@@ -146,6 +152,40 @@ def _certain(change: Candidate, subject: Subject) -> bool:
         ref = change.key_ref() or ""
         return ref == subject.key_arn or ref == subject.key_arn.rsplit("/", 1)[-1]
     return change.event_name == "EnableEbsEncryptionByDefault"
+
+
+def _state_now(case: Case, relevant: list[Candidate], every: list[Candidate], failure: pd.Timestamp,
+               now: Situation, request: Any) -> dict[str, Any]:
+    """Whether the request is still denied in the state as collected (`denied_now`), and when it is allowed
+    again, the change after the failure that allowed it (`undone_by`: the latest one whose state before
+    denies it; None when the evidence cannot tell which)."""
+    if not _allowed(now, request):
+        return {"denied_now": True, "undone_by": None}
+    situation: Situation | None = now
+    for change in reversed([c for c in relevant if c.event_time >= failure]):
+        before = _undo(case, change, situation, every) if situation else None
+        if before is None:
+            break
+        if not _allowed(before, request):
+            return {"denied_now": False, "undone_by": {
+                "event_id": change.event_id, "event_name": change.event_name, "event_time": change.time_text,
+                "principal_arn": change.principal_arn, "layer": change.layer}}
+        situation = before
+    return {"denied_now": False, "undone_by": None}
+
+
+def _previous_version(case: Case, change: Candidate) -> str | None:
+    """The managed policy version that was the default before a CreatePolicyVersion (set as default)."""
+    if change.event_name != "CreatePolicyVersion" or not _true(change.param("setAsDefault")):
+        return None
+    made = (change.response.get("policyVersion") or {}).get("versionId") or ""
+    details = case.evidence.document("iam.get-account-authorization-details.json") or {}
+    for policy in details.get("Policies") or []:
+        if policy.get("Arn") == change.param("policyArn") and made:
+            older = sorted((str(v.get("VersionId")) for v in policy.get("PolicyVersionList") or []
+                            if isinstance(v, dict) and _version(v.get("VersionId")) < _version(made)), key=_version)
+            return older[-1] if older else None
+    return None
 
 
 def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd.Timestamp | None) -> bool:
