@@ -141,7 +141,8 @@ def _span(delta: pd.Timedelta) -> str:
         return f"{seconds // 60} min"
     if seconds < 172800:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} days"
+    days, hours = seconds // 86400, seconds % 86400 // 3600
+    return f"{days} days" + (f" {hours} h" if hours else "")  # 2 days 23 h, never "2 days" for almost 3
 
 
 def _s(number: int) -> str:
