@@ -3,8 +3,8 @@ index and `kit postmortem`): two recorded changes at different times in me-centr
 
 - outage-unseen-policy-version: a CreatePolicyVersion (setAsDefault) of the report-builder role's managed
   policy, once in 123456789012 (IAM is global: it breaks the starts in both Regions) and once in 444455556666;
-- outage-unseen-key-policy-fixed: a PutKeyPolicy that dropped the payments key's IAM delegation three days
-  earlier (the policy it replaced is not in the look-back), put back by the on-call six minutes after the failure.
+- outage-unseen-key-policy-fixed: a PutKeyPolicy in 444455556666 that dropped the payments key's IAM delegation
+  three days earlier (the policy it replaced is not in the look-back), put back by the on-call six minutes after the failure.
 
 The truth is the seeded trail: each group names its own change (who, when, event id), its blast radius is the
 instances that change broke and no other, the rollback is the call that reverses it, and a change already
@@ -20,6 +20,8 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
+
+from kit.postmortem.batch import read_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch-postmortem-unseen")]
 
@@ -49,14 +51,20 @@ def _kit(sim, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kit", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
-def _trail(sim, region: str, event_name: str, mentioning: str) -> list[dict]:
-    """The seeded CloudTrail records of 123456789012 (the truth) with that name that mention a value, oldest
-    first, read as any client reads them."""
+def _trail(sim, account: str, region: str, event_name: str, mentioning: str) -> list[dict]:
+    """The seeded CloudTrail records of an account (the truth) with that name that mention a value, oldest
+    first, read as any client reads them (444455556666 through its OrganizationAccountAccessRole)."""
     import boto3
 
     env = sim.environ()
-    client = boto3.client("cloudtrail", region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"],
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    keys = {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
+    if account != "123456789012":
+        sts = boto3.client("sts", region_name="us-east-1", endpoint_url=env["AWS_ENDPOINT_URL"], **keys)
+        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="truth")
+        keys = {"aws_access_key_id": credentials["Credentials"]["AccessKeyId"],
+                "aws_secret_access_key": credentials["Credentials"]["SecretAccessKey"],
+                "aws_session_token": credentials["Credentials"]["SessionToken"]}
+    client = boto3.client("cloudtrail", region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"], **keys)
     events = client.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}])
     records = [json.loads(e["CloudTrailEvent"]) for e in events["Events"]]
     return sorted((r for r in records if mentioning in json.dumps(r)), key=lambda r: r["eventTime"])
@@ -94,7 +102,7 @@ def test_each_change_is_its_own_group_with_its_own_instances(sim, outage) -> Non
     radius = group["blast_radius"]
     assert radius["instances"] == sorted([home.instance_id, abroad.instance_id])
     assert radius["regions"] == sorted(REGIONS) and radius["accounts"] == ["123456789012"]
-    [truth] = _trail(sim, "us-east-1", "CreatePolicyVersion", "arn:aws:iam::123456789012:policy/report-builder-kms")
+    [truth] = _trail(sim, "123456789012", "us-east-1", "CreatePolicyVersion", "arn:aws:iam::123456789012:policy/report-builder-kms")
     change = group["change"]
     assert (change["event_id"], change["event_name"]) == (truth["eventID"], "CreatePolicyVersion")
     assert change["principal_arn"] == "arn:aws:iam::123456789012:user/security-reviewer"
@@ -119,7 +127,7 @@ def test_a_key_policy_rewritten_then_put_back_is_named_and_needs_no_rollback(sim
     group = _group_of(outage["summary"], seeded.instance_id)
     assert group["blast_radius"]["instances"] == [seeded.instance_id]  # nothing of the IAM change in it
     change = group["change"]
-    puts = _trail(sim, "me-central-1", "PutKeyPolicy", seeded.expected["key_arn"])
+    puts = _trail(sim, "444455556666", "me-central-1", "PutKeyPolicy", seeded.expected["key_arn"])
     assert [p["userIdentity"]["userName"] for p in puts] == ["platform-terraform", "key-admin-oncall"]
     assert (change["event_name"], change["event_id"]) == ("PutKeyPolicy", puts[0]["eventID"])
     assert change["principal_arn"].endswith(":user/platform-terraform") and "last success" in change["summary"]
@@ -143,3 +151,6 @@ def test_the_index_and_postmortem_answer_what_to_roll_back(sim, outage) -> None:
     assert fix.count("roll back CreatePolicyVersion (aws iam set-default-policy-version") == 2
     assert "PutKeyPolicy is already undone by PutKeyPolicy of user/key-admin-oncall" in fix
     assert "4 instances failed to launch" in page and "2 Regions (il-central-1, me-central-1)" in page
+    changes = read_batch(out).changes_frame().set_index("event_name")
+    assert sorted(changes.loc["CreatePolicyVersion", "still_denied"]) == [1, 2]
+    assert changes.loc["PutKeyPolicy", "still_denied"] == 0 and changes["incidents"].sum() == 4

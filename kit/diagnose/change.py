@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from kit.evidence import Evidence
 
 USABLE = "Enabled"
+# a key policy that refuses nothing: what the other layers decide alone (kit.diagnose.change._worked_just_before)
+OPEN_KEY_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                          "Action": "kms:*", "Resource": "*"}]}
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
 ACCOUNT_ID = re.compile(r"\d{12}")
@@ -117,7 +120,7 @@ def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[C
         after = _after(case, change, situation)
         before = _undo(case, change, after, every)
         if before is None:
-            if _certain(change, subject) or (_worked_just_before(change, relevant, worked)
+            if _certain(change, subject) or (_worked_just_before(change, relevant, worked, after, request)
                                              and not _allowed(after, request)):
                 return change, None, _value(change, after, case), None
             return None, None, None, None
@@ -188,14 +191,23 @@ def _previous_version(case: Case, change: Candidate) -> str | None:
     return None
 
 
-def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd.Timestamp | None) -> bool:
-    """The same request succeeded before the change with no other change touching it in between: the state
-    before the change allowed it, though the evidence does not hold that state's documents."""
+def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd.Timestamp | None,
+                        after: Situation, request: Any) -> bool:
+    """The same request succeeded before the change and nothing in between can have refused it, so the state
+    before the change allowed it, though the evidence does not hold that state's documents. In between, only
+    changes to service control policies may lie, and only when the change is to the key policy and the
+    request, with the key policy after it replaced by one that allows everything, is allowed: SCPs are a
+    ceiling of their own (an AND with every other layer), so they let the request through before the change
+    as they do after it, and every other layer is as it was at the last success."""
     if worked is None or worked >= change.event_time:
         return False
-    return not any(worked < c.event_time < change.event_time or
-                   (c.event_time == change.event_time and c.event_id != change.event_id)
-                   for c in relevant if c.event_name not in ORIGINS)
+    between = [c for c in relevant if c.event_name not in ORIGINS and c.event_id != change.event_id
+               and worked < c.event_time <= change.event_time]
+    if not between:
+        return True
+    if change.event_name != "PutKeyPolicy" or any(c.layer != "scp" for c in between):
+        return False
+    return _allowed(_with(after, resource=Policy(OPEN_KEY_POLICY, "key-policy")), request)
 
 
 def _time_of(success: dict[str, Any] | None) -> pd.Timestamp | None:
