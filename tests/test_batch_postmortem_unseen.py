@@ -3,8 +3,8 @@ index and `kit postmortem`): two recorded changes at different times in me-centr
 
 - outage-unseen-policy-version: a CreatePolicyVersion (setAsDefault) of the report-builder role's managed
   policy, once in 123456789012 (IAM is global: it breaks the starts in both Regions) and once in 444455556666;
-- outage-unseen-key-policy-fixed: a PutKeyPolicy in 444455556666 that dropped the payments key's IAM delegation
-  three days earlier (the policy it replaced is not in the look-back), put back by the on-call six minutes after the failure.
+- outage-unseen-key-policy-fixed: a PutKeyPolicy that dropped the payments key's IAM delegation three days
+  earlier (the policy it replaced is not in the look-back), put back by the on-call six minutes after the failure.
 
 The truth is the seeded trail: each group names its own change (who, when, event id), its blast radius is the
 instances that change broke and no other, the rollback is the call that reverses it, and a change already
@@ -127,7 +127,7 @@ def test_a_key_policy_rewritten_then_put_back_is_named_and_needs_no_rollback(sim
     group = _group_of(outage["summary"], seeded.instance_id)
     assert group["blast_radius"]["instances"] == [seeded.instance_id]  # nothing of the IAM change in it
     change = group["change"]
-    puts = _trail(sim, "444455556666", "me-central-1", "PutKeyPolicy", seeded.expected["key_arn"])
+    puts = _trail(sim, seeded.account_id, "me-central-1", "PutKeyPolicy", seeded.expected["key_arn"])
     assert [p["userIdentity"]["userName"] for p in puts] == ["platform-terraform", "key-admin-oncall"]
     assert (change["event_name"], change["event_id"]) == ("PutKeyPolicy", puts[0]["eventID"])
     assert change["principal_arn"].endswith(":user/platform-terraform") and "last success" in change["summary"]
