@@ -337,7 +337,9 @@ def _scp_fixture(findings):
 
 def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim, findings):
     """UpdatePolicy: before = the content the earlier CreatePolicy recorded; without that event the state
-    before is unknown and the update is not named (never a guess)."""
+    before is unknown, and the update is named only because the same CreateGrant succeeded before it (the last
+    success) with no other change in between (`before` null, the summary says so; without a last success
+    nothing is named: change-first-launch)."""
     evidence, culprit, attach, deny = _scp_fixture(findings)
     failed = pd.Timestamp(sim.scenario(SCP_SCENARIO).launched_at)
     harmless = {"Version": "2012-10-17", "Statement": [{"Sid": "DenyLeaveOrg", "Effect": "Deny",
@@ -354,9 +356,10 @@ def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim,
     docs = lambda chain: [doc for level in chain for doc in level]  # noqa: E731
     assert harmless in docs(change["before"]) and deny not in docs(change["before"]) and deny in docs(change["after"])
     unknown = diagnose(_with_organizations_events(evidence, [updated]))
-    assert unknown.verdict.change is None
-    assert ("UpdatePolicy", "no effect on the failing request shown") in {
-        (o["event_name"], o["why_not"]) for o in unknown.other_changes}
+    inferred = unknown.verdict.change
+    assert (inferred["event_name"], inferred["before"]) == ("UpdatePolicy", None)
+    assert inferred["after"] == change["after"] and unknown.verdict.last_success is not None
+    assert f"succeeded at {unknown.verdict.last_success['event_time']} (the last success)" in inferred["summary"]
 
 
 def test_detaching_the_allowing_scp_is_named(sim, findings):

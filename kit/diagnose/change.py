@@ -12,7 +12,11 @@ each level is kept (Situation.chain), so an SCP change to a target not above the
 An EnablePolicyType is walked past (enabling SCPs attaches FullAWSAccess everywhere: it cannot by itself deny).
 Where the evidence lacks the state before a change, the walk stops there: that change is named (`before`
 None) only when its effect is certain from what it did (the Region's default EBS key switched to the failing
-key, encryption by default turned on for an implicitly encrypted volume); otherwise nothing is named.
+key, encryption by default turned on for an implicitly encrypted volume), or when the same request worked
+after the last recorded state and before it: the last success (the launcher's CreateGrant on the same key,
+succeeded) is earlier than that change and no other change touching the request lies between them, while the
+state after it denies (a key policy rewritten once in the look-back, its earlier document never recorded);
+otherwise nothing is named.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pandas as pd
 
 from kit.causes import causes_of_kind
 from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
+from kit.diagnose.change_rollback import rollback
 from kit.frames.iam import organization_chain, policy_document
 from kit.policy import Policy, PolicySet, evaluate
 
@@ -34,6 +39,9 @@ if TYPE_CHECKING:
     from kit.evidence import Evidence
 
 USABLE = "Enabled"
+# a key policy that refuses nothing: what the other layers decide alone (kit.diagnose.change._worked_just_before)
+OPEN_KEY_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                          "Action": "kms:*", "Resource": "*"}]}
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
 ACCOUNT_ID = re.compile(r"\d{12}")
@@ -77,12 +85,17 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
     if (failure is not None and subject is not None and auth is not None
             and verdict.cause in causes_of_kind("kms")):
         relevant = [c for c in every if touches(c, subject)]
-        named, before, after, mattered = _walk(case, subject, relevant, every, failure,
-                                               Situation(auth.policies, _key_state(case, subject.key_arn),
-                                                         _chain_now(case, auth.policies)),
-                                               auth.request)
+        worked = _time_of(analysis.last_success)
+        now = Situation(auth.policies, _key_state(case, subject.key_arn), _chain_now(case, auth.policies))
+        named, before, after, mattered = _walk(case, subject, relevant, every, failure, now, auth.request, worked)
         if named is not None:
-            analysis.change = _describe(named, before, after, verdict, auth.request.action)
+            analysis.change = _describe(named, before, after, verdict, auth.request.action,
+                                        worked=_text_of(analysis.last_success) if before is None and
+                                        not _certain(named, subject) else None)
+            analysis.change.update(_state_now(case, relevant, every, failure, now, auth.request))
+            analysis.change["rollback"] = rollback(named, before_known=before is not None,
+                                                   previous_version=_previous_version(case, named)
+                                                   ) or _rollback(named).strip()
             analysis.mattered = mattered
     for change in every:
         if named is not None and change.event_id == named.event_id:
@@ -94,7 +107,11 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
 # ---- the walk ---------------------------------------------------------------------------------------------
 
 def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[Candidate], failure: pd.Timestamp,
-          now: Situation, request: Any) -> tuple[Candidate | None, Any, Any, dict[str, Any] | None]:
+          now: Situation, request: Any, worked: pd.Timestamp | None = None
+          ) -> tuple[Candidate | None, Any, Any, dict[str, Any] | None]:
+    """The change that turned the request from allowed to denied (with its before/after values and the statement
+    that decided), rolling back from the collected state, latest change first. `worked`: when the same request
+    last succeeded (the last success), which stands for the state before a change the evidence cannot undo."""
     situation: Situation | None = now
     for change in reversed([c for c in relevant if c.event_time >= failure]):
         situation = _undo(case, change, situation, every) if situation else None
@@ -104,7 +121,8 @@ def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[C
         after = _after(case, change, situation)
         before = _undo(case, change, after, every)
         if before is None:
-            if _certain(change, subject):
+            if _certain(change, subject) or (_worked_just_before(change, relevant, worked, after, request)
+                                             and not _allowed(after, request)):
                 return change, None, _value(change, after, case), None
             return None, None, None, None
         if _allowed(before, request) and not _allowed(after, request):
@@ -138,6 +156,75 @@ def _certain(change: Candidate, subject: Subject) -> bool:
         ref = change.key_ref() or ""
         return ref == subject.key_arn or ref == subject.key_arn.rsplit("/", 1)[-1]
     return change.event_name == "EnableEbsEncryptionByDefault"
+
+
+def _state_now(case: Case, relevant: list[Candidate], every: list[Candidate], failure: pd.Timestamp,
+               now: Situation, request: Any) -> dict[str, Any]:
+    """Whether the request is still denied in the state as collected (`denied_now`), and when it is allowed
+    again, the change after the failure that allowed it (`undone_by`: the latest one whose state before
+    denies it; None when the evidence cannot tell which)."""
+    if not _allowed(now, request):
+        return {"denied_now": True, "undone_by": None}
+    situation: Situation | None = now
+    for change in reversed([c for c in relevant if c.event_time >= failure]):
+        before = _undo(case, change, situation, every) if situation else None
+        if before is None:
+            break
+        if not _allowed(before, request):
+            return {"denied_now": False, "undone_by": {
+                "event_id": change.event_id, "event_name": change.event_name, "event_time": change.time_text,
+                "principal_arn": change.principal_arn, "layer": change.layer}}
+        situation = before
+    return {"denied_now": False, "undone_by": None}
+
+
+def _previous_version(case: Case, change: Candidate) -> str | None:
+    """The managed policy version that was the default before a CreatePolicyVersion (set as default)."""
+    if change.event_name != "CreatePolicyVersion" or not _true(change.param("setAsDefault")):
+        return None
+    made = (change.response.get("policyVersion") or {}).get("versionId") or ""
+    details = case.evidence.document("iam.get-account-authorization-details.json") or {}
+    for policy in details.get("Policies") or []:
+        if policy.get("Arn") == change.param("policyArn") and made:
+            older = sorted((str(v.get("VersionId")) for v in policy.get("PolicyVersionList") or []
+                            if isinstance(v, dict) and _version(v.get("VersionId")) < _version(made)), key=_version)
+            return older[-1] if older else None
+    return None
+
+
+def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd.Timestamp | None,
+                        after: Situation, request: Any) -> bool:
+    """The same request succeeded before the change and nothing in between can have refused it, so the state
+    before the change allowed it, though the evidence does not hold that state's documents. In between, only
+    changes to service control policies may lie, and only when the change is to the key policy and the
+    request, with the key policy after it replaced by one that allows everything, is allowed: SCPs are a
+    ceiling of their own (an AND with every other layer), so they let the request through before the change
+    as they do after it, and every other layer is as it was at the last success."""
+    if worked is None or worked >= change.event_time:
+        return False
+    between = [c for c in relevant if c.event_name not in ORIGINS and c.event_id != change.event_id
+               and worked < c.event_time <= change.event_time]
+    if not between:
+        return True
+    if change.event_name != "PutKeyPolicy" or any(c.layer != "scp" for c in between):
+        return False
+    return _allowed(_with(after, resource=Policy(OPEN_KEY_POLICY, "key-policy")), request)
+
+
+def _time_of(success: dict[str, Any] | None) -> pd.Timestamp | None:
+    """The time of the last success, UTC (None when there is none or it cannot be read)."""
+    text = (success or {}).get("event_time")
+    if not text:
+        return None
+    try:
+        return pd.Timestamp(str(text)).tz_convert("UTC") if pd.Timestamp(str(text)).tzinfo else \
+            pd.Timestamp(str(text)).tz_localize("UTC")
+    except ValueError:
+        return None
+
+
+def _text_of(success: dict[str, Any] | None) -> str | None:
+    return str(success.get("event_time")) if success else None
 
 
 def _after(case: Case, change: Candidate, situation: Situation) -> Situation:
@@ -559,9 +646,13 @@ def mark_change(frame: pd.DataFrame, change: dict[str, Any] | None) -> pd.DataFr
 
 # ---- descriptions ------------------------------------------------------------------------------------------------
 
-def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, action: str) -> dict[str, Any]:
+def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, action: str, *,
+              worked: str | None = None) -> dict[str, Any]:
     who = change.principal_arn or "an unknown principal"
-    if before is None:
+    if before is None and worked:
+        effect = (f"the evidence lacks the state before it, but the same {action} succeeded at {worked} (the last "
+                  f"success), after which no other recorded change touched it; with the state after it, denied")
+    elif before is None:
         effect = "the evidence lacks the state before it, but what it did decides the launch"
     else:
         effect = f"with the state before it EC2's {action} for the launch is allowed; with the state after it, denied"

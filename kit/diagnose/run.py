@@ -49,6 +49,9 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
     if launcher is not None and verdict.principal_arn and verdict.principal_arn == launcher.arn:
         verdict = replace(verdict, launcher_class=launcher.launcher_class.id if launcher.launcher_class else None,
                           launched_by=launcher.launched_by)
+    undone = _undone_note(changed.change)
+    if undone:
+        verdict = replace(verdict, summary=f"{verdict.summary} {undone}")
     note = fleet_error_note((case.launch_event or {}).get("record"), evidence.instance_id)
     if note:
         verdict = replace(verdict, summary=f"{verdict.summary} {note}")
@@ -75,6 +78,17 @@ def run(evidence: Evidence, frames: Frames | None = None) -> Findings:
         launch=launch_facts(case),
         key_provenance=case.key_provenance,
     )
+
+
+def _undone_note(change: dict[str, Any] | None) -> str:
+    """A sentence when the named change is undone as collected (its request is allowed again): nothing to apply."""
+    if not change or change.get("denied_now") is not False:
+        return ""
+    undone = change.get("undone_by") or {}
+    by = (f" ({undone.get('event_name')} by {undone.get('principal_arn') or 'an unknown principal'} at "
+          f"{undone.get('event_time')})") if undone else ""
+    return (f"As collected, the request is allowed again{by}: the {change.get('event_name')} is undone and "
+            "nothing is left to apply.")
 
 
 def launch_facts(case: Case) -> dict[str, Any] | None:

@@ -71,7 +71,8 @@ class Batch:
         return frame
 
     def changes_frame(self) -> pd.DataFrame:
-        """One row per distinct change named by an incident: event, who, when, layer, summary, incidents."""
+        """One row per distinct change named by an incident: event, who, when, layer, summary, rollback,
+        incidents, and how many of them are still denied as collected (`still_denied`: the rollback's urgency)."""
         changes: dict[str, dict[str, Any]] = {}
         for entry in self.entries:
             change = entry.get("change")
@@ -79,10 +80,13 @@ class Batch:
                 continue
             key = str(change.get("event_id") or (change.get("event_name"), change.get("event_time")))
             row = changes.setdefault(key, {**{k: change.get(k) for k in (
-                "event_id", "event_name", "event_time", "principal_arn", "layer", "summary")}, "incidents": 0})
+                "event_id", "event_name", "event_time", "principal_arn", "layer", "summary", "rollback")},
+                "incidents": 0, "still_denied": 0})
             row["incidents"] += 1
+            row["still_denied"] += change.get("denied_now") is True
         frame = pd.DataFrame(list(changes.values()), columns=["event_id", "event_name", "event_time", "principal_arn",
-                                                              "layer", "summary", "incidents"])
+                                                              "layer", "summary", "rollback", "incidents",
+                                                              "still_denied"])
         frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True, errors="coerce", format="ISO8601")
         return frame
 

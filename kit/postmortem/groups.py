@@ -17,7 +17,8 @@ from kit.causes import cause_ids
 from kit.causes import cause as cause_of
 
 POLICY_FIX_KINDS = ("iam-policy", "key-policy", "kms-grant")
-CHANGE_FIELDS = ("event_id", "event_name", "event_time", "principal_arn", "layer", "summary")
+CHANGE_FIELDS = ("event_id", "event_name", "event_time", "principal_arn", "layer", "summary", "rollback", "denied_now",
+                 "undone_by")
 # who applies a fix, by the layer of the policy it changes
 OWNERS = {
     "identity-policy": "IAM administrators of account {account}",
@@ -137,7 +138,7 @@ def _group(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     cause = first.get("cause") if status == "ok" else None
     return {
         "id": "",
-        "change": dict(change) if isinstance(change, Mapping) else None,
+        "change": _group_change(change, members),
         "status": status,
         "cause": cause,
         "denied_by": first.get("denied_by") if status == "ok" else None,
@@ -156,6 +157,21 @@ def _group(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "last_failure": times[-1] if times else None,
         "fix": fix,
     }
+
+
+def _group_change(change: Any, members: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The group's change (its first incident's), with `denied_now` for the whole group: true when any
+    incident's request is still denied as collected (the rollback is still needed), false when every incident
+    says it is allowed again, None when none says; `undone_by` only when every incident is allowed again."""
+    if not isinstance(change, Mapping):
+        return None
+    out = dict(change)
+    states = [m["change"].get("denied_now") for m in members if isinstance(m.get("change"), Mapping)]
+    known = [s for s in states if isinstance(s, bool)]
+    out["denied_now"] = True if any(known) else (False if known and len(known) == len(members) else None)
+    if out["denied_now"] is not False:
+        out["undone_by"] = None
+    return out
 
 
 def _distinct(values: Iterable[Any]) -> list[str]:

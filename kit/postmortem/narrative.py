@@ -97,8 +97,17 @@ def _fix(groups: Sequence[Mapping[str, Any]]) -> str:
         if group.get("status") != "ok":
             continue
         lead = f"{group.get('id')} ({group.get('count')} incident{_s(int(group.get('count') or 0))})"
-        if isinstance(group.get("change"), Mapping):
-            lead += f": undo {group['change'].get('event_name')}, or"
+        change = group.get("change")
+        if isinstance(change, Mapping) and change.get("denied_now") is False:
+            undone = change.get("undone_by") if isinstance(change.get("undone_by"), Mapping) else {}
+            by = (f" by {undone.get('event_name')} of {short_name(undone.get('principal_arn')) or 'an unknown principal'}"
+                  f" at {undone.get('event_time')}") if undone else ""
+            parts.append(f"{lead}: {change.get('event_name')} is already undone{by}: as collected, the requests are "
+                         "allowed again; no rollback is needed.")
+            continue
+        if isinstance(change, Mapping):
+            how = f" ({change.get('rollback')})" if change.get("rollback") else ""
+            lead += f": roll back {change.get('event_name')}{how}, or"
         if not isinstance(fix, Mapping):
             parts.append(f"{lead}: no fix proposed.")
             continue
@@ -132,7 +141,8 @@ def _span(delta: pd.Timedelta) -> str:
         return f"{seconds // 60} min"
     if seconds < 172800:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} days"
+    days, hours = seconds // 86400, seconds % 86400 // 3600
+    return f"{days} days" + (f" {hours} h" if hours else "")  # 2 days 23 h, never "2 days" for almost 3
 
 
 def _s(number: int) -> str:

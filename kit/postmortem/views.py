@@ -48,6 +48,7 @@ def group_block(group: Mapping[str, Any], number: int, *, button: bool = True) -
     if group.get("denied_by"):
         heading += f" &middot; denied by {text(group.get('denied_by'))}"
     items = [("What changed", _change(group.get("change"), group.get("denied_by"))),
+             *([("Roll back", _rollback(group["change"]))] if isinstance(group.get("change"), Mapping) else []),
              ("Blast radius", _radius(radius)),
              ("Failures", _failures(group)),
              ("Fix", _fix(group.get("fix"), group.get("change")))]
@@ -87,6 +88,25 @@ def _change(change: Any, denied_by: Any = None) -> str:
     return line
 
 
+def _rollback(change: Mapping[str, Any]) -> str:
+    """Whether the rollback is still needed (the state as collected) and how to do it."""
+    command = str(change.get("rollback") or "")
+    how = f"<code>{text(command)}</code>" if command else "no rollback command is known for this change (see the reports)"
+    if change.get("denied_now") is False:
+        undone = change.get("undone_by")
+        by = ""
+        if isinstance(undone, Mapping):
+            who = undone.get("principal_arn")
+            by = (f": {text(undone.get('event_name'))}"
+                  + (f' by <span class="kit-arn" title="{text(who)}">{text(short_name(who))}</span>' if who else "")
+                  + f" at {text(undone.get('event_time'))}")
+        return (f"<strong>Not needed now</strong>: as collected, every incident's request is allowed again{by}. "
+                f"Had it not been: {how}")
+    if change.get("denied_now") is True:
+        return f"<strong>Still needed</strong>: as collected, the request is still denied. {how}"
+    return how
+
+
 def _radius(radius: Mapping[str, Any]) -> str:
     parts = []
     for field, one, many in (("instances", "instance", "instances"),
@@ -110,8 +130,13 @@ def _failures(group: Mapping[str, Any]) -> str:
 
 def _fix(fix: Any, change: Any) -> str:
     lines = []
-    if isinstance(change, Mapping):
-        lines.append(f"Undo the change ({text(change.get('event_name'))}) or apply:")
+    if isinstance(change, Mapping) and change.get("denied_now") is False:
+        lines.append(f"Nothing to apply: the change ({text(change.get('event_name'))}) is undone as collected."
+                     + (" The kit's fix was:" if isinstance(fix, Mapping) else ""))
+        if not isinstance(fix, Mapping):
+            return " ".join(lines)
+    elif isinstance(change, Mapping):
+        lines.append(f"Roll back the change ({text(change.get('event_name'))}, above) or apply:")
     if not isinstance(fix, Mapping):
         lines.append("no fix proposed (see the reports)")
         return " ".join(lines)

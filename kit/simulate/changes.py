@@ -41,8 +41,9 @@ ORGANIZATIONS_KEYS = {"root": "root_id", "ou": "ou_id"}
 
 def apply_changes(clients: Clients, spec: dict[str, Any], account: str, region: str, values: dict[str, str],
                   at: datetime) -> list[dict[str, Any]]:
-    """Apply the scenario's `changes` (once per scenario, account and Region; Organizations changes once per
-    scenario: they are the organization's, whichever account a spread scenario fails in) and return their
+    """Apply the scenario's `changes` (once per scenario, account and Region; IAM changes once per scenario and
+    account: IAM is global, one call serves every Region a spread scenario fails in; Organizations changes once
+    per scenario: they are the organization's, whichever account a spread scenario fails in) and return their
     records."""
     w = world()
     marker = (str(spec["name"]), account, region)
@@ -52,11 +53,14 @@ def apply_changes(clients: Clients, spec: dict[str, Any], account: str, region: 
     organization_marker = (str(spec["name"]), MANAGEMENT_ACCOUNT, GLOBAL_REGION)
     organization_done = organization_marker in w.applied_changes
     w.applied_changes.add(organization_marker)
+    iam_marker = (str(spec["name"]), account, f"{GLOBAL_REGION}:iam")
+    iam_done = iam_marker in w.applied_changes
+    w.applied_changes.add(iam_marker)
     values = dict(values, **{f"org:{k}": w.organization.get(v, "") for k, v in ORGANIZATIONS_KEYS.items()})
     out: list[dict[str, Any]] = []
     for change in spec["changes"]:
         service, operation = str(change["call"]).split(":", 1)
-        if service == "organizations" and organization_done:
+        if (service == "organizations" and organization_done) or (service == "iam" and iam_done):
             continue
         params = resolve(change.get("params") or {}, values)
         where = MANAGEMENT_ACCOUNT if service == "organizations" else account
