@@ -42,3 +42,14 @@ def test_naive_values_are_utc_and_missing_values_are_none():
     assert to_utc("2024-05-01T10:00:00") == pd.Timestamp("2024-05-01T10:00:00Z")
     for missing in (None, "", float("nan"), True, {}, "garbage"):
         assert to_utc(missing) is None
+
+
+def test_instants_a_nanosecond_frame_cannot_hold_are_none_not_a_crash():
+    """Epoch numbers near 2**63 (a corrupted CreationDate), years past 2262 or before 1677: None, and a frame
+    column of them is NaT beside the values that are fine."""
+    for outside in (9_223_372_036_854_775, 9_223_372_036_855, 1e300, float("inf"), "9999-01-01T00:00:00Z",
+                    "1500-01-01", datetime(9999, 1, 1, tzinfo=timezone.utc)):
+        assert to_utc(outside) is None, outside
+    series = utc_series([9_223_372_036_855, 1_714_641_302, "9999-01-01"])
+    assert series.isna().tolist() == [True, False, True]
+    assert series.iloc[1] == pd.Timestamp("2024-05-02T09:15:02Z")

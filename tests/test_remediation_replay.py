@@ -52,7 +52,7 @@ REPLAYED = ("seed", "explicit-deny-identity", "key-policy-no-delegation", "permi
             "backup-restore-role", "batch-spot-fleet", "fleet-capacity-and-kms", "image-builder-slr",
             "service-catalog-launch-role", "spot-fleet-role", "change-scp-attached", "change-account-moved",
             "unseen-group-via-service", "unseen-principal-tag-scp", "unseen-source-ip-perimeter",
-            "unseen-template-key-alias")
+            "unseen-template-key-alias", "outage-unseen-policy-version")
 # The session-policy fix is "verified against every layer in the evidence (session policy not in the
 # evidence)", never `verified`: no record shows the policy a session was created with. Its change is not a
 # document the world holds (the session policy is passed by whoever creates the session, here the CI workflow's

@@ -15,7 +15,18 @@ DTYPE = "datetime64[ns, UTC]"
 
 
 def to_utc(value: Any) -> pd.Timestamp | None:
-    """One timestamp (ISO string, epoch seconds, datetime, None) as a UTC Timestamp, or None."""
+    """One timestamp (ISO string, epoch seconds, datetime, None) as a UTC Timestamp, or None (also for an
+    instant a nanosecond Timestamp cannot hold: before 1677 or after 2262)."""
+    try:
+        stamp = _to_utc(value)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        return None
+    if stamp is None or not (pd.Timestamp.min.tz_localize("UTC") <= stamp <= pd.Timestamp.max.tz_localize("UTC")):
+        return None
+    return stamp.as_unit("ns")
+
+
+def _to_utc(value: Any) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -39,7 +50,7 @@ def to_utc(value: Any) -> pd.Timestamp | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            return to_utc(float(text))
+            return _to_utc(float(text))
         except ValueError:
             pass
         try:
