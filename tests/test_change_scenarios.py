@@ -362,6 +362,24 @@ def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim,
     assert f"succeeded at {unknown.verdict.last_success['event_time']} (the last success)" in inferred["summary"]
 
 
+def test_a_harmless_change_just_after_the_last_success_is_not_named(sim, findings):
+    """An UpdatePolicy of another SCP above the account, its earlier content never recorded, lies between the
+    last success and the failure with no other change recorded: the request is still refused with that SCP
+    opened to everything (the unrecorded attach of the denying SCP refuses it), so nothing is named."""
+    evidence, culprit, attach, _ = _scp_fixture(findings)
+    failed = pd.Timestamp(sim.scenario(SCP_SCENARIO).launched_at)
+    others = [name.split(".")[2] for name in evidence.documents if name.startswith("organizations.describe-policy.")
+              and name.split(".")[2] not in (culprit, "p-FullAWSAccess")]
+    assert others, "the account's chain holds another customer SCP"
+    other = others[0]
+    content = json.loads(evidence.documents[f"organizations.describe-policy.{other}.json"]["Policy"]["Content"])
+    updated = _recorded_as(attach, "UpdatePolicy", {"policyId": other, "content": json.dumps(content)}, None,
+                           failed - timedelta(days=4))
+    result = diagnose(_with_organizations_events(evidence, [updated]))
+    assert result.verdict.last_success is not None and result.verdict.denied_by == "scp"
+    assert result.verdict.change is None
+
+
 def test_detaching_the_allowing_scp_is_named(sim, findings):
     """DetachPolicy of FullAWSAccess from the account, whose only other SCP allows EC2 but not KMS: before it
     the chain allows CreateGrant, after it the account's level allows nothing KMS."""

@@ -42,6 +42,7 @@ USABLE = "Enabled"
 # a key policy that refuses nothing: what the other layers decide alone (kit.diagnose.change._worked_just_before)
 OPEN_KEY_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
                                                           "Action": "kms:*", "Resource": "*"}]}
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
 ACCOUNT_ID = re.compile(r"\d{12}")
@@ -93,9 +94,9 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
                                         worked=_text_of(analysis.last_success) if before is None and
                                         not _certain(named, subject) else None)
             analysis.change.update(_state_now(case, relevant, every, failure, now, auth.request))
-            analysis.change["rollback"] = rollback(named, before_known=before is not None,
-                                                   previous_version=_previous_version(case, named)
-                                                   ) or _rollback(named).strip()
+            analysis.change["rollback"] = rollback(
+                named, before=_replaced_document(named, before, every),
+                previous_version=_previous_version(case, named, every)) or _rollback(named).strip()
             analysis.mattered = mattered
     for change in every:
         if named is not None and change.event_id == named.event_id:
@@ -122,13 +123,43 @@ def _walk(case: Case, subject: Subject, relevant: list[Candidate], every: list[C
         before = _undo(case, change, after, every)
         if before is None:
             if _certain(change, subject) or (_worked_just_before(change, relevant, worked, after, request)
-                                             and not _allowed(after, request)):
+                                             and _refused_only_by(change, after, request)
+                                             and not _lookback_incomplete(case)):
                 return change, None, _value(change, after, case), None
             return None, None, None, None
         if _allowed(before, request) and not _allowed(after, request):
             return change, _value(change, before, case), _value(change, after, case), _mattered(before, after, request)
         situation = before
     return None, None, None, None
+
+
+def _refused_only_by(change: Candidate, after: Situation, request: Any) -> bool:
+    """The request is denied in `after`, and allowed once what `change` touched (the key's state, the key policy,
+    that SCP, that identity policy, the boundary) lets everything through: the refusal comes from what it
+    changed and from nothing else. A change is named from the last success alone only then."""
+    if _allowed(after, request):
+        return False
+    label = (f"managed:{change.param('policyArn')}" if change.param("policyArn")
+             else f"inline:{change.param('policyName')}" if change.param("policyName") else None)
+    if change.layer == "key-state":
+        opened = replace(after, key_state=USABLE)
+    elif change.layer == "key-policy":
+        opened = _with(after, resource=Policy(OPEN_KEY_POLICY, "key-policy"))
+    elif change.layer == "scp" and change.policy_id():
+        opened = _with_scp(after, str(change.policy_id()), ALLOW_ALL)
+    elif change.layer == "identity-policy" and label:
+        opened = _with_identity(after, label, ALLOW_ALL)
+    elif change.layer == "permissions-boundary":
+        opened = _with(after, boundary=Policy(ALLOW_ALL, "permissions-boundary"))
+    else:
+        return False
+    return _allowed(opened, request)
+
+
+def _lookback_incomplete(case: Case) -> bool:
+    """A CloudTrail look-up was cut short or refused (beyond the management account's, which only SCP changes
+    need): "no other change in between" cannot be said."""
+    return any(g.error != "ManagementAccountNotRead" for g in case.gap_for("cloudtrail:LookupEvents"))
 
 
 def _allowed(situation: Situation, request: Any) -> bool:
@@ -178,18 +209,44 @@ def _state_now(case: Case, relevant: list[Candidate], every: list[Candidate], fa
     return {"denied_now": False, "undone_by": None}
 
 
-def _previous_version(case: Case, change: Candidate) -> str | None:
-    """The managed policy version that was the default before a CreatePolicyVersion (set as default)."""
+def _replaced_document(change: Candidate, before: Any, every: list[Candidate]) -> dict[str, Any] | None:
+    """The document `change` replaced, for its rollback: the key policy or the inline policy before it (findings'
+    `before`), or an SCP's content before an UpdatePolicy (findings' `before` holds the whole SCP chain)."""
+    if change.event_name == "UpdatePolicy":
+        return _scp_content_before(change, [c for c in every if c.event_time < change.event_time])
+    if change.layer in ("key-policy", "identity-policy") and isinstance(before, dict):
+        return before
+    return None
+
+
+def _previous_version(case: Case, change: Candidate, every: list[Candidate]) -> str | None:
+    """The managed policy version that was the default before a CreatePolicyVersion (set as default): the
+    version the latest earlier recorded SetDefaultPolicyVersion or CreatePolicyVersion (set as default) made the
+    default, else the only version older than the new one; None when the evidence cannot tell which."""
     if change.event_name != "CreatePolicyVersion" or not _true(change.param("setAsDefault")):
         return None
-    made = (change.response.get("policyVersion") or {}).get("versionId") or ""
+    arn = change.param("policyArn")
+    for earlier in reversed([c for c in every if c.event_time < change.event_time and c.param("policyArn") == arn]):
+        if earlier.event_name == "SetDefaultPolicyVersion" and earlier.param("versionId"):
+            return str(earlier.param("versionId"))
+        if earlier.event_name == "CreatePolicyVersion" and _true(earlier.param("setAsDefault")):
+            made = _version_made(earlier)
+            if made:
+                return made
+    made = _version_made(change)
     details = case.evidence.document("iam.get-account-authorization-details.json") or {}
     for policy in details.get("Policies") or []:
-        if policy.get("Arn") == change.param("policyArn") and made:
-            older = sorted((str(v.get("VersionId")) for v in policy.get("PolicyVersionList") or []
-                            if isinstance(v, dict) and _version(v.get("VersionId")) < _version(made)), key=_version)
-            return older[-1] if older else None
+        if isinstance(policy, dict) and policy.get("Arn") == arn and made:
+            older = [str(v.get("VersionId")) for v in policy.get("PolicyVersionList") or []
+                     if isinstance(v, dict) and _version(v.get("VersionId")) < _version(made)]
+            return older[0] if len(older) == 1 else None
     return None
+
+
+def _version_made(change: Candidate) -> str:
+    """The version id a CreatePolicyVersion made (its response's policyVersion.versionId), "" when not recorded."""
+    made = change.response.get("policyVersion") if isinstance(change.response, dict) else None
+    return str(made.get("versionId") or "") if isinstance(made, dict) else ""
 
 
 def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd.Timestamp | None,
@@ -265,7 +322,7 @@ def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candi
         return _with(situation, identity=[p for p in situation.policies.identity if p.name != label])
     if name in ("DetachRolePolicy", "DetachUserPolicy"):
         arn = str(change.param("policyArn"))
-        document = _managed_document(case, arn, before=change)
+        document = _managed_document(case, arn)
         return _with_identity(situation, f"managed:{arn}", document) if document else None
     if name in ("PutRolePolicy", "PutUserPolicy", "DeleteRolePolicy", "DeleteUserPolicy"):
         label = f"inline:{change.param('policyName')}"
@@ -279,7 +336,8 @@ def _undo(case: Case, change: Candidate, situation: Situation, every: list[Candi
         if not _true(change.param("setAsDefault")):
             return situation
         arn = str(change.param("policyArn"))
-        document = _managed_document(case, arn, before=change)
+        previous_default = _previous_version(case, change, every)
+        document = _managed_document(case, arn, version=previous_default) if previous_default else None
         return _with_identity(situation, f"managed:{arn}", document) if document else None
     if name in ("PutRolePermissionsBoundary", "PutUserPermissionsBoundary"):
         previous = [c for c in earlier if c.layer == "permissions-boundary"
@@ -487,19 +545,16 @@ def _previous_key_policy(change: Candidate, earlier: list[Candidate], case: Case
     return None
 
 
-def _managed_document(case: Case, arn: str, before: Candidate | None = None) -> dict[str, Any] | None:
-    """A customer managed policy's document: its default version, or (before=the call that made a new
-    version) the version before that one, from get-account-authorization-details."""
+def _managed_document(case: Case, arn: str, version: str | None = None) -> dict[str, Any] | None:
+    """A customer managed policy's document: its default version, or the version `version` (the one that was
+    the default before a CreatePolicyVersion), from get-account-authorization-details."""
     details = case.evidence.document("iam.get-account-authorization-details.json") or {}
     for policy in details.get("Policies") or []:
-        if policy.get("Arn") != arn:
+        if not isinstance(policy, dict) or policy.get("Arn") != arn:
             continue
         versions = [v for v in policy.get("PolicyVersionList") or [] if isinstance(v, dict)]
-        if before is not None and before.event_name == "CreatePolicyVersion":
-            made = ((before.response.get("policyVersion") or {}).get("versionId")) or ""
-            older = sorted((v for v in versions if _version(v.get("VersionId")) < _version(made)),
-                           key=lambda v: _version(v.get("VersionId")))
-            chosen = older[-1] if older else None
+        if version is not None:
+            chosen = next((v for v in versions if str(v.get("VersionId")) == version), None)
         else:
             chosen = next((v for v in versions if v.get("IsDefaultVersion")), None)
         document = (chosen or {}).get("Document")
@@ -651,7 +706,8 @@ def _describe(change: Candidate, before: Any, after: Any, verdict: Verdict, acti
     who = change.principal_arn or "an unknown principal"
     if before is None and worked:
         effect = (f"the evidence lacks the state before it, but the same {action} succeeded at {worked} (the last "
-                  f"success), after which no other recorded change touched it; with the state after it, denied")
+                  f"success), and no recorded change between then and this one could have refused it; with the "
+                  f"state after it, denied, and by what it changed alone")
     elif before is None:
         effect = "the evidence lacks the state before it, but what it did decides the launch"
     else:

@@ -162,15 +162,18 @@ def _group(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def _group_change(change: Any, members: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The group's change (its first incident's), with `denied_now` for the whole group: true when any
     incident's request is still denied as collected (the rollback is still needed), false when every incident
-    says it is allowed again, None when none says; `undone_by` only when every incident is allowed again."""
+    says it is allowed again, None when none says; `undone_by` only when every incident is allowed again by the
+    same change."""
     if not isinstance(change, Mapping):
         return None
     out = dict(change)
     states = [m["change"].get("denied_now") for m in members if isinstance(m.get("change"), Mapping)]
     known = [s for s in states if isinstance(s, bool)]
     out["denied_now"] = True if any(known) else (False if known and len(known) == len(members) else None)
-    if out["denied_now"] is not False:
-        out["undone_by"] = None
+    undone = {json.dumps(m["change"].get("undone_by"), sort_keys=True, default=str) for m in members
+              if isinstance(m.get("change"), Mapping)}
+    if out["denied_now"] is not False or len(undone) != 1:
+        out["undone_by"] = None  # not every incident names the same change that allowed it again
     return out
 
 
