@@ -359,7 +359,9 @@ def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim,
     inferred = unknown.verdict.change
     assert (inferred["event_name"], inferred["before"]) == ("UpdatePolicy", None)
     assert inferred["after"] == change["after"] and unknown.verdict.last_success is not None
-    assert f"succeeded at {unknown.verdict.last_success['event_time']} (the last success)" in inferred["summary"]
+    success = unknown.verdict.last_success
+    assert pd.Timestamp(success["event_time"]) <= pd.Timestamp(success["grant_time"])  # the launch, then its grant
+    assert f"succeeded at {success['grant_time']} (the last success)" in inferred["summary"]
 
 
 def test_a_harmless_change_just_after_the_last_success_is_not_named(sim, findings):

@@ -269,8 +269,9 @@ def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd
 
 
 def _time_of(success: dict[str, Any] | None) -> pd.Timestamp | None:
-    """The time of the last success, UTC (None when there is none or it cannot be read)."""
-    text = (success or {}).get("event_time")
+    """When the request last worked: the last success's CreateGrant (its launch, when that time is not there),
+    UTC; None when there is none or it cannot be read."""
+    text = (success or {}).get("grant_time") or (success or {}).get("event_time")
     if not text:
         return None
     try:
@@ -281,7 +282,7 @@ def _time_of(success: dict[str, Any] | None) -> pd.Timestamp | None:
 
 
 def _text_of(success: dict[str, Any] | None) -> str | None:
-    return str(success.get("event_time")) if success else None
+    return str(success.get("grant_time") or success.get("event_time")) if success else None
 
 
 def _after(case: Case, change: Candidate, situation: Situation) -> Situation:
@@ -673,7 +674,8 @@ def last_success(events: pd.DataFrame, launcher_arn: str, key_arn: str, instance
         row = launch if launch is not None else grant
         return {"event_id": row["event_id"], "event_name": row["event_name"],
                 "event_time": pd.Timestamp(row["event_time"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "instance_id": instances[0] if instances else None}
+                "instance_id": instances[0] if instances else None,
+                "grant_time": pd.Timestamp(grant["event_time"]).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return None
 
 
