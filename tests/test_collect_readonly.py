@@ -95,14 +95,19 @@ def test_the_allow_list_holds_only_real_read_operations():
     assert allowed_operations(credentials=True) - reads == {"sts:AssumeRole"}
 
 
-def test_a_role_to_read_with_is_assumed_and_its_credentials_kept_in_memory(sim, sim_env, tmp_path):
+def reader_role(sim) -> dict:
+    """The account's `kit-collect-reader` role (created on first use), trusted by the account itself."""
     iam = plain(sim, "iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                       "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}
     try:
-        role = iam.get_role(RoleName="kit-collect-reader")["Role"]
+        return iam.get_role(RoleName="kit-collect-reader")["Role"]
     except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(RoleName="kit-collect-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        return iam.create_role(RoleName="kit-collect-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+
+
+def test_a_role_to_read_with_is_assumed_and_its_credentials_kept_in_memory(sim, sim_env, tmp_path):
+    role = reader_role(sim)
     recorder = CallRecorder()
     session = make_session(role_arn=role["Arn"], region="eu-west-1", recorder=recorder)
     seed = sim.scenario("seed")
@@ -118,13 +123,7 @@ def test_a_role_to_read_with_is_assumed_and_its_credentials_kept_in_memory(sim, 
 def test_an_assumed_role_is_assumed_again_before_its_credentials_expire(sim, sim_env):
     """A long batch or notebook session outlives AssumeRole's credentials: botocore refreshes them by assuming the
     role again (recorded like the first), and the reads go on with the new ones."""
-    iam = plain(sim, "iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}
-    try:
-        role = iam.get_role(RoleName="kit-collect-reader")["Role"]
-    except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(RoleName="kit-collect-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    role = reader_role(sim)
     recorder = CallRecorder()
     session = make_session(role_arn=role["Arn"], region="eu-west-1", recorder=recorder)
     sts = session.client("sts", region_name="eu-west-1")
