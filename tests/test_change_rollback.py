@@ -59,18 +59,42 @@ def test_the_rollback_reverses_the_call_from_its_own_parameters(name, request_pa
     assert parsed == expected
 
 
-@pytest.mark.parametrize("name, request_parameters, before", [
-    ("PutKeyPolicy", {"keyId": KEY}, None), ("PutKeyPolicy", {"keyId": KEY}, BEFORE),
-    ("CreatePolicyVersion", {"policyArn": "arn:aws:iam::1:policy/p", "setAsDefault": True}, None),
-    ("ScheduleKeyDeletion", {"keyId": KEY}, None), ("AttachPolicy", {"policyId": "p-1", "targetId": "r-ab12"}, None),
-    ("UpdatePolicy", {"policyId": "p-1"}, BEFORE), ("PutUserPolicy", {"userName": "u", "policyName": "p"}, BEFORE),
-])
+EVERY_CHANGE = [
+    ("PutKeyPolicy", {"keyId": KEY}), ("CreatePolicyVersion", {"policyArn": "arn:aws:iam::1:policy/p", "setAsDefault": True}),
+    ("SetDefaultPolicyVersion", {"policyArn": "arn:aws:iam::1:policy/p", "versionId": "v2"}),
+    ("AttachRolePolicy", {"roleName": "r", "policyArn": "arn:aws:iam::1:policy/p"}),
+    ("DetachUserPolicy", {"userName": "u", "policyArn": "arn:aws:iam::1:policy/p"}),
+    ("PutRolePolicy", {"roleName": "r", "policyName": "p"}), ("DeleteUserPolicy", {"userName": "u", "policyName": "p"}),
+    ("PutRolePermissionsBoundary", {"roleName": "r", "permissionsBoundary": "arn:aws:iam::1:policy/b"}),
+    ("DeleteUserPermissionsBoundary", {"userName": "u"}), ("DisableKey", {"keyId": KEY}),
+    ("ScheduleKeyDeletion", {"keyId": KEY}), ("AttachPolicy", {"policyId": "p-1", "targetId": "r-ab12"}),
+    ("DetachPolicy", {"policyId": "p-1", "targetId": "ou-ab12-cdef3456"}), ("UpdatePolicy", {"policyId": "p-1"}),
+    ("MoveAccount", {"accountId": "123456789012", "sourceParentId": "ou-ab12-cdef3456",
+                     "destinationParentId": "ou-ab12-abcd9876"}),
+    ("MoveAccount", {"accountId": "1; rm -rf /", "sourceParentId": "x", "destinationParentId": "y"}),
+    ("ModifyEbsDefaultKmsKeyId", {"kmsKeyId": KEY}), ("EnableEbsEncryptionByDefault", {}),
+]
+
+
+@pytest.mark.parametrize("name, request_parameters", EVERY_CHANGE)
+@pytest.mark.parametrize("before", [None, BEFORE])
 def test_every_command_pastes_into_a_shell(name, request_parameters, before):
-    """Notes never break the command: bash parses what the rollback says (`bash -n`, nothing runs)."""
-    text = rollback(_change(name, request_parameters), before=before)
-    assert text.startswith("aws ")
-    checked = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True, check=False)
-    assert checked.returncode == 0, checked.stderr
+    """A rollback that starts with `aws ` is a command bash parses as it is (`bash -n`, nothing runs): notes
+    never break it; anything else is a sentence, never a half command."""
+    text = rollback(_change(name, request_parameters), before=before, previous_version=None)
+    if text.startswith("aws "):
+        checked = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True, check=False)
+        assert checked.returncode == 0, (text, checked.stderr)
+    else:
+        assert text == "" or text[0].isupper(), text
+
+
+def test_the_move_back_swaps_the_parents_of_the_recorded_move():
+    text = rollback(_change("MoveAccount", {"accountId": "123456789012", "sourceParentId": "ou-ab12-cdef3456",
+                                            "destinationParentId": "ou-ab12-abcd9876"}), before=None)
+    assert shlex.split(text, comments=True) == ["aws", "organizations", "move-account", "--account-id", "123456789012",
+                                                "--source-parent-id", "ou-ab12-abcd9876",
+                                                "--destination-parent-id", "ou-ab12-cdef3456"]
 
 
 def test_without_the_earlier_state_the_rollback_says_what_to_restore():
@@ -120,13 +144,10 @@ def test_a_group_needs_its_rollback_while_any_incident_is_still_denied():
     assert unknown["change"]["denied_now"] is None and "needed" not in group_block(unknown, 1)
 
 
-def test_a_new_default_version_rolls_back_to_the_version_that_was_the_default():
-    """Three versions: v1 the default until CreatePolicyVersion made v3 the default, v2 a draft never made the
-    default (recorded: SetDefaultPolicyVersion v1 after v2 was created). The state before is v1, not the
-    highest older version: the change is named with v1's document and rolled back to v1."""
-    from kit.diagnose import diagnose
-    from tests.test_diagnose_units import (ACCOUNT, USER, authorization_details, evidence, lookup, record,
-                                           seed_documents)
+def _policy_version_evidence(listed: list[str]):
+    """The seed's user with a managed policy whose versions `listed` remain (the newest the default, lacking
+    kms:CreateGrant; v1 allowing it), v1 recorded as made the default, then v3 created as the default."""
+    from tests.test_diagnose_units import ACCOUNT, authorization_details, evidence, lookup, record, seed_documents
 
     arn = f"arn:aws:iam::{ACCOUNT}:policy/ebs-keys"
     allows = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*"}]}
@@ -134,10 +155,8 @@ def test_a_new_default_version_rolls_back_to_the_version_that_was_the_default():
     details = authorization_details()
     details["UserDetailList"][0]["AttachedManagedPolicies"] = [{"PolicyName": "ebs-keys", "PolicyArn": arn}]
     details["Policies"] = [{"PolicyName": "ebs-keys", "Arn": arn, "DefaultVersionId": "v3", "AttachmentCount": 1,
-                            "PolicyVersionList": [
-                                {"VersionId": "v3", "IsDefaultVersion": True, "Document": lacks},
-                                {"VersionId": "v2", "IsDefaultVersion": False, "Document": lacks},
-                                {"VersionId": "v1", "IsDefaultVersion": False, "Document": allows}]}]
+                            "PolicyVersionList": [{"VersionId": v, "IsDefaultVersion": v == "v3",
+                                                   "Document": allows if v == "v1" else lacks} for v in listed]}]
     iam = {"eventSource": "iam.amazonaws.com", "awsRegion": "us-east-1"}
     set_v1 = record("22222222-0000-0000-0000-000000000001", "SetDefaultPolicyVersion", "iam.amazonaws.com",
                     "2024-04-20T08:00:00Z", requestParameters={"policyArn": arn, "versionId": "v1"})
@@ -147,9 +166,29 @@ def test_a_new_default_version_rolls_back_to_the_version_that_was_the_default():
                      responseElements={"policyVersion": {"versionId": "v3", "isDefaultVersion": True}})
     for event in (set_v1, made_v3):
         event.update(iam)
-    documents = seed_documents(**{"iam.get-account-authorization-details.json": details,
-                                  "cloudtrail.lookup-events.change-policy-ebs-keys.json": lookup([set_v1, made_v3])})
-    change = diagnose(evidence(documents)).verdict.change
+    return arn, allows, lacks, evidence(seed_documents(**{
+        "iam.get-account-authorization-details.json": details,
+        "cloudtrail.lookup-events.change-policy-ebs-keys.json": lookup([set_v1, made_v3])}))
+
+
+def test_a_default_version_deleted_since_is_never_the_way_back():
+    """v1 was the default before v3 but was deleted since (v2, a draft, remains older than v3): the state before
+    the change is unknown, so nothing is named (and no rollback to v2 is offered)."""
+    from kit.diagnose import diagnose
+
+    *_, deleted = _policy_version_evidence(["v3", "v2"])
+    assert diagnose(deleted).verdict.change is None
+
+
+def test_a_new_default_version_rolls_back_to_the_version_that_was_the_default():
+    """Three versions: v1 the default until CreatePolicyVersion made v3 the default, v2 a draft never made the
+    default (recorded: SetDefaultPolicyVersion v1 after v2 was created). The state before is v1, not the
+    highest older version: the change is named with v1's document and rolled back to v1."""
+    from kit.diagnose import diagnose
+    from tests.test_diagnose_units import USER
+
+    arn, allows, lacks, kept = _policy_version_evidence(["v3", "v2", "v1"])
+    change = diagnose(kept).verdict.change
     assert change is not None and (change["event_name"], change["principal_arn"]) == ("CreatePolicyVersion", USER)
     assert change["before"] == allows and change["after"] == lacks
     assert shlex.split(change["rollback"]) == ["aws", "iam", "set-default-policy-version", "--policy-arn", arn,

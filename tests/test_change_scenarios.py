@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import re
+from dataclasses import replace as with_fields
 from datetime import timedelta
 from importlib import resources
 
@@ -24,7 +25,7 @@ from kit.collect.cli_commands import checklist
 from kit.collect.clients import make_session
 from kit.collect.live import collect_live
 from kit.diagnose import diagnose
-from kit.evidence import Evidence
+from kit.evidence import Evidence, Gap
 from kit.simulate.catalogue import load_catalogue
 from kit.simulate.organization import change_reader_arn
 from kit.simulate.world import MANAGEMENT_ACCOUNT
@@ -362,6 +363,11 @@ def test_an_scp_update_is_rolled_back_to_the_content_an_earlier_event_holds(sim,
     success = unknown.verdict.last_success
     assert pd.Timestamp(success["event_time"]) <= pd.Timestamp(success["grant_time"])  # the launch, then its grant
     assert f"succeeded at {success['grant_time']} (the last success)" in inferred["summary"]
+    # a look-back cut short (an archive's budget spent on the newest files) cannot say "nothing in between"
+    cut = Gap("cloudtrail:log-files", "BudgetExceeded", "The look-back for changes (contracts.md 3a): the earliest "
+              "log files were not read")
+    assert diagnose(with_fields(_with_organizations_events(evidence, [updated]),
+                                gaps=[*evidence.gaps, cut])).verdict.change is None
 
 
 def test_a_harmless_change_just_after_the_last_success_is_not_named(sim, findings):

@@ -26,10 +26,11 @@ ARCHIVE_MAX_SECONDS = 900.0
 
 
 def organization_call_budget(targets: int, policies: int) -> int:
-    """The Organizations reads of the SCPs over an account: ListParents for each target but the root,
-    ListPoliciesForTarget for each target (the account, each OU above it, the root), DescribePolicy once per
-    distinct SCP. AWS allows five levels of OUs and five SCPs per target: at most 7 targets and 35 SCPs."""
-    return (targets - 1) + targets + policies
+    """The Organizations reads of the SCPs over an account: at most one ListParents and one ListPoliciesForTarget
+    per target (the account, each OU above it, the root), one DescribePolicy per distinct SCP. AWS allows five
+    levels of OUs and five SCPs per target: at most 7 targets and 35 SCPs. (The chains an account was moved from
+    are read by the change look-back, kit.collect.change_lookups.)"""
+    return 2 * targets + policies
 
 
 class EvidenceTooLarge(ValueError):

@@ -29,7 +29,7 @@ import pandas as pd
 
 from kit.causes import causes_of_kind
 from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
-from kit.diagnose.change_rollback import rollback
+from kit.diagnose.change_rollback import ACCOUNT_ID, PARENT_ID, rollback
 from kit.frames.iam import organization_chain, policy_document
 from kit.policy import Policy, PolicySet, evaluate
 
@@ -45,8 +45,6 @@ OPEN_KEY_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "P
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
-ACCOUNT_ID = re.compile(r"\d{12}")
-PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' own patterns
 STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
                 "CancelKeyDeletion": "PendingDeletion"}
 
@@ -96,7 +94,7 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
             analysis.change.update(_state_now(case, relevant, every, failure, now, auth.request))
             analysis.change["rollback"] = rollback(
                 named, before=_replaced_document(named, before, every),
-                previous_version=_previous_version(case, named, every)) or _rollback(named).strip()
+                previous_version=_previous_version(case, named, every))
             analysis.mattered = mattered
     for change in every:
         if named is not None and change.event_id == named.event_id:
@@ -148,7 +146,10 @@ def _refused_only_by(change: Candidate, after: Situation, request: Any) -> bool:
     elif change.layer == "scp" and change.policy_id():
         opened = _with_scp(after, str(change.policy_id()), ALLOW_ALL)
     elif change.layer == "identity-policy" and label:
-        opened = _with_identity(after, label, ALLOW_ALL)
+        opened = _with(after, identity=[Policy(ALLOW_ALL, p.name) if _touched(p.name, change, label) else p
+                                        for p in after.policies.identity])
+        if not any(_touched(p.name, change, label) for p in after.policies.identity):
+            opened = _with_identity(after, label, ALLOW_ALL)
     elif change.layer == "permissions-boundary":
         opened = _with(after, boundary=Policy(ALLOW_ALL, "permissions-boundary"))
     else:
@@ -156,10 +157,26 @@ def _refused_only_by(change: Candidate, after: Situation, request: Any) -> bool:
     return _allowed(opened, request)
 
 
+LOOKBACK_READS = {"cloudtrail:lookupevents", "cloudtrail:log-files", "cloudtrail:log-file", "s3:getobject",
+                  "athena:startqueryexecution", "athena:getqueryresults", "athena:getqueryexecution"}
+
+
+def _touched(name: str, change: Candidate, label: str) -> bool:
+    """Whether the identity policy labelled `name` is the one `change` touched: that label, the same managed
+    policy attached through a group (`group-managed:G/<arn>`), or that group's inline policy."""
+    arn, group = change.param("policyArn"), change.param("groupName")
+    if name == label or (arn and name.startswith("group-managed:") and name.endswith("/" + str(arn))):
+        return True
+    return bool(group and name == f"group-inline:{group}/{change.param('policyName')}")
+
+
 def _lookback_incomplete(case: Case) -> bool:
-    """A CloudTrail look-up was cut short or refused (beyond the management account's, which only SCP changes
-    need): "no other change in between" cannot be said."""
-    return any(g.error != "ManagementAccountNotRead" for g in case.gap_for("cloudtrail:LookupEvents"))
+    """A CloudTrail read was cut short or refused (a look-up, a log file, an archive budget, an Athena query;
+    the management account's unread history apart, which only SCP changes need): "no other change in between"
+    cannot be said. Over-cautious by design: a gap of the incident's own reads counts too."""
+    return any(g.error != "ManagementAccountNotRead"
+               and (g.call.lower() in LOOKBACK_READS or g.impact.startswith("The look-back for changes"))
+               for g in case.evidence.gaps)
 
 
 def _allowed(situation: Situation, request: Any) -> bool:
@@ -226,21 +243,20 @@ def _previous_version(case: Case, change: Candidate, every: list[Candidate]) -> 
     if change.event_name != "CreatePolicyVersion" or not _true(change.param("setAsDefault")):
         return None
     arn = change.param("policyArn")
-    for earlier in reversed([c for c in every if c.event_time < change.event_time and c.param("policyArn") == arn]):
-        if earlier.event_name == "SetDefaultPolicyVersion" and earlier.param("versionId"):
-            return str(earlier.param("versionId"))
-        if earlier.event_name == "CreatePolicyVersion" and _true(earlier.param("setAsDefault")):
-            made = _version_made(earlier)
-            if made:
-                return made
     made = _version_made(change)
     details = case.evidence.document("iam.get-account-authorization-details.json") or {}
-    for policy in details.get("Policies") or []:
-        if isinstance(policy, dict) and policy.get("Arn") == arn and made:
-            older = [str(v.get("VersionId")) for v in policy.get("PolicyVersionList") or []
-                     if isinstance(v, dict) and _version(v.get("VersionId")) < _version(made)]
-            return older[0] if len(older) == 1 else None
-    return None
+    listed = next(([str(v.get("VersionId")) for v in p.get("PolicyVersionList") or [] if isinstance(v, dict)]
+                   for p in details.get("Policies") or [] if isinstance(p, dict) and p.get("Arn") == arn), None)
+    if listed is None or not made:
+        return None
+    for earlier in reversed([c for c in every if c.event_time < change.event_time and c.param("policyArn") == arn]):
+        recorded = (str(earlier.param("versionId") or "") if earlier.event_name == "SetDefaultPolicyVersion" else
+                    _version_made(earlier) if earlier.event_name == "CreatePolicyVersion"
+                    and _true(earlier.param("setAsDefault")) else "")
+        if recorded:
+            return recorded if recorded in listed else None  # deleted since: no version to go back to
+    older = [v for v in listed if _version(v) < _version(made)]
+    return older[0] if len(older) == 1 else None
 
 
 def _version_made(change: Candidate) -> str:

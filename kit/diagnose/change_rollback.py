@@ -2,15 +2,17 @@
 event's own request parameters and, for a replaced document, the document itself inline; or what to restore in
 words when the call needs what the evidence lacks.
 
-A command is safe to paste: notes follow it as a shell comment (`  # ...`), never inside it, and a step whose
-value the evidence lacks is a comment too. Pure: a Candidate (kit.diagnose.change_candidates) and the document
-the change replaced when the evidence holds it. Every value comes from a CloudTrail record (attacker-controlled):
-each is quoted for a POSIX shell, and the HTML that shows the text escapes it.
+A command (it starts with `aws `) is safe to paste: notes follow it as a shell comment (`  # ...`), never inside
+it, and a step whose value the evidence lacks is in the comment. Anything else is a sentence saying what to
+restore. Pure: a Candidate (kit.diagnose.change_candidates) and the document the change replaced when the
+evidence holds it. Every value comes from a CloudTrail record (attacker-controlled): each is quoted for a POSIX
+shell, and the HTML that shows the text escapes it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,8 @@ from typing import Any
 from kit.diagnose.change_candidates import Candidate
 
 MANAGEMENT = "  # in the organization's management account"
+ACCOUNT_ID = re.compile(r"\d{12}")
+PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' own patterns
 
 
 def rollback(change: Candidate, *, before: dict[str, Any] | None, previous_version: str | None = None) -> str:
@@ -142,6 +146,15 @@ def _scp_update(change: Candidate, before: dict[str, Any] | None, _: str | None)
     return f"Put back the content SCP {policy} had before this call (in the organization's management account)."
 
 
+def _move_account(change: Candidate, _: dict[str, Any] | None, __: str | None) -> str:
+    account, source, destination = (str(change.param(n)) for n in ("accountId", "sourceParentId", "destinationParentId"))
+    if not (ACCOUNT_ID.fullmatch(account) and PARENT_ID.fullmatch(source) and PARENT_ID.fullmatch(destination)):
+        return "Move the account back under its former parent, or change the SCPs that deny the request."
+    return (f"aws organizations move-account --account-id {account} --source-parent-id {destination} "
+            f"--destination-parent-id {source}{MANAGEMENT}; or change the SCPs of {destination} so that they allow "
+            "the request")
+
+
 def _ebs_default(change: Candidate, _: dict[str, Any] | None, __: str | None) -> str:
     region = change.region or ""
     where = f" --region {_q(region)}" if region else ""
@@ -164,5 +177,6 @@ _BUILDERS: dict[str, Callable[[Candidate, dict[str, Any] | None, str | None], st
     "DeleteRolePermissionsBoundary": _boundary, "DeleteUserPermissionsBoundary": _boundary,
     "DisableKey": _enable_key, "ScheduleKeyDeletion": _cancel_deletion,
     "AttachPolicy": _scp_attach, "DetachPolicy": _scp_detach, "UpdatePolicy": _scp_update,
+    "MoveAccount": _move_account,
     "ModifyEbsDefaultKmsKeyId": _ebs_default, "EnableEbsEncryptionByDefault": _ebs_encryption,
 }

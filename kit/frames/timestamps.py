@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 
 DTYPE = "datetime64[ns, UTC]"
+EARLIEST = pd.Timestamp.min.tz_localize("UTC")  # what a datetime64[ns] column holds
+LATEST = pd.Timestamp.max.tz_localize("UTC")
 
 
 def to_utc(value: Any) -> pd.Timestamp | None:
@@ -21,7 +23,7 @@ def to_utc(value: Any) -> pd.Timestamp | None:
         stamp = _to_utc(value)
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
         return None
-    if stamp is None or not (pd.Timestamp.min.tz_localize("UTC") <= stamp <= pd.Timestamp.max.tz_localize("UTC")):
+    if stamp is None or not EARLIEST <= stamp <= LATEST:
         return None
     return stamp.as_unit("ns")
 
