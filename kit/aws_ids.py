@@ -24,6 +24,8 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 # The Region at the start of an Availability Zone or Local Zone name (eu-west-1a, us-west-2-lax-1a).
 REGION_OF_ZONE = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d+)")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}\Z")
+# An Organizations root or OU id (Organizations' own patterns): a parent an account is moved from or to.
+PARENT_ID = re.compile(r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})\Z")
 KEY_ID = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z")
 KEY_ARN = re.compile(rf"^arn:(?P<partition>{PARTITION}):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):"
                      r"key/(?P<key_id>[A-Za-z0-9-]+)\Z")

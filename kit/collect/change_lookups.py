@@ -28,11 +28,11 @@ Budget: at most `lookup_budget(...)` queries of `change_max_pages` pages each.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kit.aws_ids import ACCOUNT_ID, PARENT_ID
 from kit.frames.cloudtrail import ATHENA_PREFIX, LOGS_PREFIX, LOOKUP_PREFIX, lookup_event_record
 
 GLOBAL_REGION = "us-east-1"
@@ -42,8 +42,6 @@ FULL_AWS_ACCESS = "p-FullAWSAccess"  # AWS's managed allow-all SCP
 MANAGEMENT = "management"  # ChangeLookup.account: run in the organization's management account
 MAX_ORGANIZATION_DEPTH = 7  # the account, up to five levels of OUs, the root (as kit.collect.identity)
 MAX_MOVE_SOURCES = 5  # the parents an account was moved from whose SCP chains are read (newest moves first)
-PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' parent id patterns
-ACCOUNT_ID = re.compile(r"\d{12}")
 # the gap left by a read of the chain above a parent the account left (never the chain it is in now)
 LEFT_CHAIN_IMPACT = "SCPs above {parent}, which the account left, are unknown: the move cannot be rolled back"
 

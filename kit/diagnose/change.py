@@ -29,7 +29,8 @@ import pandas as pd
 
 from kit.causes import causes_of_kind
 from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidates, touches
-from kit.diagnose.change_rollback import ACCOUNT_ID, PARENT_ID, rollback
+from kit.aws_ids import PARENT_ID
+from kit.diagnose.change_rollback import move_back, rollback
 from kit.frames.iam import organization_chain, policy_document
 from kit.policy import Policy, PolicySet, evaluate
 
@@ -741,12 +742,11 @@ def _rollback(change: Candidate) -> str:
     """How to undo a change whose undo is not a policy edit (a MoveAccount: move the account back)."""
     if change.event_name != "MoveAccount":
         return ""
-    account, source, destination = (str(change.param(n)) for n in ("accountId", "sourceParentId", "destinationParentId"))
-    if not (ACCOUNT_ID.fullmatch(account) and PARENT_ID.fullmatch(source) and PARENT_ID.fullmatch(destination)):
+    command = move_back(change)
+    if command is None:
         return " Move the account back under its former parent, or change the SCPs that deny the request."
-    return (f" Roll it back in the organization's management account: aws organizations move-account --account-id "
-            f"{account} --source-parent-id {destination} --destination-parent-id {source}; or change the SCPs of "
-            f"{destination} so that they allow the request.")
+    return (f" Roll it back in the organization's management account: {command}; or change the SCPs of "
+            f"{change.param('destinationParentId')} so that they allow the request.")
 
 
 def _other(change: Candidate, failure: pd.Timestamp | None, subject: Subject | None,

@@ -12,16 +12,15 @@ shell, and the HTML that shows the text escapes it.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections.abc import Callable
 from typing import Any
 
+from kit.aws_ids import ACCOUNT_ID, PARENT_ID
 from kit.diagnose.change_candidates import Candidate
 
 MANAGEMENT = "  # in the organization's management account"
-ACCOUNT_ID = re.compile(r"\d{12}")
-PARENT_ID = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")  # Organizations' own patterns
+
 
 
 def rollback(change: Candidate, *, before: dict[str, Any] | None, previous_version: str | None = None) -> str:
@@ -146,12 +145,21 @@ def _scp_update(change: Candidate, before: dict[str, Any] | None, _: str | None)
     return f"Put back the content SCP {policy} had before this call (in the organization's management account)."
 
 
-def _move_account(change: Candidate, _: dict[str, Any] | None, __: str | None) -> str:
+def move_back(change: Candidate) -> str | None:
+    """A MoveAccount's way back, `aws organizations move-account` with the recorded parents swapped; None when
+    the recorded ids are not an account id and Organizations parent ids (nothing else reaches a command)."""
     account, source, destination = (str(change.param(n)) for n in ("accountId", "sourceParentId", "destinationParentId"))
     if not (ACCOUNT_ID.fullmatch(account) and PARENT_ID.fullmatch(source) and PARENT_ID.fullmatch(destination)):
-        return "Move the account back under its former parent, or change the SCPs that deny the request."
+        return None
     return (f"aws organizations move-account --account-id {account} --source-parent-id {destination} "
-            f"--destination-parent-id {source}{MANAGEMENT}; or change the SCPs of {destination} so that they allow "
+            f"--destination-parent-id {source}")
+
+
+def _move_account(change: Candidate, _: dict[str, Any] | None, __: str | None) -> str:
+    command = move_back(change)
+    if command is None:
+        return "Move the account back under its former parent, or change the SCPs that deny the request."
+    return (f"{command}{MANAGEMENT}; or change the SCPs of {change.param('destinationParentId')} so that they allow "
             "the request")
 
 
