@@ -32,6 +32,7 @@ from kit.diagnose.change_candidates import ORIGINS, Candidate, Subject, candidat
 from kit.aws_ids import PARENT_ID
 from kit.diagnose.change_rollback import move_back, rollback
 from kit.frames.iam import organization_chain, policy_document
+from kit.frames.timestamps import to_utc
 from kit.policy import Policy, PolicySet, evaluate
 
 if TYPE_CHECKING:
@@ -85,12 +86,12 @@ def what_changed(case: Case, verdict: Verdict) -> ChangeAnalysis:
     if (failure is not None and subject is not None and auth is not None
             and verdict.cause in causes_of_kind("kms")):
         relevant = [c for c in every if touches(c, subject)]
-        worked = _time_of(analysis.last_success)
+        worked = to_utc(_worked_at(analysis.last_success))
         now = Situation(auth.policies, _key_state(case, subject.key_arn), _chain_now(case, auth.policies))
         named, before, after, mattered = _walk(case, subject, relevant, every, failure, now, auth.request, worked)
         if named is not None:
             analysis.change = _describe(named, before, after, verdict, auth.request.action,
-                                        worked=_text_of(analysis.last_success) if before is None and
+                                        worked=_worked_at(analysis.last_success) if before is None and
                                         not _certain(named, subject) else None)
             analysis.change.update(_state_now(case, relevant, every, failure, now, auth.request))
             analysis.change["rollback"] = rollback(
@@ -147,10 +148,10 @@ def _refused_only_by(change: Candidate, after: Situation, request: Any) -> bool:
     elif change.layer == "scp" and change.policy_id():
         opened = _with_scp(after, str(change.policy_id()), ALLOW_ALL)
     elif change.layer == "identity-policy" and label:
-        opened = _with(after, identity=[Policy(ALLOW_ALL, p.name) if _touched(p.name, change, label) else p
-                                        for p in after.policies.identity])
-        if not any(_touched(p.name, change, label) for p in after.policies.identity):
-            opened = _with_identity(after, label, ALLOW_ALL)
+        touched = {p.name for p in after.policies.identity if _touched(p.name, change, label)}
+        opened = (_with(after, identity=[Policy(ALLOW_ALL, p.name) if p.name in touched else p
+                                         for p in after.policies.identity])
+                  if touched else _with_identity(after, label, ALLOW_ALL))
     elif change.layer == "permissions-boundary":
         opened = _with(after, boundary=Policy(ALLOW_ALL, "permissions-boundary"))
     else:
@@ -245,11 +246,10 @@ def _previous_version(case: Case, change: Candidate, every: list[Candidate]) -> 
         return None
     arn = change.param("policyArn")
     made = _version_made(change)
-    details = case.evidence.document("iam.get-account-authorization-details.json") or {}
-    listed = next(([str(v.get("VersionId")) for v in p.get("PolicyVersionList") or [] if isinstance(v, dict)]
-                   for p in details.get("Policies") or [] if isinstance(p, dict) and p.get("Arn") == arn), None)
-    if listed is None or not made:
+    policy = _managed_policy(case, str(arn))
+    if policy is None or not made:
         return None
+    listed = [str(v.get("VersionId")) for v in policy.get("PolicyVersionList") or [] if isinstance(v, dict)]
     for earlier in reversed([c for c in every if c.event_time < change.event_time and c.param("policyArn") == arn]):
         recorded = (str(earlier.param("versionId") or "") if earlier.event_name == "SetDefaultPolicyVersion" else
                     _version_made(earlier) if earlier.event_name == "CreatePolicyVersion"
@@ -285,21 +285,11 @@ def _worked_just_before(change: Candidate, relevant: list[Candidate], worked: pd
     return _allowed(_with(after, resource=Policy(OPEN_KEY_POLICY, "key-policy")), request)
 
 
-def _time_of(success: dict[str, Any] | None) -> pd.Timestamp | None:
-    """When the request last worked: the last success's CreateGrant (its launch, when that time is not there),
-    UTC; None when there is none or it cannot be read."""
+def _worked_at(success: dict[str, Any] | None) -> str | None:
+    """When the request last worked, as the last success records it: its CreateGrant's time (its launch's
+    when that is not there); None when there is none."""
     text = (success or {}).get("grant_time") or (success or {}).get("event_time")
-    if not text:
-        return None
-    try:
-        return pd.Timestamp(str(text)).tz_convert("UTC") if pd.Timestamp(str(text)).tzinfo else \
-            pd.Timestamp(str(text)).tz_localize("UTC")
-    except ValueError:
-        return None
-
-
-def _text_of(success: dict[str, Any] | None) -> str | None:
-    return str(success.get("grant_time") or success.get("event_time")) if success else None
+    return str(text) if text else None
 
 
 def _after(case: Case, change: Candidate, situation: Situation) -> Situation:
@@ -563,29 +553,24 @@ def _previous_key_policy(change: Candidate, earlier: list[Candidate], case: Case
     return None
 
 
+def _managed_policy(case: Case, arn: str) -> dict[str, Any] | None:
+    """A customer managed policy's entry in get-account-authorization-details (its versions), by ARN."""
+    details = case.evidence.document("iam.get-account-authorization-details.json") or {}
+    return next((p for p in details.get("Policies") or [] if isinstance(p, dict) and p.get("Arn") == arn), None)
+
+
 def _managed_document(case: Case, arn: str, version: str | None = None) -> dict[str, Any] | None:
     """A customer managed policy's document: its default version, or the version `version` (the one that was
     the default before a CreatePolicyVersion), from get-account-authorization-details."""
-    details = case.evidence.document("iam.get-account-authorization-details.json") or {}
-    for policy in details.get("Policies") or []:
-        if not isinstance(policy, dict) or policy.get("Arn") != arn:
-            continue
-        versions = [v for v in policy.get("PolicyVersionList") or [] if isinstance(v, dict)]
-        if version is not None:
-            chosen = next((v for v in versions if str(v.get("VersionId")) == version), None)
-        else:
-            chosen = next((v for v in versions if v.get("IsDefaultVersion")), None)
-        document = (chosen or {}).get("Document")
-        if isinstance(document, str):
-            import json
-            from urllib.parse import unquote
-
-            try:
-                document = json.loads(unquote(document))
-            except json.JSONDecodeError:
-                return None
-        return document if isinstance(document, dict) else None
-    return None
+    policy = _managed_policy(case, arn)
+    if policy is None:
+        return None
+    versions = [v for v in policy.get("PolicyVersionList") or [] if isinstance(v, dict)]
+    if version is not None:
+        chosen = next((v for v in versions if str(v.get("VersionId")) == version), None)
+    else:
+        chosen = next((v for v in versions if v.get("IsDefaultVersion")), None)
+    return policy_document((chosen or {}).get("Document"))  # a dict, or (URL-encoded) JSON as IAM prints it
 
 
 def _version(value: Any) -> int:
