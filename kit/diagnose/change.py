@@ -45,6 +45,9 @@ USABLE = "Enabled"
 OPEN_KEY_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
                                                           "Action": "kms:*", "Resource": "*"}]}
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+# the CloudTrail reads whose gaps leave the look-back incomplete (kit.diagnose.change._lookback_incomplete)
+LOOKBACK_READS = {"cloudtrail:lookupevents", "cloudtrail:log-files", "cloudtrail:log-file", "s3:getobject",
+                  "athena:startqueryexecution", "athena:getqueryresults", "athena:getqueryexecution"}
 NOT_MODELLED = ("grant", "launch-configuration")  # listed as other changes, never named
 STATEMENT_LABEL = re.compile(r'(?P<policy>\S+) Statement\[(?P<index>\d+)\](?: "(?P<sid>[^"]*)")?')
 STATE_BEFORE = {"DisableKey": "Enabled", "ScheduleKeyDeletion": "Enabled", "EnableKey": "Disabled",
@@ -157,10 +160,6 @@ def _refused_only_by(change: Candidate, after: Situation, request: Any) -> bool:
     else:
         return False
     return _allowed(opened, request)
-
-
-LOOKBACK_READS = {"cloudtrail:lookupevents", "cloudtrail:log-files", "cloudtrail:log-file", "s3:getobject",
-                  "athena:startqueryexecution", "athena:getqueryresults", "athena:getqueryexecution"}
 
 
 def _touched(name: str, change: Candidate, label: str) -> bool:

@@ -16,11 +16,10 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from kit.aws_ids import ACCOUNT_ID, PARENT_ID
+from kit.aws_ids import ACCOUNT_ID, PARENT_ID, region_of
 from kit.diagnose.change_candidates import Candidate
 
 MANAGEMENT = "  # in the organization's management account"
-
 
 
 def rollback(change: Candidate, *, before: dict[str, Any] | None, previous_version: str | None = None) -> str:
@@ -41,8 +40,7 @@ def _inline_json(document: dict[str, Any]) -> str:
 
 def _kms_region(change: Candidate, key: str) -> str:
     """` --region R`: the key ARN's Region, else the event's (a key id alone is looked up in the CLI's Region)."""
-    parts = key.split(":")
-    region = parts[3] if key.startswith("arn:") and len(parts) > 3 and parts[3] else (change.region or "")
+    region = region_of(key) or change.region or ""
     return f" --region {_q(region)}" if region else ""
 
 
